@@ -1,0 +1,3 @@
+//! The `fuzzfleet` binary: parse the command line, dispatch, map errors to exit codes.
+
+fn main() {}

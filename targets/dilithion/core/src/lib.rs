@@ -1,0 +1,1 @@
+//! Rust port of the Dilithion consensus primitives (see docs/suite.md).
