@@ -1,1 +1,14 @@
-//! fleet-store
+//! fuzzfleet's state: the on-disk layout of a state dir, atomic blob writes,
+//! and the SQLite database (the only crate that speaks SQL).
+
+mod atomic;
+mod db;
+mod layout;
+mod time_util;
+
+pub use atomic::{sha1_hex, write_atomic};
+pub use db::{
+    Db, FindingInsert, FindingRecord, Sample, ScheduleRow, StoreError, TargetRecord, WorkerEvent,
+};
+pub use layout::Layout;
+pub use time_util::{now_ms, rfc3339};
