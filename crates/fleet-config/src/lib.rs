@@ -1,1 +1,103 @@
-//! fleet-config
+//! `fleet.toml`: loaded in two stages, raw serde structs that refuse unknown keys and
+//! keep spans ([`raw`](crate::raw), private), then validation into a [`Plan`] in which
+//! every name, path, number and cross-reference has been checked and every default
+//! applied. Errors name the file, the line and the dotted key:
+//!
+//! ```text
+//! fleet.toml:14: tier.tier1.budget: invalid duration "48x" (expected e.g. "30s", "12h", "2d")
+//! ```
+//!
+//! and a load reports every problem it finds, in line order. `CONFIG.md` beside this
+//! crate is the reference of every key.
+
+mod discover;
+mod error;
+mod locate;
+mod names;
+mod plan;
+mod raw;
+mod types;
+mod validate;
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::de::DeTable;
+
+pub use discover::{DiscoverError, FUZZ_TARGETS_DIR, ProjectTarget, discover_targets, fuzz_dir};
+pub use error::{ConfigError, ConfigErrors};
+pub use names::{MAX_NAME_LEN, NameError, NodeName, TargetName, TierName};
+pub use plan::{
+    AlertsPlan, HubPlan, NodePlan, Plan, ProjectPlan, TargetPlan, TargetSource, TierPlan, defaults,
+};
+pub use types::{Engine, HttpUrl, HubUrl, Sanitizer, SshDest, TierMode};
+
+use error::{Problem, reword_serde};
+use locate::Locator;
+use raw::RawConfig;
+
+/// Reads and validates the config file at `path`.
+pub fn load(path: &Path) -> Result<Plan, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+        path: path.to_owned(),
+        line: None,
+        key: String::new(),
+        message: format!("cannot read config file: {e}"),
+    })?;
+    parse(path, &text)
+}
+
+/// Validates `text` as the contents of the config file at `path`. Paths in it are
+/// resolved against `path`'s directory and checked on disk, as by [`load`].
+pub fn parse(path: &Path, text: &str) -> Result<Plan, ConfigErrors> {
+    let (root, syntax_errors) = DeTable::parse_recoverable(text);
+    let locator = Locator::new(text, root.get_ref());
+    let located = |problem: Problem| {
+        let (line, key) = match &problem.span {
+            Some(span) => (Some(locator.line(span.start)), locator.key(span)),
+            None => (None, String::new()),
+        };
+        ConfigError {
+            path: path.to_owned(),
+            line,
+            key,
+            message: problem.message,
+        }
+    };
+    if !syntax_errors.is_empty() {
+        let errors = syntax_errors
+            .iter()
+            .map(|e| {
+                located(Problem {
+                    span: e.span(),
+                    message: format!("invalid TOML: {}", e.message()),
+                })
+            })
+            .collect();
+        return Err(ConfigErrors::new(errors).expect("at least one syntax error"));
+    }
+    let raw = RawConfig::deserialize(toml::Deserializer::from(root)).map_err(|e| {
+        located(Problem {
+            span: e.span(),
+            message: reword_serde(e.message()),
+        })
+    })?;
+    let file = absolute(path);
+    let base_dir = file
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let mut ctx = validate::Ctx::new(&base_dir, &locator);
+    let plan = validate::plan(&mut ctx, file.clone(), raw);
+    let errors: Vec<ConfigError> = ctx.problems.into_iter().map(located).collect();
+    match ConfigErrors::new(errors) {
+        None => Ok(plan),
+        Some(errors) => Err(errors),
+    }
+}
+
+/// The file's absolute path (without resolving symlinks: the user's spelling of the
+/// directory is the one messages should show).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}

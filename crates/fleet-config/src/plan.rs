@@ -1,0 +1,172 @@
+//! Stage two's result: the validated plan every other crate reads. Every value here
+//! has been checked (names, paths on disk, numbers, references between sections) and
+//! every default applied, so consumers never re-validate or guess.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::names::{NodeName, TargetName, TierName};
+use crate::types::{Engine, HttpUrl, HubUrl, Sanitizer, SshDest, TierMode};
+
+/// Built-in defaults, used when neither a target nor `[defaults]` sets a value.
+pub mod defaults {
+    use std::time::Duration;
+
+    pub const STATE_DIR: &str = ".fuzzfleet";
+    pub const TOOLCHAIN: &str = "nightly";
+    pub const RSS_LIMIT_MB: u64 = 4096;
+    pub const TIMEOUT_S: u64 = 25;
+    pub const CPU_PERCENT: u8 = 80;
+    pub const MEM_PERCENT: u8 = 85;
+    pub const DISK_PERCENT: u8 = 80;
+    /// Name of the tier made when the file declares none.
+    pub const IMPLICIT_TIER: &str = "all";
+    /// Budget per target of the implicit tier.
+    pub const IMPLICIT_TIER_BUDGET: Duration = Duration::from_secs(3600);
+}
+
+/// A validated `fleet.toml`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The config file, absolute.
+    pub file: PathBuf,
+    /// The directory relative paths in the file were resolved against (the file's own).
+    pub base_dir: PathBuf,
+    /// Where state lives; absolute.
+    pub state_dir: PathBuf,
+    /// Workers on this node; `None` means one per core.
+    pub workers: Option<NonZeroUsize>,
+    /// `[[project]]`s, in file order.
+    pub projects: Vec<ProjectPlan>,
+    /// Every target, from projects and `[[target]]`, sorted by name.
+    pub targets: Vec<TargetPlan>,
+    /// Tiers in file order; when the file declares none but has targets, one implicit
+    /// tier `"all"` with every target, sequential, budget 1 h.
+    pub tiers: Vec<TierPlan>,
+    /// `[node.NAME]`s, in file order.
+    pub nodes: Vec<NodePlan>,
+    pub hub: Option<HubPlan>,
+    pub alerts: AlertsPlan,
+}
+
+impl Plan {
+    pub fn target(&self, name: &str) -> Option<&TargetPlan> {
+        self.targets
+            .binary_search_by(|t| t.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &self.targets[i])
+    }
+
+    pub fn tier(&self, name: &str) -> Option<&TierPlan> {
+        self.tiers.iter().find(|t| t.name == name)
+    }
+
+    pub fn node(&self, name: &str) -> Option<&NodePlan> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    /// The project a target is built from, if it is a project target.
+    pub fn project_of(&self, target: &TargetPlan) -> Option<&ProjectPlan> {
+        match target.source {
+            TargetSource::Project { project } => self.projects.get(project),
+            TargetSource::Binary(_) => None,
+        }
+    }
+
+    /// The tier a target belongs to (a target is in at most one tier).
+    pub fn tier_of(&self, target: &str) -> Option<&TierPlan> {
+        self.tiers
+            .iter()
+            .find(|t| t.targets.iter().any(|n| n == target))
+    }
+}
+
+/// A cargo-fuzz project.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectPlan {
+    /// The `fuzz/` directory: holds `Cargo.toml` and `fuzz_targets/`. Absolute.
+    pub path: PathBuf,
+    /// rustup toolchain, e.g. `"nightly"`.
+    pub toolchain: String,
+    pub sanitizer: Sanitizer,
+    /// The project's targets, sorted.
+    pub targets: Vec<TargetName>,
+}
+
+/// One target with every option resolved.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TargetPlan {
+    pub name: TargetName,
+    pub engine: Engine,
+    pub source: TargetSource,
+    /// Dictionary file; absolute, exists.
+    pub dict: Option<PathBuf>,
+    /// Seed directory; absolute, exists.
+    pub seeds: Option<PathBuf>,
+    pub rss_limit_mb: u64,
+    pub timeout_s: u64,
+    pub max_len: Option<usize>,
+    pub sanitizer: Sanitizer,
+    /// Extra libFuzzer flags, each `-name=value`: `[defaults] args`, then the target's.
+    pub args: Vec<String>,
+}
+
+/// Where a target's executable comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetSource {
+    /// A prebuilt binary; absolute, exists, executable.
+    Binary(PathBuf),
+    /// Built from `Plan::projects[project]`; the binary's name is the target's name.
+    Project { project: usize },
+}
+
+/// A tier.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TierPlan {
+    pub name: TierName,
+    /// In the order they run.
+    pub targets: Vec<TargetName>,
+    /// Wall-clock time per target per cycle; positive.
+    pub budget: Duration,
+    pub mode: TierMode,
+    /// `None`: the node's workers split evenly among the tiers it runs.
+    pub workers: Option<NonZeroUsize>,
+}
+
+/// A node of the fleet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NodePlan {
+    pub name: NodeName,
+    pub ssh: Option<SshDest>,
+    pub api: Option<HttpUrl>,
+    /// Absolute; not checked for existence (deploy may create it).
+    pub token_file: Option<PathBuf>,
+    /// Tiers it runs; each names a tier of the plan.
+    pub tiers: Vec<TierName>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubPlan {
+    pub url: HubUrl,
+}
+
+/// Alert thresholds, in percent (1 to 100).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertsPlan {
+    pub webhook: Option<HttpUrl>,
+    pub cpu_percent: u8,
+    pub mem_percent: u8,
+    pub disk_percent: u8,
+}
+
+impl Default for AlertsPlan {
+    fn default() -> Self {
+        AlertsPlan {
+            webhook: None,
+            cpu_percent: defaults::CPU_PERCENT,
+            mem_percent: defaults::MEM_PERCENT,
+            disk_percent: defaults::DISK_PERCENT,
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Stage one: `fleet.toml` as written. These serde structs mirror the file key for key,
+//! refuse unknown keys, and keep the span of every value validation looks at, so that
+//! stage two ([`crate::validate`]) can name the line of anything it rejects.
+//!
+//! Numbers are read as `i64` and checked later, so that `-1` gets "must be positive"
+//! rather than serde's "expected u64". The doc comment of each field is the user-facing
+//! reference of its key (`CONFIG.md` is written from them).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use toml::Spanned;
+
+type S<T> = Spanned<T>;
+/// A list whose items each keep their own span.
+type List = Spanned<Vec<Spanned<String>>>;
+
+/// The whole file.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawConfig {
+    /// Directory for fuzzfleet's state (database, corpora, crashes, logs). Relative to
+    /// the config file's directory. Default `".fuzzfleet"`. `--state` overrides it.
+    pub state_dir: Option<S<String>>,
+    /// Worker processes (one core each) on this node. `0` or absent: one per core.
+    pub workers: Option<S<i64>>,
+    /// Per-target defaults, used where a `[[target]]` or `[[project]]` does not say.
+    pub defaults: Option<RawDefaults>,
+    /// cargo-fuzz projects whose targets are built and registered.
+    #[serde(default)]
+    pub project: Vec<S<RawProject>>,
+    /// Prebuilt targets, or options for a project's target.
+    #[serde(default)]
+    pub target: Vec<S<RawTarget>>,
+    /// Tiers by name, `[tier.NAME]`.
+    #[serde(default)]
+    pub tier: BTreeMap<S<String>, S<RawTier>>,
+    /// Nodes of the fleet by name, `[node.NAME]`.
+    #[serde(default)]
+    pub node: BTreeMap<S<String>, S<RawNode>>,
+    /// The shared store nodes sync through.
+    pub hub: Option<RawHub>,
+    /// Resource alerts.
+    pub alerts: Option<RawAlerts>,
+}
+
+/// `[defaults]`: options every target gets unless it sets its own.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDefaults {
+    /// Engine that drives targets: `"libfuzzer"` (default). `"aflpp"` and
+    /// `"honggfuzz"` are planned and rejected as not supported yet.
+    pub engine: Option<S<String>>,
+    /// Memory limit per worker in MiB, passed as libFuzzer's `-rss_limit_mb`. Default 4096.
+    pub rss_limit_mb: Option<S<i64>>,
+    /// Per-input timeout in seconds, libFuzzer's `-timeout`. Default 25.
+    pub timeout_s: Option<S<i64>>,
+    /// Sanitizer for cargo-fuzz builds: `"address"` (default) or `"none"`.
+    pub sanitizer: Option<S<String>>,
+    /// Longest input in bytes, libFuzzer's `-max_len`. Default: libFuzzer's own choice.
+    pub max_len: Option<S<i64>>,
+    /// Extra libFuzzer flags, each `-name=value`, given to every target before its own.
+    pub args: Option<List>,
+}
+
+/// `[[project]]`: a cargo-fuzz project.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawProject {
+    /// The project's `fuzz/` directory (the one holding `Cargo.toml` and
+    /// `fuzz_targets/`), or the crate directory that contains `fuzz/`. Required.
+    pub path: S<String>,
+    /// rustup toolchain to build with. Default `"nightly"`.
+    pub toolchain: Option<S<String>>,
+    /// Sanitizer for this project's targets; default `[defaults] sanitizer`.
+    pub sanitizer: Option<S<String>>,
+}
+
+/// `[[target]]`: a prebuilt binary (with `binary`), or, without `binary`, options for
+/// the project target of the same name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTarget {
+    /// Target name; becomes a directory name. Required.
+    pub name: S<String>,
+    /// Path of a prebuilt libFuzzer binary. Must exist and be executable.
+    pub binary: Option<S<String>>,
+    /// Engine; default `[defaults] engine`. Prebuilt targets only.
+    pub engine: Option<S<String>>,
+    /// libFuzzer dictionary file (`-dict`). Must exist.
+    pub dict: Option<S<String>>,
+    /// Directory of seed inputs, imported into the corpus. Must exist.
+    pub seeds: Option<S<String>>,
+    /// Memory limit per worker in MiB; default `[defaults] rss_limit_mb`.
+    pub rss_limit_mb: Option<S<i64>>,
+    /// Per-input timeout in seconds; default `[defaults] timeout_s`.
+    pub timeout_s: Option<S<i64>>,
+    /// Longest input in bytes; default `[defaults] max_len`.
+    pub max_len: Option<S<i64>>,
+    /// What the binary was built with; default `[defaults] sanitizer`. Prebuilt
+    /// targets only (a project's targets take their project's).
+    pub sanitizer: Option<S<String>>,
+    /// Extra libFuzzer flags, each `-name=value`, after `[defaults] args`.
+    pub args: Option<List>,
+}
+
+/// `[tier.NAME]`: an ordered group of targets with a budget each.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTier {
+    /// Target names, in the order they run. Required, not empty.
+    pub targets: List,
+    /// Wall-clock time per target per cycle, e.g. `"48h"`. Required.
+    pub budget: S<RawDuration>,
+    /// `"sequential"` (default): all the tier's workers on one target at a time.
+    /// `"parallel"`: targets side by side, taking turns in slices when there are more
+    /// targets than workers.
+    pub mode: Option<S<String>>,
+    /// Length of a turn in a parallel tier. Default `"1h"`.
+    pub slice: Option<S<RawDuration>>,
+    /// Workers for this tier; default: the node's workers split evenly among its tiers.
+    pub workers: Option<S<i64>>,
+}
+
+/// `[node.NAME]`: one machine running `fuzzfleet agent`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNode {
+    /// `user@host[:port]`; the API is reached through an SSH tunnel.
+    pub ssh: Option<S<String>>,
+    /// Tiers this node runs. Required, not empty.
+    pub tiers: List,
+    /// The agent's API URL (`http://` or `https://`), used instead of a tunnel.
+    pub api: Option<S<String>>,
+    /// File holding the bearer token for `api`. Relative to the config file's directory.
+    pub token_file: Option<S<String>>,
+}
+
+/// `[hub]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHub {
+    /// `file:///abs/dir` or `s3://bucket/prefix`. Required.
+    pub url: S<String>,
+}
+
+/// `[alerts]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawAlerts {
+    /// URL alerts are POSTed to (`http://` or `https://`).
+    pub webhook: Option<S<String>>,
+    /// Alert when processes other than the workers use more than this share of the
+    /// CPU, in percent. Default 80.
+    pub cpu_percent: Option<S<i64>>,
+    /// Alert when memory use passes this percentage. Default 85.
+    pub mem_percent: Option<S<i64>>,
+    /// Alert when the state directory's disk passes this percentage. Default 80.
+    pub disk_percent: Option<S<i64>>,
+}
+
+/// A duration as written (`"48h"`), parsed in stage two; its own type so that a number
+/// in its place is refused with a message that shows the expected form.
+#[derive(Debug, Clone)]
+pub(crate) struct RawDuration(pub String);
+
+impl<'de> Deserialize<'de> for RawDuration {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = RawDuration;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a duration string such as \"30s\", \"12h\" or \"2d\"")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<RawDuration, E> {
+                Ok(RawDuration(s.to_owned()))
+            }
+        }
+        d.deserialize_str(V)
+    }
+}

@@ -1,0 +1,107 @@
+//! The fleet sections: `[node.NAME]`, `[hub]` and `[alerts]`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use toml::Spanned;
+
+use super::Ctx;
+use super::values;
+use crate::names::{NodeName, TierName};
+use crate::plan::{AlertsPlan, HubPlan, NodePlan, TierPlan};
+use crate::raw::{RawAlerts, RawHub, RawNode};
+
+/// Nodes in file order. `declared_tiers` are the tier names the file declares, valid
+/// or not: a node naming a tier that failed validation is not told it is unknown.
+pub(super) fn nodes(
+    ctx: &mut Ctx<'_>,
+    raw: &BTreeMap<Spanned<String>, Spanned<RawNode>>,
+    tiers: &[TierPlan],
+    declared_tiers: &BTreeSet<&str>,
+) -> Vec<NodePlan> {
+    let mut in_file_order: Vec<_> = raw.iter().collect();
+    in_file_order.sort_by_key(|(key, _)| key.span().start);
+    let mut nodes = Vec::new();
+    for (key, node) in in_file_order {
+        let before = ctx.problems.len();
+        let name = NodeName::new(key.get_ref().as_str())
+            .map_err(|e| ctx.error(key.span(), e.to_string()))
+            .ok();
+        let raw_node = node.get_ref();
+        if raw_node.ssh.is_none() && raw_node.api.is_none() {
+            ctx.error(
+                node.span(),
+                "node needs `ssh = \"user@host\"` or `api = \"https://…\"` to be reached",
+            );
+        }
+        let ssh = raw_node.ssh.as_ref().and_then(|s| values::parsed(ctx, s));
+        let api = raw_node.api.as_ref().and_then(|a| values::parsed(ctx, a));
+        let token_file = raw_node
+            .token_file
+            .as_ref()
+            .map(|t| ctx.resolve(t.get_ref()));
+        let node_tiers = node_tiers(ctx, raw_node, tiers, declared_tiers);
+        if let (Some(name), true) = (name, ctx.problems.len() == before) {
+            nodes.push(NodePlan {
+                name,
+                ssh,
+                api,
+                token_file,
+                tiers: node_tiers,
+            });
+        }
+    }
+    nodes
+}
+
+fn node_tiers(
+    ctx: &mut Ctx<'_>,
+    node: &RawNode,
+    tiers: &[TierPlan],
+    declared_tiers: &BTreeSet<&str>,
+) -> Vec<TierName> {
+    let list = node.tiers.get_ref();
+    if list.is_empty() {
+        ctx.error(
+            node.tiers.span(),
+            "node has no tiers: list the tiers it runs",
+        );
+    }
+    let mut names: Vec<TierName> = Vec::new();
+    for item in list {
+        let text = item.get_ref().as_str();
+        match tiers.iter().find(|t| t.name == text) {
+            Some(tier) if names.contains(&tier.name) => {
+                ctx.error(item.span(), format!("tier \"{text}\" is listed twice"))
+            }
+            Some(tier) => names.push(tier.name.clone()),
+            None if declared_tiers.contains(text) => {}
+            None => {
+                let hint = values::suggestion(text, tiers.iter().map(|t| t.name.as_str()));
+                ctx.error(item.span(), format!("unknown tier \"{text}\"{hint}"));
+            }
+        }
+    }
+    names
+}
+
+pub(super) fn hub(ctx: &mut Ctx<'_>, raw: &RawHub) -> Option<HubPlan> {
+    values::parsed(ctx, &raw.url).map(|url| HubPlan { url })
+}
+
+pub(super) fn alerts(ctx: &mut Ctx<'_>, raw: Option<&RawAlerts>) -> AlertsPlan {
+    let mut plan = AlertsPlan::default();
+    let Some(raw) = raw else {
+        return plan;
+    };
+    plan.webhook = raw.webhook.as_ref().and_then(|w| values::parsed(ctx, w));
+    for (value, slot) in [
+        (&raw.cpu_percent, &mut plan.cpu_percent),
+        (&raw.mem_percent, &mut plan.mem_percent),
+        (&raw.disk_percent, &mut plan.disk_percent),
+    ] {
+        if let Some(percent) = value.as_ref().and_then(|v| values::percent(ctx, v)) {
+            *slot = percent;
+        }
+    }
+    plan
+}

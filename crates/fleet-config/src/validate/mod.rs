@@ -1,0 +1,93 @@
+//! Stage two: from the raw file to a [`Plan`]. Every check records a [`Problem`] at the
+//! span of the offending key or value and carries on, so one load reports every
+//! problem in the file; the plan is only returned when there were none.
+
+mod fleet;
+mod targets;
+mod tiers;
+mod values;
+
+use std::num::NonZeroUsize;
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+
+use crate::error::Problem;
+use crate::locate::Locator;
+use crate::plan::{Plan, defaults};
+use crate::raw::RawConfig;
+
+/// What validation needs besides the raw file: where relative paths start, how to
+/// name a line in a message, and where problems go.
+pub(crate) struct Ctx<'a> {
+    base_dir: &'a Path,
+    locator: &'a Locator<'a>,
+    pub problems: Vec<Problem>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(base_dir: &'a Path, locator: &'a Locator<'a>) -> Self {
+        Ctx {
+            base_dir,
+            locator,
+            problems: Vec::new(),
+        }
+    }
+
+    fn error(&mut self, span: Range<usize>, message: impl Into<String>) {
+        self.problems.push(Problem {
+            span: Some(span),
+            message: message.into(),
+        });
+    }
+
+    /// 1-based line of a span, for messages that point at an earlier definition.
+    fn line(&self, span: &Range<usize>) -> usize {
+        self.locator.line(span.start)
+    }
+
+    /// Relative paths are relative to the config file's directory, never the cwd.
+    fn resolve(&self, written: &str) -> PathBuf {
+        self.base_dir.join(written)
+    }
+}
+
+/// Validates a parsed file. `file` is absolute; its directory is `ctx`'s base dir.
+pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
+    let state_dir = match &raw.state_dir {
+        Some(dir) if dir.get_ref().is_empty() => {
+            ctx.error(dir.span(), "must not be empty");
+            PathBuf::new()
+        }
+        Some(dir) => ctx.resolve(dir.get_ref()),
+        None => ctx.resolve(defaults::STATE_DIR),
+    };
+    let workers = raw.workers.as_ref().and_then(|w| match *w.get_ref() {
+        n if n < 0 => {
+            ctx.error(
+                w.span(),
+                format!("must be 0 (one per core) or a positive integer, got {n}"),
+            );
+            None
+        }
+        n => usize::try_from(n).ok().and_then(NonZeroUsize::new),
+    });
+    let target_defaults = targets::defaults(ctx, raw.defaults.as_ref());
+    let known = targets::projects_and_targets(ctx, &raw.project, &raw.target, &target_defaults);
+    let tiers = tiers::tiers(ctx, &raw.tier, &known);
+    let declared_tiers = raw.tier.keys().map(|k| k.get_ref().as_str()).collect();
+    let nodes = fleet::nodes(ctx, &raw.node, &tiers, &declared_tiers);
+    let hub = raw.hub.as_ref().and_then(|hub| fleet::hub(ctx, hub));
+    let alerts = fleet::alerts(ctx, raw.alerts.as_ref());
+    Plan {
+        base_dir: ctx.base_dir.to_owned(),
+        file,
+        state_dir,
+        workers,
+        projects: known.projects,
+        targets: known.targets,
+        tiers,
+        nodes,
+        hub,
+        alerts,
+    }
+}

@@ -1,0 +1,396 @@
+//! `[defaults]`, `[[project]]` and `[[target]]`: every target with its options resolved
+//! (target's own value, else `[defaults]`, else the built-in default).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::PathBuf;
+
+use toml::Spanned;
+
+use super::Ctx;
+use super::values::{self, Expect};
+use crate::discover;
+use crate::names::TargetName;
+use crate::plan::{ProjectPlan, TargetPlan, TargetSource, defaults};
+use crate::raw::{RawDefaults, RawProject, RawTarget};
+use crate::types::{Engine, Sanitizer};
+
+/// `[defaults]` resolved.
+pub(super) struct Defaults {
+    engine: Engine,
+    rss_limit_mb: u64,
+    timeout_s: u64,
+    sanitizer: Sanitizer,
+    max_len: Option<usize>,
+    args: Vec<String>,
+}
+
+pub(super) fn defaults(ctx: &mut Ctx<'_>, raw: Option<&RawDefaults>) -> Defaults {
+    let empty = RawDefaults::default();
+    let raw = raw.unwrap_or(&empty);
+    Defaults {
+        engine: raw
+            .engine
+            .as_ref()
+            .and_then(|e| values::parsed(ctx, e))
+            .unwrap_or(Engine::LibFuzzer),
+        rss_limit_mb: raw
+            .rss_limit_mb
+            .as_ref()
+            .and_then(|v| values::positive(ctx, v))
+            .unwrap_or(defaults::RSS_LIMIT_MB),
+        timeout_s: raw
+            .timeout_s
+            .as_ref()
+            .and_then(|v| values::positive(ctx, v))
+            .unwrap_or(defaults::TIMEOUT_S),
+        sanitizer: raw
+            .sanitizer
+            .as_ref()
+            .and_then(|s| values::parsed(ctx, s))
+            .unwrap_or(Sanitizer::Address),
+        max_len: max_len(ctx, raw.max_len.as_ref()),
+        args: raw
+            .args
+            .as_ref()
+            .map(|a| values::libfuzzer_args(ctx, a))
+            .unwrap_or_default(),
+    }
+}
+
+fn max_len(ctx: &mut Ctx<'_>, value: Option<&Spanned<i64>>) -> Option<usize> {
+    value
+        .and_then(|v| values::positive(ctx, v))
+        .and_then(|n| usize::try_from(n).ok())
+}
+
+/// A target found so far, with where it was defined (for "first defined on line N").
+struct Entry {
+    plan: TargetPlan,
+    defined_at: Range<usize>,
+    /// Set once a `[[target]]` without `binary` has given this project target options.
+    overridden_at: Option<Range<usize>>,
+}
+
+/// The targets stage two knows of, and what it could not know: tiers referring to
+/// a target that failed validation are not told it is unknown as well.
+pub(super) struct Targets {
+    pub projects: Vec<ProjectPlan>,
+    pub targets: Vec<TargetPlan>,
+    /// Declared targets that were rejected.
+    pub rejected: BTreeSet<String>,
+    /// A project failed to load, so its targets are unknown.
+    pub incomplete: bool,
+}
+
+impl Targets {
+    /// Whether a reference to `name` may be reported as unknown.
+    pub fn surely_unknown(&self, name: &str) -> bool {
+        !self.incomplete && !self.rejected.contains(name)
+    }
+}
+
+pub(super) fn projects_and_targets(
+    ctx: &mut Ctx<'_>,
+    raw_projects: &[Spanned<RawProject>],
+    raw_targets: &[Spanned<RawTarget>],
+    defaults: &Defaults,
+) -> Targets {
+    let mut projects: Vec<ProjectPlan> = Vec::new();
+    let mut project_spans: Vec<Range<usize>> = Vec::new();
+    let mut entries: BTreeMap<TargetName, Entry> = BTreeMap::new();
+    // A project that failed to load has unknown targets: overrides naming them are
+    // not reported again as unknown.
+    let mut all_projects_loaded = true;
+    let mut rejected = BTreeSet::new();
+
+    for raw in raw_projects {
+        let raw = raw.get_ref();
+        let Some((project, found)) = project(ctx, raw, defaults) else {
+            all_projects_loaded = false;
+            continue;
+        };
+        if let Some(i) = projects.iter().position(|p| p.path == project.path) {
+            let line = ctx.line(&project_spans[i]);
+            ctx.error(
+                raw.path.span(),
+                format!(
+                    "project \"{}\" is already declared on line {line}",
+                    project.path.display()
+                ),
+            );
+            continue;
+        }
+        let index = projects.len();
+        let mut names = Vec::new();
+        for target in found {
+            let name = match TargetName::new(target.name) {
+                Ok(name) => name,
+                Err(e) => {
+                    ctx.error(
+                        raw.path.span(),
+                        format!("fuzz target of \"{}\": {e}", project.path.display()),
+                    );
+                    continue;
+                }
+            };
+            if let Some(first) = entries.get(&name) {
+                let line = ctx.line(&first.defined_at);
+                ctx.error(
+                    raw.path.span(),
+                    format!("duplicate target name \"{name}\" (first defined on line {line})"),
+                );
+                continue;
+            }
+            let plan = TargetPlan {
+                dict: Some(project.path.join("dicts").join(format!("{name}.dict")))
+                    .filter(|p| p.is_file()),
+                seeds: ["seeds", "corpus"]
+                    .iter()
+                    .map(|dir| project.path.join(dir).join(name.as_str()))
+                    .find(|p| p.is_dir()),
+                name: name.clone(),
+                engine: defaults.engine,
+                source: TargetSource::Project { project: index },
+                rss_limit_mb: defaults.rss_limit_mb,
+                timeout_s: defaults.timeout_s,
+                max_len: defaults.max_len,
+                sanitizer: project.sanitizer,
+                args: defaults.args.clone(),
+            };
+            names.push(name.clone());
+            entries.insert(
+                name,
+                Entry {
+                    plan,
+                    defined_at: raw.path.span(),
+                    overridden_at: None,
+                },
+            );
+        }
+        names.sort();
+        projects.push(ProjectPlan {
+            targets: names,
+            ..project
+        });
+        project_spans.push(raw.path.span());
+    }
+
+    for raw in raw_targets {
+        let raw = raw.get_ref();
+        let name = match TargetName::new(raw.name.get_ref().as_str()) {
+            Ok(name) => name,
+            Err(e) => {
+                ctx.error(raw.name.span(), e.to_string());
+                rejected.insert(raw.name.get_ref().clone());
+                continue;
+            }
+        };
+        match (&raw.binary, entries.get_mut(&name)) {
+            (Some(_), Some(first)) => {
+                let line = ctx.line(&first.defined_at);
+                ctx.error(
+                    raw.name.span(),
+                    format!("duplicate target name \"{name}\" (first defined on line {line})"),
+                );
+            }
+            (Some(binary), None) => match prebuilt(ctx, raw, binary, name.clone(), defaults) {
+                Some(plan) => {
+                    entries.insert(
+                        name,
+                        Entry {
+                            plan,
+                            defined_at: raw.name.span(),
+                            overridden_at: None,
+                        },
+                    );
+                }
+                None => {
+                    rejected.insert(name.to_string());
+                }
+            },
+            (None, Some(entry)) => match (&entry.plan.source, &entry.overridden_at) {
+                (TargetSource::Binary(_), _) => {
+                    let line = ctx.line(&entry.defined_at);
+                    ctx.error(
+                        raw.name.span(),
+                        format!("duplicate target name \"{name}\" (first defined on line {line})"),
+                    );
+                }
+                (TargetSource::Project { .. }, Some(first)) => {
+                    let line = ctx.line(first);
+                    ctx.error(
+                        raw.name.span(),
+                        format!("options for target \"{name}\" are already given on line {line}"),
+                    );
+                }
+                (TargetSource::Project { .. }, None) => {
+                    let mut plan = entry.plan.clone();
+                    override_project_target(ctx, raw, &mut plan);
+                    entry.plan = plan;
+                    entry.overridden_at = Some(raw.name.span());
+                }
+            },
+            (None, None) if all_projects_loaded => {
+                let hint = values::suggestion(
+                    name.as_str(),
+                    entries
+                        .iter()
+                        .filter(|(_, e)| matches!(e.plan.source, TargetSource::Project { .. }))
+                        .map(|(n, _)| n.as_str()),
+                );
+                let hint = if hint.is_empty() {
+                    " (set `binary` for a prebuilt target)".to_owned()
+                } else {
+                    hint
+                };
+                ctx.error(
+                    raw.name.span(),
+                    format!("target \"{name}\" has no `binary` and no project defines it{hint}"),
+                );
+            }
+            (None, None) => {}
+        }
+    }
+
+    Targets {
+        projects,
+        targets: entries.into_values().map(|e| e.plan).collect(),
+        rejected,
+        incomplete: !all_projects_loaded,
+    }
+}
+
+/// A `[[project]]` and the targets found in it; `None` when it is not a usable
+/// cargo-fuzz project (the problem is recorded).
+fn project(
+    ctx: &mut Ctx<'_>,
+    raw: &RawProject,
+    defaults: &Defaults,
+) -> Option<(ProjectPlan, Vec<discover::ProjectTarget>)> {
+    let toolchain = match &raw.toolchain {
+        None => Some(defaults::TOOLCHAIN.to_owned()),
+        Some(t) if is_toolchain_name(t.get_ref()) => Some(t.get_ref().clone()),
+        Some(t) => {
+            ctx.error(
+                t.span(),
+                format!(
+                    "invalid toolchain \"{}\" (expected a rustup toolchain such as \"nightly\" or \"nightly-2025-06-01\")",
+                    t.get_ref()
+                ),
+            );
+            None
+        }
+    };
+    let sanitizer = match &raw.sanitizer {
+        Some(s) => values::parsed(ctx, s),
+        None => Some(defaults.sanitizer),
+    };
+    let path = ctx.resolve(raw.path.get_ref());
+    let found = discover::fuzz_dir(&path)
+        .and_then(|dir| Ok((discover::discover_targets(&dir)?, dir)))
+        .map_err(|e| ctx.error(raw.path.span(), e.to_string()))
+        .ok();
+    let (found, path) = found?;
+    Some((
+        ProjectPlan {
+            path,
+            toolchain: toolchain?,
+            sanitizer: sanitizer?,
+            targets: Vec::new(),
+        },
+        found,
+    ))
+}
+
+/// Toolchain names go to `cargo +NAME`: keep them to what rustup names look like.
+fn is_toolchain_name(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'))
+}
+
+/// A `[[target]]` with `binary`.
+fn prebuilt(
+    ctx: &mut Ctx<'_>,
+    raw: &RawTarget,
+    binary: &Spanned<String>,
+    name: TargetName,
+    defaults: &Defaults,
+) -> Option<TargetPlan> {
+    let binary = values::existing_path(ctx, binary, "binary", Expect::Executable);
+    let engine = match &raw.engine {
+        Some(e) => values::parsed(ctx, e),
+        None => Some(defaults.engine),
+    };
+    let sanitizer = match &raw.sanitizer {
+        Some(s) => values::parsed(ctx, s),
+        None => Some(defaults.sanitizer),
+    };
+    let mut plan = TargetPlan {
+        name,
+        engine: engine?,
+        source: TargetSource::Binary(PathBuf::new()),
+        dict: None,
+        seeds: None,
+        rss_limit_mb: defaults.rss_limit_mb,
+        timeout_s: defaults.timeout_s,
+        max_len: defaults.max_len,
+        sanitizer: sanitizer?,
+        args: defaults.args.clone(),
+    };
+    let ok = apply_options(ctx, raw, &mut plan);
+    plan.source = TargetSource::Binary(binary?);
+    ok.then_some(plan)
+}
+
+/// A `[[target]]` without `binary`, naming a project target: its options replace the
+/// defaults; engine and sanitizer belong to the project.
+fn override_project_target(ctx: &mut Ctx<'_>, raw: &RawTarget, plan: &mut TargetPlan) {
+    if let Some(engine) = &raw.engine {
+        ctx.error(
+            engine.span(),
+            format!(
+                "a project's targets are built for libfuzzer; `engine` cannot be set for \"{}\"",
+                plan.name
+            ),
+        );
+    }
+    if let Some(sanitizer) = &raw.sanitizer {
+        ctx.error(
+            sanitizer.span(),
+            format!(
+                "\"{}\" is built by its project: set `sanitizer` on its [[project]]",
+                plan.name
+            ),
+        );
+    }
+    apply_options(ctx, raw, plan);
+}
+
+/// The options every `[[target]]` may set. False when one of them was invalid.
+fn apply_options(ctx: &mut Ctx<'_>, raw: &RawTarget, plan: &mut TargetPlan) -> bool {
+    let before = ctx.problems.len();
+    if let Some(dict) = &raw.dict {
+        plan.dict = values::existing_path(ctx, dict, "dict", Expect::File);
+    }
+    if let Some(seeds) = &raw.seeds {
+        plan.seeds = values::existing_path(ctx, seeds, "seeds", Expect::Directory);
+    }
+    if let Some(v) = &raw.rss_limit_mb {
+        plan.rss_limit_mb = values::positive(ctx, v).unwrap_or(plan.rss_limit_mb);
+    }
+    if let Some(v) = &raw.timeout_s {
+        plan.timeout_s = values::positive(ctx, v).unwrap_or(plan.timeout_s);
+    }
+    if raw.max_len.is_some() {
+        plan.max_len = max_len(ctx, raw.max_len.as_ref());
+    }
+    if let Some(args) = &raw.args {
+        let extra = values::libfuzzer_args(ctx, args);
+        plan.args.extend(extra);
+    }
+    ctx.problems.len() == before
+}
