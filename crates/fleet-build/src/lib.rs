@@ -1,1 +1,17 @@
-//! fleet-build
+//! Builds cargo-fuzz projects the way `cargo fuzz build` does — the same
+//! sanitizer-coverage flags, release with debug assertions, on a nightly
+//! toolchain through rustup — without needing the cargo-fuzz binary.
+
+mod command;
+mod discover;
+mod error;
+mod options;
+mod runner;
+mod toolchain;
+
+pub use command::{BuildCommand, build_command, rustflags, should_clear};
+pub use discover::{FUZZ_TARGETS_DIR, binary_path, discover_targets, target_dir};
+pub use error::BuildError;
+pub use options::{BuildEvent, BuildOptions, BuiltTarget, DEFAULT_TOOLCHAIN, Sanitizer};
+pub use runner::{MESSAGE_TAIL_LINES, build_project};
+pub use toolchain::{ToolchainInfo, check_toolchain, host_triple};
