@@ -1,11 +1,13 @@
-//! Config errors as users see them: each names the file, the 1-based line and the dotted
-//! key, and a load reports every problem it found, not just the first.
+//! Config errors as users see them: each problem names the file, the 1-based line and
+//! the dotted key, and a load reports every problem it found, not just the first.
 
 use std::fmt;
 use std::ops::Range;
 use std::path::PathBuf;
 
-/// One problem in a config file, displayed as `fleet.toml:14: tier.tier1.budget: message`.
+/// A config that failed to load: the first problem (in line order) in the fields, and
+/// every further problem of the same load in `others`. Displayed one problem per line,
+/// each as `fleet.toml:14: tier.tier1.budget: message`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConfigError {
     /// The config file, as the caller named it.
@@ -18,10 +20,50 @@ pub struct ConfigError {
     pub key: String,
     /// What is wrong, and what was expected.
     pub message: String,
+    /// The other problems found in the same load, in line order; their own `others`
+    /// are empty.
+    pub others: Vec<ConfigError>,
 }
 
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ConfigError {
+    /// A problem on its own, with no others.
+    pub fn new(
+        path: impl Into<PathBuf>,
+        line: Option<usize>,
+        key: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ConfigError {
+            path: path.into(),
+            line,
+            key: key.into(),
+            message: message.into(),
+            others: Vec::new(),
+        }
+    }
+
+    /// Gathers single problems into one error, first in line order on top; `None`
+    /// when there are none.
+    pub(crate) fn gather(mut problems: Vec<ConfigError>) -> Option<Self> {
+        // Stable: problems on one line keep the order validation found them in.
+        problems.sort_by_key(|e| e.line);
+        let mut problems = problems.into_iter();
+        let mut first = problems.next()?;
+        first.others = problems.collect();
+        Some(first)
+    }
+
+    /// Every problem, this one first.
+    pub fn all(&self) -> impl Iterator<Item = &ConfigError> {
+        std::iter::once(self).chain(&self.others)
+    }
+
+    /// How many problems the load found.
+    pub fn count(&self) -> usize {
+        1 + self.others.len()
+    }
+
+    fn fmt_one(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.path.display())?;
         if let Some(line) = self.line {
             write!(f, ":{line}")?;
@@ -34,73 +76,18 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
-
-/// Every problem a load found, in line order; never empty. Displayed one per line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConfigErrors(Vec<ConfigError>);
-
-impl ConfigErrors {
-    /// `None` when `errors` is empty.
-    pub fn new(mut errors: Vec<ConfigError>) -> Option<Self> {
-        if errors.is_empty() {
-            return None;
-        }
-        // Stable: problems on one line keep the order validation found them in.
-        errors.sort_by_key(|e| e.line);
-        Some(Self(errors))
-    }
-
-    pub fn errors(&self) -> &[ConfigError] {
-        &self.0
-    }
-
-    /// The first problem in file order.
-    pub fn first(&self) -> &ConfigError {
-        &self.0[0]
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Always false; present because `len` is.
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    pub fn into_vec(self) -> Vec<ConfigError> {
-        self.0
-    }
-}
-
-impl From<ConfigError> for ConfigErrors {
-    fn from(error: ConfigError) -> Self {
-        Self(vec![error])
-    }
-}
-
-impl<'a> IntoIterator for &'a ConfigErrors {
-    type Item = &'a ConfigError;
-    type IntoIter = std::slice::Iter<'a, ConfigError>;
-    fn into_iter(self) -> Self::IntoIter {
-        self.0.iter()
-    }
-}
-
-impl fmt::Display for ConfigErrors {
+impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.0.iter().enumerate() {
-            if i > 0 {
-                f.write_str("\n")?;
-            }
-            write!(f, "{error}")?;
+        self.fmt_one(f)?;
+        for other in &self.others {
+            f.write_str("\n")?;
+            other.fmt_one(f)?;
         }
         Ok(())
     }
 }
 
-impl std::error::Error for ConfigErrors {}
+impl std::error::Error for ConfigError {}
 
 /// A problem found by validation, before it is given a line and a key: the byte span of
 /// the offending key or value in the file, and the message.
@@ -143,23 +130,34 @@ mod tests {
 
     #[test]
     fn display_names_file_line_and_key() {
-        let e = ConfigError {
-            path: "fleet.toml".into(),
-            line: Some(14),
-            key: "tier.tier1.budget".into(),
-            message: "invalid duration \"48x\"".into(),
-        };
+        let e = ConfigError::new(
+            "fleet.toml",
+            Some(14),
+            "tier.tier1.budget",
+            "invalid duration \"48x\"",
+        );
         assert_eq!(
             e.to_string(),
             "fleet.toml:14: tier.tier1.budget: invalid duration \"48x\""
         );
-        let e = ConfigError {
-            line: None,
-            key: String::new(),
-            message: "cannot read".into(),
-            ..e
-        };
+        let e = ConfigError::new("fleet.toml", None, "", "cannot read");
         assert_eq!(e.to_string(), "fleet.toml: cannot read");
+    }
+
+    #[test]
+    fn gathers_problems_in_line_order_one_per_line() {
+        let at = |line, key: &str| ConfigError::new("f.toml", Some(line), key, "bad");
+        let e = ConfigError::gather(vec![at(9, "b"), at(2, "a"), at(9, "c")]).unwrap();
+        assert_eq!(e.count(), 3);
+        assert_eq!(
+            e.to_string(),
+            "f.toml:2: a: bad\nf.toml:9: b: bad\nf.toml:9: c: bad"
+        );
+        assert_eq!(
+            e.all().map(|e| e.key.as_str()).collect::<Vec<_>>(),
+            ["a", "b", "c"]
+        );
+        assert!(ConfigError::gather(Vec::new()).is_none());
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //! fleet.toml:14: tier.tier1.budget: invalid duration "48x" (expected e.g. "30s", "12h", "2d")
 //! ```
 //!
-//! and a load reports every problem it finds, in line order. `CONFIG.md` beside this
+//! and a load reports every problem it finds, in line order (the first in
+//! [`ConfigError`]'s fields, the rest in its `others`). `CONFIG.md` beside this
 //! crate is the reference of every key.
 
 mod discover;
@@ -25,7 +26,7 @@ use serde::Deserialize;
 use toml::de::DeTable;
 
 pub use discover::{DiscoverError, FUZZ_TARGETS_DIR, ProjectTarget, discover_targets, fuzz_dir};
-pub use error::{ConfigError, ConfigErrors};
+pub use error::ConfigError;
 pub use names::{MAX_NAME_LEN, NameError, NodeName, TargetName, TierName};
 pub use plan::{
     AlertsPlan, HubPlan, NodePlan, Plan, ProjectPlan, TargetPlan, TargetSource, TierPlan, defaults,
@@ -37,19 +38,15 @@ use locate::Locator;
 use raw::RawConfig;
 
 /// Reads and validates the config file at `path`.
-pub fn load(path: &Path) -> Result<Plan, ConfigErrors> {
-    let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
-        path: path.to_owned(),
-        line: None,
-        key: String::new(),
-        message: format!("cannot read config file: {e}"),
-    })?;
+pub fn load(path: &Path) -> Result<Plan, ConfigError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ConfigError::new(path, None, "", format!("cannot read config file: {e}")))?;
     parse(path, &text)
 }
 
 /// Validates `text` as the contents of the config file at `path`. Paths in it are
 /// resolved against `path`'s directory and checked on disk, as by [`load`].
-pub fn parse(path: &Path, text: &str) -> Result<Plan, ConfigErrors> {
+pub fn parse(path: &Path, text: &str) -> Result<Plan, ConfigError> {
     let (root, syntax_errors) = DeTable::parse_recoverable(text);
     let locator = Locator::new(text, root.get_ref());
     let located = |problem: Problem| {
@@ -57,12 +54,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, ConfigErrors> {
             Some(span) => (Some(locator.line(span.start)), locator.key(span)),
             None => (None, String::new()),
         };
-        ConfigError {
-            path: path.to_owned(),
-            line,
-            key,
-            message: problem.message,
-        }
+        ConfigError::new(path, line, key, problem.message)
     };
     if !syntax_errors.is_empty() {
         let errors = syntax_errors
@@ -74,7 +66,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, ConfigErrors> {
                 })
             })
             .collect();
-        return Err(ConfigErrors::new(errors).expect("at least one syntax error"));
+        return Err(ConfigError::gather(errors).expect("at least one syntax error"));
     }
     let raw = RawConfig::deserialize(toml::Deserializer::from(root)).map_err(|e| {
         located(Problem {
@@ -90,7 +82,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, ConfigErrors> {
     let mut ctx = validate::Ctx::new(&base_dir, &locator);
     let plan = validate::plan(&mut ctx, file.clone(), raw);
     let errors: Vec<ConfigError> = ctx.problems.into_iter().map(located).collect();
-    match ConfigErrors::new(errors) {
+    match ConfigError::gather(errors) {
         None => Ok(plan),
         Some(errors) => Err(errors),
     }

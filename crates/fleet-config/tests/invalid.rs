@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use fleet_config::{ConfigError, load};
+use fleet_config::load;
 
 /// The fixture directory, canonical so the absolute paths in messages are exact.
 fn invalid_dir() -> PathBuf {
@@ -18,32 +18,31 @@ fn invalid_dir() -> PathBuf {
 fn check(name: &str, expected: &[(usize, &str, &str)]) {
     let dir = invalid_dir();
     let path = dir.join(format!("{name}.toml"));
-    let errors = load(&path).expect_err("an invalid config must not load");
-    let got: Vec<&ConfigError> = errors.errors().iter().collect();
-    let want: Vec<ConfigError> = expected
-        .iter()
-        .map(|(line, key, message)| ConfigError {
-            path: path.clone(),
-            line: Some(*line),
-            key: (*key).to_owned(),
-            message: message.replace("{dir}", &dir.display().to_string()),
-        })
+    let error = load(&path).expect_err("an invalid config must not load");
+    let got: Vec<(Option<usize>, &str, &str)> = error
+        .all()
+        .map(|e| (e.line, e.key.as_str(), e.message.as_str()))
         .collect();
-    assert_eq!(got, want.iter().collect::<Vec<_>>(), "{name}");
+    let dir_text = dir.display().to_string();
+    let want_messages: Vec<String> = expected
+        .iter()
+        .map(|(_, _, message)| message.replace("{dir}", &dir_text))
+        .collect();
+    let want: Vec<(Option<usize>, &str, &str)> = expected
+        .iter()
+        .zip(&want_messages)
+        .map(|((line, key, _), message)| (Some(*line), *key, message.as_str()))
+        .collect();
+    assert_eq!(got, want, "{name}");
+    assert!(error.all().all(|e| e.path == path));
     // And as users read it: `file:line: key: message`, one per line.
     let display: Vec<String> = want
         .iter()
-        .map(|e| {
-            format!(
-                "{}:{}: {}: {}",
-                path.display(),
-                e.line.unwrap(),
-                e.key,
-                e.message
-            )
+        .map(|(line, key, message)| {
+            format!("{}:{}: {key}: {message}", path.display(), line.unwrap())
         })
         .collect();
-    assert_eq!(errors.to_string(), display.join("\n"));
+    assert_eq!(error.to_string(), display.join("\n"));
 }
 
 macro_rules! invalid {
@@ -372,8 +371,7 @@ fn every_invalid_fixture_is_checked() {
 #[test]
 fn unreadable_file_names_the_file() {
     let path = invalid_dir().join("does-not-exist.toml");
-    let errors = load(&path).unwrap_err();
-    let error = errors.first();
+    let error = load(&path).unwrap_err();
     assert_eq!((error.line, error.key.as_str()), (None, ""));
     assert!(
         error
