@@ -1,1 +1,157 @@
 //! Test support shared by the integration tests: fixture binaries, temp dirs, deadlines.
+//!
+//! Fixtures are built for real, once per test process: the Rust ones through
+//! fleet-build (cargo's own lock makes concurrent test processes safe), the C
+//! ones by `fixtures/c/build.sh`. A missing toolchain or compiler panics with
+//! the fix; nothing is skipped.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use fleet_build::{BuildOptions, BuiltTarget, build_project};
+
+/// How often `wait_until` checks its condition.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+
+/// The root of the fuzzfleet repository.
+pub fn repo_root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    root.canonicalize()
+        .unwrap_or_else(|e| panic!("cannot resolve repo root {}: {e}", root.display()))
+}
+
+/// The cargo-fuzz project of the Rust fixture targets.
+pub fn rust_fixture_project() -> PathBuf {
+    repo_root().join("fixtures/rust/fuzz")
+}
+
+/// The seed directory of Rust fixture target `name` (it may not exist: not
+/// every fixture has seeds).
+pub fn rust_fixture_seeds(name: &str) -> PathBuf {
+    rust_fixture_project().join("seeds").join(name)
+}
+
+/// The binary of Rust fixture target `name` (`crash_magic`, `hang`, …),
+/// building all of `fixtures/rust/fuzz` with ASan on the first call.
+pub fn rust_fixture(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<Vec<BuiltTarget>, String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let project = rust_fixture_project();
+        eprintln!("fleet-testkit: building {}", project.display());
+        build_project(&project, &BuildOptions::default(), &mut |_| {}).map_err(|e| e.to_string())
+    });
+    match built {
+        Ok(targets) => match targets.iter().find(|t| t.name == name) {
+            Some(target) => target.path.clone(),
+            None => panic!(
+                "no Rust fixture `{name}`; there are: {}",
+                targets
+                    .iter()
+                    .map(|t| t.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        },
+        Err(e) => panic!("building the Rust fixtures failed: {e}"),
+    }
+}
+
+/// Where `c_fixture` puts the C fixture binaries.
+pub fn c_fixtures_dir() -> PathBuf {
+    repo_root().join("target/fixtures-c")
+}
+
+/// The binary of C fixture `name` (`crash_heap`, `clean`), compiled by
+/// `fixtures/c/build.sh` with clang-14 `-fsanitize=fuzzer,address` on the
+/// first call.
+pub fn c_fixture(name: &str) -> PathBuf {
+    static BUILT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let built = BUILT.get_or_init(|| {
+        let out = c_fixtures_dir();
+        let script = repo_root().join("fixtures/c/build.sh");
+        let output = Command::new("bash")
+            .arg(&script)
+            .arg(&out)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script.display()))?;
+        if output.status.success() {
+            Ok(out)
+        } else {
+            Err(format!(
+                "{} failed ({}):\n{}{}",
+                script.display(),
+                output.status,
+                String::from_utf8_lossy(&output.stdout),
+                String::from_utf8_lossy(&output.stderr)
+            ))
+        }
+    });
+    match built {
+        Ok(dir) => {
+            let path = dir.join(name);
+            assert!(
+                path.is_file(),
+                "no C fixture `{name}`: {} does not exist (fixtures are fixtures/c/*.c)",
+                path.display()
+            );
+            path
+        }
+        Err(e) => panic!("building the C fixtures failed: {e}"),
+    }
+}
+
+/// Polls `condition` every ~50 ms until it holds; panics naming `what` if it
+/// still does not after `timeout`.
+pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    let deadline = start + timeout;
+    loop {
+        if condition() {
+            return;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            panic!("timed out after {timeout:?} waiting for {what}");
+        }
+        thread::sleep(POLL_INTERVAL.min(deadline - now));
+    }
+}
+
+/// A fresh temp dir for one test, removed when dropped.
+pub fn temp_dir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("fuzzfleet-test-")
+        .tempdir()
+        .unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    #[test]
+    fn wait_until_returns_once_the_condition_holds() {
+        let calls = Cell::new(0);
+        wait_until("three calls", Duration::from_secs(5), || {
+            calls.set(calls.get() + 1);
+            calls.get() >= 3
+        });
+        assert_eq!(calls.get(), 3);
+    }
+
+    #[test]
+    #[should_panic(expected = "waiting for the impossible")]
+    fn wait_until_panics_with_what_on_timeout() {
+        wait_until("the impossible", Duration::from_millis(120), || false);
+    }
+
+    #[test]
+    fn repo_root_holds_the_fixtures() {
+        assert!(repo_root().join("fixtures/c/build.sh").is_file());
+        assert!(rust_fixture_project().join("Cargo.toml").is_file());
+    }
+}
