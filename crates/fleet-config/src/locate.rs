@@ -92,6 +92,17 @@ impl<'a> Locator<'a> {
         }
         // Only syntax errors get here: the recovered tree has a hole where they are.
         let line = self.line(at);
+        let line_text = self.text.lines().nth(line - 1).unwrap_or("").trim();
+        if line_text.starts_with('[') {
+            // A broken `[header]`: the recovered tree is unreliable, the text is not.
+            let inner = line_text.split('#').next().unwrap_or("");
+            let inner = inner.trim_matches(|c: char| c == '[' || c == ']' || c.is_whitespace());
+            return if is_dotted_key(inner) {
+                inner.to_owned()
+            } else {
+                String::new()
+            };
+        }
         if let Some(node) = self
             .nodes
             .iter()
@@ -121,6 +132,11 @@ fn is_bare_key(key: &str) -> bool {
         && key
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// A dotted key as it may stand in a header, bare segments only.
+fn is_dotted_key(key: &str) -> bool {
+    key.split('.').all(|seg| is_bare_key(seg.trim()))
 }
 
 /// Appends a key to a dotted path, quoting it as TOML would when it is not bare.
@@ -192,6 +208,15 @@ budget = "1h"
         assert_eq!(
             (locator.line(span.start), locator.key(&span)),
             (3, "tier.x.budget".into())
+        );
+
+        let text = "[[target]\nname = \"a\"\n";
+        let (root, errors) = DeTable::parse_recoverable(text);
+        let span = errors[0].span().unwrap();
+        let locator = Locator::new(text, root.get_ref());
+        assert_eq!(
+            (locator.line(span.start), locator.key(&span)),
+            (1, "target".into())
         );
 
         let text = "[tier.x]\nbudget = \"1h\"\nbudget = \"2h\"\n";

@@ -268,9 +268,11 @@ fn project(
     raw: &RawProject,
     defaults: &Defaults,
 ) -> Option<(ProjectPlan, Vec<discover::ProjectTarget>)> {
+    // A bad toolchain or sanitizer is recorded but does not stop discovery: the
+    // project's targets are still known, so nothing that names them is misreported.
     let toolchain = match &raw.toolchain {
-        None => Some(defaults::TOOLCHAIN.to_owned()),
-        Some(t) if is_toolchain_name(t.get_ref()) => Some(t.get_ref().clone()),
+        None => defaults::TOOLCHAIN.to_owned(),
+        Some(t) if is_toolchain_name(t.get_ref()) => t.get_ref().clone(),
         Some(t) => {
             ctx.error(
                 t.span(),
@@ -279,12 +281,12 @@ fn project(
                     t.get_ref()
                 ),
             );
-            None
+            String::new()
         }
     };
     let sanitizer = match &raw.sanitizer {
-        Some(s) => values::parsed(ctx, s),
-        None => Some(defaults.sanitizer),
+        Some(s) => values::parsed(ctx, s).unwrap_or(defaults.sanitizer),
+        None => defaults.sanitizer,
     };
     let path = ctx.resolve(raw.path.get_ref());
     let found = discover::fuzz_dir(&path)
@@ -295,8 +297,8 @@ fn project(
     Some((
         ProjectPlan {
             path,
-            toolchain: toolchain?,
-            sanitizer: sanitizer?,
+            toolchain,
+            sanitizer,
             targets: Vec::new(),
         },
         found,
