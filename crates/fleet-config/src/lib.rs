@@ -1,5 +1,5 @@
 //! `fleet.toml`: loaded in two stages, raw serde structs that refuse unknown keys and
-//! keep spans ([`raw`](crate::raw), private), then validation into a [`Plan`] in which
+//! keep spans (the private `raw` module), then validation into a [`Plan`] in which
 //! every name, path, number and cross-reference has been checked and every default
 //! applied. Errors name the file, the line and the dotted key:
 //!

@@ -96,22 +96,41 @@ pub(super) fn projects_and_targets(
     raw_targets: &[Spanned<RawTarget>],
     defaults: &Defaults,
 ) -> Targets {
-    let mut projects: Vec<ProjectPlan> = Vec::new();
-    let mut project_spans: Vec<Range<usize>> = Vec::new();
-    let mut entries: BTreeMap<TargetName, Entry> = BTreeMap::new();
-    // A project that failed to load has unknown targets: overrides naming them are
-    // not reported again as unknown.
-    let mut all_projects_loaded = true;
-    let mut rejected = BTreeSet::new();
-
+    let mut registry = Registry::default();
     for raw in raw_projects {
-        let raw = raw.get_ref();
+        registry.add_project(ctx, raw.get_ref(), defaults);
+    }
+    for raw in raw_targets {
+        registry.add_target(ctx, raw.get_ref(), defaults);
+    }
+    Targets {
+        projects: registry.projects,
+        targets: registry.entries.into_values().map(|e| e.plan).collect(),
+        rejected: registry.rejected,
+        incomplete: registry.incomplete,
+    }
+}
+
+/// Targets as they are found, projects first, then `[[target]]` entries.
+#[derive(Default)]
+struct Registry {
+    projects: Vec<ProjectPlan>,
+    project_spans: Vec<Range<usize>>,
+    entries: BTreeMap<TargetName, Entry>,
+    rejected: BTreeSet<String>,
+    /// A project failed to load: its targets are unknown, so entries naming them are
+    /// not reported again as unknown.
+    incomplete: bool,
+}
+
+impl Registry {
+    fn add_project(&mut self, ctx: &mut Ctx<'_>, raw: &RawProject, defaults: &Defaults) {
         let Some((project, found)) = project(ctx, raw, defaults) else {
-            all_projects_loaded = false;
-            continue;
+            self.incomplete = true;
+            return;
         };
-        if let Some(i) = projects.iter().position(|p| p.path == project.path) {
-            let line = ctx.line(&project_spans[i]);
+        if let Some(i) = self.projects.iter().position(|p| p.path == project.path) {
+            let line = ctx.line(&self.project_spans[i]);
             ctx.error(
                 raw.path.span(),
                 format!(
@@ -119,9 +138,9 @@ pub(super) fn projects_and_targets(
                     project.path.display()
                 ),
             );
-            continue;
+            return;
         }
-        let index = projects.len();
+        let index = self.projects.len();
         let mut names = Vec::new();
         for target in found {
             let name = match TargetName::new(target.name) {
@@ -134,7 +153,7 @@ pub(super) fn projects_and_targets(
                     continue;
                 }
             };
-            if let Some(first) = entries.get(&name) {
+            if let Some(first) = self.entries.get(&name) {
                 let line = ctx.line(&first.defined_at);
                 ctx.error(
                     raw.path.span(),
@@ -159,7 +178,7 @@ pub(super) fn projects_and_targets(
                 args: defaults.args.clone(),
             };
             names.push(name.clone());
-            entries.insert(
+            self.entries.insert(
                 name,
                 Entry {
                     plan,
@@ -169,54 +188,46 @@ pub(super) fn projects_and_targets(
             );
         }
         names.sort();
-        projects.push(ProjectPlan {
+        self.projects.push(ProjectPlan {
             targets: names,
             ..project
         });
-        project_spans.push(raw.path.span());
+        self.project_spans.push(raw.path.span());
     }
 
-    for raw in raw_targets {
-        let raw = raw.get_ref();
+    fn add_target(&mut self, ctx: &mut Ctx<'_>, raw: &RawTarget, defaults: &Defaults) {
         let name = match TargetName::new(raw.name.get_ref().as_str()) {
             Ok(name) => name,
             Err(e) => {
                 ctx.error(raw.name.span(), e.to_string());
-                rejected.insert(raw.name.get_ref().clone());
-                continue;
+                self.rejected.insert(raw.name.get_ref().clone());
+                return;
             }
         };
-        match (&raw.binary, entries.get_mut(&name)) {
-            (Some(_), Some(first)) => {
-                let line = ctx.line(&first.defined_at);
-                ctx.error(
-                    raw.name.span(),
-                    format!("duplicate target name \"{name}\" (first defined on line {line})"),
-                );
-            }
+        let duplicate = |ctx: &mut Ctx<'_>, first: &Range<usize>| {
+            let line = ctx.line(first);
+            ctx.error(
+                raw.name.span(),
+                format!("duplicate target name \"{name}\" (first defined on line {line})"),
+            );
+        };
+        match (&raw.binary, self.entries.get_mut(&name)) {
+            (Some(_), Some(first)) => duplicate(ctx, &first.defined_at),
             (Some(binary), None) => match prebuilt(ctx, raw, binary, name.clone(), defaults) {
                 Some(plan) => {
-                    entries.insert(
-                        name,
-                        Entry {
-                            plan,
-                            defined_at: raw.name.span(),
-                            overridden_at: None,
-                        },
-                    );
+                    let entry = Entry {
+                        plan,
+                        defined_at: raw.name.span(),
+                        overridden_at: None,
+                    };
+                    self.entries.insert(name, entry);
                 }
                 None => {
-                    rejected.insert(name.to_string());
+                    self.rejected.insert(name.to_string());
                 }
             },
             (None, Some(entry)) => match (&entry.plan.source, &entry.overridden_at) {
-                (TargetSource::Binary(_), _) => {
-                    let line = ctx.line(&entry.defined_at);
-                    ctx.error(
-                        raw.name.span(),
-                        format!("duplicate target name \"{name}\" (first defined on line {line})"),
-                    );
-                }
+                (TargetSource::Binary(_), _) => duplicate(ctx, &entry.defined_at),
                 (TargetSource::Project { .. }, Some(first)) => {
                     let line = ctx.line(first);
                     ctx.error(
@@ -225,16 +236,14 @@ pub(super) fn projects_and_targets(
                     );
                 }
                 (TargetSource::Project { .. }, None) => {
-                    let mut plan = entry.plan.clone();
-                    override_project_target(ctx, raw, &mut plan);
-                    entry.plan = plan;
+                    override_project_target(ctx, raw, &mut entry.plan);
                     entry.overridden_at = Some(raw.name.span());
                 }
             },
-            (None, None) if all_projects_loaded => {
+            (None, None) if !self.incomplete => {
                 let hint = values::suggestion(
                     name.as_str(),
-                    entries
+                    self.entries
                         .iter()
                         .filter(|(_, e)| matches!(e.plan.source, TargetSource::Project { .. }))
                         .map(|(n, _)| n.as_str()),
@@ -251,13 +260,6 @@ pub(super) fn projects_and_targets(
             }
             (None, None) => {}
         }
-    }
-
-    Targets {
-        projects,
-        targets: entries.into_values().map(|e| e.plan).collect(),
-        rejected,
-        incomplete: !all_projects_loaded,
     }
 }
 
