@@ -365,6 +365,40 @@ mod tests {
     }
 
     #[test]
+    fn outputs_of_a_connected_block_are_spendable_in_the_next() {
+        use crate::tx::{TxIn, TxOut};
+        let mut set = fixture::utxo_fixture();
+        let first = fixture::spend_block(fixture::FIXTURE_HEIGHT);
+        let undo1 = set.apply_block(&first, fixture::FIXTURE_HEIGHT).unwrap();
+        let txid = first.txs[1].txid();
+        let value: u64 = first.txs[1].outputs.iter().map(|o| o.value).sum();
+        let follow = Transaction {
+            version: 1,
+            inputs: (0..2)
+                .map(|vout| TxIn {
+                    prevout: OutPoint { txid, vout },
+                    script_sig: vec![],
+                    sequence: u32::MAX,
+                })
+                .collect(),
+            outputs: vec![TxOut {
+                value: value - COIN / 10,
+                script_pubkey: vec![0xb1; 20],
+            }],
+            lock_time: 0,
+        };
+        let second = fixture::block_with(fixture::FIXTURE_HEIGHT + 1, vec![follow], COIN / 10);
+        let after_first = set.clone();
+        let undo2 = set
+            .apply_block(&second, fixture::FIXTURE_HEIGHT + 1)
+            .unwrap();
+        set.undo_block(&second, &undo2).unwrap();
+        assert_eq!(set, after_first);
+        set.undo_block(&first, &undo1).unwrap();
+        assert_eq!(set, fixture::utxo_fixture());
+    }
+
+    #[test]
     fn immature_coinbase_spend_is_rejected_and_leaves_set_unchanged() {
         let mut set = fixture::utxo_fixture();
         let before = set.clone();
