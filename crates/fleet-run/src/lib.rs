@@ -1,4 +1,16 @@
 //! Supervision and scheduling: runs a campaign's workers as libFuzzer processes, keeps
 //! what they find, and records their stats.
 
+pub mod campaign;
+pub mod corpus;
+mod events;
+pub mod findings;
+pub mod output;
+pub mod process;
+pub mod report;
 pub mod schedule;
+mod stats;
+pub mod system;
+pub mod worker;
+
+pub use campaign::{CampaignSpec, CampaignTarget, Notice, StopReason, Summary, run};

@@ -70,7 +70,7 @@ impl TierState {
     pub fn from_json(text: Option<&str>) -> Self {
         text.and_then(|t| serde_json::from_str::<TierState>(t).ok())
             .filter(|s| s.version == SCHEDULE_VERSION)
-            .unwrap_or_else(Self::new)
+            .unwrap_or_default()
     }
 
     pub fn to_json(&self) -> String {
@@ -92,6 +92,16 @@ impl TierState {
 impl TierSpec {
     fn remaining(&self, st: &TierState, target: &str) -> Duration {
         self.budget.saturating_sub(st.consumed(target))
+    }
+
+    /// Prepares a state loaded from an earlier run: a new invocation of `--once` means one
+    /// cycle from here, and a state saved at the very end of a cycle starts the next one.
+    pub fn resume(&self, st: &mut TierState) {
+        st.finished = false;
+        if self.pending(st, &BTreeSet::new()).is_empty() && !st.consumed_ms.is_empty() {
+            st.cycle += 1;
+            st.consumed_ms.clear();
+        }
     }
 
     fn pending<'a>(&'a self, st: &TierState, skip: &BTreeSet<String>) -> Vec<(usize, &'a str)> {
@@ -262,6 +272,21 @@ mod tests {
         assert_eq!(names(&ds[1]), [("b", 1)]);
         assert!(ds[2].run.is_empty() && ds[2].for_duration.is_none());
         assert!(st.finished);
+    }
+
+    #[test]
+    fn a_finished_once_run_resumed_runs_a_new_cycle() {
+        let spec = tier(&["a"], H, None, 1);
+        let mut st = TierState::new();
+        drive(&spec, &mut st, true, 2);
+        assert!(st.finished);
+        let mut again = TierState::from_json(Some(&st.to_json()));
+        spec.resume(&mut again);
+        assert_eq!(
+            names(&spec.decide(&mut again, &BTreeSet::new(), true)),
+            [("a", 1)]
+        );
+        assert_eq!(again.cycle, 1);
     }
 
     #[test]

@@ -1,3 +1,20 @@
 //! The `fuzzfleet` binary: parse the command line, dispatch, map errors to exit codes.
 
-fn main() {}
+mod cli;
+mod cmd;
+mod exit;
+mod plan;
+
+use clap::Parser;
+
+fn main() {
+    let cli = cli::Cli::parse();
+    let code = match cmd::dispatch(cli) {
+        Ok(code) => code,
+        Err(failure) => {
+            eprintln!("error: {failure:#}");
+            exit::code_of(&failure)
+        }
+    };
+    std::process::exit(code);
+}

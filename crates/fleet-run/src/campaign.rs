@@ -1,0 +1,839 @@
+//! The campaign dispatcher: one loop that owns every piece of campaign state (worker
+//! slots, tier positions, live stats) and reacts to one event queue (worker messages,
+//! signals) and its own deadlines (tier budgets, stop grace, stats flushes).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use fleet_store::{Db, Layout, StoreError, now_ms};
+use nix::sys::signal::Signal;
+
+use crate::events::{Event, RunId, WorkerExit, WorkerMsg};
+use crate::findings::{self, Kept};
+use crate::output::{self, ExitKind, ExtraFlag, LibFuzzerOptions};
+use crate::schedule::{Assignment, TierSpec, TierState};
+use crate::stats::TargetLive;
+use crate::worker::{self, Worker, WorkerSpec};
+use crate::{corpus, process};
+
+/// How often settled artifacts are swept and deadlines checked without an event.
+const TICK: Duration = Duration::from_secs(1);
+/// How often stats, samples and the schedule reach the database.
+const FLUSH_EVERY: Duration = Duration::from_secs(10);
+/// How often old samples are folded.
+const COMPACT_EVERY: Duration = Duration::from_secs(3600);
+/// A worker that ended sooner than this after starting waits this long before its
+/// restart, so a target that exits at once cannot spin the machine.
+const QUICK_EXIT: Duration = Duration::from_secs(1);
+/// After the stop grace, how much longer shutdown waits for process exits to be reported.
+const SHUTDOWN_SLACK: Duration = Duration::from_secs(3);
+
+/// One target as the campaign runs it.
+#[derive(Clone, Debug)]
+pub struct CampaignTarget {
+    pub name: String,
+    pub binary: PathBuf,
+    pub seeds: Option<PathBuf>,
+    pub dict: Option<PathBuf>,
+    pub rss_limit_mb: u64,
+    pub timeout_s: u64,
+    pub max_len: Option<usize>,
+    /// Validated extra libFuzzer flags from the config.
+    pub extra_args: Vec<ExtraFlag>,
+    /// Extra environment (e.g. `ASAN_OPTIONS` for ASan-built Rust targets).
+    pub env: Vec<(String, String)>,
+}
+
+/// Everything a campaign needs, validated.
+#[derive(Clone, Debug)]
+pub struct CampaignSpec {
+    pub layout: Layout,
+    pub targets: BTreeMap<String, CampaignTarget>,
+    pub tiers: Vec<TierSpec>,
+    /// Stop after this long (`--for`).
+    pub run_for: Option<Duration>,
+    /// Run one cycle of every tier, then stop (`--once`).
+    pub once: bool,
+    /// Time between SIGTERM and SIGKILL when stopping a worker.
+    pub grace: Duration,
+    pub max_log_bytes: u64,
+}
+
+/// Why a campaign ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// `--for` elapsed.
+    TimeUp,
+    /// `--once` and every tier completed its cycle.
+    CycleDone,
+    /// Every target failed to start.
+    NothingToRun,
+}
+
+/// What the campaign tells its user as it goes (the CLI prints these).
+#[derive(Clone, Debug)]
+pub enum Notice {
+    TargetStarted {
+        target: String,
+        workers: usize,
+    },
+    Finding {
+        target: String,
+        kind: String,
+        id: i64,
+        new: bool,
+    },
+    SeedSetAside {
+        target: String,
+        sha1: String,
+    },
+    TargetFailed {
+        target: String,
+        message: String,
+    },
+    Restarted {
+        target: String,
+        slot: usize,
+        how: String,
+    },
+    PrivateTmpUnavailable {
+        error: String,
+    },
+    EngineOutput {
+        target: String,
+        error: String,
+    },
+    Stopping {
+        reason: StopReason,
+    },
+    Error {
+        message: String,
+    },
+}
+
+/// The outcome of a campaign.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub reason: StopReason,
+    pub new_findings: usize,
+    pub failed: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot prepare {what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+struct Running {
+    worker: Worker,
+    target: String,
+    inited_at: Option<Instant>,
+    /// Hashes of the findings this run produced (a crash before INITED names the seed).
+    found: Vec<String>,
+}
+
+#[derive(Default)]
+struct Slot {
+    /// What this slot should be running.
+    target: Option<String>,
+    worker: Option<Running>,
+    stop_deadline: Option<Instant>,
+    restart_at: Option<Instant>,
+    /// Time up to which this slot's time is credited to its target (see `account`).
+    accounted_at: Option<Instant>,
+}
+
+struct TierRun {
+    spec: TierSpec,
+    state: TierState,
+    current: Vec<Assignment>,
+    until: Option<Instant>,
+    credited_at: Instant,
+    first_slot: usize,
+}
+
+/// Runs a campaign until it is stopped, `--for` elapses, or `--once` completes.
+pub fn run(spec: CampaignSpec, notify: &mut dyn FnMut(Notice)) -> Result<Summary, CampaignError> {
+    let (tx, rx) = mpsc::channel();
+    let _signals = process::forward_signals(tx.clone()).map_err(|source| CampaignError::Io {
+        what: "signal handling".into(),
+        source,
+    })?;
+    if let Err(e) = process::become_subreaper() {
+        notify(Notice::Error {
+            message: format!("cannot become a child subreaper ({e}); orphans go to init"),
+        });
+    }
+    let mut c = Campaign::new(spec, tx, notify)?;
+    c.prepare()?;
+    Ok(c.dispatch(rx))
+}
+
+struct Campaign<'n> {
+    spec: CampaignSpec,
+    db: Db,
+    tx: Sender<Event>,
+    notify: &'n mut dyn FnMut(Notice),
+    slots: Vec<Slot>,
+    tiers: Vec<TierRun>,
+    runs: HashMap<RunId, usize>,
+    next_run: RunId,
+    live: BTreeMap<String, TargetLive>,
+    failed: BTreeMap<String, String>,
+    hide_tmp: bool,
+    started: Instant,
+    stopping: Option<(StopReason, Instant)>,
+    new_findings: usize,
+    last_flush: Instant,
+    last_compact: Instant,
+}
+
+impl<'n> Campaign<'n> {
+    fn new(
+        spec: CampaignSpec,
+        tx: Sender<Event>,
+        notify: &'n mut dyn FnMut(Notice),
+    ) -> Result<Self, CampaignError> {
+        let db = Db::open(&spec.layout.db_path())?;
+        let now = Instant::now();
+        let mut slots = Vec::new();
+        let mut tiers = Vec::new();
+        for t in &spec.tiers {
+            let saved = db.load_schedule(&t.name)?;
+            let mut state = TierState::from_json(saved.as_ref().map(|r| r.state.as_str()));
+            t.resume(&mut state);
+            tiers.push(TierRun {
+                spec: t.clone(),
+                state,
+                current: Vec::new(),
+                until: None,
+                credited_at: now,
+                first_slot: slots.len(),
+            });
+            slots.extend((0..t.workers).map(|_| Slot::default()));
+        }
+        let mut live = BTreeMap::new();
+        for name in spec.targets.keys() {
+            let previous = db.target(name)?;
+            live.insert(name.clone(), TargetLive::resume(name, previous));
+        }
+        // Paths a worker needs must stay visible when /tmp is replaced by its private one.
+        let hide_tmp = !spec.layout.root().starts_with("/tmp")
+            && spec.targets.values().all(|t| {
+                !t.binary.starts_with("/tmp")
+                    && !t.dict.as_ref().is_some_and(|d| d.starts_with("/tmp"))
+            });
+        Ok(Self {
+            spec,
+            db,
+            tx,
+            notify,
+            slots,
+            tiers,
+            runs: HashMap::new(),
+            next_run: 1,
+            live,
+            failed: BTreeMap::new(),
+            hide_tmp,
+            started: now,
+            stopping: None,
+            new_findings: 0,
+            last_flush: now,
+            last_compact: now - COMPACT_EVERY,
+        })
+    }
+
+    /// Creates each target's dirs, imports seeds, and takes in artifacts a previous run
+    /// left behind (a `kill -9` between libFuzzer's write and our move).
+    fn prepare(&mut self) -> Result<(), CampaignError> {
+        let layout = self.spec.layout.clone();
+        for t in self.spec.targets.values() {
+            for dir in [layout.corpus_dir(&t.name), layout.incoming_dir(&t.name)] {
+                std::fs::create_dir_all(&dir).map_err(|source| CampaignError::Io {
+                    what: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            if let Some(seeds) = &t.seeds {
+                corpus::import_dir(
+                    seeds,
+                    &layout.corpus_dir(&t.name),
+                    &layout.quarantine_dir(&t.name),
+                )
+                .map_err(|source| CampaignError::Io {
+                    what: format!("seeds {}", seeds.display()),
+                    source,
+                })?;
+            }
+        }
+        let names: Vec<String> = self.spec.targets.keys().cloned().collect();
+        for name in &names {
+            self.sweep(name, false, None);
+        }
+        Ok(())
+    }
+
+    fn dispatch(mut self, rx: Receiver<Event>) -> Summary {
+        let now = Instant::now();
+        for i in 0..self.tiers.len() {
+            self.decide(i, now);
+        }
+        self.check_all_idle();
+        let mut last_tick = now;
+        loop {
+            match rx.recv_timeout(TICK) {
+                Ok(ev) => self.handle(ev),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            if let Some((_, deadline)) = self.stopping
+                && (self.slots.iter().all(|s| s.worker.is_none())
+                    || now > deadline + SHUTDOWN_SLACK)
+            {
+                break;
+            }
+            if now.duration_since(last_tick) >= TICK {
+                last_tick = now;
+                self.tick(now);
+            }
+        }
+        self.finish()
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            Event::Signal(_) => match self.stopping {
+                None => self.begin_stop(StopReason::Signal),
+                // A second Ctrl-C: no more grace.
+                Some(_) => {
+                    for s in &self.slots {
+                        if let Some(r) = &s.worker {
+                            r.worker.signal(Signal::SIGKILL);
+                        }
+                    }
+                }
+            },
+            Event::Worker(run, msg) => {
+                let Some(&slot) = self.runs.get(&run) else {
+                    return;
+                };
+                self.worker_msg(slot, run, msg);
+            }
+        }
+    }
+
+    fn worker_msg(&mut self, slot: usize, run: RunId, msg: WorkerMsg) {
+        let Some(target) = self.slots[slot].worker.as_ref().map(|r| r.target.clone()) else {
+            return;
+        };
+        match msg {
+            WorkerMsg::Inited => {
+                if let Some(r) = &mut self.slots[slot].worker {
+                    r.inited_at = Some(Instant::now());
+                }
+            }
+            WorkerMsg::Status(status) => {
+                if let Some(live) = self.live.get_mut(&target) {
+                    live.observe(run, &status, now_ms());
+                }
+            }
+            WorkerMsg::Artifact { path, report } => {
+                // libFuzzer prints the path as it wrote it; the file is complete by now.
+                let path = if path.is_absolute() {
+                    path
+                } else {
+                    self.spec
+                        .layout
+                        .incoming_dir(&target)
+                        .join(path.file_name().unwrap_or_default())
+                };
+                if path.exists() {
+                    let kept = findings::intake(
+                        &self.spec.layout,
+                        &self.db,
+                        &target,
+                        &path,
+                        Some(&report),
+                        now_ms(),
+                    );
+                    self.kept(&target, Some(slot), kept);
+                }
+            }
+            WorkerMsg::ParseError(error) => (self.notify)(Notice::EngineOutput { target, error }),
+            WorkerMsg::Exited(exit) => self.exited(slot, run, exit),
+        }
+    }
+
+    fn kept(
+        &mut self,
+        target: &str,
+        slot: Option<usize>,
+        kept: Result<Kept, findings::IntakeError>,
+    ) {
+        match kept {
+            Ok(k) => {
+                if let Some(r) = slot.and_then(|s| self.slots[s].worker.as_mut()) {
+                    r.found.push(k.sha1.clone());
+                }
+                if k.new {
+                    self.new_findings += 1;
+                }
+                if let Some(live) = self.live.get_mut(target) {
+                    live.findings_changed = true;
+                }
+                (self.notify)(Notice::Finding {
+                    target: target.to_string(),
+                    kind: k.kind.to_string(),
+                    id: k.id,
+                    new: k.new,
+                });
+            }
+            Err(e) => (self.notify)(Notice::Error {
+                message: e.to_string(),
+            }),
+        }
+    }
+
+    fn sweep(&mut self, target: &str, settled_only: bool, slot: Option<usize>) {
+        let results = findings::sweep(&self.spec.layout, &self.db, target, settled_only, now_ms());
+        for r in results {
+            self.kept(target, slot, r);
+        }
+    }
+
+    fn exited(&mut self, slot: usize, run: RunId, exit: WorkerExit) {
+        self.runs.remove(&run);
+        // Artifacts written just before the end belong to this run.
+        let target = self.slots[slot]
+            .worker
+            .as_ref()
+            .map(|r| r.target.clone())
+            .unwrap_or_default();
+        self.sweep(&target, false, Some(slot));
+        let Some(running) = self.slots[slot].worker.take() else {
+            return;
+        };
+        running.worker.reap();
+        let now = exit.at;
+        self.account_slot(slot, Some(&running), now);
+        if let Some(live) = self.live.get_mut(&target) {
+            live.run_ended(run);
+        }
+        let s = &mut self.slots[slot];
+        let was_stopping = s.stop_deadline.take().is_some();
+        if self.stopping.is_some() {
+            return;
+        }
+        if was_stopping {
+            // A planned stop: start whatever the slot should run now.
+            if s.target.is_some() {
+                self.spawn(slot);
+            }
+            return;
+        }
+        let how = output::classify_exit(exit.code, exit.signal);
+        if !exit.saw_inited {
+            let corpus = self.spec.layout.corpus_dir(&target);
+            let quarantine = self.spec.layout.quarantine_dir(&target);
+            let mut set_aside = 0;
+            for sha1 in &running.found {
+                if corpus::quarantine(&corpus, &quarantine, sha1).unwrap_or(false) {
+                    set_aside += 1;
+                    let _ = self
+                        .db
+                        .log_event(now_ms(), Some(&target), "seed-set-aside", sha1);
+                    (self.notify)(Notice::SeedSetAside {
+                        target: target.clone(),
+                        sha1: sha1.clone(),
+                    });
+                }
+            }
+            if set_aside == 0 {
+                let message = failure_message(&how, &exit.tail, !running.found.is_empty());
+                self.fail_target(&target, message);
+                return;
+            }
+        }
+        if let Some(live) = self.live.get_mut(&target) {
+            live.restarts += 1;
+        }
+        let _ = self
+            .db
+            .log_event(now_ms(), Some(&target), "restart", &how.to_string());
+        (self.notify)(Notice::Restarted {
+            target: target.clone(),
+            slot,
+            how: how.to_string(),
+        });
+        if now.duration_since(running.worker.started) < QUICK_EXIT {
+            self.slots[slot].restart_at = Some(Instant::now() + QUICK_EXIT);
+        } else {
+            self.spawn(slot);
+        }
+    }
+
+    fn fail_target(&mut self, target: &str, message: String) {
+        let _ = self
+            .db
+            .log_event(now_ms(), Some(target), "failed", &message);
+        (self.notify)(Notice::TargetFailed {
+            target: target.to_string(),
+            message: message.clone(),
+        });
+        if let Some(live) = self.live.get_mut(target) {
+            live.fail(message.clone());
+        }
+        self.failed.insert(target.to_string(), message);
+        // Every tier running the target moves on without it.
+        let now = Instant::now();
+        let tiers: Vec<usize> = (0..self.tiers.len())
+            .filter(|&i| self.tiers[i].current.iter().any(|a| a.target == target))
+            .collect();
+        for i in tiers {
+            self.decide(i, now);
+        }
+        self.check_all_idle();
+    }
+
+    fn check_all_idle(&mut self) {
+        if self.stopping.is_none() && self.slots.iter().all(|s| s.target.is_none()) {
+            let all_finished = self.tiers.iter().all(|t| t.state.finished);
+            self.begin_stop(if all_finished && self.spec.once {
+                StopReason::CycleDone
+            } else {
+                StopReason::NothingToRun
+            });
+        }
+    }
+
+    fn credit(&mut self, tier: usize, now: Instant) {
+        let t = &mut self.tiers[tier];
+        let elapsed = now.duration_since(t.credited_at);
+        t.state.credit(&t.current, elapsed);
+        t.credited_at = now;
+    }
+
+    /// Credits slot `s`'s time since it was last accounted to its target: all of it as
+    /// slot time, the part after libFuzzer's INITED as fuzzing time (uptime's numerator).
+    fn account_slot(&mut self, s: usize, running: Option<&Running>, now: Instant) {
+        let slot = &self.slots[s];
+        let running = running.or(slot.worker.as_ref());
+        let since = slot.accounted_at.unwrap_or(now);
+        let target = running
+            .map(|r| r.target.clone())
+            .or_else(|| slot.target.clone());
+        if let Some(live) = target.and_then(|t| self.live.get_mut(&t)) {
+            live.slot_ms += now.saturating_duration_since(since).as_millis() as u64;
+            if let Some(inited) = running.and_then(|r| r.inited_at) {
+                live.fuzz_ms += now.saturating_duration_since(since.max(inited)).as_millis() as u64;
+            }
+        }
+        let assigned = self.slots[s].target.is_some() || self.slots[s].worker.is_some();
+        self.slots[s].accounted_at = assigned.then_some(now);
+    }
+
+    fn account(&mut self, now: Instant) {
+        for s in 0..self.slots.len() {
+            self.account_slot(s, None, now);
+        }
+    }
+
+    /// Asks the schedule what tier `i` runs now and moves its slots accordingly.
+    fn decide(&mut self, i: usize, now: Instant) {
+        self.account(now);
+        self.credit(i, now);
+        let skip: BTreeSet<String> = self.failed.keys().cloned().collect();
+        let t = &mut self.tiers[i];
+        let decision = t.spec.decide(&mut t.state, &skip, self.spec.once);
+        t.until = decision.for_duration.map(|d| now + d);
+        t.current = decision.run;
+        let _ = self
+            .db
+            .save_schedule(&t.spec.name, &t.state.to_json(), now_ms());
+        // The slots' wanted targets, keeping a slot on its target where possible.
+        let range = t.first_slot..t.first_slot + t.spec.workers;
+        let mut wanted: Vec<String> = t
+            .current
+            .iter()
+            .flat_map(|a| std::iter::repeat_n(a.target.clone(), a.workers))
+            .collect();
+        let mut changed = Vec::new();
+        for s in range.clone() {
+            let keep = self.slots[s]
+                .target
+                .as_ref()
+                .and_then(|cur| wanted.iter().position(|w| w == cur));
+            match keep {
+                Some(pos) => {
+                    wanted.remove(pos);
+                }
+                None => changed.push(s),
+            }
+        }
+        let started: BTreeSet<String> = wanted.iter().cloned().collect();
+        for s in changed {
+            let next = if wanted.is_empty() {
+                None
+            } else {
+                Some(wanted.remove(0))
+            };
+            self.slots[s].target = next.clone();
+            self.slots[s].restart_at = None;
+            if self.slots[s].worker.is_some() {
+                self.stop_slot(s, now);
+            } else if next.is_some() {
+                self.spawn(s);
+            }
+        }
+        for target in started {
+            let workers = self.tiers[i]
+                .current
+                .iter()
+                .find(|a| a.target == target)
+                .map_or(0, |a| a.workers);
+            (self.notify)(Notice::TargetStarted { target, workers });
+        }
+    }
+
+    fn stop_slot(&mut self, s: usize, now: Instant) {
+        let slot = &mut self.slots[s];
+        if let Some(r) = &slot.worker
+            && slot.stop_deadline.is_none()
+        {
+            r.worker.signal(Signal::SIGTERM);
+            slot.stop_deadline = Some(now + self.spec.grace);
+        }
+    }
+
+    fn spawn(&mut self, s: usize) {
+        let Some(target) = self.slots[s].target.clone() else {
+            return;
+        };
+        self.slots[s].accounted_at.get_or_insert_with(Instant::now);
+        let Some(t) = self.spec.targets.get(&target) else {
+            return;
+        };
+        let layout = &self.spec.layout;
+        let mut opts = LibFuzzerOptions::new(
+            &t.binary,
+            layout.corpus_dir(&target),
+            layout.incoming_dir(&target),
+        );
+        opts.rss_limit_mb = t.rss_limit_mb;
+        opts.timeout_s = t.timeout_s;
+        opts.dict = t.dict.clone();
+        opts.max_len = t.max_len;
+        opts.extra_args = t.extra_args.clone();
+        opts.env = t.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let cmd = output::worker_command(&opts);
+        let mut wspec = WorkerSpec {
+            program: cmd.program,
+            args: cmd.args,
+            env: cmd.env,
+            log_path: layout.worker_log(&target, s),
+            tmp_dir: layout.worker_tmp(s),
+            hide_tmp: self.hide_tmp,
+            max_log_bytes: 8 << 20,
+        };
+        let run = self.next_run;
+        self.next_run += 1;
+        let mut result = worker::spawn(run, &wspec, self.tx.clone());
+        if let (Err(e), true) = (&result, wspec.hide_tmp) {
+            // Mount namespaces are not allowed here: keep TMPDIR, say so once.
+            (self.notify)(Notice::PrivateTmpUnavailable {
+                error: e.to_string(),
+            });
+            self.hide_tmp = false;
+            wspec.hide_tmp = false;
+            result = worker::spawn(run, &wspec, self.tx.clone());
+        }
+        match result {
+            Ok(worker) => {
+                self.runs.insert(run, s);
+                if let Some(live) = self.live.get_mut(&target) {
+                    live.run_started(run);
+                }
+                self.slots[s].worker = Some(Running {
+                    worker,
+                    target,
+                    inited_at: None,
+                    found: Vec::new(),
+                });
+            }
+            Err(e) => {
+                let message = format!("cannot start {}: {e}", t.binary.display());
+                self.fail_target(&target, message);
+            }
+        }
+    }
+
+    fn begin_stop(&mut self, reason: StopReason) {
+        let now = Instant::now();
+        let deadline = now + self.spec.grace;
+        self.stopping = Some((reason, deadline));
+        (self.notify)(Notice::Stopping { reason });
+        for i in 0..self.tiers.len() {
+            self.credit(i, now);
+        }
+        for s in 0..self.slots.len() {
+            self.slots[s].target = None;
+            self.stop_slot(s, now);
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        for s in 0..self.slots.len() {
+            if let (Some(deadline), Some(r)) = (self.slots[s].stop_deadline, &self.slots[s].worker)
+                && now >= deadline
+            {
+                r.worker.signal(Signal::SIGKILL);
+            }
+        }
+        if self.stopping.is_some() {
+            return;
+        }
+        if self
+            .spec
+            .run_for
+            .is_some_and(|d| now.duration_since(self.started) >= d)
+        {
+            self.begin_stop(StopReason::TimeUp);
+            return;
+        }
+        for i in 0..self.tiers.len() {
+            if self.tiers[i].until.is_some_and(|u| now >= u) {
+                self.decide(i, now);
+            }
+        }
+        self.check_all_idle();
+        for s in 0..self.slots.len() {
+            if self.slots[s].restart_at.is_some_and(|t| now >= t) && self.slots[s].worker.is_none()
+            {
+                self.slots[s].restart_at = None;
+                self.spawn(s);
+            }
+        }
+        let running: BTreeSet<String> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.worker.as_ref().map(|r| r.target.clone()))
+            .collect();
+        for target in &running {
+            self.sweep(target, true, None);
+        }
+        if now.duration_since(self.last_flush) >= FLUSH_EVERY {
+            self.last_flush = now;
+            self.flush(now);
+            let live_pids: HashSet<i32> = self
+                .slots
+                .iter()
+                .filter_map(|s| s.worker.as_ref().map(|r| r.worker.pid.as_raw()))
+                .collect();
+            process::reap_orphans(&live_pids);
+        }
+        if now.duration_since(self.last_compact) >= COMPACT_EVERY {
+            self.last_compact = now;
+            if let Err(e) = self.db.compact_samples(now_ms()) {
+                (self.notify)(Notice::Error {
+                    message: e.to_string(),
+                });
+            }
+        }
+    }
+
+    /// Writes every target's figures, a sample for each running one, and the schedule.
+    fn flush(&mut self, now: Instant) {
+        self.account(now);
+        for i in 0..self.tiers.len() {
+            self.credit(i, now);
+        }
+        let mut workers: BTreeMap<&str, i64> = BTreeMap::new();
+        for s in &self.slots {
+            if let Some(r) = &s.worker {
+                *workers.entry(r.target.as_str()).or_default() += 1;
+            }
+        }
+        let at = now_ms();
+        let layout = &self.spec.layout;
+        let tiers = &self.tiers;
+        let live = &mut self.live;
+        let result = self.db.batch(|db| {
+            for t in tiers {
+                db.save_schedule(&t.spec.name, &t.state.to_json(), at)?;
+            }
+            for (name, l) in live.iter_mut() {
+                let n = workers.get(name.as_str()).copied().unwrap_or(0);
+                let (files, bytes) = corpus::size(&layout.corpus_dir(name));
+                let record = l.record(n, files, bytes, at);
+                db.put_target(&record)?;
+                if n > 0 {
+                    db.put_sample(&TargetLive::sample(&record, at))?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            (self.notify)(Notice::Error {
+                message: e.to_string(),
+            });
+        }
+    }
+
+    fn finish(mut self) -> Summary {
+        let reason = self.stopping.map_or(StopReason::Signal, |(r, _)| r);
+        let names: Vec<String> = self.spec.targets.keys().cloned().collect();
+        for name in &names {
+            self.sweep(name, false, None);
+        }
+        // Workers whose exit was never reported (a stuck process) are not waited for,
+        // but their time is accounted and their state shown as stopped.
+        let now = Instant::now();
+        self.account(now);
+        for s in 0..self.slots.len() {
+            if let Some(r) = self.slots[s].worker.take()
+                && let Some(live) = self.live.get_mut(&r.target)
+            {
+                live.run_ended(r.worker.run);
+            }
+        }
+        for live in self.live.values_mut() {
+            live.stop();
+        }
+        self.flush(now);
+        Summary {
+            reason,
+            new_findings: self.new_findings,
+            failed: self.failed,
+        }
+    }
+}
+
+fn failure_message(how: &ExitKind, tail: &[String], crashed: bool) -> String {
+    let what = if crashed {
+        "crashes on start-up before any input could be set aside"
+    } else {
+        "exited before libFuzzer's INITED"
+    };
+    let last: Vec<&str> = tail
+        .iter()
+        .rev()
+        .filter(|l| !l.trim().is_empty())
+        .take(6)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("{what} ({how}): {}", last.join(" | "))
+}

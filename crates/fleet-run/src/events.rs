@@ -1,0 +1,46 @@
+//! The one event enum the dispatcher selects over: worker messages and signals.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use crate::output::Status;
+
+/// Identifies one run of one worker process (a restarted worker gets a new one).
+pub type RunId = u64;
+
+/// Everything that can wake the dispatcher.
+#[derive(Debug)]
+pub enum Event {
+    Worker(RunId, WorkerMsg),
+    /// SIGINT or SIGTERM (the number), forwarded from the signal thread.
+    Signal(i32),
+}
+
+/// What a worker's threads report.
+#[derive(Debug)]
+pub enum WorkerMsg {
+    /// libFuzzer printed `INITED`: the fuzzing loop starts.
+    Inited,
+    Status(Box<Status>),
+    /// libFuzzer wrote an artifact; `report` is its output since the last status line.
+    Artifact {
+        path: PathBuf,
+        report: String,
+    },
+    /// A line that looked like engine status but did not parse: shown, never a silent zero.
+    ParseError(String),
+    /// The process ended and its group is gone; sent exactly once, last.
+    Exited(WorkerExit),
+}
+
+/// How a worker process ended.
+#[derive(Debug)]
+pub struct WorkerExit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// Its last lines of output.
+    pub tail: Vec<String>,
+    /// Whether it reached libFuzzer's `INITED` (a target that dies before is failed).
+    pub saw_inited: bool,
+    pub at: Instant,
+}

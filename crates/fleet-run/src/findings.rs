@@ -1,0 +1,120 @@
+//! Keeping what the workers find: artifacts move atomically from a target's incoming dir
+//! (libFuzzer's `-artifact_prefix`) into the state dir with their report excerpt, and are
+//! recorded in the database. An identical input found again is stored once and counted.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use fleet_store::{Db, FindingInsert, Layout, StoreError, sha1_hex, write_atomic};
+
+use crate::output::{FindingKind, classify_artifact};
+
+/// A sweep leaves files younger than this alone unless told the writer is done:
+/// libFuzzer writes artifacts in place, so a young file may still be growing.
+const SETTLE: Duration = Duration::from_secs(2);
+
+#[derive(Debug, thiserror::Error)]
+pub enum IntakeError {
+    #[error("cannot keep finding {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A finding that was kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Kept {
+    pub id: i64,
+    pub kind: FindingKind,
+    pub sha1: String,
+    pub new: bool,
+}
+
+/// Moves one artifact into the state dir and records it.
+pub fn intake(
+    layout: &Layout,
+    db: &Db,
+    target: &str,
+    artifact: &Path,
+    report: Option<&str>,
+    at_ms: i64,
+) -> Result<Kept, IntakeError> {
+    let io_err = |source| IntakeError::Io {
+        path: artifact.to_path_buf(),
+        source,
+    };
+    let name = artifact
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    // Anything in the incoming dir is a finding; a name libFuzzer did not give is kept as a crash.
+    let kind = classify_artifact(&name).map_or(FindingKind::Crash, |(k, _)| k);
+    let bytes = fs::read(artifact).map_err(io_err)?;
+    let sha1 = sha1_hex(&bytes);
+    let kind_name = kind.to_string();
+    let input = layout.finding_input(target, &kind_name, &sha1);
+    let report_path = layout.finding_report(target, &kind_name, &sha1);
+    fs::create_dir_all(layout.crashes_dir(target)).map_err(io_err)?;
+    if let Some(text) = report.filter(|t| !t.is_empty())
+        && !report_path.exists()
+    {
+        write_atomic(&report_path, text.as_bytes()).map_err(io_err)?;
+    }
+    if input.exists() {
+        fs::remove_file(artifact).map_err(io_err)?;
+    } else {
+        // Same filesystem (both under the state dir): rename is atomic.
+        fs::rename(artifact, &input).map_err(io_err)?;
+    }
+    let (id, new) = db.record_finding(&FindingInsert {
+        target,
+        kind: &kind_name,
+        sha1: &sha1,
+        input_path: &input,
+        report_path: report_path.exists().then_some(report_path.as_path()),
+        size_bytes: bytes.len() as u64,
+        at_ms,
+    })?;
+    Ok(Kept {
+        id,
+        kind,
+        sha1,
+        new,
+    })
+}
+
+/// Takes in every artifact waiting in a target's incoming dir. With `settled_only`, files
+/// modified in the last two seconds are left for the next sweep.
+pub fn sweep(
+    layout: &Layout,
+    db: &Db,
+    target: &str,
+    settled_only: bool,
+    at_ms: i64,
+) -> Vec<Result<Kept, IntakeError>> {
+    let dir = layout.incoming_dir(target);
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<PathBuf> = entries
+        .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+        .filter(|e| !settled_only || is_settled(&e.path()))
+        .map(|e| e.path())
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| intake(layout, db, target, p, None, at_ms))
+        .collect()
+}
+
+fn is_settled(path: &Path) -> bool {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .is_some_and(|age| age >= SETTLE)
+}

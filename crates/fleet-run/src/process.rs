@@ -1,0 +1,97 @@
+//! Process-wide duties of a supervisor: becoming a child subreaper, reaping orphans that
+//! end up with us, and forwarding SIGINT/SIGTERM into the dispatcher's event queue.
+
+use std::collections::HashSet;
+use std::fs;
+use std::sync::mpsc::Sender;
+use std::thread;
+
+use nix::sys::wait::{WaitPidFlag, waitpid};
+use nix::unistd::Pid;
+use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::events::Event;
+
+/// Makes this process the reaper of every descendant orphaned below it, so a harness's
+/// grandchild that loses its parent is ours to reap, not init's to leak.
+pub fn become_subreaper() -> std::io::Result<()> {
+    // SAFETY: plain prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) } != 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Reaps zombie children that are not workers (`live` holds the workers' leaders, which
+/// the dispatcher reaps itself after it has seen them exit). Returns how many were reaped.
+pub fn reap_orphans(live: &HashSet<i32>) -> usize {
+    let me = std::process::id() as i32;
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return 0;
+    };
+    let mut reaped = 0;
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if live.contains(&pid) {
+            continue;
+        }
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // The command name may hold spaces and parentheses: fields start after the last ')'.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next();
+        let ppid = fields.next().and_then(|p| p.parse::<i32>().ok());
+        if state == Some("Z")
+            && ppid == Some(me)
+            && waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)).is_ok()
+        {
+            reaped += 1;
+        }
+    }
+    reaped
+}
+
+/// Forwards SIGINT and SIGTERM to the dispatcher as events (the first stops gracefully,
+/// a second escalates). Returns a handle that stops forwarding when dropped.
+pub fn forward_signals(tx: Sender<Event>) -> std::io::Result<SignalForwarder> {
+    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let handle = signals.handle();
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            for sig in signals.forever() {
+                if tx.send(Event::Signal(sig)).is_err() {
+                    break;
+                }
+            }
+        })?;
+    Ok(SignalForwarder { handle })
+}
+
+/// Stops signal forwarding (restoring default handling) when dropped.
+pub struct SignalForwarder {
+    handle: signal_hook::iterator::Handle,
+}
+
+impl std::fmt::Debug for SignalForwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SignalForwarder")
+    }
+}
+
+impl Drop for SignalForwarder {
+    fn drop(&mut self) {
+        self.handle.close();
+    }
+}

@@ -1,0 +1,163 @@
+//! The contract's JSON documents built from the state: `status --json` and
+//! `crashes list --json`. Later views (API, dashboard, TUI) serve these same shapes.
+
+use std::collections::BTreeMap;
+
+use fleet_store::{Db, FindingRecord, StoreError, TargetRecord, rfc3339, sha1_hex};
+use serde::Serialize;
+
+use crate::system::SystemStatus;
+
+/// Version of both documents' shape.
+pub const DOC_VERSION: u32 = 1;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct StatusDoc {
+    pub version: u32,
+    pub targets: Vec<TargetStatus>,
+    pub system: SystemStatus,
+}
+
+/// One target's line in `status --json`.
+#[derive(Clone, Debug, Serialize)]
+pub struct TargetStatus {
+    pub name: String,
+    pub state: String,
+    pub workers: i64,
+    pub execs: i64,
+    pub execs_per_sec: f64,
+    pub coverage: Option<i64>,
+    pub features: Option<i64>,
+    pub corpus_files: i64,
+    pub corpus_bytes: i64,
+    pub crashes: i64,
+    pub buckets: i64,
+    pub last_new_coverage_at: Option<String>,
+    /// Share of assigned worker time spent inside libFuzzer's loop.
+    pub uptime: Option<f64>,
+    pub restarts: i64,
+    pub message: Option<String>,
+    pub updated_at: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct CrashesDoc {
+    pub version: u32,
+    pub buckets: Vec<Bucket>,
+}
+
+/// A bucket in the contract's shape. Until the crash pipeline exists, each finding is
+/// its own bucket and what only the pipeline knows is null.
+#[derive(Clone, Debug, Serialize)]
+pub struct Bucket {
+    pub id: String,
+    pub target: String,
+    pub kind: String,
+    pub signature: Option<String>,
+    pub title: String,
+    pub severity: Option<String>,
+    pub count: i64,
+    pub first_seen: String,
+    pub last_seen: String,
+    pub repro: String,
+    pub input_path: String,
+    pub minimized_path: Option<String>,
+    pub nodes: Vec<String>,
+    pub report_path: Option<String>,
+}
+
+/// Findings that are bugs (slow units are reported, not counted as crashes).
+fn is_crash(f: &FindingRecord) -> bool {
+    f.kind != "slow"
+}
+
+/// Builds `status` from the database. `known` lists the configured targets, shown even
+/// before they first ran.
+pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusDoc, StoreError> {
+    let mut records: BTreeMap<String, TargetRecord> = db
+        .targets()?
+        .into_iter()
+        .map(|t| (t.name.clone(), t))
+        .collect();
+    for name in known {
+        records.entry(name.clone()).or_insert_with(|| TargetRecord {
+            name: name.clone(),
+            state: "waiting".into(),
+            ..TargetRecord::default()
+        });
+    }
+    let mut crashes: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    for f in db.findings()?.iter().filter(|f| is_crash(f)) {
+        let e = crashes.entry(f.target.clone()).or_default();
+        e.0 += f.count;
+        e.1 += 1;
+    }
+    let targets = records
+        .into_values()
+        .map(|t| {
+            let (crashes, buckets) = crashes.get(&t.name).copied().unwrap_or_default();
+            TargetStatus {
+                uptime: (t.slot_ms > 0).then(|| (t.fuzz_ms as f64 / t.slot_ms as f64).min(1.0)),
+                last_new_coverage_at: t.last_new_coverage_at.map(rfc3339),
+                updated_at: rfc3339(t.updated_at),
+                name: t.name,
+                state: t.state,
+                workers: t.workers,
+                execs: t.execs,
+                execs_per_sec: (t.execs_per_sec * 10.0).round() / 10.0,
+                coverage: t.coverage,
+                features: t.features,
+                corpus_files: t.corpus_files,
+                corpus_bytes: t.corpus_bytes,
+                crashes,
+                buckets,
+                restarts: t.restarts,
+                message: t.message,
+            }
+        })
+        .collect();
+    Ok(StatusDoc {
+        version: DOC_VERSION,
+        targets,
+        system,
+    })
+}
+
+/// The id of a finding's bucket while each finding is its own bucket: derived from what
+/// the finding is (target, kind, input hash), so it is the same on every node.
+pub fn bucket_id(f: &FindingRecord) -> String {
+    sha1_hex(format!("{}\0{}\0{}", f.target, f.kind, f.sha1).as_bytes())[..12].to_string()
+}
+
+/// Builds `crashes list` from the database.
+pub fn crashes(db: &Db, node: &str) -> Result<CrashesDoc, StoreError> {
+    let buckets = db
+        .findings()?
+        .into_iter()
+        .map(|f| Bucket {
+            id: bucket_id(&f),
+            title: format!(
+                "{} in {} (input {})",
+                f.kind,
+                f.target,
+                &f.sha1[..f.sha1.len().min(12)]
+            ),
+            target: f.target,
+            kind: f.kind,
+            signature: None,
+            severity: None,
+            count: f.count,
+            first_seen: rfc3339(f.first_seen),
+            last_seen: rfc3339(f.last_seen),
+            repro: "pending".into(),
+            input_path: f.input_path,
+            minimized_path: None,
+            nodes: vec![node.to_string()],
+            report_path: f.report_path,
+        })
+        .collect();
+    Ok(CrashesDoc {
+        version: DOC_VERSION,
+        buckets,
+    })
+}

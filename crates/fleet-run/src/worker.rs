@@ -1,0 +1,316 @@
+//! One worker process: spawned in its own process group with a parent-death signal and a
+//! private temp dir, its output read on its own thread into a bounded log and turned
+//! into events, and its end reported exactly once, after its whole group is gone.
+
+use std::collections::VecDeque;
+use std::ffi::{CString, OsString};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc::{self, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
+use nix::unistd::Pid;
+
+use crate::events::{Event, RunId, WorkerExit, WorkerMsg};
+use crate::output::{LineKind, classify_line, is_inited};
+
+/// Lines of output kept for the message of a worker that ends.
+const TAIL_LINES: usize = 40;
+/// A crash report is the output since the last status line; cap it so a harness that
+/// prints without end cannot make fuzzfleet's memory grow.
+const REPORT_MAX_LINES: usize = 2000;
+/// After the process ended, how long to wait for its output to drain (a grandchild that
+/// left the group may hold the pipe open forever).
+const DRAIN_WAIT: Duration = Duration::from_secs(3);
+
+/// Everything needed to start one worker.
+#[derive(Clone, Debug)]
+pub struct WorkerSpec {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+    pub log_path: PathBuf,
+    /// The worker's private temp dir: `TMPDIR`, and `/tmp` itself when `hide_tmp`.
+    pub tmp_dir: PathBuf,
+    /// Bind-mount `tmp_dir` over `/tmp` in a private mount namespace (where permitted).
+    pub hide_tmp: bool,
+    /// The log is rotated once at half this size, so at most this much is kept.
+    pub max_log_bytes: u64,
+}
+
+/// A running worker, owned by the dispatcher.
+#[derive(Debug)]
+pub struct Worker {
+    pub run: RunId,
+    pub pid: Pid,
+    pub started: Instant,
+}
+
+impl Worker {
+    /// Signals the worker's whole process group. The leader is never reaped before the
+    /// dispatcher has seen its exit, so the group id cannot have been reused.
+    pub fn signal(&self, sig: Signal) {
+        let _ = killpg(self.pid, sig);
+    }
+
+    /// Reaps the (already exited) leader; called once its `Exited` event arrived.
+    pub fn reap(&self) {
+        let _ = waitpid(self.pid, None);
+    }
+}
+
+/// Starts a worker; its messages arrive on `tx` tagged with `run`.
+pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Worker> {
+    reset_dir(&spec.tmp_dir)?;
+    if let Some(dir) = spec.log_path.parent() {
+        fs::create_dir_all(dir)?;
+    }
+    let (reader, writer) = io::pipe()?;
+    let mut cmd = Command::new(&spec.program);
+    cmd.args(&spec.args)
+        .envs(spec.env.iter().map(|(k, v)| (k, v)))
+        .env("TMPDIR", &spec.tmp_dir)
+        .stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer)
+        .process_group(0);
+    let parent = std::process::id() as libc::pid_t;
+    let tmp = CString::new(spec.tmp_dir.as_os_str().as_bytes())
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    let hide_tmp = spec.hide_tmp;
+    // SAFETY: the closure runs between fork and exec and only makes raw syscalls on
+    // memory prepared before the fork; it allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            // Die with fuzzfleet, even on `kill -9` (the signal follows the spawning
+            // thread, which is the dispatcher: it lives as long as the campaign).
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != parent {
+                return Err(io::Error::other("fuzzfleet exited while starting a worker"));
+            }
+            if hide_tmp && libc::unshare(libc::CLONE_NEWNS) == 0 {
+                // Private propagation first, so the bind below never reaches the host.
+                let flags = libc::MS_REC | libc::MS_PRIVATE;
+                if libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    flags,
+                    std::ptr::null(),
+                ) == 0
+                {
+                    libc::mount(
+                        tmp.as_ptr(),
+                        c"/tmp".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_BIND | libc::MS_REC,
+                        std::ptr::null(),
+                    );
+                }
+            }
+            Ok(())
+        });
+    }
+    let child = cmd.spawn()?;
+    // Close our copies of the pipe's write end, so the reader sees EOF when the group ends.
+    drop(cmd);
+    let pid = Pid::from_raw(child.id() as i32);
+    let started = Instant::now();
+
+    let log = BoundedLog::open(&spec.log_path, spec.max_log_bytes)?;
+    let (done_tx, done_rx) = mpsc::channel();
+    let reader_tx = tx.clone();
+    thread::Builder::new()
+        .name(format!("worker-{run}-out"))
+        .spawn(move || {
+            let summary = read_output(run, reader, log, &reader_tx);
+            let _ = done_tx.send(summary);
+        })?;
+    thread::Builder::new()
+        .name(format!("worker-{run}-wait"))
+        .spawn(move || {
+            let (code, signal) = wait_exit(pid);
+            // Whatever the leader left behind in its group goes too.
+            let _ = killpg(pid, Signal::SIGKILL);
+            let summary = done_rx.recv_timeout(DRAIN_WAIT).unwrap_or_default();
+            let _ = tx.send(Event::Worker(
+                run,
+                WorkerMsg::Exited(WorkerExit {
+                    code,
+                    signal,
+                    tail: summary.tail,
+                    saw_inited: summary.saw_inited,
+                    at: Instant::now(),
+                }),
+            ));
+        })?;
+    Ok(Worker { run, pid, started })
+}
+
+/// Waits for the leader to end without reaping it (WNOWAIT keeps its pid reserved).
+fn wait_exit(pid: Pid) -> (Option<i32>, Option<i32>) {
+    loop {
+        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Ok(WaitStatus::Exited(_, code)) => return (Some(code), None),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return (None, Some(sig as i32)),
+            Ok(_) | Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return (None, None),
+        }
+    }
+}
+
+#[derive(Default)]
+struct OutputSummary {
+    tail: Vec<String>,
+    saw_inited: bool,
+}
+
+/// Reads the worker's output until EOF: logs every line, sends status and artifacts.
+fn read_output(
+    run: RunId,
+    pipe: io::PipeReader,
+    mut log: BoundedLog,
+    tx: &Sender<Event>,
+) -> OutputSummary {
+    let mut reader = BufReader::new(pipe);
+    let mut buf = Vec::new();
+    let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+    let mut report: Vec<String> = Vec::new();
+    let mut saw_inited = false;
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        log.write(&buf);
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line.to_string());
+        let msg = match classify_line(line) {
+            LineKind::Status(status) => {
+                report.clear();
+                if is_inited(&status) && !saw_inited {
+                    saw_inited = true;
+                    let _ = tx.send(Event::Worker(run, WorkerMsg::Inited));
+                }
+                Some(WorkerMsg::Status(status))
+            }
+            LineKind::ArtifactWritten(path) => {
+                report.push(line.to_string());
+                let text = report.join("\n");
+                report.clear();
+                Some(WorkerMsg::Artifact { path, report: text })
+            }
+            LineKind::Unparsed(error) => Some(WorkerMsg::ParseError(error)),
+            LineKind::Other => {
+                if report.len() < REPORT_MAX_LINES {
+                    report.push(line.to_string());
+                }
+                None
+            }
+        };
+        if let Some(msg) = msg {
+            let _ = tx.send(Event::Worker(run, msg));
+        }
+    }
+    log.flush();
+    OutputSummary {
+        tail: tail.into(),
+        saw_inited,
+    }
+}
+
+/// Empties (or creates) a directory, so a restarted worker starts from a clean temp dir.
+pub fn reset_dir(dir: &Path) -> io::Result<()> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    fs::create_dir_all(dir)
+}
+
+/// A log file that keeps at most `max_bytes`: at half of it, the file becomes `<name>.1`
+/// (replacing the previous one) and a new file starts.
+struct BoundedLog {
+    path: PathBuf,
+    file: Option<io::BufWriter<File>>,
+    written: u64,
+    max_bytes: u64,
+}
+
+impl BoundedLog {
+    fn open(path: &Path, max_bytes: u64) -> io::Result<Self> {
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let written = file.metadata()?.len();
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Some(io::BufWriter::new(file)),
+            written,
+            max_bytes,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.written + bytes.len() as u64 > self.max_bytes / 2 {
+            self.rotate();
+        }
+        if let Some(f) = &mut self.file
+            && f.write_all(bytes).is_ok()
+        {
+            self.written += bytes.len() as u64;
+        }
+    }
+
+    fn rotate(&mut self) {
+        self.flush();
+        let mut old = self.path.clone().into_os_string();
+        old.push(".1");
+        let _ = fs::rename(&self.path, &old);
+        // A log that cannot be reopened (disk full) is dropped, never a reason to stop.
+        self.file = File::create(&self.path).ok().map(io::BufWriter::new);
+        self.written = 0;
+    }
+
+    fn flush(&mut self) {
+        if let Some(f) = &mut self.file {
+            let _ = f.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_log_keeps_at_most_its_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w0.log");
+        let mut log = BoundedLog::open(&path, 1000).unwrap();
+        for i in 0..500 {
+            log.write(format!("line {i}\n").as_bytes());
+        }
+        log.flush();
+        let a = fs::metadata(&path).unwrap().len();
+        let b = fs::metadata(dir.path().join("w0.log.1")).unwrap().len();
+        assert!(a + b <= 1000, "{a} + {b}");
+        assert!(fs::read_to_string(&path).unwrap().ends_with("line 499\n"));
+    }
+}

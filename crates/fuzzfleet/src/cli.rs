@@ -1,0 +1,115 @@
+//! The command line, as clap sees it. Help texts are part of the interface: they teach.
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+const ABOUT: &str = "Continuous fuzzing on every core: runs libFuzzer targets in tiers, keeps every \
+corpus entry and crash, and shows what the fleet found.";
+
+const AFTER_HELP: &str = "\
+Getting started:
+  fuzzfleet build                       build the cargo-fuzz targets fleet.toml declares
+  fuzzfleet run --budget 10s --once     a smoke run: every target for 10 s
+  fuzzfleet run                         the configured campaign, until Ctrl-C
+  fuzzfleet status                      what is running and what it found
+  fuzzfleet crashes list                the findings, newest last
+  fuzzfleet doctor                      what is missing on this machine, and the fix
+
+Exit codes: 0 ok, 1 the command ran and found a problem, 2 usage or config error, 3 internal failure.";
+
+#[derive(Debug, Parser)]
+#[command(name = "fuzzfleet", version, about = ABOUT, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// The fleet configuration.
+    #[arg(long, global = true, value_name = "FILE", default_value = "fleet.toml")]
+    pub config: PathBuf,
+    /// The state dir (corpora, findings, database); default: the config's `state_dir`.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the targets of every cargo-fuzz [[project]] (nightly, sanitizer coverage; no cargo-fuzz needed).
+    Build(BuildArgs),
+    /// Run a campaign: every tier's targets on every core, until stopped (Ctrl-C stops gracefully).
+    Run(RunArgs),
+    /// Show each target's state, speed, coverage, corpus and findings.
+    Status(StatusArgs),
+    /// The findings: list them, show one.
+    #[command(subcommand)]
+    Crashes(CrashesCommand),
+    /// Check toolchains, engines, limits and the state dir, and say what to fix.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// Build only these targets (default: all the config declares).
+    #[arg(value_name = "TARGET")]
+    pub targets: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Run only these tiers (repeatable).
+    #[arg(long = "tier", value_name = "T")]
+    pub tiers: Vec<String>,
+    /// Run only these targets (repeatable); targets in no tier run side by side.
+    #[arg(long = "target", value_name = "NAME")]
+    pub targets: Vec<String>,
+    /// Worker processes in all (default: the config's `workers`, else one per core).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<NonZeroUsize>,
+    /// Override every target's budget per cycle, e.g. `10s` for a smoke run.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub budget: Option<std::time::Duration>,
+    /// Stop the whole run after this long, e.g. `8h`.
+    #[arg(long = "for", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub run_for: Option<std::time::Duration>,
+    /// Run one cycle of every tier, then stop.
+    #[arg(long)]
+    pub once: bool,
+    /// Do not build cargo-fuzz targets first (use what is built).
+    #[arg(long)]
+    pub no_build: bool,
+    /// Print every worker restart, not only findings and failures.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the status as JSON (version 1 of the documented shape).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CrashesCommand {
+    /// List the findings (one bucket each until the crash pipeline groups them).
+    List {
+        /// Print as JSON (`{version, buckets: [...]}`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one finding: its report and where its input is.
+    Show {
+        /// The bucket id from `crashes list`.
+        id: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Print the checks as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

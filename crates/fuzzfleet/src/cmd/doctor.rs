@@ -1,0 +1,354 @@
+//! `fuzzfleet doctor`: checks what a campaign needs on this machine and says how to fix
+//! what is missing. Later features add their checks here.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Result;
+use fleet_config::{Plan, TargetSource};
+use serde::Serialize;
+
+use super::Context;
+use crate::cli::DoctorArgs;
+use crate::{exit, plan};
+
+/// Below this much free space in the state dir's filesystem, a warning.
+const LOW_DISK_BYTES: u64 = 5 << 30;
+
+#[derive(Debug, Serialize, PartialEq, Eq, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum Level {
+    Ok,
+    Warn,
+    Fail,
+}
+
+#[derive(Debug, Serialize)]
+struct Check {
+    name: String,
+    level: Level,
+    detail: String,
+    fix: Option<String>,
+}
+
+fn check(name: &str, level: Level, detail: impl Into<String>, fix: Option<&str>) -> Check {
+    Check {
+        name: name.into(),
+        level,
+        detail: detail.into(),
+        fix: fix.map(Into::into),
+    }
+}
+
+pub fn doctor(ctx: &Context, args: &DoctorArgs) -> Result<i32> {
+    let mut checks = Vec::new();
+    let plan = match ctx.plan() {
+        Ok(p) => {
+            checks.push(check(
+                "config",
+                Level::Ok,
+                format!("{} is valid", p.file.display()),
+                None,
+            ));
+            Some(p)
+        }
+        Err(e) => {
+            checks.push(check(
+                "config",
+                Level::Fail,
+                format!("{e:#}"),
+                Some("fix the file at the line and key named"),
+            ));
+            None
+        }
+    };
+    let toolchain = plan
+        .as_ref()
+        .and_then(|p| p.projects.first().map(|pr| pr.toolchain.clone()))
+        .unwrap_or_else(|| "nightly".into());
+    checks.push(match fleet_build::check_toolchain(&toolchain) {
+        Ok(info) if info.nightly => {
+            check("rust toolchain", Level::Ok, format!("{toolchain}: {} on {}", info.release, info.host), None)
+        }
+        Ok(info) => check(
+            "rust toolchain",
+            Level::Fail,
+            format!("{toolchain} is {}, not a nightly: sanitizer builds need nightly", info.release),
+            Some("rustup toolchain install nightly, and set toolchain = \"nightly\" on the [[project]]"),
+        ),
+        Err(e) => check(
+            "rust toolchain",
+            Level::Fail,
+            e.to_string(),
+            Some(&format!("rustup toolchain install {toolchain}")),
+        ),
+    });
+    checks.push(c_toolchain());
+    if let Some(plan) = &plan {
+        checks.extend(target_binaries(plan));
+    }
+    let state = ctx.state_dir(plan.as_ref());
+    checks.push(state_writable(&state));
+    checks.push(disk(&state));
+    checks.push(private_tmp());
+    checks.push(memory_limits());
+
+    let failed = checks.iter().any(|c| c.level == Level::Fail);
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"version": 1, "checks": checks}))?
+        );
+    } else {
+        for c in &checks {
+            let tag = match c.level {
+                Level::Ok => "ok  ",
+                Level::Warn => "warn",
+                Level::Fail => "FAIL",
+            };
+            println!("{tag}  {:<18} {}", c.name, c.detail);
+            if let (Some(fix), true) = (&c.fix, c.level != Level::Ok) {
+                println!("      {:<18} fix: {fix}", "");
+            }
+        }
+    }
+    Ok(if failed { exit::PROBLEM } else { exit::OK })
+}
+
+fn c_toolchain() -> Check {
+    let fix = "apt-get install -y clang-14 libclang-rt-14-dev (only needed for C/C++ harnesses)";
+    let clang = ["clang", "clang-22", "clang-14"].into_iter().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    let Some(clang) = clang else {
+        return check("c/c++ libFuzzer", Level::Warn, "no clang found", Some(fix));
+    };
+    let runtime = Command::new(clang)
+        .arg("-print-file-name=libclang_rt.fuzzer-x86_64.a")
+        .output()
+        .ok()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .filter(|p| Path::new(p).is_absolute() && Path::new(p).exists());
+    let resource_runtime = Command::new(clang)
+        .arg("-print-resource-dir")
+        .output()
+        .ok()
+        .map(|o| {
+            Path::new(String::from_utf8_lossy(&o.stdout).trim())
+                .join("lib/linux/libclang_rt.fuzzer-x86_64.a")
+        })
+        .filter(|p| p.exists());
+    match runtime.map(Into::into).or(resource_runtime) {
+        Some(path) => check(
+            "c/c++ libFuzzer",
+            Level::Ok,
+            format!("{clang}, runtime {}", path.display()),
+            None,
+        ),
+        None => check(
+            "c/c++ libFuzzer",
+            Level::Warn,
+            format!("{clang} has no libFuzzer runtime"),
+            Some(fix),
+        ),
+    }
+}
+
+/// Every configured target's binary must start: `-help=1` makes libFuzzer print its
+/// flags and exit, which proves the binary and its libraries load.
+fn target_binaries(plan: &Plan) -> Vec<Check> {
+    plan.targets
+        .iter()
+        .map(|t| {
+            let name = format!("target {}", t.name);
+            let binary = match plan::binary_of(plan, t) {
+                Ok(b) => b,
+                Err(e) => {
+                    return check(
+                        &name,
+                        Level::Fail,
+                        format!("{e:#}"),
+                        Some("rustup toolchain install nightly"),
+                    );
+                }
+            };
+            if !binary.exists() {
+                let fix = match t.source {
+                    TargetSource::Project { .. } => "fuzzfleet build",
+                    TargetSource::Binary(_) => "fix the path in fleet.toml",
+                };
+                return check(
+                    &name,
+                    Level::Fail,
+                    format!("{} is missing", binary.display()),
+                    Some(fix),
+                );
+            }
+            match starts(&binary) {
+                Ok(()) => check(
+                    &name,
+                    Level::Ok,
+                    format!("{} starts", binary.display()),
+                    None,
+                ),
+                Err(why) => check(
+                    &name,
+                    Level::Fail,
+                    format!("{} does not start: {why}", binary.display()),
+                    Some("rebuild it, or install the libraries it needs (ldd shows which)"),
+                ),
+            }
+        })
+        .collect()
+}
+
+fn starts(binary: &Path) -> Result<(), String> {
+    let mut child = Command::new(binary)
+        .arg("-help=1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
+            if status.success() {
+                return Ok(());
+            }
+            let mut err = String::new();
+            if let Some(mut s) = child.stderr.take() {
+                use std::io::Read;
+                let _ = s.read_to_string(&mut err);
+            }
+            let last = err
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("");
+            return Err(format!("{status}: {last}"));
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("no answer to -help=1 within 20 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn state_writable(state: &Path) -> Check {
+    let probe = state.join(".doctor-probe");
+    let result =
+        std::fs::create_dir_all(state).and_then(|_| fleet_store::write_atomic(&probe, b"ok"));
+    let _ = std::fs::remove_file(&probe);
+    match result {
+        Ok(()) => check(
+            "state dir",
+            Level::Ok,
+            format!("{} is writable", state.display()),
+            None,
+        ),
+        Err(e) => check(
+            "state dir",
+            Level::Fail,
+            format!("{}: {e}", state.display()),
+            Some("pass --state DIR on a writable filesystem"),
+        ),
+    }
+}
+
+fn disk(state: &Path) -> Check {
+    let existing = state
+        .ancestors()
+        .find(|p| p.exists())
+        .unwrap_or(Path::new("/"));
+    match nix::sys::statvfs::statvfs(existing) {
+        Ok(st) => {
+            let free = st.blocks_available() * st.fragment_size();
+            let used = fleet_run::system::disk_used_percent(existing).unwrap_or(0.0);
+            let detail = format!(
+                "{:.1} GiB free, {used:.0}% used",
+                free as f64 / (1u64 << 30) as f64
+            );
+            if free < LOW_DISK_BYTES {
+                check(
+                    "disk",
+                    Level::Warn,
+                    detail,
+                    Some("free space: corpora and findings grow over a campaign"),
+                )
+            } else {
+                check("disk", Level::Ok, detail, None)
+            }
+        }
+        Err(e) => check("disk", Level::Warn, e.to_string(), None),
+    }
+}
+
+/// Whether a worker can get a private mount namespace (its own /tmp).
+fn private_tmp() -> Check {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "exit 0"]);
+    // SAFETY: a raw syscall between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::unshare(libc::CLONE_NEWNS) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    match cmd.status() {
+        Ok(s) if s.success() => check(
+            "private /tmp",
+            Level::Ok,
+            "mount namespaces: each worker gets its own /tmp",
+            None,
+        ),
+        Ok(s) => check(
+            "private /tmp",
+            Level::Warn,
+            format!("probe exited {s}"),
+            None,
+        ),
+        Err(e) => check(
+            "private /tmp",
+            Level::Warn,
+            format!(
+                "no mount namespace ({e}): workers get a private TMPDIR only; harnesses writing to /tmp by hard-coded path leak there"
+            ),
+            Some("run as root or with CAP_SYS_ADMIN for a private /tmp"),
+        ),
+    }
+}
+
+/// Which memory-limit mechanism this machine offers.
+fn memory_limits() -> Check {
+    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers");
+    let v1 = Path::new("/sys/fs/cgroup/memory");
+    let writable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
+    if v2.exists() && writable(Path::new("/sys/fs/cgroup")) {
+        check("memory limits", Level::Ok, "cgroup v2 is writable", None)
+    } else if v1.is_dir() && writable(v1) {
+        check(
+            "memory limits",
+            Level::Ok,
+            "cgroup v1 memory controller is writable",
+            None,
+        )
+    } else {
+        check(
+            "memory limits",
+            Level::Warn,
+            "no writable cgroup: libFuzzer's -rss_limit_mb is the only memory limit",
+            Some("run as root, or delegate a cgroup v2 subtree to fuzzfleet's user"),
+        )
+    }
+}

@@ -1,0 +1,80 @@
+//! One module per subcommand; this one dispatches and holds what they share.
+
+mod build;
+mod crashes;
+mod doctor;
+mod run;
+mod status;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Result;
+use fleet_config::Plan;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the command; returns the exit code for a command that ran.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let ctx = Context {
+        config: cli.config,
+        state: cli.state,
+    };
+    match cli.command {
+        Command::Build(args) => build::build(&ctx, &args),
+        Command::Run(args) => run::run(&ctx, &args),
+        Command::Status(args) => status::status(&ctx, &args),
+        Command::Crashes(c) => crashes::crashes(&ctx, c),
+        Command::Doctor(args) => doctor::doctor(&ctx, &args),
+    }
+}
+
+/// The global options every command resolves the same way.
+pub struct Context {
+    pub config: PathBuf,
+    pub state: Option<PathBuf>,
+}
+
+impl Context {
+    /// Loads and validates the config; a bad config is a usage error (exit 2).
+    pub fn plan(&self) -> Result<Plan> {
+        Ok(fleet_config::load(&self.config)?)
+    }
+
+    /// The config when one exists: commands that only read the state work without one.
+    pub fn plan_if_present(&self) -> Result<Option<Plan>> {
+        if self.config.exists() {
+            self.plan().map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// `--state`, else the config's `state_dir`, else `./.fuzzfleet`.
+    pub fn state_dir(&self, plan: Option<&Plan>) -> PathBuf {
+        self.state
+            .clone()
+            .or_else(|| plan.map(|p| p.state_dir.clone()))
+            .unwrap_or_else(|| PathBuf::from(".fuzzfleet"))
+    }
+}
+
+/// This node's name: the host name (nodes of a fleet are told apart by it).
+pub fn node_name() -> String {
+    nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "local".into())
+}
+
+/// Opens the state database read-write if the state dir exists; a missing one is a
+/// usage error that says how to create it.
+pub fn open_db(state: &Path) -> Result<fleet_store::Db> {
+    let layout = fleet_store::Layout::new(state);
+    if !layout.db_path().exists() {
+        return Err(crate::exit::usage(format!(
+            "no fuzzfleet state in {} (start a campaign with `fuzzfleet run`, or pass --state DIR)",
+            state.display()
+        )));
+    }
+    Ok(fleet_store::Db::open(&layout.db_path())?)
+}

@@ -1,0 +1,166 @@
+//! `fuzzfleet run`: builds what needs building, then runs the campaign in the foreground
+//! and prints what happens (findings, failures) as it happens.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use fleet_run::{CampaignSpec, CampaignTarget, Notice, StopReason};
+use fleet_store::Layout;
+use nix::fcntl::{Flock, FlockArg};
+
+use super::{Context, build};
+use crate::cli::RunArgs;
+use crate::{exit, plan};
+
+/// SIGTERM to SIGKILL, per worker; the whole stop stays well inside 10 s.
+const GRACE: Duration = Duration::from_secs(3);
+/// Per-worker log budget (the current file plus one rotated).
+const MAX_LOG_BYTES: u64 = 8 << 20;
+
+pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
+    let plan = ctx.plan()?;
+    let workers = plan::total_workers(&plan, args);
+    let tiers = plan::tiers(&plan, args, workers)?;
+    let names: Vec<&str> = tiers
+        .iter()
+        .flat_map(|t| t.targets.iter().map(String::as_str))
+        .collect();
+    if !args.no_build {
+        build::build_projects(&plan, plan::project_targets(&plan, names.iter().copied()))?;
+    }
+    let mut targets = BTreeMap::new();
+    for name in &names {
+        let t = plan.target(name).expect("tiers name known targets");
+        let binary = plan::binary_of(&plan, t)?;
+        if !binary.exists() {
+            return Err(exit::usage(format!(
+                "target {name}: binary {} does not exist (run `fuzzfleet build {name}`)",
+                binary.display()
+            )));
+        }
+        targets.insert(
+            name.to_string(),
+            CampaignTarget {
+                name: name.to_string(),
+                binary,
+                seeds: t.seeds.clone(),
+                dict: t.dict.clone(),
+                rss_limit_mb: t.rss_limit_mb,
+                timeout_s: t.timeout_s,
+                max_len: t.max_len,
+                extra_args: t
+                    .args
+                    .iter()
+                    .map(|a| a.parse())
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| exit::usage(format!("target {name}: {e}")))?,
+                env: plan::env_of(&plan, t),
+            },
+        );
+    }
+
+    let state = ctx.state_dir(Some(&plan));
+    fs::create_dir_all(&state)
+        .with_context(|| format!("cannot create state dir {}", state.display()))?;
+    let state = state.canonicalize()?;
+    let layout = Layout::new(&state);
+    let lock_file = fs::File::create(layout.lock_path())?;
+    let _lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|_| {
+        exit::usage(format!(
+            "another `fuzzfleet run` is using the state dir {} (stop it first, or pass --state DIR)",
+            state.display()
+        ))
+    })?;
+
+    eprintln!(
+        "fuzzfleet: {} workers, {} targets in {} tiers ({}); state in {}; Ctrl-C stops",
+        tiers.iter().map(|t| t.workers).sum::<usize>(),
+        names.len(),
+        tiers.len(),
+        tiers
+            .iter()
+            .map(|t| format!(
+                "{}: {} workers, {} per target",
+                t.name,
+                t.workers,
+                humantime::format_duration(t.budget)
+            ))
+            .collect::<Vec<_>>()
+            .join("; "),
+        state.display()
+    );
+    let spec = CampaignSpec {
+        layout,
+        targets,
+        tiers,
+        run_for: args.run_for,
+        once: args.once,
+        grace: GRACE,
+        max_log_bytes: MAX_LOG_BYTES,
+    };
+    let verbose = args.verbose;
+    let summary = fleet_run::run(spec, &mut |n| print_notice(&n, verbose))?;
+    let why = match summary.reason {
+        StopReason::Signal => "stopped by signal",
+        StopReason::TimeUp => "--for elapsed",
+        StopReason::CycleDone => "one cycle done (--once)",
+        StopReason::NothingToRun => "no target could run",
+    };
+    eprintln!(
+        "fuzzfleet: {why}; {} new findings (see `fuzzfleet crashes list`)",
+        summary.new_findings
+    );
+    for (target, message) in &summary.failed {
+        eprintln!("fuzzfleet: target {target} failed: {message}");
+    }
+    Ok(if summary.reason == StopReason::NothingToRun {
+        exit::PROBLEM
+    } else {
+        exit::OK
+    })
+}
+
+fn print_notice(n: &Notice, verbose: bool) {
+    let at = fleet_store::rfc3339(fleet_store::now_ms());
+    let at = &at[11..19];
+    let line = match n {
+        Notice::TargetStarted { target, workers } => {
+            format!("{target}: fuzzing on {workers} workers")
+        }
+        Notice::Finding {
+            target,
+            kind,
+            id,
+            new: true,
+        } => {
+            format!("{target}: NEW {kind} (finding {id}; `fuzzfleet crashes list`)")
+        }
+        Notice::Finding { new: false, .. } if !verbose => return,
+        Notice::Finding {
+            target, kind, id, ..
+        } => format!("{target}: {kind} found again (finding {id})"),
+        Notice::SeedSetAside { target, sha1 } => {
+            format!(
+                "{target}: corpus entry {sha1} crashes on load; set aside in quarantine/ and kept as a finding"
+            )
+        }
+        Notice::TargetFailed { target, message } => {
+            format!("{target}: FAILED, not restarted: {message}")
+        }
+        Notice::Restarted { .. } if !verbose => return,
+        Notice::Restarted { target, slot, how } => {
+            format!("{target}: worker {slot} restarted after {how}")
+        }
+        Notice::PrivateTmpUnavailable { error } => {
+            format!("private /tmp per worker unavailable here ({error}); workers get TMPDIR only")
+        }
+        Notice::EngineOutput { target, error } => {
+            format!("{target}: unparsed engine output: {error}")
+        }
+        Notice::Stopping { reason } => format!("stopping ({reason:?})"),
+        Notice::Error { message } => format!("error: {message}"),
+    };
+    eprintln!("[{at}] {line}");
+}

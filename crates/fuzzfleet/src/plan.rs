@@ -1,0 +1,160 @@
+//! From a validated config and the `run` options to the campaign the scheduler runs:
+//! which tiers and targets, with which budgets and how many workers each.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Result;
+use fleet_config::{Plan, TargetPlan, TargetSource, TierMode};
+use fleet_run::schedule::{TierSpec, split_workers};
+
+use crate::cli::RunArgs;
+use crate::exit::usage;
+
+/// Name of the tier made for `--target` names that are in no selected tier.
+pub const ADHOC_TIER: &str = "targets";
+/// Budget of that tier without `--budget`.
+const ADHOC_BUDGET: Duration = Duration::from_secs(3600);
+
+/// Worker processes in all: `--workers`, else the config's, else one per core.
+pub fn total_workers(plan: &Plan, args: &RunArgs) -> usize {
+    args.workers
+        .or(plan.workers)
+        .map(|n| n.get())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The tiers to run, with the `run` options applied.
+pub fn tiers(plan: &Plan, args: &RunArgs, workers: usize) -> Result<Vec<TierSpec>> {
+    for t in &args.tiers {
+        if plan.tier(t).is_none() {
+            let known: Vec<&str> = plan.tiers.iter().map(|t| t.name.as_str()).collect();
+            return Err(usage(format!(
+                "no tier named {t:?} (the config has: {})",
+                known.join(", ")
+            )));
+        }
+    }
+    for t in &args.targets {
+        if plan.target(t).is_none() {
+            return Err(usage(format!(
+                "no target named {t:?} (`fuzzfleet build` or the config's [[target]] entries declare them)"
+            )));
+        }
+    }
+    let mut specs: Vec<(TierSpec, Option<usize>)> = Vec::new();
+    for tier in &plan.tiers {
+        if !args.tiers.is_empty() && !args.tiers.iter().any(|t| t == tier.name.as_str()) {
+            continue;
+        }
+        let targets: Vec<String> = tier
+            .targets
+            .iter()
+            .map(|t| t.to_string())
+            .filter(|t| args.targets.is_empty() || args.targets.contains(t))
+            .collect();
+        if targets.is_empty() {
+            continue;
+        }
+        specs.push((
+            TierSpec {
+                name: tier.name.to_string(),
+                targets,
+                budget: args.budget.unwrap_or(tier.budget),
+                slice: match tier.mode {
+                    TierMode::Sequential => None,
+                    TierMode::Parallel { slice } => Some(slice),
+                },
+                workers: 0,
+            },
+            tier.workers.map(|w| w.get()),
+        ));
+    }
+    let placed: Vec<&String> = specs.iter().flat_map(|(s, _)| &s.targets).collect();
+    let adhoc: Vec<String> = args
+        .targets
+        .iter()
+        .filter(|t| !placed.contains(t))
+        .cloned()
+        .collect();
+    if !adhoc.is_empty() {
+        specs.push((
+            TierSpec {
+                name: ADHOC_TIER.into(),
+                targets: adhoc,
+                budget: args.budget.unwrap_or(ADHOC_BUDGET),
+                slice: Some(TierMode::DEFAULT_SLICE),
+                workers: 0,
+            },
+            None,
+        ));
+    }
+    if specs.is_empty() {
+        return Err(usage(
+            "nothing to run: the selected tiers have none of the selected targets",
+        ));
+    }
+    let fixed: Vec<Option<usize>> = specs.iter().map(|(_, w)| *w).collect();
+    let split = split_workers(workers, &fixed);
+    Ok(specs
+        .into_iter()
+        .zip(split)
+        .map(|((mut s, _), w)| {
+            s.workers = w;
+            s
+        })
+        .collect())
+}
+
+/// The executable of a target: a prebuilt binary, or where `fuzzfleet build` puts it.
+pub fn binary_of(plan: &Plan, target: &TargetPlan) -> Result<PathBuf> {
+    Ok(match &target.source {
+        TargetSource::Binary(path) => path.clone(),
+        TargetSource::Project { project } => fleet_build::binary_path(
+            &plan.projects[*project].path,
+            host_triple()?,
+            target.name.as_str(),
+        ),
+    })
+}
+
+/// The host's target triple (cargo-fuzz builds with an explicit `--target`), asked once.
+fn host_triple() -> Result<&'static str> {
+    static TRIPLE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    if let Some(t) = TRIPLE.get() {
+        return Ok(t);
+    }
+    let t = fleet_build::host_triple()?;
+    Ok(TRIPLE.get_or_init(|| t))
+}
+
+/// Environment a target's workers need: ASan-built Rust targets get the `ASAN_OPTIONS`
+/// cargo-fuzz sets.
+pub fn env_of(plan: &Plan, target: &TargetPlan) -> Vec<(String, String)> {
+    let sanitizer = match plan.project_of(target).map(|p| p.sanitizer) {
+        Some(fleet_config::Sanitizer::Address) => fleet_build::Sanitizer::Address,
+        _ => return Vec::new(),
+    };
+    sanitizer
+        .runtime_asan_options()
+        .map(|o| vec![("ASAN_OPTIONS".to_string(), o.to_string())])
+        .unwrap_or_default()
+}
+
+/// The targets the tiers name, grouped by the project that builds them.
+pub fn project_targets<'a>(
+    plan: &'a Plan,
+    targets: impl IntoIterator<Item = &'a str>,
+) -> BTreeMap<usize, Vec<String>> {
+    let mut by_project: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+    for name in targets {
+        if let Some(TargetSource::Project { project }) = plan.target(name).map(|t| &t.source) {
+            by_project
+                .entry(*project)
+                .or_default()
+                .push(name.to_string());
+        }
+    }
+    by_project
+}
