@@ -33,7 +33,7 @@ pub struct TierSpec {
 }
 
 /// Where a tier is in its cycle; persisted as JSON so a restarted run resumes.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TierState {
     pub version: u32,
     pub cycle: u64,
@@ -58,12 +58,20 @@ pub struct Decision {
     pub for_duration: Option<Duration>,
 }
 
-impl TierState {
-    pub fn new() -> Self {
+impl Default for TierState {
+    fn default() -> Self {
         Self {
             version: SCHEDULE_VERSION,
-            ..Self::default()
+            cycle: 0,
+            consumed_ms: BTreeMap::new(),
+            finished: false,
         }
+    }
+}
+
+impl TierState {
+    pub fn new() -> Self {
+        Self::default()
     }
 
     /// Parses a persisted state; a missing, unreadable or newer one starts afresh.
