@@ -13,9 +13,10 @@
 pub const EXIT_CRASH: i32 = 77;
 
 /// Exit code for a unit that ran longer than `-timeout`. Flag
-/// `-timeout_exitcode`, default 70 (older LLVM documentation said 77; the
-/// code has used 70 since `TimeoutExitCode` was split from the error code).
-/// Confirmed by `timeout.log` (Rust, libfuzzer-sys) and a clang-14 C harness.
+/// `-timeout_exitcode`, default 70. The LLVM docs said 77 until a 2022 fix,
+/// and very old runtimes did use 77 (`TimeoutExitCode = 77`); every runtime
+/// fuzzfleet supports uses 70. Confirmed by `timeout.log` (Rust,
+/// libfuzzer-sys) and a clang-14 C harness.
 pub const EXIT_TIMEOUT: i32 = 70;
 
 /// Exit code for an out-of-memory report, both the rss limit
