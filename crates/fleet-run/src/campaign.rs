@@ -370,6 +370,11 @@ impl<'n> Campaign<'n> {
                     self.kept(&target, Some(slot), kept);
                 }
             }
+            WorkerMsg::FinalExecs(n) => {
+                if let Some(live) = self.live.get_mut(&target) {
+                    live.observe_final(run, n);
+                }
+            }
             WorkerMsg::ParseError(error) => (self.notify)(Notice::EngineOutput { target, error }),
             WorkerMsg::Exited(exit) => self.exited(slot, run, exit),
         }
@@ -635,6 +640,8 @@ impl<'n> Campaign<'n> {
         opts.dict = t.dict.clone();
         opts.max_len = t.max_len;
         opts.extra_args = t.extra_args.clone();
+        // The exact execution count at exit; status lines alone undercount.
+        opts.print_final_stats = true;
         opts.env = t.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
         let cmd = output::worker_command(&opts);
         let mut wspec = WorkerSpec {

@@ -22,6 +22,8 @@ pub enum WorkerMsg {
     /// libFuzzer printed `INITED`: the fuzzing loop starts.
     Inited,
     Status(Box<Status>),
+    /// The exact execution count libFuzzer printed at exit.
+    FinalExecs(u64),
     /// libFuzzer wrote an artifact; `report` is its output since the last status line.
     Artifact {
         path: PathBuf,

@@ -10,12 +10,18 @@ pub use fleet_engine::libfuzzer::{
 };
 use fleet_engine::libfuzzer::{LogLine, Notice, parse_line};
 
+/// The final-stats line with the exact execution count.
+const FINAL_EXECS: &str = "stat::number_of_executed_units:";
+
 /// What the reader thread does with a line.
 #[derive(Debug)]
 pub enum LineKind {
     Status(Box<Status>),
     /// libFuzzer finished writing an artifact at this path.
     ArtifactWritten(PathBuf),
+    /// `stat::number_of_executed_units: N` from `-print_final_stats=1`: the exact count
+    /// at exit (status lines only come at new coverage and at powers of two).
+    FinalExecs(u64),
     /// A line shaped like engine status that did not parse: reported, never a zero.
     Unparsed(String),
     /// Anything else: the target's own output, report lines, stack frames.
@@ -24,6 +30,12 @@ pub enum LineKind {
 
 /// Classifies one line of worker output (without its newline).
 pub fn classify_line(line: &str) -> LineKind {
+    if let Some(n) = line.strip_prefix(FINAL_EXECS) {
+        return match n.trim().parse() {
+            Ok(n) => LineKind::FinalExecs(n),
+            Err(_) => LineKind::Unparsed(format!("bad final stats line: {line}")),
+        };
+    }
     match parse_line(line) {
         Ok(Some(LogLine::Status(s))) => LineKind::Status(Box::new(s)),
         Ok(Some(LogLine::Notice(Notice::ArtifactWritten { path, .. }))) => {

@@ -82,6 +82,12 @@ impl TargetLive {
         self.features = self.features.max(status.ft);
     }
 
+    /// The exact count a worker run printed at exit.
+    pub fn observe_final(&mut self, run: RunId, execs: u64) {
+        let figures = self.runs.entry(run).or_default();
+        figures.execs = figures.execs.max(execs);
+    }
+
     /// A worker run ended: its execs join the total.
     pub fn run_ended(&mut self, run: RunId) {
         if let Some(f) = self.runs.remove(&run) {

@@ -214,6 +214,7 @@ fn read_output(
                 report.clear();
                 Some(WorkerMsg::Artifact { path, report: text })
             }
+            LineKind::FinalExecs(n) => Some(WorkerMsg::FinalExecs(n)),
             LineKind::Unparsed(error) => Some(WorkerMsg::ParseError(error)),
             LineKind::Other => {
                 if report.len() < REPORT_MAX_LINES {
