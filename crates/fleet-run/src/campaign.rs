@@ -20,8 +20,11 @@ use crate::{corpus, process};
 
 /// How often settled artifacts are swept and deadlines checked without an event.
 const TICK: Duration = Duration::from_secs(1);
-/// How often stats, samples and the schedule reach the database.
-const FLUSH_EVERY: Duration = Duration::from_secs(10);
+/// How often stats, samples and the schedule reach the database (a sample row per 10 s
+/// is kept; flushes within the same 10 s replace it).
+const FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// How often corpus directories are counted (a scan of every entry).
+const CORPUS_SCAN_EVERY: Duration = Duration::from_secs(10);
 /// How often old samples are folded.
 const COMPACT_EVERY: Duration = Duration::from_secs(3600);
 /// A worker that ended sooner than this after starting waits this long before its
@@ -195,6 +198,7 @@ struct Campaign<'n> {
     stopping: Option<(StopReason, Instant)>,
     new_findings: usize,
     last_flush: Instant,
+    last_corpus_scan: Option<Instant>,
     last_compact: Instant,
 }
 
@@ -249,6 +253,7 @@ impl<'n> Campaign<'n> {
             stopping: None,
             new_findings: 0,
             last_flush: now,
+            last_corpus_scan: None,
             last_compact: now - COMPACT_EVERY,
         })
     }
@@ -772,6 +777,12 @@ impl<'n> Campaign<'n> {
             }
         }
         let at = now_ms();
+        let rescan = self
+            .last_corpus_scan
+            .is_none_or(|t| now.duration_since(t) >= CORPUS_SCAN_EVERY);
+        if rescan {
+            self.last_corpus_scan = Some(now);
+        }
         let layout = &self.spec.layout;
         let tiers = &self.tiers;
         let live = &mut self.live;
@@ -781,8 +792,10 @@ impl<'n> Campaign<'n> {
             }
             for (name, l) in live.iter_mut() {
                 let n = workers.get(name.as_str()).copied().unwrap_or(0);
-                let (files, bytes) = corpus::size(&layout.corpus_dir(name));
-                let record = l.record(n, files, bytes, at);
+                if rescan {
+                    l.corpus = corpus::size(&layout.corpus_dir(name));
+                }
+                let record = l.record(n, at);
                 db.put_target(&record)?;
                 if n > 0 {
                     db.put_sample(&TargetLive::sample(&record, at))?;
@@ -807,6 +820,7 @@ impl<'n> Campaign<'n> {
         // but their time is accounted and their state shown as stopped.
         let now = Instant::now();
         self.account(now);
+        self.last_corpus_scan = None;
         for s in 0..self.slots.len() {
             if let Some(r) = self.slots[s].worker.take()
                 && let Some(live) = self.live.get_mut(&r.target)

@@ -34,6 +34,8 @@ pub struct TargetLive {
     pub slot_ms: u64,
     /// Set when a finding was kept since the last flush.
     pub findings_changed: bool,
+    /// Files and bytes in the corpus directory at its last count.
+    pub corpus: (u64, u64),
 }
 
 impl TargetLive {
@@ -53,6 +55,7 @@ impl TargetLive {
             fuzz_ms: p.fuzz_ms.max(0) as u64,
             slot_ms: p.slot_ms.max(0) as u64,
             findings_changed: false,
+            corpus: (p.corpus_files.max(0) as u64, p.corpus_bytes.max(0) as u64),
         }
     }
 
@@ -115,13 +118,8 @@ impl TargetLive {
     }
 
     /// The record `status` reads.
-    pub fn record(
-        &self,
-        workers: i64,
-        corpus_files: u64,
-        corpus_bytes: u64,
-        at_ms: i64,
-    ) -> TargetRecord {
+    pub fn record(&self, workers: i64, at_ms: i64) -> TargetRecord {
+        let (corpus_files, corpus_bytes) = self.corpus;
         TargetRecord {
             name: self.name.clone(),
             state: self.state.clone(),

@@ -121,6 +121,18 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
 }
 
 /// A fresh temp dir for one test, removed when dropped.
+/// A temp dir under `<repo>/target/test-tmp/`, not `/tmp`: fuzzfleet gives each worker
+/// a private `/tmp`, which would hide a state dir that lives there.
+pub fn state_temp_dir() -> tempfile::TempDir {
+    let base = repo_root().join("target/test-tmp");
+    std::fs::create_dir_all(&base)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", base.display()));
+    tempfile::Builder::new()
+        .prefix("fuzzfleet-test-")
+        .tempdir_in(&base)
+        .unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"))
+}
+
 pub fn temp_dir() -> tempfile::TempDir {
     tempfile::Builder::new()
         .prefix("fuzzfleet-test-")

@@ -1,0 +1,280 @@
+//! End-to-end campaigns on the real fixture targets: findings are kept and workers go
+//! on, failures are reported and not looped, stops are clean, and a killed run resumes.
+
+mod support;
+
+use std::fs;
+use std::time::{Duration, Instant};
+
+use support::{Fleet, KillOnDrop, alive, children_of, signal, wait_exit, wait_until};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[test]
+fn crash_is_kept_worker_fuzzes_again_and_sigterm_stops_cleanly() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"10m\"\n");
+    let mut run = KillOnDrop(fleet.start(&["--workers", "1"]));
+
+    wait_until("a crash finding", MINUTE, || !fleet.buckets().is_empty());
+    let first = fleet.buckets()[0].clone();
+    assert_eq!(first["target"], "crash_magic");
+    assert_eq!(first["kind"], "crash");
+    assert_eq!(first["repro"], "pending");
+    let input = first["input_path"].as_str().unwrap();
+    assert!(fs::read(input).unwrap().starts_with(b"FUZZ"), "{input}");
+    let show = fleet.output(&["crashes", "show", first["id"].as_str().unwrap(), "--json"]);
+    let show: serde_json::Value = serde_json::from_slice(&show.stdout).unwrap();
+    let report = show["report"].as_str().unwrap_or_default();
+    assert!(report.contains("index out of bounds"), "report: {report}");
+
+    // The worker died with the crash and is fuzzing again on the same corpus.
+    wait_until("the worker restarted and fuzzing", MINUTE, || {
+        let t = fleet.target("crash_magic");
+        t["restarts"].as_i64() >= Some(1) && t["state"] == "running" && t["workers"] == 1
+    });
+    let workers = children_of(run.0.id());
+    assert!(!workers.is_empty(), "no worker process found");
+
+    signal(&run.0, libc::SIGTERM);
+    let (code, took) = wait_exit(&mut run.0, Duration::from_secs(15));
+    assert_eq!(code, Some(0), "{}", fleet.run_log());
+    assert!(took < Duration::from_secs(10), "stop took {took:?}");
+    for pid in workers {
+        assert!(!alive(pid), "worker {pid} outlived fuzzfleet");
+    }
+    let t = fleet.target("crash_magic");
+    assert_eq!(t["state"], "stopped");
+    assert!(t["crashes"].as_i64().unwrap() >= 1);
+}
+
+#[test]
+fn clean_target_yields_no_finding_and_a_growing_corpus() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    let out = fleet.output(&[
+        "run",
+        "--no-build",
+        "--once",
+        "--budget",
+        "6s",
+        "--workers",
+        "1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fleet.buckets().is_empty());
+    let t = fleet.target("clean");
+    assert!(t["execs"].as_i64().unwrap() > 10_000, "{t}");
+    assert!(t["corpus_files"].as_i64().unwrap() > 1, "{t}");
+    assert!(t["coverage"].as_i64().unwrap() > 0, "{t}");
+    assert!(t["last_new_coverage_at"].is_string(), "{t}");
+    assert_eq!(t["crashes"], 0);
+}
+
+#[test]
+fn kill_9_loses_no_finding_and_the_next_run_resumes_the_schedule() {
+    let budget = 30;
+    let fleet = Fleet::new(&format!(
+        "[tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"{budget}s\"\n"
+    ));
+    let mut run = KillOnDrop(fleet.start(&["--workers", "1"]));
+    let started = Instant::now();
+    wait_until("findings and a flushed schedule", MINUTE, || {
+        fleet.buckets().len() >= 2 && started.elapsed() > Duration::from_secs(10)
+    });
+    let workers = children_of(run.0.id());
+    signal(&run.0, libc::SIGKILL);
+    let _ = run.0.wait();
+    let ran = started.elapsed();
+    // Workers die with fuzzfleet (parent-death signal), even on kill -9.
+    wait_until("workers gone after kill -9", Duration::from_secs(5), || {
+        workers.iter().all(|&p| !alive(p))
+    });
+    let before: Vec<String> = fleet
+        .buckets()
+        .iter()
+        .map(|b| b["id"].to_string())
+        .collect();
+
+    let resumed = Instant::now();
+    let out = fleet.output(&["run", "--no-build", "--once", "--workers", "1"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let second = resumed.elapsed();
+    // The second run finished the cycle's remaining budget, not a whole new one.
+    assert!(
+        second < Duration::from_secs(budget) - ran + Duration::from_secs(8),
+        "second run took {second:?} after {ran:?} of a {budget}s budget"
+    );
+    let after: Vec<String> = fleet
+        .buckets()
+        .iter()
+        .map(|b| b["id"].to_string())
+        .collect();
+    for id in &before {
+        assert!(after.contains(id), "finding {id} lost after kill -9");
+    }
+    for b in fleet.buckets() {
+        assert!(
+            fs::metadata(b["input_path"].as_str().unwrap()).is_ok(),
+            "{b}"
+        );
+    }
+}
+
+#[test]
+fn target_dying_at_start_up_is_failed_with_its_message_not_restarted() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"fail_start\"]\nbudget = \"1h\"\n");
+    let started = Instant::now();
+    let out = fleet.output(&["run", "--no-build", "--workers", "1"]);
+    // Nothing else could run: the command says so with exit 1, and does not loop.
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(20));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("fail_start: FAILED"), "{stderr}");
+    let t = fleet.target("fail_start");
+    assert_eq!(t["state"], "failed");
+    assert_eq!(t["restarts"], 0);
+    let message = t["message"].as_str().unwrap();
+    assert!(
+        message.contains("cannot open /nonexistent/fuzz.conf"),
+        "{message}"
+    );
+    assert!(fleet.buckets().is_empty());
+}
+
+#[test]
+fn a_seed_that_crashes_on_load_is_kept_set_aside_and_fuzzing_starts() {
+    let fleet = Fleet::new(
+        "[[target]]\nname = \"crash_magic\"\nseeds = \"seeds\"\n\
+         [tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"1h\"\n",
+    );
+    let seeds = fleet.path().join("seeds");
+    fs::create_dir_all(&seeds).unwrap();
+    fs::write(seeds.join("bad"), b"FUZZ\x05crashes on load").unwrap();
+    fs::write(seeds.join("good"), b"harmless").unwrap();
+    let mut run = KillOnDrop(fleet.start(&["--workers", "1"]));
+    let bad_sha1 = fleet_store::sha1_hex(b"FUZZ\x05crashes on load");
+    let quarantined = fleet.state().join("quarantine/crash_magic").join(&bad_sha1);
+    wait_until("the crashing seed set aside", MINUTE, || {
+        quarantined.exists()
+    });
+    wait_until("fuzzing after the bad seed", MINUTE, || {
+        fleet.target("crash_magic")["state"] == "running" && fleet.run_log().contains("set aside")
+    });
+    let kept: Vec<_> = fleet
+        .buckets()
+        .into_iter()
+        .filter(|b| {
+            b["input_path"]
+                .as_str()
+                .is_some_and(|p| p.ends_with(&bad_sha1))
+        })
+        .collect();
+    assert_eq!(kept.len(), 1, "the seed's crash is a finding");
+    // The user's seed directory is never changed.
+    assert!(seeds.join("bad").exists());
+    signal(&run.0, libc::SIGTERM);
+    assert_eq!(wait_exit(&mut run.0, Duration::from_secs(15)).0, Some(0));
+}
+
+#[test]
+fn hangs_and_memory_exhaustion_become_timeout_and_oom_findings() {
+    let fleet = Fleet::new(
+        "[[target]]\nname = \"hang\"\ntimeout_s = 2\n\
+         [[target]]\nname = \"oom\"\nrss_limit_mb = 1024\n\
+         [tier.t]\ntargets = [\"hang\", \"oom\"]\nbudget = \"1h\"\nmode = \"parallel\"\n",
+    );
+    let mut run = KillOnDrop(fleet.start(&["--workers", "2"]));
+    let kinds = || -> Vec<(String, String)> {
+        fleet
+            .buckets()
+            .iter()
+            .map(|b| {
+                (
+                    b["target"].as_str().unwrap().to_string(),
+                    b["kind"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    wait_until(
+        "a timeout and an oom finding",
+        Duration::from_secs(120),
+        || {
+            let k = kinds();
+            k.contains(&("hang".into(), "timeout".into()))
+                && k.contains(&("oom".into(), "oom".into()))
+        },
+    );
+    let oom = fleet
+        .buckets()
+        .into_iter()
+        .find(|b| b["kind"] == "oom")
+        .unwrap();
+    let show = fleet.output(&["crashes", "show", oom["id"].as_str().unwrap()]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("out-of-memory"), "{text}");
+    signal(&run.0, libc::SIGTERM);
+    assert_eq!(wait_exit(&mut run.0, Duration::from_secs(15)).0, Some(0));
+}
+
+#[test]
+fn a_c_harness_runs_beside_a_rust_target() {
+    let c_bin = fleet_testkit::c_fixture("crash_heap");
+    let fleet = Fleet::new(&format!(
+        "[[target]]\nname = \"c_crash_heap\"\nbinary = \"{}\"\n\
+         [tier.t]\ntargets = [\"c_crash_heap\", \"clean\"]\nbudget = \"1h\"\nmode = \"parallel\"\n",
+        c_bin.display()
+    ));
+    let mut run = KillOnDrop(fleet.start(&["--workers", "2"]));
+    wait_until(
+        "the C harness's heap overflow kept",
+        Duration::from_secs(90),
+        || {
+            fleet
+                .buckets()
+                .iter()
+                .any(|b| b["target"] == "c_crash_heap")
+        },
+    );
+    let b = fleet
+        .buckets()
+        .into_iter()
+        .find(|b| b["target"] == "c_crash_heap")
+        .unwrap();
+    let show = fleet.output(&["crashes", "show", b["id"].as_str().unwrap()]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("heap-buffer-overflow"), "{text}");
+    wait_until("the Rust target fuzzing too", MINUTE, || {
+        fleet.target("clean")["execs"].as_i64() > Some(0)
+    });
+    signal(&run.0, libc::SIGTERM);
+    assert_eq!(wait_exit(&mut run.0, Duration::from_secs(15)).0, Some(0));
+}
+
+#[test]
+fn a_second_run_on_the_same_state_is_refused() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    let mut run = KillOnDrop(fleet.start(&["--workers", "1"]));
+    wait_until("the first run started", MINUTE, || {
+        fleet.target("clean")["state"] == "running"
+    });
+    let out = fleet.output(&["run", "--no-build", "--workers", "1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another `fuzzfleet run`"));
+    signal(&run.0, libc::SIGINT);
+    assert_eq!(wait_exit(&mut run.0, Duration::from_secs(15)).0, Some(0));
+}

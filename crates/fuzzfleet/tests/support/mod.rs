@@ -1,0 +1,185 @@
+//! A fuzzfleet under test: a temp dir with a fleet.toml, the real binary, and helpers to
+//! read its state the way a user would (`status --json`, `crashes list --json`).
+
+#![allow(dead_code)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub use fleet_testkit::wait_until;
+
+pub struct Fleet {
+    pub dir: tempfile::TempDir,
+}
+
+impl Fleet {
+    /// A fleet whose config is `body` after a header that declares the Rust fixtures as a
+    /// project and `state` as the state dir. The fixtures are built first (once).
+    pub fn new(body: &str) -> Self {
+        fleet_testkit::rust_fixture("clean");
+        let dir = fleet_testkit::state_temp_dir();
+        let project = fleet_testkit::rust_fixture_project();
+        let config = format!(
+            "state_dir = \"state\"\n[[project]]\npath = \"{}\"\n{body}",
+            project.display()
+        );
+        fs::write(dir.path().join("fleet.toml"), config).unwrap();
+        Self { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.path().join("state")
+    }
+
+    /// `fuzzfleet --config <dir>/fleet.toml ARGS`.
+    pub fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_fuzzfleet"));
+        cmd.arg("--config")
+            .arg(self.path().join("fleet.toml"))
+            .args(args);
+        cmd
+    }
+
+    pub fn output(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+
+    /// Starts `fuzzfleet run ARGS --no-build` in the background, its output in `run.log`.
+    pub fn start(&self, args: &[&str]) -> Child {
+        let log = fs::File::create(self.path().join("run.log")).unwrap();
+        self.cmd(&["run", "--no-build"])
+            .args(args)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    }
+
+    pub fn run_log(&self) -> String {
+        fs::read_to_string(self.path().join("run.log")).unwrap_or_default()
+    }
+
+    pub fn status(&self) -> Value {
+        let out = self.output(&["status", "--json"]);
+        assert!(
+            out.status.success(),
+            "status failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+
+    /// Status of one target, or Null before the state exists.
+    pub fn target(&self, name: &str) -> Value {
+        if !self.state().join("fleet.db").exists() {
+            return Value::Null;
+        }
+        self.status()["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["name"] == name)
+            .cloned()
+            .unwrap_or(Value::Null)
+    }
+
+    pub fn buckets(&self) -> Vec<Value> {
+        if !self.state().join("fleet.db").exists() {
+            return Vec::new();
+        }
+        let out = self.output(&["crashes", "list", "--json"]);
+        assert!(
+            out.status.success(),
+            "crashes list failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["buckets"].as_array().unwrap().clone()
+    }
+}
+
+/// Pids of the direct children of `pid` (fuzzfleet's workers).
+pub fn children_of(pid: u32) -> BTreeSet<u32> {
+    let mut out = BTreeSet::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(child) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let Some((_, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let ppid = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(pid) {
+            out.insert(child);
+        }
+    }
+    out
+}
+
+/// Whether a process exists and is not a zombie.
+pub fn alive(pid: u32) -> bool {
+    match fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            stat.rsplit_once(')')
+                .and_then(|(_, r)| r.split_whitespace().next())
+                != Some("Z")
+        }
+        Err(_) => false,
+    }
+}
+
+pub fn signal(child: &Child, sig: i32) {
+    // SAFETY: kill with a pid we started.
+    unsafe {
+        libc::kill(child.id() as i32, sig);
+    }
+}
+
+/// Waits for `child` to exit within `timeout`; returns its code and how long it took.
+pub fn wait_exit(child: &mut Child, timeout: Duration) -> (Option<i32>, Duration) {
+    let start = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (status.code(), start.elapsed());
+        }
+        if start.elapsed() > timeout {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("fuzzfleet did not exit within {timeout:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Kills `child` if a test fails before stopping it, so no run outlives its test.
+pub struct KillOnDrop(pub Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn silent() -> Stdio {
+    Stdio::null()
+}
