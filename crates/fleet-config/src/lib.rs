@@ -8,8 +8,8 @@
 //! ```
 //!
 //! and a load reports every problem it finds, in line order (the first in
-//! [`ConfigError`]'s fields, the rest in its `others`). `CONFIG.md` beside this
-//! crate is the reference of every key.
+//! [`ConfigError`]'s fields, the rest in its `others`). `docs/config.md` at the
+//! repository root is the reference of every key.
 
 mod discover;
 mod error;

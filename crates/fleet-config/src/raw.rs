@@ -4,7 +4,7 @@
 //!
 //! Numbers are read as `i64` and checked later, so that `-1` gets "must be positive"
 //! rather than serde's "expected u64". The doc comment of each field is the user-facing
-//! reference of its key (`CONFIG.md` is written from them).
+//! reference of its key (`docs/config.md` is written from them).
 
 use std::collections::BTreeMap;
 use std::fmt;
