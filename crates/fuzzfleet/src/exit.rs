@@ -20,14 +20,24 @@ impl fmt::Display for Usage {
 
 impl std::error::Error for Usage {}
 
-/// Usage and config errors exit 2; everything else is internal.
+/// Usage, config and setup errors exit 2; a build that fails to compile found a
+/// problem (1); everything else is internal.
 pub fn code_of(e: &anyhow::Error) -> i32 {
+    use fleet_build::BuildError;
     if e.downcast_ref::<Usage>().is_some()
         || e.downcast_ref::<fleet_config::ConfigError>().is_some()
     {
-        USAGE
-    } else {
-        INTERNAL
+        return USAGE;
+    }
+    match e.downcast_ref::<BuildError>() {
+        Some(BuildError::CompileFailed { .. } | BuildError::MissingBinary { .. }) => PROBLEM,
+        Some(
+            BuildError::ToolchainMissing { .. }
+            | BuildError::NeedsNightly { .. }
+            | BuildError::NotAFuzzProject { .. }
+            | BuildError::UnknownTarget { .. },
+        ) => USAGE,
+        _ => INTERNAL,
     }
 }
 
