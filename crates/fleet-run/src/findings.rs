@@ -118,3 +118,78 @@ fn is_settled(path: &Path) -> bool {
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .is_some_and(|age| age >= SETTLE)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn setup() -> (tempfile::TempDir, Layout, Db) {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let db = Db::open(&layout.db_path()).unwrap();
+        fs::create_dir_all(layout.incoming_dir("t")).unwrap();
+        (dir, layout, db)
+    }
+
+    #[test]
+    fn every_artifact_kind_is_kept_and_recorded_including_oom_and_slow_units() {
+        let (_dir, layout, db) = setup();
+        let incoming = layout.incoming_dir("t");
+        for (prefix, body) in [
+            ("crash-", &b"c"[..]),
+            ("oom-", b"o"),
+            ("slow-unit-", b"s"),
+            ("timeout-", b"t"),
+            ("leak-", b"l"),
+        ] {
+            fs::write(incoming.join(format!("{prefix}{}", sha1_hex(body))), body).unwrap();
+        }
+        // A name libFuzzer would not give is still a finding, kept as a crash.
+        fs::write(incoming.join("odd-name"), b"x").unwrap();
+        let kept: Vec<Kept> = sweep(&layout, &db, "t", false, 1)
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(kept.len(), 6);
+        let mut kinds: Vec<String> = db
+            .findings()
+            .unwrap()
+            .iter()
+            .map(|f| f.kind.clone())
+            .collect();
+        kinds.sort();
+        assert_eq!(kinds, ["crash", "crash", "leak", "oom", "slow", "timeout"]);
+        assert_eq!(fs::read_dir(&incoming).unwrap().count(), 0);
+        for f in db.findings().unwrap() {
+            assert!(Path::new(&f.input_path).exists(), "{}", f.input_path);
+        }
+    }
+
+    #[test]
+    fn the_same_input_found_again_is_stored_once_and_counted_and_keeps_its_first_report() {
+        let (_dir, layout, db) = setup();
+        let incoming = layout.incoming_dir("t");
+        let path = incoming.join("crash-x");
+        fs::write(&path, b"same").unwrap();
+        let first = intake(&layout, &db, "t", &path, Some("first report"), 1).unwrap();
+        fs::write(&path, b"same").unwrap();
+        let again = intake(&layout, &db, "t", &path, Some("second report"), 2).unwrap();
+        assert!(first.new && !again.new);
+        assert_eq!(first.id, again.id);
+        let f = db.finding(first.id).unwrap().unwrap();
+        assert_eq!(f.count, 2);
+        assert_eq!(
+            fs::read_to_string(f.report_path.unwrap()).unwrap(),
+            "first report"
+        );
+        assert_eq!(fs::read_dir(layout.crashes_dir("t")).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_young_artifact_is_left_for_the_next_sweep_unless_the_writer_is_done() {
+        let (_dir, layout, db) = setup();
+        fs::write(layout.incoming_dir("t").join("crash-young"), b"y").unwrap();
+        assert!(sweep(&layout, &db, "t", true, 1).is_empty());
+        assert_eq!(sweep(&layout, &db, "t", false, 1).len(), 1);
+    }
+}

@@ -278,3 +278,36 @@ fn a_second_run_on_the_same_state_is_refused() {
     signal(&run.0, libc::SIGINT);
     assert_eq!(wait_exit(&mut run.0, Duration::from_secs(15)).0, Some(0));
 }
+
+#[test]
+fn a_harness_writing_to_hard_coded_tmp_paths_fills_its_private_tmp_not_the_machines() {
+    let leaked = || -> usize {
+        fs::read_dir("/tmp")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("fuzzfleet-leak-")
+            })
+            .count()
+    };
+    let before = leaked();
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"leak_tmp\"]\nbudget = \"1h\"\n");
+    let mut run = KillOnDrop(fleet.start(&["--workers", "1"]));
+    let private = fleet.state().join("tmp/w0");
+    wait_until("the harness writing into its private /tmp", MINUTE, || {
+        fs::read_dir(&private).is_ok_and(|d| d.count() > 100)
+    });
+    signal(&run.0, libc::SIGTERM);
+    assert_eq!(wait_exit(&mut run.0, Duration::from_secs(15)).0, Some(0));
+    assert!(
+        fleet
+            .run_log()
+            .lines()
+            .all(|l| !l.contains("private /tmp per worker unavailable")),
+        "{}",
+        fleet.run_log()
+    );
+    assert_eq!(leaked(), before, "the machine's /tmp grew");
+}
