@@ -43,8 +43,37 @@ pub enum Command {
     /// The findings: list them, show one.
     #[command(subcommand)]
     Crashes(CrashesCommand),
+    /// Corpus care: minimize without losing coverage, import, export.
+    #[command(subcommand)]
+    Corpus(CorpusCommand),
     /// Check toolchains, engines, limits and the state dir, and say what to fix.
     Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CorpusCommand {
+    /// Shrink a target's corpus with libFuzzer's merge; the result replaces the corpus
+    /// only if it covers at least as many features (never while a run uses the state).
+    Minimize {
+        /// The target whose corpus to minimize.
+        target: String,
+    },
+    /// Copy corpora into DIR/<target>/ as plain files (a git repository can hold them).
+    Export {
+        dir: PathBuf,
+        /// Only these targets (default: every configured target).
+        #[arg(long = "target", value_name = "NAME")]
+        targets: Vec<String>,
+    },
+    /// Add the files of DIR to corpora, named by content (duplicates skipped): DIR/<target>/
+    /// for every configured target found there (an export or a cargo-fuzz corpus/ tree),
+    /// or all of DIR into one target with --target.
+    Import {
+        dir: PathBuf,
+        /// Import all of DIR into this target.
+        #[arg(long, value_name = "NAME")]
+        target: Option<String>,
+    },
 }
 
 #[derive(Debug, Args)]

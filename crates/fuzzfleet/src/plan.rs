@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use fleet_config::{Plan, TargetPlan, TargetSource, TierMode};
+use fleet_run::CampaignTarget;
 use fleet_run::schedule::{TierSpec, split_workers};
 
 use crate::cli::RunArgs;
@@ -157,4 +158,37 @@ pub fn project_targets<'a>(
         }
     }
     by_project
+}
+
+/// A target as a campaign (or a corpus command) runs it; its binary must exist.
+pub fn campaign_target(plan: &Plan, name: &str) -> Result<CampaignTarget> {
+    let t = plan.target(name).ok_or_else(|| {
+        usage(format!(
+            "no target named {name:?} in {}",
+            plan.file.display()
+        ))
+    })?;
+    let binary = binary_of(plan, t)?;
+    if !binary.exists() {
+        return Err(usage(format!(
+            "target {name}: binary {} does not exist (run `fuzzfleet build {name}`)",
+            binary.display()
+        )));
+    }
+    Ok(CampaignTarget {
+        name: name.to_string(),
+        binary,
+        seeds: t.seeds.clone(),
+        dict: t.dict.clone(),
+        rss_limit_mb: t.rss_limit_mb,
+        timeout_s: t.timeout_s,
+        max_len: t.max_len,
+        extra_args: t
+            .args
+            .iter()
+            .map(|a| a.parse())
+            .collect::<Result<_, _>>()
+            .map_err(|e| usage(format!("target {name}: {e}")))?,
+        env: env_of(plan, t),
+    })
 }

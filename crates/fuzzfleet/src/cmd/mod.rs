@@ -1,6 +1,7 @@
 //! One module per subcommand; this one dispatches and holds what they share.
 
 mod build;
+mod corpus;
 mod crashes;
 mod doctor;
 mod run;
@@ -24,6 +25,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Run(args) => run::run(&ctx, &args),
         Command::Status(args) => status::status(&ctx, &args),
         Command::Crashes(c) => crashes::crashes(&ctx, c),
+        Command::Corpus(c) => corpus::corpus(&ctx, c),
         Command::Doctor(args) => doctor::doctor(&ctx, &args),
     }
 }
@@ -77,4 +79,20 @@ pub fn open_db(state: &Path) -> Result<fleet_store::Db> {
         )));
     }
     Ok(fleet_store::Db::open(&layout.db_path())?)
+}
+
+/// Takes the state dir's lock: one `run` (or corpus rewrite) per state dir at a time.
+/// Held until the returned value is dropped; the kernel releases it if we die.
+pub fn lock_state(
+    layout: &fleet_store::Layout,
+    who: &str,
+) -> Result<nix::fcntl::Flock<std::fs::File>> {
+    std::fs::create_dir_all(layout.root())?;
+    let file = std::fs::File::create(layout.lock_path())?;
+    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+        crate::exit::usage(format!(
+            "another `fuzzfleet run` is using the state dir {} ({who} needs it alone: stop the run first, or pass --state DIR)",
+            layout.root().display()
+        ))
+    })
 }

@@ -6,9 +6,8 @@ use std::fs;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use fleet_run::{CampaignSpec, CampaignTarget, Notice, StopReason};
+use fleet_run::{CampaignSpec, Notice, StopReason};
 use fleet_store::Layout;
-use nix::fcntl::{Flock, FlockArg};
 
 use super::{Context, build};
 use crate::cli::RunArgs;
@@ -32,33 +31,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     }
     let mut targets = BTreeMap::new();
     for name in &names {
-        let t = plan.target(name).expect("tiers name known targets");
-        let binary = plan::binary_of(&plan, t)?;
-        if !binary.exists() {
-            return Err(exit::usage(format!(
-                "target {name}: binary {} does not exist (run `fuzzfleet build {name}`)",
-                binary.display()
-            )));
-        }
-        targets.insert(
-            name.to_string(),
-            CampaignTarget {
-                name: name.to_string(),
-                binary,
-                seeds: t.seeds.clone(),
-                dict: t.dict.clone(),
-                rss_limit_mb: t.rss_limit_mb,
-                timeout_s: t.timeout_s,
-                max_len: t.max_len,
-                extra_args: t
-                    .args
-                    .iter()
-                    .map(|a| a.parse())
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| exit::usage(format!("target {name}: {e}")))?,
-                env: plan::env_of(&plan, t),
-            },
-        );
+        targets.insert(name.to_string(), plan::campaign_target(&plan, name)?);
     }
 
     let state = ctx.state_dir(Some(&plan));
@@ -66,13 +39,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         .with_context(|| format!("cannot create state dir {}", state.display()))?;
     let state = state.canonicalize()?;
     let layout = Layout::new(&state);
-    let lock_file = fs::File::create(layout.lock_path())?;
-    let _lock = Flock::lock(lock_file, FlockArg::LockExclusiveNonblock).map_err(|_| {
-        exit::usage(format!(
-            "another `fuzzfleet run` is using the state dir {} (stop it first, or pass --state DIR)",
-            state.display()
-        ))
-    })?;
+    let _lock = super::lock_state(&layout, "`fuzzfleet run`")?;
 
     eprintln!(
         "fuzzfleet: {} workers, {} targets in {} tiers ({}); state in {}; Ctrl-C stops",

@@ -1,0 +1,223 @@
+//! Corpus minimization that never loses coverage: libFuzzer's merge into a fresh
+//! directory, then a replay of the old and the new corpus; the new one replaces the old
+//! only when its feature count is at least the old one's. Inputs leave a corpus only
+//! through this verified swap.
+
+use std::fs;
+use std::io::{self, BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use fleet_engine::libfuzzer::{
+    LogLine, MergeOptions, ReplayInputs, ReplayOptions, merge_command, parse_line, replay_command,
+};
+use fleet_engine::{EngineCommand, libfuzzer::Limits};
+use fleet_store::Layout;
+
+use crate::campaign::CampaignTarget;
+use crate::corpus;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MinimizeError {
+    #[error("{what}: {source}")]
+    Io { what: String, source: io::Error },
+    #[error("{what} failed ({status}); last output:\n{tail}")]
+    Engine {
+        what: String,
+        status: String,
+        tail: String,
+    },
+    #[error("{what} printed no feature count (no INITED line); last output:\n{tail}")]
+    NoFeatures { what: String, tail: String },
+}
+
+/// What a minimization found and did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MinimizeOutcome {
+    pub files_before: u64,
+    pub bytes_before: u64,
+    pub features_before: u64,
+    pub files_after: u64,
+    pub bytes_after: u64,
+    pub features_after: u64,
+    /// Whether the merged corpus replaced the old one.
+    pub replaced: bool,
+}
+
+/// Merges `target`'s corpus into a minimal one and swaps it in if no feature is lost.
+/// The caller makes sure no worker writes the corpus meanwhile.
+pub fn minimize(
+    layout: &Layout,
+    target: &CampaignTarget,
+    progress: &mut dyn FnMut(&str),
+) -> Result<MinimizeOutcome, MinimizeError> {
+    let corpus_dir = layout.corpus_dir(&target.name);
+    let work = layout.root().join("minimize").join(&target.name);
+    let io_err = |what: &str| {
+        let what = what.to_string();
+        move |source| MinimizeError::Io { what, source }
+    };
+    crate::worker::reset_dir(&work).map_err(io_err("cannot prepare the merge dir"))?;
+    let merged = work.join("merged");
+    let artifacts = work.join("artifacts");
+    fs::create_dir_all(&merged).map_err(io_err("cannot create the merge dir"))?;
+    fs::create_dir_all(&artifacts).map_err(io_err("cannot create the merge artifact dir"))?;
+    let (files_before, bytes_before) = corpus::size(&corpus_dir);
+
+    progress(&format!("measuring the corpus: {files_before} files"));
+    let features_before = features(target, &corpus_dir, &artifacts, "replaying the old corpus")?;
+    progress(&format!("merging ({features_before} features)"));
+    let merge = merge_command(&MergeOptions {
+        binary: target.binary.clone(),
+        output_dir: merged.clone(),
+        input_dirs: vec![corpus_dir.clone()],
+        control_file: work.join("merge.ctl"),
+        set_cover: false,
+        artifact_prefix: artifacts.clone(),
+        limits: limits(target),
+        extra_args: Vec::new(),
+        env: env(target),
+    });
+    run(&merge, "the merge", &mut |line| {
+        if line.starts_with("MERGE-OUTER:") {
+            progress(line);
+        }
+    })?;
+    let features_after = features(target, &merged, &artifacts, "replaying the merged corpus")?;
+    let (files_after, bytes_after) = corpus::size(&merged);
+    let mut outcome = MinimizeOutcome {
+        files_before,
+        bytes_before,
+        features_before,
+        files_after,
+        bytes_after,
+        features_after,
+        replaced: false,
+    };
+    if features_after >= features_before {
+        // Swap by renames on one filesystem: the corpus dir is whole at every moment
+        // but the one between the two renames, and a crash there leaves both on disk.
+        let old = work.join("old");
+        fs::rename(&corpus_dir, &old).map_err(io_err("cannot move the old corpus aside"))?;
+        fs::rename(&merged, &corpus_dir).map_err(io_err("cannot move the merged corpus in"))?;
+        outcome.replaced = true;
+    }
+    fs::remove_dir_all(&work).map_err(io_err("cannot remove the merge dir"))?;
+    Ok(outcome)
+}
+
+fn limits(t: &CampaignTarget) -> Limits {
+    Limits {
+        rss_limit_mb: t.rss_limit_mb,
+        malloc_limit_mb: None,
+        timeout_s: t.timeout_s,
+    }
+}
+
+fn env(t: &CampaignTarget) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    t.env.iter().map(|(k, v)| (k.into(), v.into())).collect()
+}
+
+/// The features a corpus covers: libFuzzer's `ft:` once it has loaded the corpus.
+pub fn features(
+    target: &CampaignTarget,
+    dir: &Path,
+    artifacts: &Path,
+    what: &str,
+) -> Result<u64, MinimizeError> {
+    let cmd = replay_command(&ReplayOptions {
+        binary: target.binary.clone(),
+        inputs: ReplayInputs::Dirs(vec![dir.to_path_buf()]),
+        artifact_prefix: artifacts.to_path_buf(),
+        limits: limits(target),
+        extra_args: Vec::new(),
+        env: env(target),
+    });
+    let mut ft = None;
+    let tail = run(&cmd, what, &mut |line| {
+        if let Ok(Some(LogLine::Status(s))) = parse_line(line) {
+            ft = ft.max(s.ft);
+        }
+    })?;
+    ft.ok_or_else(|| MinimizeError::NoFeatures {
+        what: what.to_string(),
+        tail,
+    })
+}
+
+/// Runs an engine command to completion, feeding its output lines to `on_line`;
+/// returns the last lines of output.
+fn run(
+    cmd: &EngineCommand,
+    what: &str,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<String, MinimizeError> {
+    let mut child = Command::new(&cmd.program)
+        .args(&cmd.args)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|source| MinimizeError::Io {
+            what: format!("cannot start {}", cmd.program.display()),
+            source,
+        })?;
+    let mut tail: Vec<String> = Vec::new();
+    if let Some(stderr) = child.stderr.take() {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            on_line(&line);
+            if tail.len() == 20 {
+                tail.remove(0);
+            }
+            tail.push(line);
+        }
+    }
+    let status = child.wait().map_err(|source| MinimizeError::Io {
+        what: format!("waiting for {what}"),
+        source,
+    })?;
+    let tail = tail.join("\n");
+    if !status.success() {
+        return Err(MinimizeError::Engine {
+            what: what.to_string(),
+            status: status.to_string(),
+            tail,
+        });
+    }
+    Ok(tail)
+}
+
+/// Copies every file of `src` (and one level of subdirectories: a cargo-fuzz `corpus/`
+/// tree works) into the target's corpus, content-addressed, skipping duplicates.
+pub fn import(layout: &Layout, target: &str, src: &Path) -> io::Result<corpus::ImportStats> {
+    corpus::import_dir(
+        src,
+        &layout.corpus_dir(target),
+        &layout.quarantine_dir(target),
+    )
+}
+
+/// Copies a target's corpus into `dest/<target>/` as plain files (a git repository can
+/// hold them, one directory per target); files already there are left alone.
+pub fn export(layout: &Layout, target: &str, dest: &Path) -> io::Result<u64> {
+    let out: PathBuf = dest.join(target);
+    fs::create_dir_all(&out)?;
+    let mut copied = 0;
+    let src = layout.corpus_dir(target);
+    let Ok(entries) = fs::read_dir(&src) else {
+        return Ok(0);
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with('.') || !entry.file_type()?.is_file() {
+            continue;
+        }
+        let to = out.join(&name);
+        if !to.exists() {
+            fleet_store::write_atomic(&to, &fs::read(entry.path())?)?;
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}

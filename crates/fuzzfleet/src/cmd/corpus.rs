@@ -1,0 +1,94 @@
+//! `fuzzfleet corpus`: minimize (coverage-preserving), export and import corpora.
+
+use anyhow::Result;
+use fleet_run::minimize;
+use fleet_store::Layout;
+
+use super::Context;
+use crate::cli::CorpusCommand;
+use crate::{exit, plan};
+
+pub fn corpus(ctx: &Context, cmd: CorpusCommand) -> Result<i32> {
+    let plan = ctx.plan()?;
+    let layout = Layout::new(ctx.state_dir(Some(&plan)));
+    let known = |name: &str| -> Result<()> {
+        match plan.target(name) {
+            Some(_) => Ok(()),
+            None => Err(exit::usage(format!(
+                "no target named {name:?} in {}",
+                plan.file.display()
+            ))),
+        }
+    };
+    match cmd {
+        CorpusCommand::Minimize { target } => {
+            known(&target)?;
+            let t = plan::campaign_target(&plan, &target)?;
+            let _lock = super::lock_state(&layout, "`corpus minimize`")?;
+            let outcome = minimize::minimize(&layout, &t, &mut |line| eprintln!("  {line}"))?;
+            println!(
+                "{target}: {} files, {} bytes, {} features -> {} files, {} bytes, {} features",
+                outcome.files_before,
+                outcome.bytes_before,
+                outcome.features_before,
+                outcome.files_after,
+                outcome.bytes_after,
+                outcome.features_after
+            );
+            if outcome.replaced {
+                println!("{target}: corpus replaced by the merged one");
+                Ok(exit::OK)
+            } else {
+                println!(
+                    "{target}: kept the old corpus: the merged one covers fewer features ({} < {}); \
+                     the target may be nondeterministic",
+                    outcome.features_after, outcome.features_before
+                );
+                Ok(exit::PROBLEM)
+            }
+        }
+        CorpusCommand::Export { dir, targets } => {
+            for t in &targets {
+                known(t)?;
+            }
+            let names: Vec<String> = if targets.is_empty() {
+                plan.targets.iter().map(|t| t.name.to_string()).collect()
+            } else {
+                targets
+            };
+            for name in names {
+                let n = minimize::export(&layout, &name, &dir)?;
+                println!("{name}: {n} new files in {}", dir.join(&name).display());
+            }
+            Ok(exit::OK)
+        }
+        CorpusCommand::Import { dir, target } => {
+            if !dir.is_dir() {
+                return Err(exit::usage(format!("{} is not a directory", dir.display())));
+            }
+            let pairs: Vec<(String, std::path::PathBuf)> = match target {
+                Some(t) => {
+                    known(&t)?;
+                    vec![(t, dir.clone())]
+                }
+                None => plan
+                    .targets
+                    .iter()
+                    .map(|t| (t.name.to_string(), dir.join(t.name.as_str())))
+                    .filter(|(_, d)| d.is_dir())
+                    .collect(),
+            };
+            if pairs.is_empty() {
+                return Err(exit::usage(format!(
+                    "{} has no directory named after a configured target (use --target NAME to import it all into one)",
+                    dir.display()
+                )));
+            }
+            for (name, src) in pairs {
+                let s = minimize::import(&layout, &name, &src)?;
+                println!("{name}: {} added, {} already there", s.added, s.skipped);
+            }
+            Ok(exit::OK)
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Corpus care through the CLI: minimize keeps coverage, export and import round-trip.
+
+mod support;
+
+use std::fs;
+
+use support::Fleet;
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// `N files, B bytes, F features -> N files, B bytes, F features` as numbers.
+fn figures(line: &str) -> Vec<u64> {
+    line.split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn minimize_shrinks_the_corpus_without_losing_features_and_export_import_round_trip() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    let out = fleet.output(&[
+        "run",
+        "--no-build",
+        "--once",
+        "--budget",
+        "8s",
+        "--workers",
+        "2",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let out = fleet.output(&["corpus", "minimize", "clean"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = stdout(&out);
+    let f = figures(text.lines().next().unwrap());
+    let (files_before, features_before, files_after, features_after) = (f[0], f[2], f[3], f[5]);
+    assert!(files_after < files_before, "{text}");
+    assert!(features_after >= features_before, "{text}");
+    assert!(text.contains("corpus replaced"), "{text}");
+    let corpus = fleet.state().join("corpus/clean");
+    assert_eq!(fs::read_dir(&corpus).unwrap().count() as u64, files_after);
+
+    let export = fleet.path().join("export");
+    let out = fleet.output(&[
+        "corpus",
+        "export",
+        export.to_str().unwrap(),
+        "--target",
+        "clean",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        fs::read_dir(export.join("clean")).unwrap().count() as u64,
+        files_after
+    );
+
+    // Importing the export into a fresh state adds everything; a second import adds nothing.
+    let other = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    let out = other.output(&["corpus", "import", export.to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains(&format!("clean: {files_after} added, 0 already there")),
+        "{}",
+        stdout(&out)
+    );
+    let out = other.output(&["corpus", "import", export.to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains(&format!("clean: 0 added, {files_after} already there")),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn corpus_commands_refuse_unknown_targets_and_a_running_campaign() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    let out = fleet.output(&["corpus", "minimize", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    let mut run = support::KillOnDrop(fleet.start(&["--workers", "1"]));
+    support::wait_until(
+        "the run started",
+        std::time::Duration::from_secs(60),
+        || fleet.target("clean")["state"] == "running",
+    );
+    let out = fleet.output(&["corpus", "minimize", "clean"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("stop the run first"));
+    support::signal(&run.0, libc::SIGTERM);
+    support::wait_exit(&mut run.0, std::time::Duration::from_secs(15));
+}
