@@ -1,0 +1,1 @@
+//! The hub: the shared store nodes sync corpora, crashes and heartbeats through.
