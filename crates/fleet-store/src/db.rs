@@ -463,6 +463,79 @@ impl Db {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// Writes a consistent copy of the database to `path` (which must not exist), even
+    /// while a campaign writes to it.
+    pub fn snapshot_to(&self, path: &Path) -> Result<()> {
+        self.conn
+            .execute("VACUUM INTO ?1", [path.to_string_lossy()])?;
+        Ok(())
+    }
+
+    /// Adds what the database at `other` has and this one lacks: findings (their paths
+    /// recomputed for the state dir at `root`), targets, samples. Returns the number of
+    /// findings added.
+    pub fn merge_from(&self, other: &Path, root: &Path) -> Result<usize> {
+        let layout = crate::Layout::new(root);
+        let src = Db::open(other)?;
+        let mut added = 0;
+        self.batch(|db| {
+            for f in src.findings()? {
+                let input = layout.finding_input(&f.target, &f.kind, &f.sha1);
+                let report = f
+                    .report_path
+                    .as_ref()
+                    .map(|_| layout.finding_report(&f.target, &f.kind, &f.sha1));
+                added += db.conn.execute(
+                    "INSERT OR IGNORE INTO findings (target, kind, sha1, input_path, report_path,
+                         size_bytes, count, first_seen, last_seen)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                    params![
+                        f.target,
+                        f.kind,
+                        f.sha1,
+                        input.to_string_lossy(),
+                        report.map(|r| r.to_string_lossy().into_owned()),
+                        f.size_bytes,
+                        f.count,
+                        f.first_seen,
+                        f.last_seen
+                    ],
+                )?;
+            }
+            for t in src.targets()? {
+                if db.target(&t.name)?.is_none() {
+                    db.put_target(&TargetRecord {
+                        state: "stopped".into(),
+                        workers: 0,
+                        ..t.clone()
+                    })?;
+                }
+                for sample in src.samples(&t.name, 0)? {
+                    db.conn.execute(
+                        "INSERT OR IGNORE INTO samples (target, ts, span_s, workers, execs,
+                             execs_per_sec, coverage, features, corpus_files, corpus_bytes, rss_mb)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        params![
+                            sample.target,
+                            sample.ts,
+                            sample.span_s,
+                            sample.workers,
+                            sample.execs,
+                            sample.execs_per_sec,
+                            sample.coverage,
+                            sample.features,
+                            sample.corpus_files,
+                            sample.corpus_bytes,
+                            sample.rss_mb
+                        ],
+                    )?;
+                }
+            }
+            Ok(())
+        })?;
+        Ok(added)
+    }
+
     /// Checks the file's integrity (`PRAGMA quick_check`): Ok(()) or the first problem.
     pub fn quick_check(&self) -> Result<std::result::Result<(), String>> {
         let r: String = self

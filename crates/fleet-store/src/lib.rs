@@ -2,6 +2,7 @@
 //! and the SQLite database (the only crate that speaks SQL).
 
 mod atomic;
+pub mod backup;
 mod db;
 mod layout;
 mod time_util;

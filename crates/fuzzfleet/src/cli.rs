@@ -46,6 +46,12 @@ pub enum Command {
     /// Corpus care: minimize without losing coverage, import, export.
     #[command(subcommand)]
     Corpus(CorpusCommand),
+    /// Write every corpus, finding and the database to FILE (a .tar.gz with a manifest
+    /// of checksums); works while a campaign runs.
+    Backup { file: PathBuf },
+    /// Restore a backup into the state dir, merging with what is there (nothing is
+    /// replaced or duplicated); a corrupt archive is refused before anything is written.
+    Restore { file: PathBuf },
     /// Check toolchains, engines, limits and the state dir, and say what to fix.
     Doctor(DoctorArgs),
 }

@@ -100,3 +100,80 @@ fn corpus_commands_refuse_unknown_targets_and_a_running_campaign() {
     support::signal(&run.0, libc::SIGTERM);
     support::wait_exit(&mut run.0, std::time::Duration::from_secs(15));
 }
+
+#[test]
+fn backup_restores_into_another_state_and_a_corrupt_archive_is_refused() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"1h\"\n");
+    let out = fleet.output(&[
+        "run",
+        "--no-build",
+        "--once",
+        "--budget",
+        "6s",
+        "--workers",
+        "1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ids: Vec<String> = fleet
+        .buckets()
+        .iter()
+        .map(|b| b["id"].to_string())
+        .collect();
+    assert!(!ids.is_empty());
+    let archive = fleet.path().join("state.tar.gz");
+    let out = fleet.output(&["backup", archive.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let other = Fleet::new("[tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"1h\"\n");
+    let out = other.output(&["restore", archive.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let restored: Vec<String> = other
+        .buckets()
+        .iter()
+        .map(|b| b["id"].to_string())
+        .collect();
+    assert_eq!(restored, ids);
+    for b in other.buckets() {
+        let input = b["input_path"].as_str().unwrap();
+        assert!(input.starts_with(other.path().to_str().unwrap()), "{input}");
+        assert!(fs::metadata(input).is_ok(), "{input}");
+    }
+    let corpus = |f: &Fleet| {
+        fs::read_dir(f.state().join("corpus/crash_magic"))
+            .unwrap()
+            .count()
+    };
+    assert_eq!(corpus(&other), corpus(&fleet));
+    // Restoring twice duplicates nothing.
+    let out = other.output(&["restore", archive.to_str().unwrap()]);
+    assert!(
+        stdout(&out).contains("restored 0 files"),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(other.buckets().len(), ids.len());
+
+    let mut bytes = fs::read(&archive).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x55;
+    let bad = fleet.path().join("bad.tar.gz");
+    fs::write(&bad, bytes).unwrap();
+    let third = Fleet::new("[tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"1h\"\n");
+    let out = third.output(&["restore", bad.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a usable fuzzfleet backup"));
+    assert!(!third.state().join("corpus").exists());
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand; this one dispatches and holds what they share.
 
+mod backup;
 mod build;
 mod corpus;
 mod crashes;
@@ -26,6 +27,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Status(args) => status::status(&ctx, &args),
         Command::Crashes(c) => crashes::crashes(&ctx, c),
         Command::Corpus(c) => corpus::corpus(&ctx, c),
+        Command::Backup { file } => backup::backup(&ctx, &file),
+        Command::Restore { file } => backup::restore(&ctx, &file),
         Command::Doctor(args) => doctor::doctor(&ctx, &args),
     }
 }
