@@ -255,12 +255,16 @@ fn signature_seeds(key: &KeyPair, signed: &Transaction) -> Vec<(&'static str, Ve
     let sig = key.sign(message).expect("signs");
     vec![
         (
-            "sign_fixture_tx",
+            "sign_fixture_tx_flip_bit",
             cat(&[&[1, 0, 0, 0], &sample_spend().encode()]),
         ),
         (
-            "sign_second_input",
-            cat(&[&[1, 3, 1, 0], &{
+            "sign_fixture_tx_change_locktime",
+            cat(&[&[3, 1, 5, 0], &sample_spend().encode()]),
+        ),
+        (
+            "sign_second_input_replay",
+            cat(&[&[5, 3, 1, 0], &{
                 let mut tx = sample_spend();
                 let mut second = tx.inputs[0].clone();
                 second.prevout.vout = 9;
@@ -401,6 +405,12 @@ fn network_create_seeds() -> Vec<(&'static str, Vec<u8>)> {
         (
             "twelve_byte_command",
             cat(&[&[0, 12], b"sendheaders1", b"x"]),
+        ),
+        // Found by fuzzing (a harness bug, not a port bug): raw bytes that are not a
+        // transaction, framed under the command "version".
+        (
+            "regression_raw_bytes_under_version_command",
+            cat(&[&[2 | (3 << 2), 7], b"version", b"s"]),
         ),
     ]
 }
