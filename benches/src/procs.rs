@@ -1,0 +1,227 @@
+//! The processes a benchmark starts: each in its own process group with a parent-death
+//! signal, and killed — with the worker groups it started in turn — by its guard when
+//! dropped (panics included) or by the signal thread on Ctrl-C. Nothing else is killed.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus};
+use std::sync::Mutex;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{SigSet, Signal, kill, killpg};
+use nix::sys::wait::{Id, WaitPidFlag, waitid};
+use nix::unistd::{Pid, getpgid};
+
+/// Process groups started and not yet reaped, for the signal thread.
+static LIVE: Mutex<BTreeSet<i32>> = Mutex::new(BTreeSet::new());
+
+/// Makes SIGINT, SIGTERM and SIGHUP kill every group the benchmark started, then exit
+/// 130. Call first in `main`, before any thread exists: the signals are blocked in
+/// every thread and taken by one waiting thread (`Group::spawn` clears the mask again
+/// in its children).
+pub fn stop_on_signals() {
+    let mut set = SigSet::empty();
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        set.add(sig);
+    }
+    set.thread_block().expect("cannot block signals");
+    thread::Builder::new()
+        .name("signals".into())
+        .spawn(move || {
+            let sig = set.wait();
+            let groups: Vec<i32> = LIVE
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .iter()
+                .copied()
+                .collect();
+            for pgid in groups {
+                kill_tree(Pid::from_raw(pgid));
+            }
+            eprintln!("\nbench: {sig:?}: killed the processes it started; exiting");
+            std::process::exit(130);
+        })
+        .expect("cannot start the signal thread");
+}
+
+/// A child process leading its own process group, killed with everything it started
+/// when dropped before it was reaped.
+#[derive(Debug)]
+pub struct Group {
+    child: Child,
+    exited: Receiver<()>,
+    status: Option<ExitStatus>,
+    cpu: Option<CpuTimes>,
+}
+
+/// CPU time a process used, read from its zombie before it is reaped.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuTimes {
+    /// Its own (user + system).
+    pub own: Duration,
+    /// Of the children it waited for (user + system).
+    pub children: Duration,
+}
+
+impl Group {
+    /// Spawns `cmd` as the leader of a new process group; it gets SIGKILL if this
+    /// thread ends (so spawn from the main thread).
+    pub fn spawn(cmd: &mut Command) -> io::Result<Self> {
+        cmd.process_group(0);
+        // SAFETY: only async-signal-safe calls on stack memory between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                // std passes the signal mask on to the child, and `stop_on_signals`
+                // blocked SIGTERM here: a worker would never see its stop signal.
+                let mut none: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut none);
+                if libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
+                    return Err(io::Error::other("cannot clear the signal mask"));
+                }
+                Ok(())
+            });
+        }
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        let child = cmd.spawn()?;
+        let pid = child.id() as i32;
+        live.insert(pid);
+        drop(live);
+        let (tx, exited) = mpsc::channel();
+        // Wait without reaping (WNOWAIT): the pid, and so the group id, stays ours
+        // until `wait` reaps it, so a kill can never reach a recycled pid.
+        thread::Builder::new()
+            .name(format!("wait-{pid}"))
+            .spawn(move || {
+                let exited = || {
+                    waitid(
+                        Id::Pid(Pid::from_raw(pid)),
+                        WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT,
+                    )
+                };
+                while let Err(nix::errno::Errno::EINTR) = exited() {}
+                let _ = tx.send(());
+            })?;
+        Ok(Self {
+            child,
+            exited,
+            status: None,
+            cpu: None,
+        })
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for the leader to exit until `deadline`; `None` if it is still running.
+    pub fn wait_until(&mut self, deadline: Instant) -> Option<ExitStatus> {
+        if let Some(status) = self.status {
+            return Some(status);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.exited.recv_timeout(left) {
+            Ok(()) | Err(RecvTimeoutError::Disconnected) => {}
+            Err(RecvTimeoutError::Timeout) => return None,
+        }
+        self.cpu = cpu_times(self.child.id());
+        // Whatever the leader left behind in its group goes with it.
+        let _ = killpg(self.pgid(), Signal::SIGKILL);
+        let status = self.child.wait().expect("cannot reap a child");
+        self.status = Some(status);
+        self.unregister();
+        Some(status)
+    }
+
+    /// Waits until `deadline`, then kills the group and panics naming `what`.
+    pub fn wait_or_kill(&mut self, deadline: Instant, what: &str) -> ExitStatus {
+        match self.wait_until(deadline) {
+            Some(status) => status,
+            None => panic!("{what} (pid {}) did not exit in time", self.pid()),
+        }
+    }
+
+    /// CPU time of the leader and of the children it reaped, once it exited.
+    pub fn cpu(&self) -> Option<CpuTimes> {
+        self.cpu
+    }
+
+    fn pgid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    fn unregister(&self) {
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&(self.child.id() as i32));
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            kill_tree(self.pgid());
+            let _ = self.wait_until(Instant::now() + Duration::from_secs(10));
+        }
+    }
+}
+
+/// SIGKILLs the group led by `leader` and the groups its own children lead (fuzzfleet
+/// runs each worker in a group of its own). The leader is stopped first so it cannot
+/// reap a child, and recycle its pid, between the listing and the kill.
+fn kill_tree(leader: Pid) {
+    let _ = killpg(leader, Signal::SIGSTOP);
+    for child in children(leader.as_raw() as u32) {
+        let pid = Pid::from_raw(child as i32);
+        if getpgid(Some(pid)) == Ok(pid) {
+            let _ = killpg(pid, Signal::SIGKILL);
+        } else {
+            let _ = kill(pid, Signal::SIGKILL);
+        }
+    }
+    let _ = killpg(leader, Signal::SIGKILL);
+}
+
+/// The direct children of `pid`, from every one of its threads.
+pub fn children(pid: u32) -> BTreeSet<u32> {
+    let mut out = BTreeSet::new();
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return out;
+    };
+    for task in tasks.flatten() {
+        if let Ok(list) = fs::read_to_string(task.path().join("children")) {
+            out.extend(
+                list.split_whitespace()
+                    .filter_map(|p| p.parse::<u32>().ok()),
+            );
+        }
+    }
+    out
+}
+
+/// `utime + stime` and `cutime + cstime` of `/proc/<pid>/stat` (a zombie keeps them).
+fn cpu_times(pid: u32) -> Option<CpuTimes> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which may hold spaces, start at field 3 (state).
+    let fields: Vec<u64> = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .skip(11)
+        .take(4)
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // SAFETY: sysconf with a constant name has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+    let secs = |ticks: u64| Duration::from_secs_f64(ticks as f64 / hz);
+    Some(CpuTimes {
+        own: secs(fields.first()? + fields.get(1)?),
+        children: secs(fields.get(2)? + fields.get(3)?),
+    })
+}

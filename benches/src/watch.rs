@@ -1,0 +1,156 @@
+//! When each worker process of a run was alive: a thread lists a parent's children in
+//! `/proc` every few milliseconds and keeps those running the target binary. Both sides
+//! of a comparison are timed by this same watcher (the bench's own children by hand,
+//! fuzzfleet's children under fuzzfleet), so its small cost and error fall on both.
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fs;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use crate::procs;
+
+/// How often the children are listed: the error on each end of a lifetime is below this.
+const POLL: Duration = Duration::from_millis(10);
+
+/// One worker process as the watcher saw it.
+#[derive(Clone, Debug)]
+pub struct Life {
+    pub pid: u32,
+    /// First listing that showed it running the binary.
+    pub seen: Instant,
+    /// Last listing that showed it.
+    pub last: Instant,
+    pub args: Vec<OsString>,
+    pub env: Vec<(OsString, OsString)>,
+}
+
+impl Life {
+    pub fn duration(&self) -> Duration {
+        self.last - self.seen
+    }
+}
+
+/// Every worker life of one run, in the order they started.
+#[derive(Clone, Debug, Default)]
+pub struct Lives(pub Vec<Life>);
+
+impl Lives {
+    /// Summed lifetimes of all worker processes, in seconds.
+    pub fn worker_secs(&self) -> f64 {
+        self.0.iter().map(|l| l.duration().as_secs_f64()).sum()
+    }
+
+    /// From the first worker's start to the last one's end.
+    pub fn window(&self) -> Option<(Instant, Instant)> {
+        let start = self.0.iter().map(|l| l.seen).min()?;
+        let end = self.0.iter().map(|l| l.last).max()?;
+        Some((start, end))
+    }
+
+    pub fn window_secs(&self) -> f64 {
+        self.window()
+            .map_or(0.0, |(s, e)| e.duration_since(s).as_secs_f64())
+    }
+}
+
+/// A running watcher; `finish` stops it and returns what it saw.
+#[derive(Debug)]
+pub struct Watcher {
+    stop: Sender<()>,
+    thread: JoinHandle<Lives>,
+}
+
+/// Starts watching the children of `parent` that run `binary`.
+pub fn watch(parent: u32, binary: &Path) -> Watcher {
+    let binary = binary
+        .canonicalize()
+        .unwrap_or_else(|e| panic!("cannot resolve {}: {e}", binary.display()));
+    let (stop, rx) = mpsc::channel();
+    let thread = thread::Builder::new()
+        .name("watch".into())
+        .spawn(move || {
+            let mut alive: HashMap<u32, Life> = HashMap::new();
+            let mut done = Vec::new();
+            loop {
+                let last_round = match rx.recv_timeout(POLL) {
+                    Err(RecvTimeoutError::Timeout) => false,
+                    Ok(()) | Err(RecvTimeoutError::Disconnected) => true,
+                };
+                poll(parent, &binary, &mut alive, &mut done);
+                if last_round {
+                    break;
+                }
+            }
+            done.extend(alive.into_values());
+            done.sort_by_key(|l: &Life| l.seen);
+            Lives(done)
+        })
+        .expect("cannot start the watcher thread");
+    Watcher { stop, thread }
+}
+
+impl Watcher {
+    pub fn finish(self) -> Lives {
+        let _ = self.stop.send(());
+        self.thread.join().expect("the watcher panicked")
+    }
+}
+
+fn poll(parent: u32, binary: &PathBuf, alive: &mut HashMap<u32, Life>, done: &mut Vec<Life>) {
+    let now = Instant::now();
+    let children = procs::children(parent);
+    let ended: Vec<u32> = alive
+        .keys()
+        .filter(|p| !children.contains(p))
+        .copied()
+        .collect();
+    for pid in ended {
+        done.extend(alive.remove(&pid));
+    }
+    for pid in children {
+        if let Some(life) = alive.get_mut(&pid) {
+            life.last = now;
+            continue;
+        }
+        // A child between fork and exec still runs its parent's image: not yet a worker.
+        if fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| &exe == binary) {
+            alive.insert(
+                pid,
+                Life {
+                    pid,
+                    seen: now,
+                    last: now,
+                    args: nul_separated(&format!("/proc/{pid}/cmdline"))
+                        .into_iter()
+                        .skip(1)
+                        .collect(),
+                    env: nul_separated(&format!("/proc/{pid}/environ"))
+                        .into_iter()
+                        .filter_map(|kv| {
+                            let bytes = kv.into_vec();
+                            let eq = bytes.iter().position(|&b| b == b'=')?;
+                            Some((
+                                OsString::from_vec(bytes[..eq].to_vec()),
+                                OsString::from_vec(bytes[eq + 1..].to_vec()),
+                            ))
+                        })
+                        .collect(),
+                },
+            );
+        }
+    }
+}
+
+fn nul_separated(path: &str) -> Vec<OsString> {
+    fs::read(path)
+        .unwrap_or_default()
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| OsString::from_vec(s.to_vec()))
+        .collect()
+}
