@@ -103,6 +103,10 @@ pub fn minimize(
         outcome.replaced = true;
     }
     fs::remove_dir_all(&work).map_err(io_err("cannot remove the merge dir"))?;
+    if let Some(parent) = work.parent() {
+        // Only succeeds when no other target's merge is in progress.
+        let _ = fs::remove_dir(parent);
+    }
     Ok(outcome)
 }
 

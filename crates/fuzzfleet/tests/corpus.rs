@@ -177,3 +177,43 @@ fn backup_restores_into_another_state_and_a_corrupt_archive_is_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a usable fuzzfleet backup"));
     assert!(!third.state().join("corpus").exists());
 }
+
+#[test]
+fn a_merge_that_would_lose_features_keeps_the_old_corpus() {
+    let fleet = Fleet::new("");
+    let seeds = fleet.path().join("inputs");
+    fs::create_dir_all(&seeds).unwrap();
+    for i in 0..40 {
+        fs::write(seeds.join(format!("s{i}")), format!("input {i}")).unwrap();
+    }
+    let out = fleet.output(&[
+        "corpus",
+        "import",
+        seeds.to_str().unwrap(),
+        "--target",
+        "stateful",
+    ]);
+    assert!(
+        stdout(&out).contains("stateful: 40 added"),
+        "{}",
+        stdout(&out)
+    );
+    let out = fleet.output(&["corpus", "minimize", "stateful"]);
+    let text = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("kept the old corpus"), "{text}");
+    let f = figures(text.lines().next().unwrap());
+    assert!(f[5] < f[2], "the merge lost no features: {text}");
+    assert_eq!(
+        fs::read_dir(fleet.state().join("corpus/stateful"))
+            .unwrap()
+            .count(),
+        40
+    );
+    assert!(!fleet.state().join("minimize").exists(), "merge leftovers");
+}
