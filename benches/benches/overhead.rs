@@ -19,6 +19,8 @@ use fleet_bench::{procs, same};
 
 const TARGET: &str = "clean";
 const GOAL: f64 = 0.98;
+/// Below this share of their time on a core, workers were slowed by other processes.
+const BUSY: f64 = 0.9;
 
 struct Pair {
     hand_first: bool,
@@ -31,6 +33,8 @@ struct Pair {
     per_cpu: f64,
     /// fuzzfleet's own CPU time over its wall time, in cores.
     fleet_cores: f64,
+    /// The smaller of the two sides' share of worker time spent on a core.
+    on_core: f64,
 }
 
 fn main() {
@@ -97,6 +101,8 @@ fn main() {
             per_cpu: (f.execs() as f64 / f.cpu.children.as_secs_f64())
                 / (h.execs as f64 / h.cpu.as_secs_f64()),
             fleet_cores: f.cpu.own.as_secs_f64() / f.wall.as_secs_f64(),
+            on_core: (h.cpu.as_secs_f64() / h.lives.worker_secs())
+                .min(f.cpu.children.as_secs_f64() / f.lives.worker_secs()),
         };
         println!("  ratio fuzzfleet / by hand: {:.3}", pair.fleet / pair.hand);
         pairs.push(pair);
@@ -178,6 +184,16 @@ fn summarize(pairs: &[Pair], n: usize) {
         "fuzzfleet's own CPU, in cores: {}",
         Spread::of(&cores).expect("at least one pair")
     );
+    let busy = pairs.iter().filter(|p| p.on_core < BUSY).count();
+    if busy > 0 {
+        println!(
+            "note: in {busy} of {} pairs other processes kept a side's workers off the cores \
+             more than {:.0}% of the time: the wall-clock ratio carries that noise, the \
+             per-CPU-second one does not",
+            pairs.len(),
+            100.0 * (1.0 - BUSY)
+        );
+    }
     println!(
         "goal ≥ {GOAL}: {}",
         if spread.median >= GOAL {

@@ -27,6 +27,8 @@ struct Pair {
     uptime: f64,
     fleet: f64,
     fork: f64,
+    /// Execs per CPU-second of the workers, fuzzfleet / fork mode.
+    per_cpu: f64,
 }
 
 fn main() {
@@ -90,6 +92,8 @@ fn main() {
                 .unwrap_or_else(|| panic!("status --json has no uptime: {}", f.target)),
             fleet: f.execs() as f64 / f.lives.window_secs(),
             fork: k.execs_per_sec(n),
+            per_cpu: (f.execs() as f64 / f.cpu.children.as_secs_f64())
+                / (k.execs as f64 / k.cpu.as_secs_f64()),
         };
         println!(
             "  execs/s fuzzfleet (restarts) / fork mode: {:.3}",
@@ -130,11 +134,12 @@ fn report_fleet(run: &FleetRun, n: usize) {
         }
     );
     println!(
-        "             {:>13} execs over {:6.2} s of {n} slots → {:>9} execs/s \
+        "             {:>13} execs over {:6.2} s of {n} slots → {:>9} execs/s; on a core {:.0}% \
          ({} worker processes, start-up {:.2} s, wall {:.1} s)",
         thousands(run.execs() as f64),
         window,
         thousands(run.execs() as f64 / window),
+        100.0 * run.cpu.children.as_secs_f64() / (n as f64 * window),
         run.lives.0.len(),
         run.startup.as_secs_f64(),
         run.wall.as_secs_f64()
@@ -153,10 +158,12 @@ fn report_fork(run: &HandRun, n: usize) {
         }
     );
     println!(
-        "             {:>13} execs over {:6.2} s per process → {:>9} execs/s (exit {})",
+        "             {:>13} execs over {:6.2} s per process → {:>9} execs/s; on a core {:.0}% \
+         (exit {})",
         thousands(run.execs as f64),
         secs / n as f64,
         thousands(run.execs_per_sec(n)),
+        100.0 * run.cpu.as_secs_f64() / secs,
         run.statuses
             .iter()
             .map(|s| s.code().map_or_else(|| s.to_string(), |c| c.to_string()))
@@ -182,6 +189,10 @@ fn summarize(pairs: &[Pair], n: usize) {
         Spread::of(&pairs.iter().map(|p| p.fleet / p.fork).collect::<Vec<_>>()).expect("pairs");
     println!("\nuptime of `{TARGET}` under fuzzfleet, {n} workers: {uptime}");
     println!("execs/s fuzzfleet (restarts) / libFuzzer fork mode: {ratio}");
+    println!(
+        "the same per CPU-second of the workers (blind to other load): {}",
+        Spread::of(&pairs.iter().map(|p| p.per_cpu).collect::<Vec<_>>()).expect("pairs")
+    );
     println!(
         "goal uptime ≥ {GOAL}: {}",
         if uptime.median >= GOAL {

@@ -42,7 +42,8 @@ pub fn stop_on_signals() {
             for pgid in groups {
                 kill_tree(Pid::from_raw(pgid));
             }
-            eprintln!("\nbench: {sig:?}: killed the processes it started; exiting");
+            let name = sig.map_or("a signal", |s| s.as_str());
+            eprintln!("\nbench: {name}: killed the processes it started; exiting");
             std::process::exit(130);
         })
         .expect("cannot start the signal thread");
@@ -224,4 +225,75 @@ fn cpu_times(pid: u32) -> Option<CpuTimes> {
         own: secs(fields.first()? + fields.get(1)?),
         children: secs(fields.get(2)? + fields.get(3)?),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn gone(pid: u32) -> bool {
+        match fs::read_to_string(format!("/proc/{pid}/stat")) {
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, r)| r.starts_with('Z')),
+            Err(_) => true,
+        }
+    }
+
+    fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+        fleet_testkit::wait_until(what, Duration::from_secs(10), &mut cond);
+    }
+
+    fn sleeper_pair() -> (Group, u32) {
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "sleep 100 & exec sleep 100"]);
+        let g = Group::spawn(&mut cmd).unwrap();
+        let pid = g.pid();
+        wait_for("the background sleep", || !children(pid).is_empty());
+        let kid = *children(pid).first().unwrap();
+        (g, kid)
+    }
+
+    #[test]
+    fn dropping_a_group_kills_its_leader_and_members() {
+        let (g, kid) = sleeper_pair();
+        let pid = g.pid();
+        drop(g);
+        assert!(gone(pid));
+        wait_for("the group member to die", || gone(kid));
+    }
+
+    #[test]
+    fn a_panic_kills_the_groups_started_in_its_scope() {
+        let mut pids = Vec::new();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let (g, kid) = sleeper_pair();
+            pids = vec![g.pid(), kid];
+            panic!("mid-run");
+        }));
+        assert!(result.is_err());
+        for pid in pids {
+            wait_for("every process of the group to die", || gone(pid));
+        }
+    }
+
+    #[test]
+    fn children_start_with_no_signal_blocked() {
+        let dir = fleet_testkit::temp_dir();
+        let out = dir.path().join("status");
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGTERM);
+        set.thread_block().unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.arg("-c")
+            .arg(format!("grep SigBlk /proc/self/status > {}", out.display()));
+        let mut g = Group::spawn(&mut cmd).unwrap();
+        set.thread_unblock().unwrap();
+        let status = g.wait_or_kill(Instant::now() + Duration::from_secs(10), "sh");
+        assert!(status.success());
+        let text = fs::read_to_string(Path::new(&out)).unwrap();
+        assert_eq!(text.split_whitespace().nth(1), Some("0000000000000000"));
+        assert!(g.cpu().is_some());
+    }
 }
