@@ -8,6 +8,7 @@ pub mod findings;
 pub mod minimize;
 pub mod output;
 pub mod process;
+pub mod regress;
 pub mod report;
 pub mod schedule;
 mod stats;

@@ -46,6 +46,16 @@ pub enum Command {
     /// Corpus care: minimize without losing coverage, import, export.
     #[command(subcommand)]
     Corpus(CorpusCommand),
+    /// Replay every corpus entry and every kept crash input against the current build;
+    /// exit 1 if anything crashes (the command CI runs on each change).
+    Regress {
+        /// Only these targets (default: every configured target).
+        #[arg(long = "target", value_name = "NAME")]
+        targets: Vec<String>,
+        /// Print the results as JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write every corpus, finding and the database to FILE (a .tar.gz with a manifest
     /// of checksums); works while a campaign runs.
     Backup { file: PathBuf },

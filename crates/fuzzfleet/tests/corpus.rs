@@ -217,3 +217,51 @@ fn a_merge_that_would_lose_features_keeps_the_old_corpus() {
     );
     assert!(!fleet.state().join("minimize").exists(), "merge leftovers");
 }
+
+#[test]
+fn regress_replays_corpora_and_known_crashes_and_fails_while_a_bug_is_there() {
+    let fleet = Fleet::new(
+        "[tier.t]\ntargets = [\"crash_magic\", \"clean\"]\nbudget = \"1h\"\nmode = \"parallel\"\n",
+    );
+    let out = fleet.output(&[
+        "run",
+        "--no-build",
+        "--once",
+        "--budget",
+        "6s",
+        "--workers",
+        "2",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!fleet.buckets().is_empty());
+
+    let out = fleet.output(&["regress", "--target", "clean"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert!(stdout(&out).contains("pass"));
+
+    let out = fleet.output(&["regress", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let crash = doc["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == "crash_magic")
+        .unwrap();
+    assert_eq!(crash["passed"], false);
+    assert_eq!(
+        crash["corpus_crash"],
+        serde_json::Value::Null,
+        "the corpus itself is clean"
+    );
+    assert_eq!(
+        crash["still_crashing"].as_array().unwrap().len() as u64,
+        crash["findings"].as_u64().unwrap(),
+        "every kept crash input still crashes"
+    );
+}

@@ -5,6 +5,7 @@ mod build;
 mod corpus;
 mod crashes;
 mod doctor;
+mod regress;
 mod run;
 mod status;
 
@@ -27,6 +28,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Status(args) => status::status(&ctx, &args),
         Command::Crashes(c) => crashes::crashes(&ctx, c),
         Command::Corpus(c) => corpus::corpus(&ctx, c),
+        Command::Regress { targets, json } => regress::regress(&ctx, &targets, json),
         Command::Backup { file } => backup::backup(&ctx, &file),
         Command::Restore { file } => backup::restore(&ctx, &file),
         Command::Doctor(args) => doctor::doctor(&ctx, &args),

@@ -1,0 +1,77 @@
+//! `fuzzfleet regress`: replay corpora and known crash inputs; exit 1 if anything crashes.
+
+use anyhow::Result;
+use fleet_run::regress;
+use fleet_store::{Db, Layout};
+
+use super::Context;
+use crate::{exit, plan};
+
+pub fn regress(ctx: &Context, targets: &[String], json: bool) -> Result<i32> {
+    let plan = ctx.plan()?;
+    let layout = Layout::new(ctx.state_dir(Some(&plan)));
+    let names: Vec<String> = if targets.is_empty() {
+        plan.targets.iter().map(|t| t.name.to_string()).collect()
+    } else {
+        targets.to_vec()
+    };
+    let db = Db::open(&layout.db_path())?;
+    let mut results = Vec::new();
+    for name in &names {
+        let t = plan::campaign_target(&plan, name)?;
+        if !json {
+            eprintln!("replaying {name} ...");
+        }
+        results.push(regress::regress(&layout, &db, &t)?);
+    }
+    let failed = results.iter().any(|r| !r.passed());
+    if json {
+        let doc: Vec<_> = results
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "target": r.target,
+                    "passed": r.passed(),
+                    "corpus_files": r.corpus_files,
+                    "corpus_crash": r.corpus_crash,
+                    "findings": r.findings,
+                    "still_crashing": r.still_crashing.iter().map(|(id, path, how)| {
+                        serde_json::json!({"finding": id, "input_path": path, "exit": how})
+                    }).collect::<Vec<_>>(),
+                    "seconds": r.seconds,
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({"version": 1, "targets": doc}))?
+        );
+    } else {
+        println!(
+            "{:<22} {:>8} {:>14} {:>10} {:>10}  RESULT",
+            "TARGET", "CORPUS", "CORPUS REPLAY", "FINDINGS", "CRASHING"
+        );
+        for r in &results {
+            println!(
+                "{:<22} {:>8} {:>14} {:>10} {:>10}  {}",
+                r.target,
+                r.corpus_files,
+                if r.corpus_crash.is_some() {
+                    "CRASH"
+                } else {
+                    "ok"
+                },
+                r.findings,
+                r.still_crashing.len(),
+                if r.passed() { "pass" } else { "FAIL" }
+            );
+            if let Some(c) = &r.corpus_crash {
+                println!("  └ corpus entry crashes: {c}");
+            }
+            for (id, path, how) in &r.still_crashing {
+                println!("  └ finding {id} still crashes ({how}): {path}");
+            }
+        }
+    }
+    Ok(if failed { exit::PROBLEM } else { exit::OK })
+}
