@@ -88,11 +88,7 @@ fn main() {
             }
         }
         let (h, f) = (by_hand.expect("ran"), under.expect("ran"));
-        let (fleet_args, fleet_env) = f.first_worker();
-        same::assert_same_worker(
-            (&h.state, &h.args, &h.env),
-            (&f.state, fleet_args, fleet_env),
-        );
+        same::assert_same_workers(&h, &f);
         let pair = Pair {
             hand_first,
             hand: h.execs_per_sec(n),

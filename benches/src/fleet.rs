@@ -1,7 +1,6 @@
 //! The measured side: `fuzzfleet run` (a release build made at start) on a fixture
 //! target in a fresh state dir, then its figures from `fuzzfleet status --json`.
 
-use std::ffi::OsString;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -103,12 +102,6 @@ impl FleetRun {
 
     pub fn int(&self, key: &str) -> i64 {
         self.target[key].as_i64().unwrap_or_default()
-    }
-
-    /// Arguments and environment of the first worker fuzzfleet started.
-    pub fn first_worker(&self) -> (&[OsString], &[(OsString, OsString)]) {
-        let life = self.lives.0.first().expect("fuzzfleet started no worker");
-        (&life.args, &life.env)
     }
 }
 

@@ -2,7 +2,6 @@
 //! the command fuzzfleet's engine adapter builds (same flags, environment, shared corpus
 //! and artifact dir, in the same state layout) plus `-max_total_time`.
 
-use std::ffi::OsString;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
@@ -53,10 +52,9 @@ pub struct HandRun {
     /// CPU time of the worker processes (fork mode: with the jobs they reaped).
     pub cpu: Duration,
     pub statuses: Vec<ExitStatus>,
-    /// The state dir, and the arguments and environment of worker 0.
+    /// The state dir, and the command of each worker.
     pub state: PathBuf,
-    pub args: Vec<OsString>,
-    pub env: Vec<(OsString, OsString)>,
+    pub commands: Vec<EngineCommand>,
 }
 
 impl HandRun {
@@ -175,8 +173,7 @@ pub fn run(spec: &Spec, dir: &Path) -> HandRun {
         cpu,
         statuses,
         state,
-        args: commands[0].args.clone(),
-        env: commands[0].env.clone(),
+        commands,
     }
 }
 
