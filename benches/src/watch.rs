@@ -115,35 +115,45 @@ fn poll(parent: u32, binary: &PathBuf, alive: &mut HashMap<u32, Life>, done: &mu
     for pid in children {
         if let Some(life) = alive.get_mut(&pid) {
             life.last = now;
+            if life.args.is_empty() {
+                read_command(life);
+            }
             continue;
         }
         // A child between fork and exec still runs its parent's image: not yet a worker.
         if fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| &exe == binary) {
-            alive.insert(
+            let mut life = Life {
                 pid,
-                Life {
-                    pid,
-                    seen: now,
-                    last: now,
-                    args: nul_separated(&format!("/proc/{pid}/cmdline"))
-                        .into_iter()
-                        .skip(1)
-                        .collect(),
-                    env: nul_separated(&format!("/proc/{pid}/environ"))
-                        .into_iter()
-                        .filter_map(|kv| {
-                            let bytes = kv.into_vec();
-                            let eq = bytes.iter().position(|&b| b == b'=')?;
-                            Some((
-                                OsString::from_vec(bytes[..eq].to_vec()),
-                                OsString::from_vec(bytes[eq + 1..].to_vec()),
-                            ))
-                        })
-                        .collect(),
-                },
-            );
+                seen: now,
+                last: now,
+                args: Vec::new(),
+                env: Vec::new(),
+            };
+            read_command(&mut life);
+            alive.insert(pid, life);
         }
     }
+}
+
+/// Reads the arguments and environment of a worker. Just after its exec they may still
+/// be empty (the kernel switches `exe` before it sets them up): later polls try again.
+fn read_command(life: &mut Life) {
+    let pid = life.pid;
+    life.args = nul_separated(&format!("/proc/{pid}/cmdline"))
+        .into_iter()
+        .skip(1)
+        .collect();
+    life.env = nul_separated(&format!("/proc/{pid}/environ"))
+        .into_iter()
+        .filter_map(|kv| {
+            let bytes = kv.into_vec();
+            let eq = bytes.iter().position(|&b| b == b'=')?;
+            Some((
+                OsString::from_vec(bytes[..eq].to_vec()),
+                OsString::from_vec(bytes[eq + 1..].to_vec()),
+            ))
+        })
+        .collect();
 }
 
 fn nul_separated(path: &str) -> Vec<OsString> {
