@@ -20,6 +20,8 @@ pub mod defaults {
     pub const CPU_PERCENT: u8 = 80;
     pub const MEM_PERCENT: u8 = 85;
     pub const DISK_PERCENT: u8 = 80;
+    pub const MINIMIZE_GROWTH: u64 = 2;
+    pub const MINIMIZE_MIN_FILES: u64 = 1000;
     /// Name of the tier made when the file declares none.
     pub const IMPLICIT_TIER: &str = "all";
     /// Budget per target of the implicit tier.
@@ -48,6 +50,7 @@ pub struct Plan {
     pub nodes: Vec<NodePlan>,
     pub hub: Option<HubPlan>,
     pub alerts: AlertsPlan,
+    pub corpus: CorpusPlan,
 }
 
 impl Plan {
@@ -149,6 +152,23 @@ pub struct NodePlan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HubPlan {
     pub url: HubUrl,
+}
+
+/// Automatic corpus minimization during a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CorpusPlan {
+    /// Growth factor that triggers a minimization; `None`: never automatically.
+    pub minimize_growth: Option<u64>,
+    pub minimize_min_files: u64,
+}
+
+impl Default for CorpusPlan {
+    fn default() -> Self {
+        CorpusPlan {
+            minimize_growth: Some(defaults::MINIMIZE_GROWTH),
+            minimize_min_files: defaults::MINIMIZE_MIN_FILES,
+        }
+    }
 }
 
 /// Alert thresholds, in percent (1 to 100).

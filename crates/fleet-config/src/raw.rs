@@ -44,6 +44,20 @@ pub(crate) struct RawConfig {
     pub hub: Option<RawHub>,
     /// Resource alerts.
     pub alerts: Option<RawAlerts>,
+    /// Corpus care during a campaign.
+    pub corpus: Option<RawCorpus>,
+}
+
+/// `[corpus]`: automatic corpus minimization during a campaign.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCorpus {
+    /// Minimize a target's corpus (a coverage-preserving merge) once it has this many
+    /// times the files it had after its last minimization (or when the campaign
+    /// started). An integer ≥ 2; `0` turns automatic minimization off. Default 2.
+    pub minimize_growth: Option<S<i64>>,
+    /// Corpora smaller than this many files are never minimized automatically. Default 1000.
+    pub minimize_min_files: Option<S<i64>>,
 }
 
 /// `[defaults]`: options every target gets unless it sets its own.

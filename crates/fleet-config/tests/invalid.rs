@@ -59,7 +59,7 @@ invalid!(
     "unknown-key-top",
     3,
     "worker_count",
-    "unknown key (expected one of `state_dir`, `workers`, `defaults`, `project`, `target`, `tier`, `node`, `hub`, `alerts`)"
+    "unknown key (expected one of `state_dir`, `workers`, `defaults`, `project`, `target`, `tier`, `node`, `hub`, `alerts`, `corpus`)"
 );
 invalid!(
     unknown_key_in_defaults,
@@ -242,6 +242,13 @@ invalid!(
     4,
     "alerts.mem_percent",
     "must be a percentage from 1 to 100, got 120"
+);
+invalid!(
+    corpus_growth_factor_below_2,
+    "bad-minimize-growth",
+    3,
+    "corpus.minimize_growth",
+    "must be 0 (off) or a growth factor of at least 2, got 1"
 );
 invalid!(
     target_name_with_path_characters,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fleet_config::{
-    AlertsPlan, Engine, HttpUrl, HubPlan, HubUrl, NodePlan, Plan, ProjectPlan, Sanitizer, SshDest,
+    AlertsPlan, CorpusPlan, Engine, HttpUrl, HubPlan, HubUrl, NodePlan, Plan, ProjectPlan, Sanitizer, SshDest,
     TargetName, TargetPlan, TargetSource, TierMode, TierName, TierPlan, load, parse,
 };
 
@@ -64,6 +64,10 @@ fn minimal_config_runs_its_binary_in_the_implicit_tier() {
             cpu_percent: 80,
             mem_percent: 85,
             disk_percent: 80,
+        },
+        corpus: CorpusPlan {
+            minimize_growth: Some(2),
+            minimize_min_files: 1000,
         },
     };
     assert_eq!(plan, expected);
@@ -180,6 +184,10 @@ fn full_config_sets_every_key() {
             cpu_percent: 70,
             mem_percent: 90,
             disk_percent: 75,
+        },
+        corpus: CorpusPlan {
+            minimize_growth: Some(4),
+            minimize_min_files: 500,
         },
     };
     assert_eq!(plan, expected);

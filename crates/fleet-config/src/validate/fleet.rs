@@ -7,8 +7,8 @@ use toml::Spanned;
 use super::Ctx;
 use super::values;
 use crate::names::{NodeName, TierName};
-use crate::plan::{AlertsPlan, HubPlan, NodePlan, TierPlan};
-use crate::raw::{RawAlerts, RawHub, RawNode};
+use crate::plan::{AlertsPlan, CorpusPlan, HubPlan, NodePlan, TierPlan};
+use crate::raw::{RawAlerts, RawCorpus, RawHub, RawNode};
 
 /// Nodes in file order. `declared_tiers` are the tier names the file declares, valid
 /// or not: a node naming a tier that failed validation is not told it is unknown.
@@ -101,6 +101,30 @@ pub(super) fn alerts(ctx: &mut Ctx<'_>, raw: Option<&RawAlerts>) -> AlertsPlan {
     ] {
         if let Some(percent) = value.as_ref().and_then(|v| values::percent(ctx, v)) {
             *slot = percent;
+        }
+    }
+    plan
+}
+
+/// `[corpus]`, with its defaults.
+pub(super) fn corpus(ctx: &mut Ctx<'_>, raw: Option<&RawCorpus>) -> CorpusPlan {
+    let mut plan = CorpusPlan::default();
+    let Some(raw) = raw else {
+        return plan;
+    };
+    if let Some(g) = &raw.minimize_growth {
+        match *g.get_ref() {
+            0 => plan.minimize_growth = None,
+            n if n >= 2 => plan.minimize_growth = Some(n as u64),
+            n => ctx.error(
+                g.span(),
+                format!("must be 0 (off) or a growth factor of at least 2, got {n}"),
+            ),
+        }
+    }
+    if let Some(n) = &raw.minimize_min_files {
+        if let Some(n) = super::values::positive(ctx, n) {
+            plan.minimize_min_files = n;
         }
     }
     plan

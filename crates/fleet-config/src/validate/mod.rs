@@ -78,6 +78,7 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
     let nodes = fleet::nodes(ctx, &raw.node, &tiers, &declared_tiers);
     let hub = raw.hub.as_ref().and_then(|hub| fleet::hub(ctx, hub));
     let alerts = fleet::alerts(ctx, raw.alerts.as_ref());
+    let corpus = fleet::corpus(ctx, raw.corpus.as_ref());
     Plan {
         base_dir: ctx.base_dir.to_owned(),
         file,
@@ -89,5 +90,6 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
         nodes,
         hub,
         alerts,
+        corpus,
     }
 }
