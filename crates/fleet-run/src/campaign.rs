@@ -12,6 +12,7 @@ use nix::sys::signal::Signal;
 
 use crate::events::{Event, RunId, WorkerExit, WorkerMsg};
 use crate::findings::{self, Kept};
+use crate::minimize::{self, MinimizeOutcome};
 use crate::output::{self, ExitKind, ExtraFlag, LibFuzzerOptions};
 use crate::schedule::{Assignment, TierSpec, TierState};
 use crate::stats::TargetLive;
@@ -62,7 +63,21 @@ pub struct CampaignSpec {
     /// Time between SIGTERM and SIGKILL when stopping a worker.
     pub grace: Duration,
     pub max_log_bytes: u64,
+    /// Automatic corpus minimization; `None`: off.
+    pub minimize: Option<AutoMinimize>,
 }
+
+/// When a campaign minimizes a corpus by itself: once it has `growth` times the files it
+/// had after its last minimization (or at the start), and at least `min_files`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AutoMinimize {
+    pub growth: u64,
+    pub min_files: u64,
+}
+
+/// A target that has run this long without a break is paused for its minimization;
+/// others are minimized while they wait for their turn.
+const PAUSE_FOR_MINIMIZE_AFTER: Duration = Duration::from_secs(1800);
 
 /// Why a campaign ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -109,6 +124,10 @@ pub enum Notice {
     EngineOutput {
         target: String,
         error: String,
+    },
+    Minimized {
+        target: String,
+        outcome: Result<MinimizeOutcome, String>,
     },
     Stopping {
         reason: StopReason,
@@ -200,6 +219,13 @@ struct Campaign<'n> {
     last_flush: Instant,
     last_corpus_scan: Option<Instant>,
     last_compact: Instant,
+    /// Targets whose corpus is being minimized (or waits for its workers to stop first),
+    /// with whether the background job has started.
+    minimizing: BTreeMap<String, bool>,
+    /// Corpus files after each target's last minimization (or at the start).
+    minimized_at_files: BTreeMap<String, u64>,
+    /// Since when each target has had workers without a break.
+    assigned_since: BTreeMap<String, Instant>,
 }
 
 impl<'n> Campaign<'n> {
@@ -254,6 +280,9 @@ impl<'n> Campaign<'n> {
             new_findings: 0,
             last_flush: now,
             last_corpus_scan: None,
+            minimizing: BTreeMap::new(),
+            minimized_at_files: BTreeMap::new(),
+            assigned_since: BTreeMap::new(),
             last_compact: now - COMPACT_EVERY,
         })
     }
@@ -269,6 +298,10 @@ impl<'n> Campaign<'n> {
                     source,
                 })?;
             }
+            minimize::recover(&layout, &t.name).map_err(|source| CampaignError::Io {
+                what: format!("the corpus of {} after an interrupted minimization", t.name),
+                source,
+            })?;
             if let Some(seeds) = &t.seeds {
                 corpus::import_dir(
                     seeds,
@@ -284,6 +317,8 @@ impl<'n> Campaign<'n> {
         let names: Vec<String> = self.spec.targets.keys().cloned().collect();
         for name in &names {
             self.sweep(name, false, None);
+            let files = corpus::size(&layout.corpus_dir(name)).0;
+            self.minimized_at_files.insert(name.clone(), files);
         }
         Ok(())
     }
@@ -329,6 +364,7 @@ impl<'n> Campaign<'n> {
                     }
                 }
             },
+            Event::Minimized { target, outcome } => self.minimized(target, outcome),
             Event::Worker(run, msg) => {
                 let Some(&slot) = self.runs.get(&run) else {
                     return;
@@ -563,7 +599,12 @@ impl<'n> Campaign<'n> {
     fn decide(&mut self, i: usize, now: Instant) {
         self.account(now);
         self.credit(i, now);
-        let skip: BTreeSet<String> = self.failed.keys().cloned().collect();
+        let skip: BTreeSet<String> = self
+            .failed
+            .keys()
+            .chain(self.minimizing.keys())
+            .cloned()
+            .collect();
         let t = &mut self.tiers[i];
         let decision = t.spec.decide(&mut t.state, &skip, self.spec.once);
         t.until = decision.for_duration.map(|d| now + d);
@@ -690,6 +731,143 @@ impl<'n> Campaign<'n> {
         }
     }
 
+    fn track_assignments(&mut self, now: Instant) {
+        let assigned: BTreeSet<&String> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.target.as_ref())
+            .collect();
+        self.assigned_since.retain(|t, _| assigned.contains(t));
+        for t in assigned {
+            self.assigned_since.entry(t.clone()).or_insert(now);
+        }
+    }
+
+    /// Picks corpora that grew enough for a minimization and runs each one once its
+    /// target's workers are gone (a merge must not race workers rewriting the corpus).
+    fn start_minimizations(&mut self, now: Instant) {
+        let Some(auto) = self.spec.minimize else {
+            return;
+        };
+        let mut moved = false;
+        for (name, live) in &self.live {
+            let files = live.corpus.0;
+            let since = self
+                .minimized_at_files
+                .get(name)
+                .copied()
+                .unwrap_or(0)
+                .max(1);
+            let grown = files >= auto.min_files && files >= auto.growth.saturating_mul(since);
+            let can_pause = self
+                .assigned_since
+                .get(name)
+                .is_none_or(|t| now.duration_since(*t) >= PAUSE_FOR_MINIMIZE_AFTER);
+            if grown
+                && can_pause
+                && !self.failed.contains_key(name)
+                && !self.minimizing.contains_key(name)
+            {
+                self.minimizing.insert(name.clone(), false);
+                moved = true;
+            }
+        }
+        if moved {
+            // The schedule now skips them: their workers stop, their tiers move on.
+            let tiers: Vec<usize> = (0..self.tiers.len())
+                .filter(|&i| {
+                    self.tiers[i]
+                        .current
+                        .iter()
+                        .any(|a| self.minimizing.contains_key(&a.target))
+                })
+                .collect();
+            for i in tiers {
+                self.decide(i, now);
+            }
+        }
+        let ready: Vec<String> = self
+            .minimizing
+            .iter()
+            .filter(|(t, started)| {
+                !**started
+                    && !self
+                        .slots
+                        .iter()
+                        .any(|s| s.worker.as_ref().is_some_and(|r| &r.target == *t))
+            })
+            .map(|(t, _)| t.clone())
+            .collect();
+        for name in ready {
+            let Some(target) = self.spec.targets.get(&name).cloned() else {
+                continue;
+            };
+            self.minimizing.insert(name.clone(), true);
+            let layout = self.spec.layout.clone();
+            let tx = self.tx.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("minimize-{name}"))
+                .spawn(move || {
+                    let outcome = minimize::minimize(&layout, &target, &mut |_| {})
+                        .map_err(|e| e.to_string());
+                    let _ = tx.send(Event::Minimized {
+                        target: name,
+                        outcome,
+                    });
+                });
+            if let Err(e) = spawned {
+                (self.notify)(Notice::Error {
+                    message: format!("cannot start a corpus minimization: {e}"),
+                });
+            }
+        }
+    }
+
+    fn minimized(&mut self, target: String, outcome: Result<MinimizeOutcome, String>) {
+        self.minimizing.remove(&target);
+        let files = match &outcome {
+            Ok(o) if o.replaced => o.files_after,
+            Ok(o) => o.files_before,
+            // A failed merge is not retried until the corpus has grown again.
+            Err(_) => self.live.get(&target).map_or(0, |l| l.corpus.0),
+        };
+        self.minimized_at_files.insert(target.clone(), files);
+        if let Some(live) = self.live.get_mut(&target) {
+            live.corpus.0 = files;
+        }
+        let message = match &outcome {
+            Ok(o) => format!(
+                "{} -> {} files, {} -> {} features, {}",
+                o.files_before,
+                o.files_after,
+                o.features_before,
+                o.features_after,
+                if o.replaced {
+                    "replaced"
+                } else {
+                    "kept the old corpus"
+                }
+            ),
+            Err(e) => e.clone(),
+        };
+        let _ = self
+            .db
+            .log_event(now_ms(), Some(&target), "minimize", &message);
+        (self.notify)(Notice::Minimized {
+            target: target.clone(),
+            outcome,
+        });
+        if self.stopping.is_none() {
+            let now = Instant::now();
+            let tiers: Vec<usize> = (0..self.tiers.len())
+                .filter(|&i| self.tiers[i].spec.targets.contains(&target))
+                .collect();
+            for i in tiers {
+                self.decide(i, now);
+            }
+        }
+    }
+
     fn begin_stop(&mut self, reason: StopReason) {
         let now = Instant::now();
         let deadline = now + self.spec.grace;
@@ -744,6 +922,8 @@ impl<'n> Campaign<'n> {
         for target in &running {
             self.sweep(target, true, None);
         }
+        self.track_assignments(now);
+        self.start_minimizations(now);
         if now.duration_since(self.last_flush) >= FLUSH_EVERY {
             self.last_flush = now;
             self.flush(now);

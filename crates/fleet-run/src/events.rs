@@ -14,6 +14,11 @@ pub enum Event {
     Worker(RunId, WorkerMsg),
     /// SIGINT or SIGTERM (the number), forwarded from the signal thread.
     Signal(i32),
+    /// A background corpus minimization ended.
+    Minimized {
+        target: String,
+        outcome: Result<crate::minimize::MinimizeOutcome, String>,
+    },
 }
 
 /// What a worker's threads report.

@@ -15,4 +15,4 @@ mod stats;
 pub mod system;
 pub mod worker;
 
-pub use campaign::{CampaignSpec, CampaignTarget, Notice, StopReason, Summary, run};
+pub use campaign::{AutoMinimize, CampaignSpec, CampaignTarget, Notice, StopReason, Summary, run};

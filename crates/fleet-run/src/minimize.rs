@@ -5,6 +5,7 @@
 
 use std::fs;
 use std::io::{self, BufRead, BufReader};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -156,17 +157,26 @@ fn run(
     what: &str,
     on_line: &mut dyn FnMut(&str),
 ) -> Result<String, MinimizeError> {
-    let mut child = Command::new(&cmd.program)
+    let mut command = Command::new(&cmd.program);
+    command
         .args(&cmd.args)
         .envs(cmd.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|source| MinimizeError::Io {
-            what: format!("cannot start {}", cmd.program.display()),
-            source,
-        })?;
+        .stderr(Stdio::piped());
+    // SAFETY: raw syscalls between fork and exec. Background work yields the CPU to
+    // the fuzzers (nice 19) and dies with the thread that started it.
+    unsafe {
+        command.pre_exec(|| {
+            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let mut child = command.spawn().map_err(|source| MinimizeError::Io {
+        what: format!("cannot start {}", cmd.program.display()),
+        source,
+    })?;
     let mut tail: Vec<String> = Vec::new();
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
@@ -190,6 +200,21 @@ fn run(
         });
     }
     Ok(tail)
+}
+
+/// Puts a corpus back if fuzzfleet died between the two renames of a swap, and removes
+/// what an interrupted minimization left. Runs before a target's workers start.
+pub fn recover(layout: &Layout, target: &str) -> io::Result<()> {
+    let corpus_dir = layout.corpus_dir(target);
+    let work = layout.root().join("minimize").join(target);
+    if !work.exists() {
+        return Ok(());
+    }
+    let old = work.join("old");
+    if !corpus_dir.exists() && old.is_dir() {
+        fs::rename(&old, &corpus_dir)?;
+    }
+    fs::remove_dir_all(&work)
 }
 
 /// Copies every file of `src` (and one level of subdirectories: a cargo-fuzz `corpus/`

@@ -311,3 +311,46 @@ fn a_harness_writing_to_hard_coded_tmp_paths_fills_its_private_tmp_not_the_machi
     );
     assert_eq!(leaked(), before, "the machine's /tmp grew");
 }
+
+#[test]
+fn a_grown_corpus_is_minimized_in_the_background_while_its_target_waits_its_turn() {
+    let fleet = Fleet::new(
+        "[corpus]\nminimize_growth = 2\nminimize_min_files = 50\n\
+         [tier.t]\ntargets = [\"clean\", \"slow_start\"]\nbudget = \"1h\"\n",
+    );
+    let out = fleet.output(&[
+        "run",
+        "--no-build",
+        "--once",
+        "--budget",
+        "10s",
+        "--workers",
+        "1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let log = String::from_utf8_lossy(&out.stderr);
+    let line = log
+        .lines()
+        .find(|l| l.contains("clean: corpus minimized in the background"))
+        .unwrap_or_else(|| panic!("no minimization of clean:\n{log}"));
+    let n: Vec<u64> = line
+        .split_once("background: ")
+        .unwrap()
+        .1
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert!(n[1] < n[0], "{line}");
+    assert!(n[3] >= n[2], "{line}");
+    let files = fs::read_dir(fleet.state().join("corpus/clean"))
+        .unwrap()
+        .count() as u64;
+    assert_eq!(files, n[1], "{line}");
+    assert!(!fleet.state().join("minimize").exists());
+}

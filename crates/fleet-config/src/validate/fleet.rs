@@ -122,10 +122,10 @@ pub(super) fn corpus(ctx: &mut Ctx<'_>, raw: Option<&RawCorpus>) -> CorpusPlan {
             ),
         }
     }
-    if let Some(n) = &raw.minimize_min_files {
-        if let Some(n) = super::values::positive(ctx, n) {
-            plan.minimize_min_files = n;
-        }
+    if let Some(n) = &raw.minimize_min_files
+        && let Some(n) = super::values::positive(ctx, n)
+    {
+        plan.minimize_min_files = n;
     }
     plan
 }

@@ -6,7 +6,7 @@ use std::fs;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use fleet_run::{CampaignSpec, Notice, StopReason};
+use fleet_run::{AutoMinimize, CampaignSpec, Notice, StopReason};
 use fleet_store::Layout;
 
 use super::{Context, build};
@@ -66,6 +66,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         once: args.once,
         grace: GRACE,
         max_log_bytes: MAX_LOG_BYTES,
+        minimize: plan.corpus.minimize_growth.map(|growth| AutoMinimize {
+            growth,
+            min_files: plan.corpus.minimize_min_files,
+        }),
     };
     let verbose = args.verbose;
     let summary = fleet_run::run(spec, &mut |n| print_notice(&n, verbose))?;
@@ -127,6 +131,25 @@ fn print_notice(n: &Notice, verbose: bool) {
             format!("{target}: unparsed engine output: {error}")
         }
         Notice::Stopping { reason } => format!("stopping ({reason:?})"),
+        Notice::Minimized {
+            target,
+            outcome: Ok(o),
+        } => format!(
+            "{target}: corpus minimized in the background: {} -> {} files, {} -> {} features{}",
+            o.files_before,
+            o.files_after,
+            o.features_before,
+            o.features_after,
+            if o.replaced {
+                ""
+            } else {
+                " (fewer features: old corpus kept)"
+            }
+        ),
+        Notice::Minimized {
+            target,
+            outcome: Err(e),
+        } => format!("{target}: corpus minimization failed: {e}"),
         Notice::Error { message } => format!("error: {message}"),
     };
     eprintln!("[{at}] {line}");
