@@ -12,7 +12,7 @@ use crate::normalize::{frame_key, normalize_path};
 use crate::report::{Frame, Report};
 use crate::rules::{Rules, SplitBy};
 use crate::severity::Severity;
-use crate::signature::{Signature, SignatureConfig, title};
+use crate::signature::{Signature, SignatureConfig, title_with_frames};
 
 /// How many inputs a bucket keeps by default; the rest are only counted.
 pub const DEFAULT_KEEP_INPUTS: usize = 100;
@@ -58,10 +58,11 @@ pub struct Crash {
 impl Crash {
     /// The crash of `input` in `target` that `report` describes.
     pub fn new(target: &str, input: InputKey, report: &Report, config: &SignatureConfig) -> Crash {
-        let frames: Vec<Frame> = meaningful_frames(&report.frames)
-            .into_iter()
+        let meaningful = meaningful_frames(&report.frames);
+        let frames: Vec<Frame> = meaningful
+            .iter()
             .take(KEPT_FRAMES)
-            .cloned()
+            .map(|f| (*f).clone())
             .collect();
         let line = match report.panic.as_ref().and_then(|p| p.location.as_ref()) {
             Some(l) => Some(format!("{}:{}", normalize_path(&l.file), l.line)),
@@ -73,8 +74,8 @@ impl Crash {
         Crash {
             target: target.to_owned(),
             input,
-            signature: Signature::of(report, config),
-            title: title(report),
+            signature: Signature::with_frames(report, &meaningful, config),
+            title: title_with_frames(report, &meaningful),
             severity: Severity::of(&report.kind),
             frames,
             line,

@@ -21,6 +21,9 @@ pub fn clean_function(name: &str) -> String {
     }
     s = strip_legacy_hash(s);
     s = strip_cpp_params(s);
+    if !s.contains(['<', '{']) && !s.contains("::_::") {
+        return s.to_owned();
+    }
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::with_capacity(s.len());
     clean_into(&chars, &mut out);

@@ -86,14 +86,22 @@ pub struct Signature {
 impl Signature {
     /// The signature of `report` under `config`.
     pub fn of(report: &Report, config: &SignatureConfig) -> Signature {
-        let meaningful = meaningful_frames(&report.frames);
+        Signature::with_frames(report, &meaningful_frames(&report.frames), config)
+    }
+
+    /// [`Signature::of`] with the report's meaningful frames already known.
+    pub(crate) fn with_frames(
+        report: &Report,
+        meaningful: &[&Frame],
+        config: &SignatureConfig,
+    ) -> Signature {
         let keys = |frames: &[&Frame], n: usize| -> Vec<String> {
             frames.iter().filter_map(|f| frame_key(f)).take(n).collect()
         };
         let mut frames = match &report.kind {
-            CrashKind::Panic => keys(&meaningful, config.panic_frames),
-            CrashKind::StackOverflow => recursion(&meaningful, config.frames),
-            _ => keys(&meaningful, config.frames),
+            CrashKind::Panic => keys(meaningful, config.panic_frames),
+            CrashKind::StackOverflow => recursion(meaningful, config.frames),
+            _ => keys(meaningful, config.frames),
         };
         if frames.is_empty() {
             let named: Vec<&Frame> = report.frames.iter().collect();
@@ -205,7 +213,11 @@ const MAX_TITLE_MESSAGE: usize = 80;
 /// The function is the top meaningful frame's, as fully qualified as the
 /// report gives it.
 pub fn title(report: &Report) -> String {
-    let meaningful = meaningful_frames(&report.frames);
+    title_with_frames(report, &meaningful_frames(&report.frames))
+}
+
+/// [`title`] with the report's meaningful frames already known.
+pub(crate) fn title_with_frames(report: &Report, meaningful: &[&Frame]) -> String {
     let top = meaningful
         .first()
         .copied()

@@ -378,21 +378,27 @@ fn heap_profile_stack(lines: &[&str], from: usize) -> Vec<Frame> {
 /// llvm-symbolizer prints `six_bugs::lookup`. Frames match on file, line,
 /// column and the last path segment.
 fn qualify(mut frames: Vec<Frame>, signal: &[Frame]) -> Vec<Frame> {
+    let named: Vec<(&Frame, &str, String)> = signal
+        .iter()
+        .filter_map(|s| {
+            let f = s.function.as_deref()?;
+            Some((s, f, last_segment(f)))
+        })
+        .collect();
     for frame in &mut frames {
         let (Some(func), Some(_)) = (&frame.function, &frame.file) else {
             continue;
         };
         let short = last_segment(func);
-        let better = signal.iter().find(|s| {
+        let better = named.iter().find(|(s, f, last)| {
             s.file == frame.file
                 && s.line == frame.line
                 && s.column == frame.column
-                && s.function
-                    .as_deref()
-                    .is_some_and(|f| f.len() > func.len() && last_segment(f) == short)
+                && f.len() > func.len()
+                && *last == short
         });
-        if let Some(name) = better.and_then(|s| s.function.clone()) {
-            frame.function = Some(name);
+        if let Some((_, name, _)) = better {
+            frame.function = Some((*name).to_owned());
         }
     }
     frames
