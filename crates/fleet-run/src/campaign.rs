@@ -31,6 +31,8 @@ const COMPACT_EVERY: Duration = Duration::from_secs(3600);
 /// A worker that ended sooner than this after starting waits this long before its
 /// restart, so a target that exits at once cannot spin the machine.
 const QUICK_EXIT: Duration = Duration::from_secs(1);
+/// How long a stopping campaign waits for its last hub sync.
+const HUB_FINAL_SYNC_WAIT: Duration = Duration::from_secs(4);
 /// After the stop grace, how much longer shutdown waits for process exits to be reported.
 const SHUTDOWN_SLACK: Duration = Duration::from_secs(3);
 
@@ -65,6 +67,16 @@ pub struct CampaignSpec {
     pub max_log_bytes: u64,
     /// Automatic corpus minimization; `None`: off.
     pub minimize: Option<AutoMinimize>,
+    /// Sync with a hub during the campaign; `None`: no hub.
+    pub hub: Option<HubSpec>,
+}
+
+/// The hub a campaign syncs with, as whom, and how often.
+#[derive(Clone, Debug)]
+pub struct HubSpec {
+    pub url: fleet_config::HubUrl,
+    pub node: fleet_config::NodeName,
+    pub every: Duration,
 }
 
 /// When a campaign minimizes a corpus by itself: once it has `growth` times the files it
@@ -128,6 +140,17 @@ pub enum Notice {
     Minimized {
         target: String,
         outcome: Result<MinimizeOutcome, String>,
+    },
+    HubSynced {
+        pushed: usize,
+        pulled: usize,
+        error: Option<String>,
+    },
+    /// A finding another node pushed to the hub, now recorded here.
+    PulledFinding {
+        target: String,
+        kind: String,
+        id: i64,
     },
     Stopping {
         reason: StopReason,
@@ -226,6 +249,7 @@ struct Campaign<'n> {
     minimized_at_files: BTreeMap<String, u64>,
     /// Since when each target has had workers without a break.
     assigned_since: BTreeMap<String, Instant>,
+    hub: Option<crate::hubsync::SyncThread>,
 }
 
 impl<'n> Campaign<'n> {
@@ -283,6 +307,7 @@ impl<'n> Campaign<'n> {
             minimizing: BTreeMap::new(),
             minimized_at_files: BTreeMap::new(),
             assigned_since: BTreeMap::new(),
+            hub: None,
             last_compact: now - COMPACT_EVERY,
         })
     }
@@ -324,6 +349,27 @@ impl<'n> Campaign<'n> {
     }
 
     fn dispatch(mut self, rx: Receiver<Event>) -> Summary {
+        if let Some(h) = self.spec.hub.clone() {
+            let targets: Vec<fleet_config::TargetName> = self
+                .spec
+                .targets
+                .keys()
+                .filter_map(|t| fleet_config::TargetName::new(t.as_str()).ok())
+                .collect();
+            match crate::hubsync::SyncThread::spawn(
+                h.url,
+                self.spec.layout.clone(),
+                h.node,
+                targets,
+                h.every,
+                self.tx.clone(),
+            ) {
+                Ok(t) => self.hub = Some(t),
+                Err(e) => (self.notify)(Notice::Error {
+                    message: format!("cannot start hub sync: {e}"),
+                }),
+            }
+        }
         let now = Instant::now();
         for i in 0..self.tiers.len() {
             self.decide(i, now);
@@ -365,6 +411,19 @@ impl<'n> Campaign<'n> {
                 }
             },
             Event::Minimized { target, outcome } => self.minimized(target, outcome),
+            Event::HubSynced(o) => {
+                for (target, kind, id, new) in o.findings {
+                    if new {
+                        self.new_findings += 1;
+                        (self.notify)(Notice::PulledFinding { target, kind, id });
+                    }
+                }
+                (self.notify)(Notice::HubSynced {
+                    pushed: o.pushed,
+                    pulled: o.pulled,
+                    error: o.error,
+                });
+            }
             Event::Worker(run, msg) => {
                 let Some(&slot) = self.runs.get(&run) else {
                     return;
@@ -1012,6 +1071,10 @@ impl<'n> Campaign<'n> {
             live.stop();
         }
         self.flush(now);
+        if let Some(hub) = self.hub.take() {
+            // The last findings reach the hub, within the stop's time limit.
+            hub.finish(HUB_FINAL_SYNC_WAIT);
+        }
         Summary {
             reason,
             new_findings: self.new_findings,

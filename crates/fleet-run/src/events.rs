@@ -14,6 +14,8 @@ pub enum Event {
     Worker(RunId, WorkerMsg),
     /// SIGINT or SIGTERM (the number), forwarded from the signal thread.
     Signal(i32),
+    /// A hub sync round ended.
+    HubSynced(crate::hubsync::RoundOutcome),
     /// A background corpus minimization ended.
     Minimized {
         target: String,

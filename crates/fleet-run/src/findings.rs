@@ -76,6 +76,7 @@ pub fn intake(
         report_path: report_path.exists().then_some(report_path.as_path()),
         size_bytes: bytes.len() as u64,
         at_ms,
+        node: None,
     })?;
     Ok(Kept {
         id,

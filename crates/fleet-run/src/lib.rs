@@ -5,6 +5,7 @@ pub mod campaign;
 pub mod corpus;
 mod events;
 pub mod findings;
+pub mod hubsync;
 pub mod minimize;
 pub mod output;
 pub mod process;

@@ -16,6 +16,8 @@ pub struct StatusDoc {
     pub version: u32,
     pub targets: Vec<TargetStatus>,
     pub system: SystemStatus,
+    /// The hub's health when the config has one (`state`: ok, degraded, error).
+    pub hub: Option<crate::hubsync::HubStatus>,
 }
 
 /// One target's line in `status --json`.
@@ -116,10 +118,14 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
             }
         })
         .collect();
+    let hub = db
+        .meta(crate::hubsync::HUB_META)?
+        .and_then(|(v, _)| serde_json::from_str(&v).ok());
     Ok(StatusDoc {
         version: DOC_VERSION,
         targets,
         system,
+        hub,
     })
 }
 
@@ -152,7 +158,7 @@ pub fn crashes(db: &Db, node: &str) -> Result<CrashesDoc, StoreError> {
             repro: "pending".into(),
             input_path: f.input_path,
             minimized_path: None,
-            nodes: vec![node.to_string()],
+            nodes: vec![f.node.clone().unwrap_or_else(|| node.to_string())],
             report_path: f.report_path,
         })
         .collect();

@@ -270,6 +270,7 @@ mod tests {
             report_path: None,
             size_bytes: 1,
             at_ms: 5,
+            node: None,
         })
         .unwrap();
         (layout, db)

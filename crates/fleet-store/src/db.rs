@@ -8,7 +8,10 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 /// Numbered migrations; `PRAGMA user_version` records how many have run.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_init.sql"),
+    include_str!("migrations/0002_nodes_and_meta.sql"),
+];
 
 /// Raw samples are this many seconds apart; older ones are folded (see [`Db::compact_samples`]).
 pub const RAW_SPAN_S: i64 = 10;
@@ -70,6 +73,8 @@ pub struct FindingInsert<'a> {
     pub report_path: Option<&'a Path>,
     pub size_bytes: u64,
     pub at_ms: i64,
+    /// The node that found it; `None`: this one.
+    pub node: Option<&'a str>,
 }
 
 /// A kept finding.
@@ -85,6 +90,8 @@ pub struct FindingRecord {
     pub count: i64,
     pub first_seen: i64,
     pub last_seen: i64,
+    /// The node that found it; `None`: this one.
+    pub node: Option<String>,
 }
 
 /// One stats sample of one target.
@@ -272,8 +279,8 @@ impl Db {
         }
         self.conn.execute(
             "INSERT INTO findings (target, kind, sha1, input_path, report_path, size_bytes,
-                 count, first_seen, last_seen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7)",
+                 count, first_seen, last_seen, node)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?7, ?8)",
             params![
                 f.target,
                 f.kind,
@@ -281,7 +288,8 @@ impl Db {
                 f.input_path.to_string_lossy(),
                 f.report_path.map(|p| p.to_string_lossy().into_owned()),
                 f.size_bytes as i64,
-                f.at_ms
+                f.at_ms,
+                f.node
             ],
         )?;
         Ok((self.conn.last_insert_rowid(), true))
@@ -314,6 +322,7 @@ impl Db {
                 count: r.get("count")?,
                 first_seen: r.get("first_seen")?,
                 last_seen: r.get("last_seen")?,
+                node: r.get("node")?,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -487,8 +496,8 @@ impl Db {
                     .map(|_| layout.finding_report(&f.target, &f.kind, &f.sha1));
                 added += db.conn.execute(
                     "INSERT OR IGNORE INTO findings (target, kind, sha1, input_path, report_path,
-                         size_bytes, count, first_seen, last_seen)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                         size_bytes, count, first_seen, last_seen, node)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                     params![
                         f.target,
                         f.kind,
@@ -498,7 +507,8 @@ impl Db {
                         f.size_bytes,
                         f.count,
                         f.first_seen,
-                        f.last_seen
+                        f.last_seen,
+                        f.node
                     ],
                 )?;
             }
@@ -534,6 +544,28 @@ impl Db {
             Ok(())
         })?;
         Ok(added)
+    }
+
+    /// Stores a small named document (e.g. the hub's state for `status`).
+    pub fn put_meta(&self, key: &str, value: &str, at_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO meta (key, value, updated_at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (key) DO UPDATE SET value = ?2, updated_at = ?3",
+            params![key, value, at_ms],
+        )?;
+        Ok(())
+    }
+
+    /// A named document and when it was written.
+    pub fn meta(&self, key: &str) -> Result<Option<(String, i64)>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT value, updated_at FROM meta WHERE key = ?1",
+                [key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?)
     }
 
     /// Checks the file's integrity (`PRAGMA quick_check`): Ok(()) or the first problem.
@@ -591,6 +623,7 @@ mod tests {
             report_path: None,
             size_bytes: 4,
             at_ms: 1000,
+            node: None,
         };
         assert_eq!(db.record_finding(&f).unwrap(), (1, true));
         let again = FindingInsert {

@@ -81,6 +81,13 @@ pub enum CorpusCommand {
         #[arg(long = "target", value_name = "NAME")]
         targets: Vec<String>,
     },
+    /// Sync corpora and findings with the hub of fleet.toml's [hub] now: push what is new
+    /// here, pull what other nodes found.
+    Sync {
+        /// Only these targets (default: every configured target).
+        #[arg(long = "target", value_name = "NAME")]
+        targets: Vec<String>,
+    },
     /// Add the files of DIR to corpora, named by content (duplicates skipped): DIR/<target>/
     /// for every configured target found there (an export or a cargo-fuzz corpus/ tree),
     /// or all of DIR into one target with --target.

@@ -47,6 +47,49 @@ pub fn corpus(ctx: &Context, cmd: CorpusCommand) -> Result<i32> {
                 Ok(exit::PROBLEM)
             }
         }
+        CorpusCommand::Sync { targets } => {
+            for t in &targets {
+                known(t)?;
+            }
+            let Some(hub) = &plan.hub else {
+                return Err(exit::usage(format!(
+                    "{} has no [hub] url: nothing to sync with",
+                    plan.file.display()
+                )));
+            };
+            let names: Vec<fleet_config::TargetName> = plan
+                .targets
+                .iter()
+                .map(|t| t.name.clone())
+                .filter(|n| targets.is_empty() || targets.iter().any(|t| t == n.as_str()))
+                .collect();
+            std::fs::create_dir_all(layout.root())?;
+            let db = fleet_store::Db::open(&layout.db_path())?;
+            let node = fleet_run::hubsync::node_name(&layout)?;
+            let hub = fleet_hub::Hub::open(&hub.url, fleet_hub::HubOptions::default())?;
+            match fleet_run::hubsync::sync_round(&hub, &layout, &db, &node, &names) {
+                Ok(round) => {
+                    let r = &round.report;
+                    println!(
+                        "synced {} as node {node}: pushed {} corpus entries and {} findings, pulled {} corpus entries and {} findings ({} store requests)",
+                        hub.url(),
+                        r.pushed_corpus,
+                        r.pushed_crashes,
+                        r.pulled_corpus,
+                        r.pulled_crashes.len(),
+                        hub.requests().total()
+                    );
+                    for refusal in &r.refused {
+                        println!("refused a hub object: {refusal}");
+                    }
+                    Ok(exit::OK)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(exit::PROBLEM)
+                }
+            }
+        }
         CorpusCommand::Export { dir, targets } => {
             for t in &targets {
                 known(t)?;

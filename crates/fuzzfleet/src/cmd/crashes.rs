@@ -11,7 +11,8 @@ pub fn crashes(ctx: &Context, cmd: CrashesCommand) -> Result<i32> {
     let plan = ctx.plan_if_present()?;
     let state = ctx.state_dir(plan.as_ref());
     let db = super::open_db(&state)?;
-    let doc = report::crashes(&db, &super::node_name())?;
+    let node = fleet_run::hubsync::node_name(&fleet_store::Layout::new(&state))?;
+    let doc = report::crashes(&db, node.as_str())?;
     match cmd {
         CrashesCommand::List { json: true } => println!("{}", serde_json::to_string_pretty(&doc)?),
         CrashesCommand::List { json: false } => {

@@ -65,14 +65,6 @@ impl Context {
     }
 }
 
-/// This node's name: the host name (nodes of a fleet are told apart by it).
-pub fn node_name() -> String {
-    nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "local".into())
-}
-
 /// Opens the state database read-write if the state dir exists; a missing one is a
 /// usage error that says how to create it.
 pub fn open_db(state: &Path) -> Result<fleet_store::Db> {

@@ -6,6 +6,7 @@ use std::fs;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use fleet_run::campaign::HubSpec;
 use fleet_run::{AutoMinimize, CampaignSpec, Notice, StopReason};
 use fleet_store::Layout;
 
@@ -15,6 +16,8 @@ use crate::{exit, plan};
 
 /// SIGTERM to SIGKILL, per worker; the whole stop stays well inside 10 s.
 const GRACE: Duration = Duration::from_secs(3);
+/// How often a campaign syncs with the hub (plus once at start and once at stop).
+const HUB_SYNC_EVERY: Duration = Duration::from_secs(60);
 /// Per-worker log budget (the current file plus one rotated).
 const MAX_LOG_BYTES: u64 = 8 << 20;
 
@@ -58,6 +61,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
             .join("; "),
         state.display()
     );
+    let node = fleet_run::hubsync::node_name(&layout)?;
     let spec = CampaignSpec {
         layout,
         targets,
@@ -66,6 +70,11 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         once: args.once,
         grace: GRACE,
         max_log_bytes: MAX_LOG_BYTES,
+        hub: plan.hub.as_ref().map(|h| HubSpec {
+            url: h.url.clone(),
+            node: node.clone(),
+            every: HUB_SYNC_EVERY,
+        }),
         minimize: plan.corpus.minimize_growth.map(|growth| AutoMinimize {
             growth,
             min_files: plan.corpus.minimize_min_files,
@@ -150,6 +159,16 @@ fn print_notice(n: &Notice, verbose: bool) {
             target,
             outcome: Err(e),
         } => format!("{target}: corpus minimization failed: {e}"),
+        Notice::PulledFinding { target, kind, id } => {
+            format!("{target}: NEW {kind} from another node, via the hub (finding {id})")
+        }
+        Notice::HubSynced { error: Some(e), .. } => {
+            format!("hub sync failed (fuzzing goes on, retrying): {e}")
+        }
+        Notice::HubSynced { pushed, pulled, .. } if verbose || pushed + pulled > 0 => {
+            format!("hub: pushed {pushed}, pulled {pulled}")
+        }
+        Notice::HubSynced { .. } => return,
         Notice::Error { message } => format!("error: {message}"),
     };
     eprintln!("[{at}] {line}");

@@ -1,0 +1,263 @@
+//! Syncing a state dir with the hub: one round (push what is new here, pull what other
+//! nodes found, record their findings, write this node's heartbeat), the node's name,
+//! and the hub's health as `status` shows it.
+
+use std::fs;
+use std::io;
+
+use fleet_config::{NodeName, TargetName};
+use fleet_hub::{Heartbeat, Hub, HubError, SyncReport, TargetSummary};
+use fleet_store::{Db, FindingInsert, Layout, StoreError, now_ms, rfc3339};
+use serde::{Deserialize, Serialize};
+
+/// The `meta` key under which the hub's health is kept for `status`.
+pub const HUB_META: &str = "hub";
+
+/// The hub as `status` shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HubStatus {
+    pub url: String,
+    /// `ok`, or `degraded` while the hub cannot be reached (fuzzing goes on).
+    pub state: String,
+    pub last_sync_at: Option<String>,
+    pub last_ok_at: Option<String>,
+    pub message: Option<String>,
+    pub pushed: u64,
+    pub pulled: u64,
+}
+
+/// What one round did, for the campaign's notices.
+#[derive(Debug)]
+pub struct Round {
+    pub report: SyncReport,
+    /// Findings of other nodes now recorded here: (target, kind, id, new).
+    pub findings: Vec<(String, String, i64, bool)>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SyncError {
+    #[error("hub: {0}")]
+    Hub(#[from] HubError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl SyncError {
+    /// The hub is unreachable or refuses us: fuzzing goes on, sync retries later.
+    pub fn is_degraded(&self) -> bool {
+        matches!(self, SyncError::Hub(e) if e.is_degraded())
+    }
+}
+
+/// This state dir's node name: `FUZZFLEET_NODE` if set, else the one saved in the state
+/// dir, else a new one (the host name and a random suffix, so two state dirs on one
+/// machine are two nodes), saved for next time.
+pub fn node_name(layout: &Layout) -> io::Result<NodeName> {
+    let invalid =
+        |e: fleet_config::NameError| io::Error::new(io::ErrorKind::InvalidData, e.to_string());
+    if let Ok(name) = std::env::var("FUZZFLEET_NODE") {
+        return NodeName::new(name).map_err(invalid);
+    }
+    let file = layout.root().join("node-name");
+    if let Ok(name) = fs::read_to_string(&file) {
+        return NodeName::new(name.trim()).map_err(invalid);
+    }
+    let host: String = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+        .unwrap_or_else(|| "node".into())
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(40)
+        .collect();
+    let suffix = fleet_store::sha1_hex(
+        format!("{}{:?}", std::process::id(), std::time::SystemTime::now()).as_bytes(),
+    );
+    let name = NodeName::new(format!("{}-{}", host.trim_start_matches('.'), &suffix[..6]))
+        .map_err(invalid)?;
+    fleet_store::write_atomic(&file, name.as_str().as_bytes())?;
+    Ok(name)
+}
+
+/// One sync round; the hub's health is recorded either way.
+pub fn sync_round(
+    hub: &Hub,
+    layout: &Layout,
+    db: &Db,
+    node: &NodeName,
+    targets: &[TargetName],
+) -> Result<Round, SyncError> {
+    let previous: HubStatus = db
+        .meta(HUB_META)?
+        .and_then(|(v, _)| serde_json::from_str(&v).ok())
+        .unwrap_or_default();
+    let now = now_ms();
+    let result = hub.sync(layout, node, targets);
+    let mut status = HubStatus {
+        url: hub.url().to_string(),
+        last_sync_at: Some(rfc3339(now)),
+        ..previous
+    };
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            status.state = if e.is_degraded() { "degraded" } else { "error" }.into();
+            status.message = Some(e.to_string());
+            db.put_meta(
+                HUB_META,
+                &serde_json::to_string(&status).unwrap_or_default(),
+                now,
+            )?;
+            return Err(e.into());
+        }
+    };
+    let mut findings = Vec::new();
+    for c in &report.pulled_crashes {
+        let size = fs::metadata(&c.input).map(|m| m.len()).unwrap_or(0);
+        let kind = c.kind.to_string();
+        let (id, new) = db.record_finding(&FindingInsert {
+            target: c.target.as_str(),
+            kind: &kind,
+            sha1: &c.sha1,
+            input_path: &c.input,
+            report_path: c.report.as_deref(),
+            size_bytes: size,
+            at_ms: now,
+            node: Some(c.node.as_str()),
+        })?;
+        findings.push((c.target.to_string(), kind, id, new));
+    }
+    let summaries: Vec<TargetSummary> = db
+        .targets()?
+        .into_iter()
+        .filter_map(|t| {
+            Some(TargetSummary {
+                name: TargetName::new(&t.name).ok()?,
+                state: t.state,
+                workers: t.workers.max(0) as u32,
+                execs: t.execs.max(0) as u64,
+                execs_per_sec: t.execs_per_sec,
+                corpus_files: t.corpus_files.max(0) as u64,
+                crashes: 0,
+            })
+        })
+        .collect();
+    let heartbeat = hub.write_heartbeat(&Heartbeat::new(node.clone(), summaries));
+    status.state = "ok".into();
+    status.last_ok_at = status.last_sync_at.clone();
+    status.message = heartbeat
+        .err()
+        .map(|e| format!("heartbeat not written: {e}"));
+    status.pushed += report.pushed() as u64;
+    status.pulled += report.pulled() as u64;
+    db.put_meta(
+        HUB_META,
+        &serde_json::to_string(&status).unwrap_or_default(),
+        now,
+    )?;
+    Ok(Round { report, findings })
+}
+
+/// The campaign's sync thread: a round at once, then every `every`, and a last one when
+/// the campaign stops. Results arrive as [`Event::HubSynced`](crate::events::Event).
+pub struct SyncThread {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    handle: std::thread::JoinHandle<()>,
+}
+
+impl std::fmt::Debug for SyncThread {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SyncThread")
+    }
+}
+
+/// What the dispatcher hears of a round.
+#[derive(Debug)]
+pub struct RoundOutcome {
+    pub pushed: usize,
+    pub pulled: usize,
+    pub findings: Vec<(String, String, i64, bool)>,
+    pub error: Option<String>,
+}
+
+impl SyncThread {
+    pub fn spawn(
+        url: fleet_config::HubUrl,
+        layout: Layout,
+        node: NodeName,
+        targets: Vec<TargetName>,
+        every: std::time::Duration,
+        tx: std::sync::mpsc::Sender<crate::events::Event>,
+    ) -> io::Result<Self> {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let handle = std::thread::Builder::new()
+            .name("hub-sync".into())
+            .spawn(move || {
+                let send = |outcome: RoundOutcome| {
+                    let _ = tx.send(crate::events::Event::HubSynced(outcome));
+                };
+                let opened = Hub::open(&url, fleet_hub::HubOptions::default())
+                    .map_err(|e| e.to_string())
+                    .and_then(|hub| {
+                        Db::open(&layout.db_path())
+                            .map(|db| (hub, db))
+                            .map_err(|e| e.to_string())
+                    });
+                let (hub, db) = match opened {
+                    Ok(pair) => pair,
+                    Err(error) => {
+                        return send(RoundOutcome {
+                            pushed: 0,
+                            pulled: 0,
+                            findings: Vec::new(),
+                            error: Some(error),
+                        });
+                    }
+                };
+                loop {
+                    let outcome = match sync_round(&hub, &layout, &db, &node, &targets) {
+                        Ok(round) => RoundOutcome {
+                            pushed: round.report.pushed(),
+                            pulled: round.report.pulled(),
+                            findings: round.findings,
+                            error: None,
+                        },
+                        Err(e) => RoundOutcome {
+                            pushed: 0,
+                            pulled: 0,
+                            findings: Vec::new(),
+                            error: Some(e.to_string()),
+                        },
+                    };
+                    send(outcome);
+                    match stopped.recv_timeout(every) {
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                        // Stopping: one last round so what was found last reaches the hub.
+                        _ => {
+                            let _ = sync_round(&hub, &layout, &db, &node, &targets);
+                            return;
+                        }
+                    }
+                }
+            })?;
+        Ok(Self {
+            stop: Some(stop),
+            handle,
+        })
+    }
+
+    /// Asks for the last round and waits for it up to `wait`.
+    pub fn finish(mut self, wait: std::time::Duration) {
+        drop(self.stop.take());
+        let deadline = std::time::Instant::now() + wait;
+        while !self.handle.is_finished() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Two state dirs ("nodes") sharing a directory hub through the CLI: what one finds, the
+//! other gets; an unreachable hub never stops fuzzing and shows as degraded.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::fs;
+
+use support::Fleet;
+
+fn names(dir: &std::path::Path) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn two_nodes_converge_on_the_union_of_corpora_and_share_findings_through_the_hub() {
+    let hub_dir = fleet_testkit::state_temp_dir();
+    let hub = format!("[hub]\nurl = \"file://{}\"\n", hub_dir.path().display());
+    let a = Fleet::new(&format!(
+        "{hub}[tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"1h\"\n"
+    ));
+    let b = Fleet::new(&format!(
+        "{hub}[tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"1h\"\n"
+    ));
+    // B has something of its own to share.
+    let extra = b.path().join("extra");
+    fs::create_dir_all(&extra).unwrap();
+    fs::write(extra.join("mine"), b"only on node b").unwrap();
+    let out = b.output(&[
+        "corpus",
+        "import",
+        extra.to_str().unwrap(),
+        "--target",
+        "crash_magic",
+    ]);
+    assert!(out.status.success());
+
+    // A fuzzes; its last sync at stop pushes its corpus and crashes.
+    let out = a.output(&[
+        "run",
+        "--no-build",
+        "--once",
+        "--budget",
+        "6s",
+        "--workers",
+        "1",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a_buckets = a.buckets();
+    assert!(!a_buckets.is_empty());
+    assert_eq!(a.status()["hub"]["state"], "ok", "{}", a.status());
+
+    for node in [&b, &a, &b] {
+        let out = node.output(&["corpus", "sync"]);
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let ca = names(&a.state().join("corpus/crash_magic"));
+    let cb = names(&b.state().join("corpus/crash_magic"));
+    assert_eq!(ca, cb, "corpora did not converge");
+    assert!(ca.contains(&fleet_store::sha1_hex(b"only on node b")));
+
+    // A's crashes are in B's list, with their reports and A as the node.
+    let b_buckets = b.buckets();
+    for found in &a_buckets {
+        let there = b_buckets
+            .iter()
+            .find(|x| x["id"] == found["id"])
+            .unwrap_or_else(|| panic!("{} missing on b", found["id"]));
+        // Found on node a, and b says so (each state dir is its own node).
+        assert_eq!(there["nodes"], found["nodes"]);
+        assert_ne!(
+            fs::read_to_string(a.state().join("node-name")).unwrap(),
+            fs::read_to_string(b.state().join("node-name")).unwrap()
+        );
+        let show = b.output(&["crashes", "show", there["id"].as_str().unwrap()]);
+        assert!(String::from_utf8_lossy(&show.stdout).contains("index out of bounds"));
+    }
+}
+
+#[test]
+fn an_unreachable_hub_never_stops_fuzzing_and_status_says_degraded() {
+    let fleet = Fleet::new(
+        "[hub]\nurl = \"s3://fuzzfleet-hub/test\"\n[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n",
+    );
+    let out = fleet
+        .cmd(&[
+            "run",
+            "--no-build",
+            "--once",
+            "--budget",
+            "5s",
+            "--workers",
+            "1",
+        ])
+        // Nothing listens on port 1 of loopback: every request fails at once.
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1")
+        .env("AWS_ALLOW_HTTP", "true")
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("hub sync failed"));
+    let status = fleet.status();
+    assert_eq!(status["hub"]["state"], "degraded", "{status}");
+    let clean = status["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "clean")
+        .unwrap();
+    assert!(clean["execs"].as_i64().unwrap() > 0);
+}
