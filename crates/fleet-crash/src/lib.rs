@@ -43,7 +43,9 @@ pub use process::{RunError, RunLimits};
 pub use report::{
     Frame, Location, Panic, Report, parse_backtrace_frame, parse_report, parse_sanitizer_frame,
 };
-pub use reproduce::{DEFAULT_RUNS, Execution, Repro, Reproduction, Run, RunOutcome, TargetRunner};
+pub use reproduce::{
+    DEFAULT_RUNS, Execution, Repro, Reproduction, Run, RunOutcome, TargetRunner, signal_report,
+};
 pub use rules::{RULES_VERSION, RuleError, Rules, SplitBy};
 pub use severity::{Severity, UnknownSeverity};
 pub use signature::{SIGNATURE_VERSION, Signature, SignatureConfig, title};

@@ -9,6 +9,7 @@ use fleet_engine::EngineCommand;
 use fleet_engine::libfuzzer::{ExitKind, ExtraFlag, Limits, ReproduceOptions, reproduce_command};
 use serde::{Deserialize, Serialize};
 
+use crate::kind::{Access, CrashKind};
 use crate::process::{RunError, RunLimits, run};
 use crate::report::{Report, parse_report};
 use crate::signature::{Signature, SignatureConfig};
@@ -169,7 +170,11 @@ impl TargetRunner {
     ) -> Result<Execution, RunError> {
         let scratch = self.scratch()?;
         let done = run(cmd, scratch.path(), limits)?;
-        let report = parse_report(&done.output);
+        let report = parse_report(&done.output).or_else(|| {
+            (!done.deadline_exceeded)
+                .then(|| signal_report(done.exit))
+                .flatten()
+        });
         Ok(Execution {
             exit: done.exit,
             elapsed: done.elapsed,
@@ -256,6 +261,43 @@ impl TargetRunner {
     }
 }
 
+/// The report of a run that a fatal signal killed before anything printed
+/// one: a target built without a sanitizer whose stack overflowed (the
+/// SIGSEGV lands in the overflowed stack, so neither Rust's handler nor
+/// libFuzzer's can run; `rust-nosan-stack-overflow.log`), or a crash
+/// before libFuzzer installed its handlers. Its kind is `signal:<name>`
+/// with no frames, so such crashes of one target share a bucket instead
+/// of being lost. SIGKILL is not a crash of the input (the kernel's OOM
+/// killer, or someone stopping the run) and gives no report.
+pub fn signal_report(exit: ExitKind) -> Option<Report> {
+    let ExitKind::Signal(signal) = exit else {
+        return None;
+    };
+    let name = match signal {
+        libc::SIGKILL => return None,
+        libc::SIGILL => "sigill".to_owned(),
+        libc::SIGTRAP => "sigtrap".to_owned(),
+        libc::SIGABRT => "sigabrt".to_owned(),
+        libc::SIGBUS => "sigbus".to_owned(),
+        libc::SIGFPE => "sigfpe".to_owned(),
+        libc::SIGSEGV => "sigsegv".to_owned(),
+        libc::SIGSYS => "sigsys".to_owned(),
+        other => format!("signal-{other}"),
+    };
+    Some(Report {
+        kind: CrashKind::Other {
+            tool: "signal".into(),
+            error: name,
+            access: Access::Unknown,
+        },
+        tool: "kernel".into(),
+        description: format!("killed by signal {signal} without a crash report"),
+        frames: Vec::new(),
+        panic: None,
+        summary: None,
+    })
+}
+
 /// Exit statuses that mean the input did something wrong. A clean exit
 /// with a sanitizer's text in the output (UBSan in recover mode) is not a
 /// crash; neither is an interrupted run or a loader failure.
@@ -282,6 +324,21 @@ pub(crate) fn absolute(path: &Path) -> Result<PathBuf, RunError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bare_fatal_signal_still_gives_a_report() {
+        let report = signal_report(ExitKind::Signal(libc::SIGSEGV)).unwrap();
+        assert_eq!(report.kind.to_string(), "signal:sigsegv");
+        assert_eq!(signal_report(ExitKind::Signal(libc::SIGKILL)), None);
+        assert_eq!(signal_report(ExitKind::Crash), None);
+        assert_eq!(
+            signal_report(ExitKind::Signal(64))
+                .unwrap()
+                .kind
+                .to_string(),
+            "signal:signal-64"
+        );
+    }
 
     #[test]
     fn repro_classes() {

@@ -365,3 +365,28 @@ fn signatures_ignore_pids_addresses_and_paths() {
     let b = Signature::of(&parse_report(&moved).unwrap(), &config);
     assert_eq!(a, b);
 }
+
+#[test]
+fn a_build_without_sanitizer_gives_the_same_panic_signature() {
+    // Captured from a later revision of the fixture (lines moved) built
+    // without ASan: no deadly-signal stack, short names only.
+    let r = report("rust-nosan-index-oob");
+    assert_eq!(r.kind, CrashKind::Panic);
+    assert_eq!(
+        r.panic.as_ref().unwrap().location.as_ref().unwrap().line,
+        41
+    );
+    assert_eq!(functions("rust-nosan-index-oob")[0], "lookup");
+    assert_eq!(sig("rust-nosan-index-oob"), sig("rust-index-oob"));
+    assert_eq!(title(&r), "panic: index out of bounds in lookup");
+}
+
+#[test]
+fn a_stack_overflow_without_sanitizer_prints_no_report() {
+    // The process dies of SIGSEGV; reproduction reports it from the exit
+    // status (`signal_report`).
+    assert_eq!(
+        parse_report(&log("reports/rust-nosan-stack-overflow.log")),
+        None
+    );
+}
