@@ -59,7 +59,7 @@ pub fn parse_sanitizer_frame(line: &str) -> Option<(usize, Frame)> {
 /// Parses a frame line of a Rust backtrace (`   3: six_bugs::lookup`, or
 /// with `RUST_BACKTRACE=full` `   3:     0x55… - six_bugs::lookup::h12…`),
 /// returning its number and frame; the `at FILE:LINE:COL` line that may
-/// follow is read by [`parse_backtrace_at`].
+/// follow is read separately.
 pub fn parse_backtrace_frame(line: &str) -> Option<(usize, Frame)> {
     let (number, rest) = line.trim_start().split_once(": ")?;
     let number: usize = number.parse().ok()?;
