@@ -162,24 +162,34 @@ impl Db {
     }
 
     fn migrate(&self, path: &Path) -> Result<()> {
-        let version: i64 = self
-            .conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))?;
-        let known = MIGRATIONS.len() as i64;
-        if version > known {
-            return Err(StoreError::TooNew {
-                path: path.to_path_buf(),
-                found: version,
-                known,
-            });
+        // The version is read inside a write transaction: a `status` opening the file
+        // while a `run` creates it must wait for the run's migration, not repeat it.
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = (|| {
+            let version: i64 = self
+                .conn
+                .pragma_query_value(None, "user_version", |r| r.get(0))?;
+            let known = MIGRATIONS.len() as i64;
+            if version > known {
+                return Err(StoreError::TooNew {
+                    path: path.to_path_buf(),
+                    found: version,
+                    known,
+                });
+            }
+            for sql in MIGRATIONS.iter().skip(version as usize) {
+                self.conn.execute_batch(sql)?;
+            }
+            self.conn.pragma_update(None, "user_version", known)?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => self.conn.execute_batch("COMMIT")?,
+            Err(_) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
         }
-        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = self.conn.unchecked_transaction()?;
-            tx.execute_batch(sql)?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
-            tx.commit()?;
-        }
-        Ok(())
+        result
     }
 
     /// Runs `f` inside one transaction, so a burst of writes costs one fsync.
@@ -598,6 +608,21 @@ mod tests {
         drop(db);
         let db = Db::open(&dir.path().join("fleet.db")).unwrap();
         assert_eq!(db.quick_check().unwrap(), Ok(()));
+    }
+
+    #[test]
+    fn concurrent_opens_of_a_new_database_migrate_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("fleet.db");
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                std::thread::spawn(move || Db::open(&path).map(|_| ()))
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap().unwrap();
+        }
     }
 
     #[test]
