@@ -48,12 +48,13 @@ fn main() {
     let t = knobs.run_for;
     println!(
         "overhead: {n} workers of `{TARGET}` for {} s, {} pairs; fuzzfleet {} ({}); \
-         {} cores; runs in {}",
+         {} cores; baseline output: {:?}; runs in {}",
         t.as_secs(),
         knobs.pairs,
         fuzzfleet.display(),
         fleet::source_label(),
         std::thread::available_parallelism().map_or(0, |c| c.get()),
+        hand::Output::from_env(),
         scratch.path().display()
     );
     let spec = hand::Spec {

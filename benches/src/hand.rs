@@ -1,10 +1,14 @@
 //! The baseline: N libFuzzer processes started directly, as a user would by hand, with
 //! the command fuzzfleet's engine adapter builds (same flags, environment, shared corpus
-//! and artifact dir, in the same state layout) plus `-max_total_time`.
+//! and artifact dir, in the same state layout) plus `-max_total_time`, their output
+//! copied to a log per worker.
 
 use std::fs::{self, File};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
 use std::time::{Duration, Instant};
 
 use fleet_engine::EngineCommand;
@@ -28,6 +32,29 @@ pub enum Mode {
     Plain,
     /// libFuzzer's fork mode, one job at a time, crashes ignored (`-fork=1 -ignore_crashes=1`).
     Fork,
+}
+
+/// Where the workers' output goes.
+///
+/// By default through a pipe that a thread of the bench copies into the worker's log,
+/// as fuzzfleet does and as a terminal would: under heavy disk traffic from other
+/// processes, libFuzzer writing its status lines straight into a file (`2> log`) lost
+/// 7–23 % of its execs/s on the 2-core test machine, which would flatter fuzzfleet.
+/// `FLEET_BENCH_HAND_OUTPUT=file` gives that plain redirect.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    Pipe,
+    File,
+}
+
+impl Output {
+    pub fn from_env() -> Self {
+        match std::env::var("FLEET_BENCH_HAND_OUTPUT").as_deref() {
+            Ok("file") => Output::File,
+            Ok("pipe") | Err(_) => Output::Pipe,
+            Ok(other) => panic!("FLEET_BENCH_HAND_OUTPUT={other}: expected `pipe` or `file`"),
+        }
+    }
 }
 
 /// One target fuzzed by hand.
@@ -121,18 +148,34 @@ pub fn run(spec: &Spec, dir: &Path) -> HandRun {
     }
     let watcher = watch::watch(std::process::id(), spec.binary);
     let mut groups = Vec::new();
+    let mut drained = Vec::new();
     for (slot, cmd) in commands.iter().enumerate() {
-        let log = File::create(worker_log(&state, spec.target, slot)).expect("worker log");
+        let mut log = File::create(worker_log(&state, spec.target, slot)).expect("worker log");
         let mut c = Command::new(&cmd.program);
         c.args(&cmd.args)
             .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-            .stdin(std::process::Stdio::null())
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log);
+            .stdin(Stdio::null());
+        match Output::from_env() {
+            Output::File => {
+                c.stdout(log.try_clone().expect("log")).stderr(log);
+            }
+            Output::Pipe => {
+                let (mut reader, writer) = io::pipe().expect("pipe");
+                c.stdout(writer.try_clone().expect("pipe")).stderr(writer);
+                let (done, rx) = mpsc::channel();
+                thread::spawn(move || {
+                    let _ = io::copy(&mut reader, &mut log);
+                    let _ = done.send(());
+                });
+                drained.push(rx);
+            }
+        }
         groups.push(
             Group::spawn(&mut c)
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", cmd.program.display())),
         );
+        // `c` and with it our copies of the pipe's write end go here, so the reader
+        // sees EOF when the worker's group is gone.
     }
     // Fork mode finishes its current job after the time is up; allow for it.
     let deadline = Instant::now() + spec.run_for + Duration::from_secs(60);
@@ -140,6 +183,10 @@ pub fn run(spec: &Spec, dir: &Path) -> HandRun {
         .iter_mut()
         .map(|g| g.wait_or_kill(deadline, "a libFuzzer worker started by hand"))
         .collect();
+    for rx in drained {
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("a worker's output was not drained 10 s after it exited");
+    }
     let lives = watcher.finish();
     let cpu = groups
         .iter()
