@@ -26,6 +26,7 @@ mod heartbeat;
 mod keys;
 mod local;
 mod meta;
+mod options;
 mod store;
 mod sync;
 
@@ -35,7 +36,8 @@ use fleet_store::Layout;
 pub use error::HubError;
 pub use heartbeat::{Heartbeat, Heartbeats, TargetSummary};
 pub use keys::{CrashName, LAYOUT_VERSION, Refusal, Sha1Name};
-pub use store::{HubOptions, RequestCounts, S3Config};
+pub use options::{HubOptions, S3Config};
+pub use store::RequestCounts;
 pub use sync::{PulledCrash, SyncReport};
 
 /// What a full listing of one target found in the hub.
@@ -173,5 +175,15 @@ impl Hub {
     /// Every node's latest heartbeat.
     pub fn heartbeats(&self) -> Result<Heartbeats, HubError> {
         self.runtime.block_on(heartbeat::read_all(&self.store))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The agent runs syncs on a thread of their own and reads counters from another.
+    #[test]
+    fn hub_can_be_shared_between_threads() {
+        fn shareable<T: Send + Sync>() {}
+        shareable::<super::Hub>();
     }
 }

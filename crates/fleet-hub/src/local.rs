@@ -136,7 +136,8 @@ impl State {
 pub(crate) struct Known {
     path: PathBuf,
     pub(crate) corpus: HashSet<Sha1Name>,
-    /// Finding name → SHA-1 of the report the hub holds for it, if any.
+    /// Finding name → SHA-1 of the report last exchanged for it (pushed, or the local
+    /// one after a pull): a local report that differs from it is pushed.
     pub(crate) crashes: HashMap<CrashName, Option<Sha1Name>>,
     pending: Vec<String>,
     /// The file is missing or describes another hub: the next flush rewrites it whole.

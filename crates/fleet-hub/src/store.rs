@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use fleet_config::HubUrl;
-use futures::TryStreamExt;
+use futures::StreamExt;
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path;
@@ -19,108 +19,7 @@ use object_store::{
 };
 
 use crate::HubError;
-
-/// How the hub is reached and how hard a sync tries before calling it unreachable.
-#[derive(Debug, Clone)]
-pub struct HubOptions {
-    /// S3 settings; `None` reads them from the environment when the hub is opened
-    /// ([`S3Config::from_env`]). Ignored for a directory hub.
-    pub s3: Option<S3Config>,
-    /// One request's limit, connection included.
-    pub request_timeout: Duration,
-    /// Attempts per request, the first included (at least 1).
-    pub attempts: u32,
-    /// The wait before the first retry; it doubles on each retry up to `backoff_max`.
-    pub backoff_initial: Duration,
-    pub backoff_max: Duration,
-    /// Requests in flight at once while pushing or pulling objects.
-    pub concurrency: usize,
-    /// At most this many new keys per batch: a long first sync saves its progress
-    /// batch by batch, so an interruption costs one batch of work.
-    pub batch_max: usize,
-    /// Largest object a sync will download: a corpus entry, finding input or report
-    /// larger than this is refused rather than written to the local disk.
-    pub max_object_bytes: u64,
-}
-
-impl Default for HubOptions {
-    fn default() -> Self {
-        Self {
-            s3: None,
-            request_timeout: Duration::from_secs(30),
-            attempts: 4,
-            backoff_initial: Duration::from_millis(250),
-            backoff_max: Duration::from_secs(4),
-            concurrency: 8,
-            batch_max: 1000,
-            max_object_bytes: 64 << 20,
-        }
-    }
-}
-
-/// Credentials and endpoint of an S3-compatible store.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct S3Config {
-    /// `None`: AWS itself, by region.
-    pub endpoint: Option<String>,
-    pub region: Option<String>,
-    /// `None`: object_store's own chain (web identity, ECS, instance metadata).
-    pub access_key_id: Option<String>,
-    pub secret_access_key: Option<String>,
-    pub session_token: Option<String>,
-    /// Plain HTTP to a non-loopback endpoint; a loopback `http://` endpoint is always
-    /// allowed (a local MinIO or test server).
-    pub allow_http: bool,
-}
-
-impl std::fmt::Debug for S3Config {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print secrets: this lands in logs.
-        f.debug_struct("S3Config")
-            .field("endpoint", &self.endpoint)
-            .field("region", &self.region)
-            .field("access_key_id", &self.access_key_id)
-            .field(
-                "secret_access_key",
-                &self.secret_access_key.as_ref().map(|_| "…"),
-            )
-            .field("session_token", &self.session_token.as_ref().map(|_| "…"))
-            .field("allow_http", &self.allow_http)
-            .finish()
-    }
-}
-
-impl S3Config {
-    /// Reads `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`,
-    /// `AWS_ENDPOINT_URL` (or `AWS_ENDPOINT`), `AWS_REGION` (or `AWS_DEFAULT_REGION`)
-    /// and `AWS_ALLOW_HTTP` (`true`/`1`).
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        Self {
-            endpoint: var("AWS_ENDPOINT_URL").or_else(|| var("AWS_ENDPOINT")),
-            region: var("AWS_REGION").or_else(|| var("AWS_DEFAULT_REGION")),
-            access_key_id: var("AWS_ACCESS_KEY_ID"),
-            secret_access_key: var("AWS_SECRET_ACCESS_KEY"),
-            session_token: var("AWS_SESSION_TOKEN"),
-            allow_http: var("AWS_ALLOW_HTTP").is_some_and(|v| v == "true" || v == "1"),
-        }
-    }
-}
-
-fn is_loopback_http(endpoint: &str) -> bool {
-    let Some(rest) = endpoint.strip_prefix("http://") else {
-        return false;
-    };
-    let host = rest.split('/').next().unwrap_or_default();
-    let host = match host.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => host.rsplit_once(':').map_or(host, |(h, _)| h),
-    };
-    host == "localhost"
-        || host
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
+use crate::options::{HubOptions, S3Config, is_loopback_http};
 
 /// Requests made so far, by kind. A listing counts one request per page of 1000 keys
 /// (the S3 page size), as S3 bills it.
@@ -137,7 +36,8 @@ impl RequestCounts {
         self.get + self.put + self.head + self.list
     }
 
-    pub(crate) fn since(&self, before: &RequestCounts) -> RequestCounts {
+    /// The requests made between `before` and `self`.
+    pub fn since(&self, before: &RequestCounts) -> RequestCounts {
         RequestCounts {
             get: self.get - before.get,
             put: self.put - before.put,
@@ -439,23 +339,65 @@ impl Store {
 
     /// Every key under `prefix` that sorts after `offset`: stores that can (S3) start the
     /// listing there, so the cost follows what is new, not what is old.
+    ///
+    /// A listing is many pages: the time limit applies to each page, not to the whole,
+    /// and a listing that fails part-way resumes after the last key it got (S3 lists in
+    /// key order) with its attempts renewed as long as pages keep arriving.
     pub(crate) async fn list_after(
         &self,
         prefix: &Path,
         offset: Option<&Path>,
     ) -> Result<Vec<Path>, HubError> {
-        let res = self
-            .retrying(Op::List, prefix, || async {
-                let stream = match offset {
-                    Some(offset) => self.inner.list_with_offset(Some(prefix), offset),
-                    None => self.inner.list(Some(prefix)),
-                };
-                stream.map_ok(|m| m.location).try_collect::<Vec<_>>().await
-            })
-            .await?;
-        let keys = res.map_err(|e| self.denied(Op::List, prefix, e))?;
-        self.count(Op::List, keys.len() as u64 / LIST_PAGE);
-        Ok(keys)
+        let attempts = self.opts.attempts.max(1);
+        let resumable = self.dir.is_none();
+        let mut backoff = self.opts.backoff_initial;
+        let mut keys: Vec<Path> = Vec::new();
+        let mut failures = 0;
+        loop {
+            self.count(Op::List, 1);
+            if !resumable {
+                keys.clear();
+            }
+            let start = keys.last().or(offset).cloned();
+            let mut stream = match &start {
+                Some(start) => self.inner.list_with_offset(Some(prefix), start),
+                None => self.inner.list(Some(prefix)),
+            };
+            let mut got = 0u64;
+            let err: Box<dyn std::error::Error + Send + Sync> = loop {
+                match tokio::time::timeout(self.opts.request_timeout, stream.next()).await {
+                    Err(_) => {
+                        break format!("no answer within {:?}", self.opts.request_timeout).into();
+                    }
+                    Ok(None) => return Ok(keys),
+                    Ok(Some(Ok(meta))) => {
+                        keys.push(meta.location);
+                        got += 1;
+                        if got.is_multiple_of(LIST_PAGE) {
+                            self.count(Op::List, 1);
+                        }
+                    }
+                    Ok(Some(Err(e))) => match classify(&e) {
+                        Class::Transient => break Box::new(e),
+                        Class::Answer | Class::Denied => {
+                            return Err(self.denied(Op::List, prefix, e));
+                        }
+                    },
+                }
+            };
+            failures = if got > 0 { 1 } else { failures + 1 };
+            if failures >= attempts {
+                return Err(HubError::Unreachable {
+                    url: self.url.clone(),
+                    op: Op::List.name(),
+                    key: prefix.to_string(),
+                    attempts: failures,
+                    source: err,
+                });
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(self.opts.backoff_max);
+        }
     }
 
     fn denied(&self, op: Op, key: &Path, e: object_store::Error) -> HubError {
@@ -497,44 +439,5 @@ fn classify(e: &object_store::Error) -> Class {
             Class::Denied
         }
         _ => Class::Transient,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn only_loopback_http_is_allowed_without_asking() {
-        for ok in [
-            "http://127.0.0.1:9000",
-            "http://localhost:9000/",
-            "http://[::1]:9000",
-            "http://127.1.2.3",
-        ] {
-            assert!(is_loopback_http(ok), "{ok}");
-        }
-        for no in [
-            "https://127.0.0.1:9000",
-            "http://10.0.0.5:9000",
-            "http://minio.example:9000",
-            "http://127.0.0.1.example:80",
-        ] {
-            assert!(!is_loopback_http(no), "{no}");
-        }
-    }
-
-    #[test]
-    fn s3_config_debug_hides_secrets() {
-        let c = S3Config {
-            secret_access_key: Some("hunter2".into()),
-            session_token: Some("tok".into()),
-            ..S3Config::default()
-        };
-        let shown = format!("{c:?}");
-        assert!(
-            !shown.contains("hunter2") && !shown.contains("tok\""),
-            "{shown}"
-        );
     }
 }

@@ -146,6 +146,35 @@ fn a_crash_found_by_one_node_reaches_the_other_with_its_report(hub: &mut TestHub
         fs::read_to_string(b.finding_report("tx_validation", "crash", &quiet_sha)).unwrap(),
         later
     );
+
+    // Both nodes found the same input and each wrote its own report: each keeps its own,
+    // and they do not push it back and forth forever.
+    let both = b"found twice".as_slice();
+    let twice = add_crash(&a, &t, both, Some("a's report"));
+    add_crash(&b, &t, both, Some("b's report"));
+    for _ in 0..2 {
+        hub.open()
+            .sync(&a, &node("a"), std::slice::from_ref(&t))
+            .unwrap();
+        hub_b
+            .sync(&b, &node("b"), std::slice::from_ref(&t))
+            .unwrap();
+    }
+    let ra = hub
+        .open()
+        .sync(&a, &node("a"), std::slice::from_ref(&t))
+        .unwrap();
+    let rb = hub_b
+        .sync(&b, &node("b"), std::slice::from_ref(&t))
+        .unwrap();
+    assert_eq!((ra.pushed(), rb.pushed()), (0, 0), "{ra:?}\n{rb:?}");
+    let report_of = |l: &Layout| {
+        fs::read_to_string(l.finding_report("tx_validation", "crash", &twice)).unwrap()
+    };
+    assert_eq!(
+        (report_of(&a).as_str(), report_of(&b).as_str()),
+        ("a's report", "b's report")
+    );
 }
 
 fn hostile_keys_are_refused_and_nothing_is_written_outside_the_state_dir(
