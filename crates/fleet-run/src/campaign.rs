@@ -796,7 +796,17 @@ impl<'n> Campaign<'n> {
             .iter()
             .filter_map(|s| s.target.as_ref())
             .collect();
-        self.assigned_since.retain(|t, _| assigned.contains(t));
+        let layout = &self.spec.layout;
+        let live = &mut self.live;
+        self.assigned_since.retain(|t, _| {
+            let keep = assigned.contains(t);
+            if !keep && let Some(l) = live.get_mut(t) {
+                // Its turn ended: count its corpus now, so a minimization need not wait
+                // for the next periodic count.
+                l.corpus = corpus::size(&layout.corpus_dir(t));
+            }
+            keep
+        });
         for t in assigned {
             self.assigned_since.entry(t.clone()).or_insert(now);
         }

@@ -111,21 +111,7 @@ fn shape(v: &Value) -> Value {
 #[test]
 fn status_and_crashes_json_have_the_contract_shape() {
     let fleet = Fleet::new("[tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"1h\"\n");
-    let out = fleet.output(&[
-        "run",
-        "--no-build",
-        "--once",
-        "--budget",
-        "8s",
-        "--workers",
-        "1",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fleet.run_once("8s", 1);
 
     let mut status = fleet.status();
     assert_eq!(status["version"], 1);

@@ -21,21 +21,7 @@ fn figures(line: &str) -> Vec<u64> {
 #[test]
 fn minimize_shrinks_the_corpus_without_losing_features_and_export_import_round_trip() {
     let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
-    let out = fleet.output(&[
-        "run",
-        "--no-build",
-        "--once",
-        "--budget",
-        "8s",
-        "--workers",
-        "2",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fleet.run_once("8s", 2);
 
     let out = fleet.output(&["corpus", "minimize", "clean"]);
     assert_eq!(
@@ -97,28 +83,13 @@ fn corpus_commands_refuse_unknown_targets_and_a_running_campaign() {
     let out = fleet.output(&["corpus", "minimize", "clean"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("stop the run first"));
-    support::signal(&run.0, libc::SIGTERM);
-    support::wait_exit(&mut run.0, std::time::Duration::from_secs(15));
+    run.stop();
 }
 
 #[test]
 fn backup_restores_into_another_state_and_a_corrupt_archive_is_refused() {
     let fleet = Fleet::new("[tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"1h\"\n");
-    let out = fleet.output(&[
-        "run",
-        "--no-build",
-        "--once",
-        "--budget",
-        "6s",
-        "--workers",
-        "1",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fleet.run_once("6s", 1);
     let ids: Vec<String> = fleet
         .buckets()
         .iter()
@@ -223,21 +194,7 @@ fn regress_replays_corpora_and_known_crashes_and_fails_while_a_bug_is_there() {
     let fleet = Fleet::new(
         "[tier.t]\ntargets = [\"crash_magic\", \"clean\"]\nbudget = \"1h\"\nmode = \"parallel\"\n",
     );
-    let out = fleet.output(&[
-        "run",
-        "--no-build",
-        "--once",
-        "--budget",
-        "6s",
-        "--workers",
-        "2",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fleet.run_once("6s", 2);
     assert!(!fleet.buckets().is_empty());
 
     let out = fleet.output(&["regress", "--target", "clean"]);

@@ -42,21 +42,7 @@ fn two_nodes_converge_on_the_union_of_corpora_and_share_findings_through_the_hub
     assert!(out.status.success());
 
     // A fuzzes; its last sync at stop pushes its corpus and crashes.
-    let out = a.output(&[
-        "run",
-        "--no-build",
-        "--once",
-        "--budget",
-        "6s",
-        "--workers",
-        "1",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    a.run_once("6s", 1);
     let a_buckets = a.buckets();
     assert!(!a_buckets.is_empty());
     assert_eq!(a.status()["hub"]["state"], "ok", "{}", a.status());

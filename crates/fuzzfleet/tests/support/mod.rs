@@ -65,6 +65,26 @@ impl Fleet {
             .unwrap()
     }
 
+    /// `run --no-build --once --budget BUDGET --workers N`, which must succeed.
+    pub fn run_once(&self, budget: &str, workers: u32) -> Output {
+        let out = self.output(&[
+            "run",
+            "--no-build",
+            "--once",
+            "--budget",
+            budget,
+            "--workers",
+            &workers.to_string(),
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     pub fn run_log(&self) -> String {
         fs::read_to_string(self.path().join("run.log")).unwrap_or_default()
     }
@@ -173,6 +193,14 @@ pub fn wait_exit(child: &mut Child, timeout: Duration) -> (Option<i32>, Duration
 
 /// Kills `child` if a test fails before stopping it, so no run outlives its test.
 pub struct KillOnDrop(pub Child);
+
+impl KillOnDrop {
+    /// SIGTERM, then the run must exit 0 within 15 s.
+    pub fn stop(&mut self) {
+        signal(&self.0, libc::SIGTERM);
+        assert_eq!(wait_exit(&mut self.0, Duration::from_secs(15)).0, Some(0));
+    }
+}
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {
