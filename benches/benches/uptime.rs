@@ -22,6 +22,8 @@ use fleet_bench::stats::{Spread, thousands};
 
 const TARGET: &str = "crash_often";
 const GOAL: f64 = 0.95;
+/// A restart gap longer than this is a wait, not the cost of starting a process.
+const LONG_GAP: f64 = 0.5;
 
 struct Pair {
     uptime: f64,
@@ -134,6 +136,31 @@ fn report_fleet(run: &FleetRun, n: usize) {
             0.0
         }
     );
+    if std::env::var_os("FLEET_BENCH_VERBOSE").is_some()
+        && let Some((start, _)) = run.lives.window()
+    {
+        for life in &run.lives.0 {
+            let tmp = life.env.iter().find(|(k, _)| k == "TMPDIR").map(|(_, v)| v);
+            println!(
+                "             pid {:>7} {:?}: {:7.3} s – {:7.3} s",
+                life.pid,
+                tmp.and_then(|t| std::path::Path::new(t).file_name()),
+                life.seen.duration_since(start).as_secs_f64(),
+                life.last.duration_since(start).as_secs_f64()
+            );
+        }
+    }
+    let gaps = run.lives.gaps_by("TMPDIR");
+    if let Some(g) = Spread::of(&gaps) {
+        println!(
+            "             restart gaps (a worker's end to its slot's next start): median \
+             {:.3} s, max {:.3} s; {} of {} over {LONG_GAP} s",
+            g.median,
+            g.max,
+            gaps.iter().filter(|&&x| x > LONG_GAP).count(),
+            gaps.len()
+        );
+    }
     println!(
         "             {:>13} execs over {:6.2} s of {n} slots → {:>9} execs/s; on a core {:.0}% \
          ({} worker processes, start-up {:.2} s, wall {:.1} s)",

@@ -52,6 +52,27 @@ impl Lives {
         Some((start, end))
     }
 
+    /// For each worker slot (the lives sharing a value of `var`, e.g. the private
+    /// `TMPDIR` fuzzfleet gives each slot), the time between one process's end and the
+    /// next one's start, in seconds.
+    pub fn gaps_by(&self, var: &str) -> Vec<f64> {
+        let mut slots: HashMap<Option<&OsString>, Vec<&Life>> = HashMap::new();
+        for life in &self.0 {
+            let key = life.env.iter().find(|(k, _)| k == var).map(|(_, v)| v);
+            slots.entry(key).or_default().push(life);
+        }
+        let mut gaps = Vec::new();
+        for lives in slots.values_mut() {
+            lives.sort_by_key(|l| l.seen);
+            gaps.extend(
+                lives
+                    .windows(2)
+                    .map(|w| w[1].seen.duration_since(w[0].last).as_secs_f64()),
+            );
+        }
+        gaps
+    }
+
     pub fn window_secs(&self) -> f64 {
         self.window()
             .map_or(0.0, |(s, e)| e.duration_since(s).as_secs_f64())
