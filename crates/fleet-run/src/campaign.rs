@@ -377,7 +377,16 @@ impl<'n> Campaign<'n> {
         self.check_all_idle();
         let mut last_tick = now;
         loop {
-            match rx.recv_timeout(TICK) {
+            // Wake for a due restart as for any other deadline, not on the next tick.
+            let wait = self
+                .slots
+                .iter()
+                .filter_map(|s| s.restart_at)
+                .min()
+                .map_or(TICK, |t| {
+                    t.saturating_duration_since(Instant::now()).min(TICK)
+                });
+            match rx.recv_timeout(wait) {
                 Ok(ev) => self.handle(ev),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -388,6 +397,9 @@ impl<'n> Campaign<'n> {
                     || now > deadline + SHUTDOWN_SLACK)
             {
                 break;
+            }
+            if self.stopping.is_none() {
+                self.restart_due(now);
             }
             if now.duration_since(last_tick) >= TICK {
                 last_tick = now;
@@ -581,7 +593,9 @@ impl<'n> Campaign<'n> {
             slot,
             how: how.to_string(),
         });
-        if now.duration_since(running.worker.started) < QUICK_EXIT {
+        // Only a worker that never got to fuzz waits before its restart: one that fuzzed
+        // and hit a bug goes straight back (a recurring bug must not cost uptime).
+        if !exit.saw_inited && now.duration_since(running.worker.started) < QUICK_EXIT {
             self.slots[slot].restart_at = Some(Instant::now() + QUICK_EXIT);
         } else {
             self.spawn(slot);
@@ -937,8 +951,22 @@ impl<'n> Campaign<'n> {
         }
     }
 
+    /// Starts the workers whose restart wait is over.
+    fn restart_due(&mut self, now: Instant) {
+        for s in 0..self.slots.len() {
+            if self.slots[s].restart_at.is_some_and(|t| now >= t) && self.slots[s].worker.is_none()
+            {
+                self.slots[s].restart_at = None;
+                self.spawn(s);
+            }
+        }
+    }
+
     fn begin_stop(&mut self, reason: StopReason) {
         let now = Instant::now();
+        // Account every slot while it still knows its target: the time up to the stop
+        // belongs in uptime's denominator.
+        self.account(now);
         let deadline = now + self.spec.grace;
         self.stopping = Some((reason, deadline));
         (self.notify)(Notice::Stopping { reason });
@@ -976,13 +1004,6 @@ impl<'n> Campaign<'n> {
             }
         }
         self.check_all_idle();
-        for s in 0..self.slots.len() {
-            if self.slots[s].restart_at.is_some_and(|t| now >= t) && self.slots[s].worker.is_none()
-            {
-                self.slots[s].restart_at = None;
-                self.spawn(s);
-            }
-        }
         let running: BTreeSet<String> = self
             .slots
             .iter()

@@ -97,6 +97,15 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
             if libc::getppid() != parent {
                 return Err(io::Error::other("fuzzfleet exited while starting a worker"));
             }
+            // A worker starts with no signal blocked and the stop signals at their
+            // defaults, whatever fuzzfleet inherited (a shell's `&` ignores SIGINT; a
+            // parent may block SIGTERM): otherwise it could not be stopped gracefully.
+            let mut empty: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut empty);
+            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
             if hide_tmp && libc::unshare(libc::CLONE_NEWNS) == 0 {
                 // Private propagation first, so the bind below never reaches the host.
                 let flags = libc::MS_REC | libc::MS_PRIVATE;

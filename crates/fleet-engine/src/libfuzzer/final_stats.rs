@@ -30,8 +30,9 @@ const KEYS: [&str; 5] = [
 /// well formed; an unknown `stat::` key is an error so that a runtime that
 /// prints something new is noticed rather than half-read.
 ///
-/// libFuzzer prints the block on normal exit, on SIGINT/SIGTERM, on OOM and
-/// timeouts, but not after a crash and never in fork mode's parent.
+/// With `-print_final_stats=1` libFuzzer prints the block on normal exit, on
+/// SIGINT/SIGTERM, on OOM and timeouts and after a crash (seen on the
+/// `crash_often` fixture), but never in fork mode's parent.
 pub fn parse_final_stats(text: &str) -> Result<FinalStats, ParseError> {
     let mut values: [Option<u64>; 5] = [None; 5];
     let mut last_line = "";
