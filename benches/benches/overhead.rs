@@ -12,10 +12,9 @@
 
 use fleet_bench::fleet::{self, FleetRun};
 use fleet_bench::hand::{self, HandRun, Mode};
-use fleet_bench::knobs::Knobs;
-use fleet_bench::scratch::Scratch;
+use fleet_bench::same;
+use fleet_bench::setup::Setup;
 use fleet_bench::stats::{Spread, thousands};
-use fleet_bench::{procs, same};
 
 const TARGET: &str = "clean";
 const GOAL: f64 = 0.98;
@@ -38,25 +37,15 @@ struct Pair {
 }
 
 fn main() {
-    procs::stop_on_signals();
-    let knobs = Knobs::read(30, 6);
-    let fuzzfleet = fleet::build_release();
-    let binary = fleet_testkit::rust_fixture(TARGET);
-    let seeds = fleet_testkit::rust_fixture_seeds(TARGET);
-    let mut scratch = Scratch::new("overhead");
+    let Setup {
+        knobs,
+        fuzzfleet,
+        binary,
+        seeds,
+        mut scratch,
+    } = Setup::new("overhead", TARGET, 30, 6);
     let n = knobs.workers;
     let t = knobs.run_for;
-    println!(
-        "overhead: {n} workers of `{TARGET}` for {} s, {} pairs; fuzzfleet {} ({}); \
-         {} cores; baseline output: {:?}; runs in {}",
-        t.as_secs(),
-        knobs.pairs,
-        fuzzfleet.display(),
-        fleet::source_label(),
-        std::thread::available_parallelism().map_or(0, |c| c.get()),
-        hand::Output::from_env(),
-        scratch.path().display()
-    );
     let spec = hand::Spec {
         binary: &binary,
         target: TARGET,

@@ -15,9 +15,7 @@
 
 use fleet_bench::fleet::{self, FleetRun};
 use fleet_bench::hand::{self, HandRun, Mode};
-use fleet_bench::knobs::Knobs;
-use fleet_bench::procs;
-use fleet_bench::scratch::Scratch;
+use fleet_bench::setup::Setup;
 use fleet_bench::stats::{Spread, thousands};
 
 const TARGET: &str = "crash_often";
@@ -34,25 +32,15 @@ struct Pair {
 }
 
 fn main() {
-    procs::stop_on_signals();
-    let knobs = Knobs::read(60, 2);
-    let fuzzfleet = fleet::build_release();
-    let binary = fleet_testkit::rust_fixture(TARGET);
-    let seeds = fleet_testkit::rust_fixture_seeds(TARGET);
-    let mut scratch = Scratch::new("uptime");
+    let Setup {
+        knobs,
+        fuzzfleet,
+        binary,
+        seeds,
+        mut scratch,
+    } = Setup::new("uptime", TARGET, 60, 2);
     let n = knobs.workers;
     let t = knobs.run_for;
-    println!(
-        "uptime: {n} workers of `{TARGET}` for {} s, {} pairs; fuzzfleet {} ({}); \
-         {} cores; baseline output: {:?}; runs in {}",
-        t.as_secs(),
-        knobs.pairs,
-        fuzzfleet.display(),
-        fleet::source_label(),
-        std::thread::available_parallelism().map_or(0, |c| c.get()),
-        hand::Output::from_env(),
-        scratch.path().display()
-    );
     let spec = hand::Spec {
         binary: &binary,
         target: TARGET,

@@ -8,5 +8,6 @@ pub mod knobs;
 pub mod procs;
 pub mod same;
 pub mod scratch;
+pub mod setup;
 pub mod stats;
 pub mod watch;
