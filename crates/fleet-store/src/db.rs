@@ -340,10 +340,18 @@ impl Db {
 
     /// Stores one stats sample (a second one for the same target, span and time replaces it).
     pub fn put_sample(&self, s: &Sample) -> Result<()> {
+        self.insert_sample(s, "REPLACE")
+    }
+
+    /// Inserts a sample; on a clash with an existing row, `on_conflict` (`REPLACE` or
+    /// `IGNORE`) decides which one stays.
+    fn insert_sample(&self, s: &Sample, on_conflict: &str) -> Result<()> {
         self.conn.execute(
-            "INSERT OR REPLACE INTO samples (target, ts, span_s, workers, execs, execs_per_sec,
-                 coverage, features, corpus_files, corpus_bytes, rss_mb)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            &format!(
+                "INSERT OR {on_conflict} INTO samples (target, ts, span_s, workers, execs,
+                     execs_per_sec, coverage, features, corpus_files, corpus_bytes, rss_mb)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+            ),
             params![
                 s.target,
                 s.ts,
@@ -531,24 +539,8 @@ impl Db {
                     })?;
                 }
                 for sample in src.samples(&t.name, 0)? {
-                    db.conn.execute(
-                        "INSERT OR IGNORE INTO samples (target, ts, span_s, workers, execs,
-                             execs_per_sec, coverage, features, corpus_files, corpus_bytes, rss_mb)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                        params![
-                            sample.target,
-                            sample.ts,
-                            sample.span_s,
-                            sample.workers,
-                            sample.execs,
-                            sample.execs_per_sec,
-                            sample.coverage,
-                            sample.features,
-                            sample.corpus_files,
-                            sample.corpus_bytes,
-                            sample.rss_mb
-                        ],
-                    )?;
+                    // History this database already has wins.
+                    db.insert_sample(&sample, "IGNORE")?;
                 }
             }
             Ok(())
