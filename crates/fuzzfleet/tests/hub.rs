@@ -64,7 +64,14 @@ fn two_nodes_converge_on_the_union_of_corpora_and_share_findings_through_the_hub
     let cb = names(&b.state().join("corpus/crash_magic"));
     let in_hub = names(&hub_dir.path().join("v1/corpus/crash_magic"));
     assert_eq!(cb, in_hub, "b did not converge on the hub's corpus");
-    assert!(ca.is_subset(&cb), "a holds entries b lacks: {:?}", ca.difference(&cb));
+    let only_a: Vec<_> = ca
+        .difference(&cb)
+        .map(|n| {
+            let bytes = fs::read(a.state().join("corpus/crash_magic").join(n)).unwrap();
+            format!("{n} (content {})", fleet_store::sha1_hex(&bytes))
+        })
+        .collect();
+    assert!(only_a.is_empty(), "a holds entries b lacks: {only_a:?}");
     assert!(ca.contains(&fleet_store::sha1_hex(b"only on node b")));
 
     // A's crashes are in B's list, with their reports and A as the node.
