@@ -29,6 +29,7 @@ pub use discover::{DiscoverError, FUZZ_TARGETS_DIR, ProjectTarget, discover_targ
 pub use error::ConfigError;
 pub use names::{MAX_NAME_LEN, NameError, NodeName, TargetName, TierName};
 pub use plan::{
+    CrashesPlan,
     AlertsPlan, CorpusPlan, HubPlan, NodePlan, Plan, ProjectPlan, TargetPlan, TargetSource,
     TierPlan, defaults,
 };

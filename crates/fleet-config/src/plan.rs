@@ -22,6 +22,10 @@ pub mod defaults {
     pub const DISK_PERCENT: u8 = 80;
     pub const MINIMIZE_GROWTH: u64 = 2;
     pub const MINIMIZE_MIN_FILES: u64 = 1000;
+    pub const KEEP_INPUTS: u64 = 100;
+    pub const REPRO_RUNS: u32 = 3;
+    pub const MINIMIZE_BUDGET: Duration = Duration::from_secs(60);
+    pub const DIGEST_AFTER: u64 = 5;
     /// Name of the tier made when the file declares none.
     pub const IMPLICIT_TIER: &str = "all";
     /// Budget per target of the implicit tier.
@@ -51,6 +55,7 @@ pub struct Plan {
     pub hub: Option<HubPlan>,
     pub alerts: AlertsPlan,
     pub corpus: CorpusPlan,
+    pub crashes: CrashesPlan,
 }
 
 impl Plan {
@@ -171,6 +176,24 @@ impl Default for CorpusPlan {
     }
 }
 
+/// The crash pipeline's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CrashesPlan {
+    pub keep_inputs: u64,
+    pub repro_runs: u32,
+    pub minimize_budget: Duration,
+}
+
+impl Default for CrashesPlan {
+    fn default() -> Self {
+        CrashesPlan {
+            keep_inputs: defaults::KEEP_INPUTS,
+            repro_runs: defaults::REPRO_RUNS,
+            minimize_budget: defaults::MINIMIZE_BUDGET,
+        }
+    }
+}
+
 /// Alert thresholds, in percent (1 to 100).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertsPlan {
@@ -178,6 +201,8 @@ pub struct AlertsPlan {
     pub cpu_percent: u8,
     pub mem_percent: u8,
     pub disk_percent: u8,
+    /// More alerts than this within a minute are sent as one digest.
+    pub digest_after: u64,
 }
 
 impl Default for AlertsPlan {
@@ -187,6 +212,7 @@ impl Default for AlertsPlan {
             cpu_percent: defaults::CPU_PERCENT,
             mem_percent: defaults::MEM_PERCENT,
             disk_percent: defaults::DISK_PERCENT,
+            digest_after: defaults::DIGEST_AFTER,
         }
     }
 }

@@ -46,6 +46,20 @@ pub(crate) struct RawConfig {
     pub alerts: Option<RawAlerts>,
     /// Corpus care during a campaign.
     pub corpus: Option<RawCorpus>,
+    /// The crash pipeline.
+    pub crashes: Option<RawCrashes>,
+}
+
+/// `[crashes]`: how findings become buckets.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCrashes {
+    /// Inputs a bucket keeps (its smallest); later ones are only counted. Default 100.
+    pub keep_inputs: Option<S<i64>>,
+    /// Runs of each new finding's input to tell `always` from `sometimes`. 1 to 20, default 3.
+    pub repro_runs: Option<S<i64>>,
+    /// Time box of minimizing one bucket's input. Default "60s".
+    pub minimize_budget: Option<S<RawDuration>>,
 }
 
 /// `[corpus]`: automatic corpus minimization during a campaign.
@@ -173,6 +187,9 @@ pub(crate) struct RawAlerts {
     pub mem_percent: Option<S<i64>>,
     /// Alert when the state directory's disk passes this percentage. Default 80.
     pub disk_percent: Option<S<i64>>,
+    /// More new or regressed bugs than this within a minute go out as one digest.
+    /// Default 5.
+    pub digest_after: Option<S<i64>>,
 }
 
 /// A duration as written (`"48h"`), parsed in stage two; its own type so that a number

@@ -59,7 +59,7 @@ invalid!(
     "unknown-key-top",
     3,
     "worker_count",
-    "unknown key (expected one of `state_dir`, `workers`, `defaults`, `project`, `target`, `tier`, `node`, `hub`, `alerts`, `corpus`)"
+    "unknown key (expected one of `state_dir`, `workers`, `defaults`, `project`, `target`, `tier`, `node`, `hub`, `alerts`, `corpus`, `crashes`)"
 );
 invalid!(
     unknown_key_in_defaults,
@@ -387,3 +387,10 @@ fn unreadable_file_names_the_file() {
         "{error}"
     );
 }
+invalid!(
+    repro_runs_out_of_range,
+    "bad-repro-runs",
+    3,
+    "crashes.repro_runs",
+    "must be 1 to 20 runs, got 0"
+);

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fleet_config::{
-    AlertsPlan, CorpusPlan, Engine, HttpUrl, HubPlan, HubUrl, NodePlan, Plan, ProjectPlan,
+    AlertsPlan, CorpusPlan, CrashesPlan, Engine, HttpUrl, HubPlan, HubUrl, NodePlan, Plan, ProjectPlan,
     Sanitizer, SshDest, TargetName, TargetPlan, TargetSource, TierMode, TierName, TierPlan, load,
     parse,
 };
@@ -65,10 +65,16 @@ fn minimal_config_runs_its_binary_in_the_implicit_tier() {
             cpu_percent: 80,
             mem_percent: 85,
             disk_percent: 80,
+            digest_after: 5,
         },
         corpus: CorpusPlan {
             minimize_growth: Some(2),
             minimize_min_files: 1000,
+        },
+        crashes: CrashesPlan {
+            keep_inputs: 100,
+            repro_runs: 3,
+            minimize_budget: Duration::from_secs(60),
         },
     };
     assert_eq!(plan, expected);
@@ -185,10 +191,16 @@ fn full_config_sets_every_key() {
             cpu_percent: 70,
             mem_percent: 90,
             disk_percent: 75,
+            digest_after: 3,
         },
         corpus: CorpusPlan {
             minimize_growth: Some(4),
             minimize_min_files: 500,
+        },
+        crashes: CrashesPlan {
+            keep_inputs: 20,
+            repro_runs: 5,
+            minimize_budget: Duration::from_secs(120),
         },
     };
     assert_eq!(plan, expected);

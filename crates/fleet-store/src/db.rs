@@ -11,6 +11,7 @@ use serde::Serialize;
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_nodes_and_meta.sql"),
+    include_str!("migrations/0003_crash_pipeline.sql"),
 ];
 
 /// Raw samples are this many seconds apart; older ones are folded (see [`Db::compact_samples`]).
@@ -92,6 +93,14 @@ pub struct FindingRecord {
     pub last_seen: i64,
     /// The node that found it; `None`: this one.
     pub node: Option<String>,
+    /// `always`, `sometimes`, `never`; `None` until reproduced.
+    pub repro: Option<String>,
+    /// Its bucket once triaged.
+    pub bucket: Option<String>,
+    /// SHA-1 of the binary it was triaged against.
+    pub build_id: Option<String>,
+    /// Its input was deleted: its bucket kept enough smaller ones.
+    pub dropped: bool,
 }
 
 /// One stats sample of one target.
@@ -129,7 +138,7 @@ pub struct WorkerEvent {
 
 /// An open state database.
 pub struct Db {
-    conn: Connection,
+    pub(crate) conn: Connection,
 }
 
 impl std::fmt::Debug for Db {
@@ -318,7 +327,7 @@ impl Db {
             .next())
     }
 
-    fn query_findings(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<FindingRecord>> {
+    pub(crate) fn query_findings(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<FindingRecord>> {
         let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map(p, |r| {
             Ok(FindingRecord {
@@ -333,6 +342,10 @@ impl Db {
                 first_seen: r.get("first_seen")?,
                 last_seen: r.get("last_seen")?,
                 node: r.get("node")?,
+                repro: r.get("repro")?,
+                bucket: r.get("bucket")?,
+                build_id: r.get("build_id")?,
+                dropped: r.get::<_, i64>("dropped")? != 0,
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)

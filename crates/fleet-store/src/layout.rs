@@ -59,6 +59,16 @@ impl Layout {
         self.crashes_dir(target).join(format!("{kind}-{sha1}.log"))
     }
 
+    /// Minimized inputs of a target's buckets: `minimized/<target>/<bucket id>`.
+    pub fn minimized_dir(&self, target: &str) -> PathBuf {
+        self.root.join("minimized").join(target)
+    }
+
+    /// The verified minimized input of bucket `id`.
+    pub fn bucket_minimized(&self, target: &str, id: &str) -> PathBuf {
+        self.minimized_dir(target).join(id)
+    }
+
     pub fn quarantine_dir(&self, target: &str) -> PathBuf {
         self.root.join("quarantine").join(target)
     }

@@ -3,6 +3,7 @@
 
 mod atomic;
 pub mod backup;
+mod buckets;
 mod db;
 mod layout;
 mod time_util;
@@ -12,5 +13,6 @@ pub use db::{
     Db, FindingInsert, FindingRecord, RAW_SPAN_S, Sample, ScheduleRow, StoreError, TargetRecord,
     WorkerEvent,
 };
+pub use buckets::{BucketPut, BucketRecord, Triage};
 pub use layout::Layout;
 pub use time_util::{now_ms, rfc3339};

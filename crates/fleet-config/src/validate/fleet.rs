@@ -7,8 +7,8 @@ use toml::Spanned;
 use super::Ctx;
 use super::values;
 use crate::names::{NodeName, TierName};
-use crate::plan::{AlertsPlan, CorpusPlan, HubPlan, NodePlan, TierPlan};
-use crate::raw::{RawAlerts, RawCorpus, RawHub, RawNode};
+use crate::plan::{AlertsPlan, CorpusPlan, CrashesPlan, HubPlan, NodePlan, TierPlan};
+use crate::raw::{RawAlerts, RawCorpus, RawCrashes, RawHub, RawNode};
 
 /// Nodes in file order. `declared_tiers` are the tier names the file declares, valid
 /// or not: a node naming a tier that failed validation is not told it is unknown.
@@ -102,6 +102,30 @@ pub(super) fn alerts(ctx: &mut Ctx<'_>, raw: Option<&RawAlerts>) -> AlertsPlan {
         if let Some(percent) = value.as_ref().and_then(|v| values::percent(ctx, v)) {
             *slot = percent;
         }
+    }
+    if let Some(n) = raw.digest_after.as_ref().and_then(|v| values::positive(ctx, v)) {
+        plan.digest_after = n;
+    }
+    plan
+}
+
+/// `[crashes]`, with its defaults.
+pub(super) fn crashes(ctx: &mut Ctx<'_>, raw: Option<&RawCrashes>) -> CrashesPlan {
+    let mut plan = CrashesPlan::default();
+    let Some(raw) = raw else {
+        return plan;
+    };
+    if let Some(n) = raw.keep_inputs.as_ref().and_then(|v| values::positive(ctx, v)) {
+        plan.keep_inputs = n;
+    }
+    if let Some(v) = &raw.repro_runs {
+        match *v.get_ref() {
+            n @ 1..=20 => plan.repro_runs = n as u32,
+            n => ctx.error(v.span(), format!("must be 1 to 20 runs, got {n}")),
+        }
+    }
+    if let Some(d) = raw.minimize_budget.as_ref().and_then(|v| values::duration(ctx, v)) {
+        plan.minimize_budget = d;
     }
     plan
 }

@@ -79,6 +79,7 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
     let hub = raw.hub.as_ref().and_then(|hub| fleet::hub(ctx, hub));
     let alerts = fleet::alerts(ctx, raw.alerts.as_ref());
     let corpus = fleet::corpus(ctx, raw.corpus.as_ref());
+    let crashes = fleet::crashes(ctx, raw.crashes.as_ref());
     Plan {
         base_dir: ctx.base_dir.to_owned(),
         file,
@@ -91,5 +92,6 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
         hub,
         alerts,
         corpus,
+        crashes,
     }
 }
