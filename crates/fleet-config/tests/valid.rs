@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fleet_config::{
-    AlertsPlan, CorpusPlan, CrashesPlan, Engine, HttpUrl, HubPlan, HubUrl, NodePlan, Plan, ProjectPlan,
-    Sanitizer, SshDest, TargetName, TargetPlan, TargetSource, TierMode, TierName, TierPlan, load,
-    parse,
+    AlertsPlan, CorpusPlan, CrashesPlan, Engine, HttpUrl, HubPlan, HubUrl, NodePlan, Plan,
+    ProjectPlan, Sanitizer, SshDest, TargetName, TargetPlan, TargetSource, TierMode, TierName,
+    TierPlan, load, parse,
 };
 
 fn valid_dir() -> PathBuf {

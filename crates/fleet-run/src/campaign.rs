@@ -327,6 +327,10 @@ impl<'n> Campaign<'n> {
                 what: format!("the corpus of {} after an interrupted minimization", t.name),
                 source,
             })?;
+            corpus::repair(&layout.corpus_dir(&t.name)).map_err(|source| CampaignError::Io {
+                what: format!("the corpus of {}", t.name),
+                source,
+            })?;
             if let Some(seeds) = &t.seeds {
                 corpus::import_dir(
                     seeds,
@@ -1102,6 +1106,11 @@ impl<'n> Campaign<'n> {
             live.stop();
         }
         self.flush(now);
+        // A worker stopped mid-write leaves an entry whose name is not its content's hash;
+        // no worker writes now, so it is renamed to what it holds before the last sync.
+        for name in &names {
+            let _ = corpus::repair(&self.spec.layout.corpus_dir(name));
+        }
         if let Some(hub) = self.hub.take() {
             // The last findings reach the hub, within the stop's time limit.
             hub.finish(HUB_FINAL_SYNC_WAIT);

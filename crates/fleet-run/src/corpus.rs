@@ -67,6 +67,41 @@ pub fn quarantine(corpus: &Path, quarantine: &Path, sha1: &str) -> io::Result<bo
     Ok(true)
 }
 
+/// Renames every entry whose content no longer matches its SHA-1 name to the name of
+/// what it holds, so the hub and the store see it as what it is. libFuzzer writes
+/// entries in place: a worker stopped between creating a file and writing it leaves a
+/// short (often empty) file under the hash of the input it meant to write. That input
+/// is gone; what the file does hold is kept under its true name (or, when an entry
+/// with that content exists already, the duplicate is dropped). Only call this while no
+/// worker writes to `corpus`. Returns how many entries were renamed or dropped.
+pub fn repair(corpus: &Path) -> io::Result<usize> {
+    let Ok(entries) = fs::read_dir(corpus) else {
+        return Ok(0);
+    };
+    let mut fixed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.len() != 40 || !name.bytes().all(|b| b.is_ascii_hexdigit()) {
+            continue;
+        }
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        let bytes = fs::read(entry.path())?;
+        let real = sha1_hex(&bytes);
+        if real == name {
+            continue;
+        }
+        let dest = corpus.join(&real);
+        if !dest.exists() {
+            write_atomic(&dest, &bytes)?;
+        }
+        fs::remove_file(entry.path())?;
+        fixed += 1;
+    }
+    Ok(fixed)
+}
+
 /// Number of files and total bytes of a corpus directory (dot files, which are
 /// in-progress writes, are not counted).
 pub fn size(corpus: &Path) -> (u64, u64) {
@@ -92,6 +127,31 @@ pub fn size(corpus: &Path) -> (u64, u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repair_renames_a_half_written_entry_to_what_it_holds_and_keeps_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let corpus = dir.path();
+        let whole = b"whole entry";
+        fs::write(corpus.join(sha1_hex(whole)), whole).unwrap();
+        // Created under the hash of "abc", stopped before a byte was written.
+        fs::write(corpus.join(sha1_hex(b"abc")), b"").unwrap();
+        // Truncated to bytes another entry already holds.
+        fs::write(corpus.join(sha1_hex(b"whole entry, longer")), whole).unwrap();
+        fs::write(corpus.join("README"), b"not an entry").unwrap();
+
+        assert_eq!(repair(corpus).unwrap(), 2);
+        let mut names: Vec<String> = fs::read_dir(corpus)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        let mut want = vec![sha1_hex(whole), sha1_hex(b""), "README".to_string()];
+        want.sort();
+        assert_eq!(names, want);
+        assert_eq!(fs::read(corpus.join(sha1_hex(whole))).unwrap(), whole);
+        assert_eq!(repair(corpus).unwrap(), 0);
+    }
 
     #[test]
     fn import_is_content_addressed_and_skips_duplicates_and_quarantined_entries() {

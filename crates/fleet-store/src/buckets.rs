@@ -166,24 +166,32 @@ impl Db {
         };
         let mut removed = 0;
         for id in ids.iter().filter(|id| !keep.contains(id)) {
-            removed += self.conn.execute("DELETE FROM buckets WHERE id = ?1", [id])?;
+            removed += self
+                .conn
+                .execute("DELETE FROM buckets WHERE id = ?1", [id])?;
         }
         Ok(removed)
     }
 
     /// Every bucket, most severe and then oldest first.
     pub fn buckets(&self) -> Result<Vec<BucketRecord>> {
-        self.query_buckets(&format!(
-            "{BUCKET_SELECT} GROUP BY b.id
+        self.query_buckets(
+            &format!(
+                "{BUCKET_SELECT} GROUP BY b.id
              ORDER BY CASE b.severity WHEN 'critical' THEN 0 WHEN 'high' THEN 1
                       WHEN 'medium' THEN 2 ELSE 3 END, 17, b.id"
-        ), [])
+            ),
+            [],
+        )
     }
 
     /// One bucket.
     pub fn bucket(&self, id: &str) -> Result<Option<BucketRecord>> {
         Ok(self
-            .query_buckets(&format!("{BUCKET_SELECT} WHERE b.id = ?1 GROUP BY b.id"), [id])?
+            .query_buckets(
+                &format!("{BUCKET_SELECT} WHERE b.id = ?1 GROUP BY b.id"),
+                [id],
+            )?
             .into_iter()
             .next())
     }
@@ -235,7 +243,13 @@ impl Db {
     }
 
     /// Sets a bucket's state (`open`, `fixed`, `regressed`) as of `build`.
-    pub fn set_bucket_state(&self, id: &str, state: &str, build: Option<&str>, at_ms: i64) -> Result<()> {
+    pub fn set_bucket_state(
+        &self,
+        id: &str,
+        state: &str,
+        build: Option<&str>,
+        at_ms: i64,
+    ) -> Result<()> {
         self.conn.execute(
             "UPDATE buckets SET state = ?2, state_build = ?3, state_at = ?4 WHERE id = ?1",
             params![id, state, build, at_ms],

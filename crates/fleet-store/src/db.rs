@@ -327,7 +327,11 @@ impl Db {
             .next())
     }
 
-    pub(crate) fn query_findings(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<FindingRecord>> {
+    pub(crate) fn query_findings(
+        &self,
+        sql: &str,
+        p: impl rusqlite::Params,
+    ) -> Result<Vec<FindingRecord>> {
         let mut stmt = self.conn.prepare(sql)?;
         let rows = stmt.query_map(p, |r| {
             Ok(FindingRecord {

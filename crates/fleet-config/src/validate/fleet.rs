@@ -103,7 +103,11 @@ pub(super) fn alerts(ctx: &mut Ctx<'_>, raw: Option<&RawAlerts>) -> AlertsPlan {
             *slot = percent;
         }
     }
-    if let Some(n) = raw.digest_after.as_ref().and_then(|v| values::positive(ctx, v)) {
+    if let Some(n) = raw
+        .digest_after
+        .as_ref()
+        .and_then(|v| values::positive(ctx, v))
+    {
         plan.digest_after = n;
     }
     plan
@@ -115,7 +119,11 @@ pub(super) fn crashes(ctx: &mut Ctx<'_>, raw: Option<&RawCrashes>) -> CrashesPla
     let Some(raw) = raw else {
         return plan;
     };
-    if let Some(n) = raw.keep_inputs.as_ref().and_then(|v| values::positive(ctx, v)) {
+    if let Some(n) = raw
+        .keep_inputs
+        .as_ref()
+        .and_then(|v| values::positive(ctx, v))
+    {
         plan.keep_inputs = n;
     }
     if let Some(v) = &raw.repro_runs {
@@ -124,7 +132,11 @@ pub(super) fn crashes(ctx: &mut Ctx<'_>, raw: Option<&RawCrashes>) -> CrashesPla
             n => ctx.error(v.span(), format!("must be 1 to 20 runs, got {n}")),
         }
     }
-    if let Some(d) = raw.minimize_budget.as_ref().and_then(|v| values::duration(ctx, v)) {
+    if let Some(d) = raw
+        .minimize_budget
+        .as_ref()
+        .and_then(|v| values::duration(ctx, v))
+    {
         plan.minimize_budget = d;
     }
     plan
