@@ -7,6 +7,7 @@ mod events;
 pub mod findings;
 pub mod hubsync;
 pub mod minimize;
+pub mod notify;
 pub mod output;
 pub mod process;
 pub mod regress;
@@ -14,6 +15,7 @@ pub mod report;
 pub mod schedule;
 mod stats;
 pub mod system;
+pub mod triage;
 pub mod worker;
 
 pub use campaign::{AutoMinimize, CampaignSpec, CampaignTarget, Notice, StopReason, Summary, run};

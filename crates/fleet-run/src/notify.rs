@@ -1,0 +1,299 @@
+//! The webhook: a Slack-style `{"text": …}` POST per new or regressed bug (Slack,
+//! Mattermost and Discord's Slack endpoint accept it), a digest when more than
+//! `digest_after` arrive within a minute, retries with backoff. It runs on a thread of its
+//! own: sending never blocks fuzzing or triage.
+
+use std::collections::VecDeque;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// The window the digest threshold counts in.
+const WINDOW: Duration = Duration::from_secs(60);
+/// Attempts per message, with doubling waits from the first.
+const ATTEMPTS: u32 = 5;
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the notifier reports back (for the campaign's log).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    Sent { messages: usize },
+    Failed { error: String, dropped: usize },
+}
+
+enum Msg {
+    Alert(String),
+}
+
+/// A running notifier.
+pub struct Notifier {
+    tx: Option<mpsc::Sender<Msg>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Notifier {
+    /// Starts the notifier thread for `url`.
+    pub fn spawn(
+        url: String,
+        digest_after: usize,
+        mut on_delivery: Box<dyn FnMut(Delivery) + Send>,
+    ) -> std::io::Result<Notifier> {
+        let (tx, rx) = mpsc::channel::<Msg>();
+        let handle = std::thread::Builder::new()
+            .name("webhook".into())
+            .spawn(move || {
+                let client = match reqwest::blocking::Client::builder()
+                    .timeout(REQUEST_TIMEOUT)
+                    .build()
+                {
+                    Ok(c) => c,
+                    Err(e) => {
+                        on_delivery(Delivery::Failed {
+                            error: format!("cannot set up the webhook client: {e}"),
+                            dropped: 0,
+                        });
+                        return;
+                    }
+                };
+                let post = |text: &str| post_with_retries(&client, &url, text);
+                let mut sent_at: VecDeque<Instant> = VecDeque::new();
+                let mut held: Vec<String> = Vec::new();
+                let mut window_end: Option<Instant> = None;
+                let mut open = true;
+                while open || !held.is_empty() {
+                    let wait = window_end
+                        .map(|end| end.saturating_duration_since(Instant::now()))
+                        .unwrap_or(Duration::from_secs(3600));
+                    let msg = if open {
+                        match rx.recv_timeout(wait) {
+                            Ok(m) => Some(m),
+                            Err(mpsc::RecvTimeoutError::Timeout) => None,
+                            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                                open = false;
+                                None
+                            }
+                        }
+                    } else {
+                        None
+                    };
+                    let now = Instant::now();
+                    while sent_at.front().is_some_and(|t| now - *t >= WINDOW) {
+                        sent_at.pop_front();
+                    }
+                    if let Some(Msg::Alert(text)) = msg {
+                        if sent_at.len() < digest_after && held.is_empty() {
+                            sent_at.push_back(now);
+                            on_delivery(outcome(post(&text), 1));
+                        } else {
+                            held.push(text);
+                            window_end.get_or_insert(now + WINDOW);
+                        }
+                        continue;
+                    }
+                    // The window ran out (or we are stopping): one digest of what was held.
+                    if !held.is_empty() && (window_end.is_some_and(|e| now >= e) || !open) {
+                        let text = digest(&held);
+                        let n = held.len();
+                        held.clear();
+                        window_end = None;
+                        sent_at.push_back(now);
+                        on_delivery(outcome(post(&text), n));
+                    }
+                }
+            })?;
+        Ok(Notifier {
+            tx: Some(tx),
+            handle: Some(handle),
+        })
+    }
+
+    /// Queues one alert.
+    pub fn alert(&self, text: String) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Msg::Alert(text));
+        }
+    }
+
+    /// Sends what is held (as a digest) and waits up to `wait` for the thread.
+    pub fn finish(mut self, wait: Duration) {
+        drop(self.tx.take());
+        let deadline = Instant::now() + wait;
+        if let Some(h) = self.handle.take() {
+            while !h.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
+
+fn outcome(r: Result<(), String>, messages: usize) -> Delivery {
+    match r {
+        Ok(()) => Delivery::Sent { messages },
+        Err(error) => Delivery::Failed {
+            error,
+            dropped: messages,
+        },
+    }
+}
+
+fn digest(held: &[String]) -> String {
+    let mut text = format!("{} more bugs in the last minute:", held.len());
+    for line in held.iter().take(50) {
+        text.push_str("\n• ");
+        text.push_str(line);
+    }
+    if held.len() > 50 {
+        text.push_str(&format!("\n… and {} more", held.len() - 50));
+    }
+    text
+}
+
+/// POSTs `{"text": text}`; retries failures and 5xx/429 answers with doubling waits.
+fn post_with_retries(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    text: &str,
+) -> Result<(), String> {
+    let body = serde_json::json!({ "text": text });
+    let mut backoff = FIRST_BACKOFF;
+    let mut last = String::new();
+    for attempt in 1..=ATTEMPTS {
+        match client.post(url).json(&body).send() {
+            Ok(r) if r.status().is_success() => return Ok(()),
+            Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
+                return Err(format!("webhook {url} refused the message: {}", r.status()));
+            }
+            Ok(r) => last = format!("webhook {url} answered {}", r.status()),
+            Err(e) => last = format!("webhook {url}: {e}"),
+        }
+        if attempt < ATTEMPTS {
+            std::thread::sleep(backoff);
+            backoff *= 2;
+        }
+    }
+    Err(format!("{last} (gave up after {ATTEMPTS} attempts)"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{BufRead, BufReader, Read, Write};
+    use std::net::TcpListener;
+    use std::sync::{Arc, Mutex};
+
+    /// A real HTTP receiver on loopback: answers each POST with `status` (the first
+    /// `fail_first` with 503) and records the bodies.
+    fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let seen = bodies.clone();
+        std::thread::spawn(move || {
+            let mut n = 0;
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { continue };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut len = 0;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                    if line == "\r\n" {
+                        break;
+                    }
+                }
+                let mut body = vec![0; len];
+                reader.read_exact(&mut body).unwrap();
+                n += 1;
+                let status = if n <= fail_first {
+                    "503 Service Unavailable"
+                } else {
+                    seen.lock()
+                        .unwrap()
+                        .push(String::from_utf8_lossy(&body).into_owned());
+                    "200 OK"
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                );
+            }
+        });
+        (url, bodies)
+    }
+
+    #[test]
+    fn one_message_per_alert_then_a_digest_past_the_threshold() {
+        let (url, bodies) = receiver(0);
+        let notifier = Notifier::spawn(url, 2, Box::new(|_| {})).unwrap();
+        for i in 0..5 {
+            notifier.alert(format!("bug {i}"));
+        }
+        // Stopping flushes the held ones as one digest instead of waiting the minute.
+        notifier.finish(Duration::from_secs(20));
+        let bodies = bodies.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 3, "{bodies:?}");
+        let texts: Vec<String> = bodies
+            .iter()
+            .map(|b| {
+                serde_json::from_str::<serde_json::Value>(b).unwrap()["text"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(texts[0], "bug 0");
+        assert_eq!(texts[1], "bug 1");
+        assert!(
+            texts[2].starts_with("3 more bugs in the last minute:"),
+            "{}",
+            texts[2]
+        );
+        assert!(texts[2].contains("bug 2") && texts[2].contains("bug 4"));
+    }
+
+    #[test]
+    fn a_failing_receiver_is_retried_with_backoff() {
+        let (url, bodies) = receiver(2);
+        let deliveries = Arc::new(Mutex::new(Vec::new()));
+        let d = deliveries.clone();
+        let notifier =
+            Notifier::spawn(url, 5, Box::new(move |x| d.lock().unwrap().push(x))).unwrap();
+        let start = Instant::now();
+        notifier.alert("bug".into());
+        notifier.finish(Duration::from_secs(20));
+        assert_eq!(bodies.lock().unwrap().len(), 1);
+        assert_eq!(
+            deliveries.lock().unwrap().as_slice(),
+            &[Delivery::Sent { messages: 1 }]
+        );
+        // Two failures: waits of 1 s and 2 s before the third attempt.
+        assert!(start.elapsed() >= Duration::from_secs(3));
+    }
+
+    #[test]
+    fn an_unreachable_webhook_gives_up_without_blocking_the_sender() {
+        // Nothing listens on port 1 of loopback.
+        let deliveries = Arc::new(Mutex::new(Vec::new()));
+        let d = deliveries.clone();
+        let notifier = Notifier::spawn(
+            "http://127.0.0.1:1/hook".into(),
+            5,
+            Box::new(move |x| d.lock().unwrap().push(x)),
+        )
+        .unwrap();
+        let start = Instant::now();
+        notifier.alert("bug".into());
+        assert!(start.elapsed() < Duration::from_millis(100));
+        notifier.finish(Duration::from_secs(40));
+        let got = deliveries.lock().unwrap().clone();
+        assert!(
+            matches!(&got[..], [Delivery::Failed { dropped: 1, error }] if error.contains("gave up")),
+            "{got:?}"
+        );
+    }
+}

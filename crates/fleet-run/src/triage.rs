@@ -1,0 +1,852 @@
+//! The crash pipeline on a state dir: each finding is reproduced against its target's
+//! binary, given a signature and routed to a bucket (one bug); buckets get their input
+//! minimized, are re-tested when a target's binary changes (fixed, regressed), and
+//! follow the manual merge/split rules. The campaign runs a [`Pipeline`] on a thread of
+//! its own ([`TriageThread`]); the CLI runs one for `crashes repro/minimize/merge/split`
+//! and `regress`.
+//!
+//! Everything that decides a bucket is `fleet-crash`'s, and pure: the same crashes give
+//! the same buckets in any order. This module only feeds it and keeps the results.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::{Duration, SystemTime};
+
+use fleet_crash::{
+    Buckets, Crash, CrashKind, InputKey, Kept, MinimizeOptions, MinimizeOutcome, Report, Repro,
+    Rules, SignatureConfig, TargetRunner, parse_report,
+};
+use fleet_engine::libfuzzer::ExtraFlag;
+use fleet_engine::libfuzzer::Limits;
+use fleet_store::{BucketPut, Db, FindingRecord, Layout, StoreError, Triage, now_ms, sha1_hex};
+
+/// The `meta` key holding the merge/split rules (versioned JSON).
+pub const RULES_META: &str = "crash-rules";
+/// `findings.repro` of a finding filed under a known, always-reproducing bug from the
+/// fuzzer's own report, without running it again.
+pub const REPRO_KNOWN: &str = "known";
+
+#[derive(Debug, thiserror::Error)]
+pub enum TriageError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Run(#[from] fleet_crash::RunError),
+    #[error("{0}")]
+    Rule(#[from] fleet_crash::RuleError),
+    #[error("{what} {path}: {source}")]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+type Result<T> = std::result::Result<T, TriageError>;
+
+/// How one target's binary is run for triage.
+#[derive(Clone, Debug)]
+pub struct TriageTarget {
+    pub binary: PathBuf,
+    pub limits: Limits,
+    pub extra_args: Vec<ExtraFlag>,
+    pub env: Vec<(String, String)>,
+}
+
+/// The pipeline's settings (`[crashes]`).
+#[derive(Clone, Debug)]
+pub struct TriageConfig {
+    pub keep_inputs: usize,
+    pub repro_runs: u32,
+    pub minimize: MinimizeOptions,
+}
+
+impl Default for TriageConfig {
+    fn default() -> Self {
+        TriageConfig {
+            keep_inputs: fleet_crash::DEFAULT_KEEP_INPUTS,
+            repro_runs: fleet_crash::DEFAULT_RUNS,
+            minimize: MinimizeOptions {
+                budget: Duration::from_secs(60),
+                ..MinimizeOptions::default()
+            },
+        }
+    }
+}
+
+/// Something the pipeline did that its user hears about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TriageEvent {
+    /// The first crash of a new bug.
+    NewBucket {
+        id: String,
+        target: String,
+        title: String,
+        severity: String,
+        repro: String,
+    },
+    /// A finding was filed under an existing bucket.
+    Filed {
+        id: String,
+        target: String,
+        finding: i64,
+        repro: String,
+    },
+    /// A bucket's input was minimized (`to` bytes from `from`), or could not be.
+    Minimized {
+        id: String,
+        target: String,
+        from: u64,
+        to: Option<u64>,
+    },
+    /// A bucket no longer reproduces with the target's new build.
+    Fixed {
+        id: String,
+        target: String,
+        title: String,
+        build: String,
+    },
+    /// A fixed bucket crashes again.
+    Regressed {
+        id: String,
+        target: String,
+        title: String,
+        build: String,
+    },
+    /// Something went wrong with one finding or bucket; the pipeline goes on.
+    Error { message: String },
+}
+
+impl TriageEvent {
+    /// The webhook text for events that are news (new and regressed bugs).
+    pub fn alert_text(&self) -> Option<String> {
+        match self {
+            TriageEvent::NewBucket {
+                id,
+                target,
+                title,
+                severity,
+                repro,
+            } => Some(format!(
+                "New bug in {target} [{severity}, repro {repro}]: {title} (bucket {id})"
+            )),
+            TriageEvent::Regressed {
+                id,
+                target,
+                title,
+                build,
+            } => Some(format!(
+                "Regressed in {target} (build {}): {title} (bucket {id})",
+                short(build)
+            )),
+            _ => None,
+        }
+    }
+}
+
+fn short(build: &str) -> &str {
+    &build[..build.len().min(12)]
+}
+
+/// Content hashes of binaries, recomputed only when a file's size or mtime changes.
+#[derive(Default)]
+struct BuildIds {
+    cache: HashMap<PathBuf, (u64, SystemTime, String)>,
+}
+
+impl BuildIds {
+    fn of(&mut self, path: &Path) -> Option<String> {
+        let meta = fs::metadata(path).ok()?;
+        let key = (meta.len(), meta.modified().ok()?);
+        if let Some((len, mtime, id)) = self.cache.get(path)
+            && (*len, *mtime) == key
+        {
+            return Some(id.clone());
+        }
+        let id = sha1_hex(&fs::read(path).ok()?);
+        self.cache
+            .insert(path.to_path_buf(), (key.0, key.1, id.clone()));
+        Some(id)
+    }
+}
+
+/// The pipeline over one state dir.
+pub struct Pipeline {
+    layout: Layout,
+    db: Db,
+    targets: BTreeMap<String, TriageTarget>,
+    config: TriageConfig,
+    rules: Rules,
+    /// `updated_at` of the rules this pipeline holds (another process may change them).
+    rules_at: i64,
+    buckets: Buckets,
+    builds: BuildIds,
+    signature: SignatureConfig,
+}
+
+impl Pipeline {
+    /// Opens the pipeline: loads the rules and rebuilds the buckets from every triaged
+    /// finding (the stored rows are rewritten, so they always match the rules).
+    pub fn open(
+        layout: Layout,
+        targets: BTreeMap<String, TriageTarget>,
+        config: TriageConfig,
+    ) -> Result<Pipeline> {
+        let db = Db::open(&layout.db_path())?;
+        let mut p = Pipeline {
+            layout,
+            db,
+            targets,
+            buckets: Buckets::new(config.keep_inputs),
+            config,
+            rules: Rules::new(),
+            rules_at: -1,
+            builds: BuildIds::default(),
+            signature: SignatureConfig::default(),
+        };
+        p.reload_rules()?;
+        Ok(p)
+    }
+
+    pub fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub fn rules(&self) -> &Rules {
+        &self.rules
+    }
+
+    /// The target's binary's build id, if the target is known and its binary readable.
+    pub fn build_id(&mut self, target: &str) -> Option<String> {
+        let binary = self.targets.get(target)?.binary.clone();
+        self.builds.of(&binary)
+    }
+
+    /// Re-reads the rules if another process changed them, rebuilding the buckets.
+    /// Returns whether they changed.
+    pub fn reload_rules_if_changed(&mut self) -> Result<bool> {
+        let at = self.db.meta(RULES_META)?.map_or(0, |(_, at)| at);
+        if at == self.rules_at {
+            return Ok(false);
+        }
+        self.reload_rules()?;
+        Ok(true)
+    }
+
+    fn reload_rules(&mut self) -> Result<()> {
+        let (rules, at) = match self.db.meta(RULES_META)? {
+            Some((json, at)) => (
+                serde_json::from_str(&json).map_err(|e| {
+                    TriageError::Other(format!("the stored merge/split rules do not parse: {e}"))
+                })?,
+                at,
+            ),
+            None => (Rules::new(), 0),
+        };
+        self.rules = rules;
+        self.rules_at = at;
+        self.rebuild()
+    }
+
+    /// Rebuilds every bucket from the stored crashes under the current rules and rewrites
+    /// the bucket rows and each finding's bucket.
+    fn rebuild(&mut self) -> Result<()> {
+        let stored = self.db.triaged_crashes()?;
+        let mut crashes = Vec::with_capacity(stored.len());
+        for (id, json) in stored {
+            match serde_json::from_str::<Crash>(&json) {
+                Ok(c) => crashes.push((id, c)),
+                Err(e) => {
+                    return Err(TriageError::Other(format!(
+                        "finding {id}'s stored crash does not parse: {e}"
+                    )));
+                }
+            }
+        }
+        self.buckets = Buckets::rebuild(
+            self.config.keep_inputs,
+            &self.rules,
+            crashes.iter().map(|(_, c)| c),
+        );
+        let rules = &self.rules;
+        let buckets = &self.buckets;
+        self.db.batch(|db| {
+            for (id, crash) in &crashes {
+                db.set_finding_bucket(*id, rules.route(crash).as_str())?;
+            }
+            let mut keep = Vec::new();
+            for b in buckets.iter() {
+                put_bucket(db, b)?;
+                keep.push(b.id.to_string());
+            }
+            db.retain_buckets(&keep)?;
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    fn save_rules(&mut self) -> Result<()> {
+        let json = serde_json::to_string(&self.rules).expect("rules serialize");
+        // Strictly rising, so a reader comparing times always sees the change.
+        let at = now_ms().max(self.rules_at + 1);
+        self.db.put_meta(RULES_META, &json, at)?;
+        self.rules_at = at;
+        self.rebuild()
+    }
+
+    /// `crashes merge FROM INTO`: FROM's crashes go to INTO from now on.
+    pub fn merge(&mut self, from: &str, into: &str) -> Result<String> {
+        let from = self.existing(from)?;
+        let into = self.existing(into)?;
+        self.rules.merge(from, into.clone())?;
+        self.save_rules()?;
+        Ok(into.to_string())
+    }
+
+    /// `crashes split ID`: undoes a merge of ID, else splits ID's crashes by panic or
+    /// crash line. Returns the buckets ID's crashes are in now.
+    pub fn split(&mut self, id: &str) -> Result<Vec<String>> {
+        let bucket = self.existing(id)?;
+        let members: Vec<_> = self
+            .buckets
+            .get(&bucket)
+            .map(|b| b.members.iter().cloned().collect())
+            .unwrap_or_default();
+        if self.rules.merges().contains_key(&bucket) {
+            self.rules.unmerge(&bucket)?;
+        } else {
+            self.rules
+                .split(bucket.clone(), fleet_crash::SplitBy::Line)?;
+        }
+        self.save_rules()?;
+        let mut now: Vec<String> = self
+            .buckets
+            .iter()
+            .filter(|b| b.id == bucket || b.members.iter().any(|m| members.contains(m)))
+            .map(|b| b.id.to_string())
+            .collect();
+        now.sort();
+        now.dedup();
+        Ok(now)
+    }
+
+    fn existing(&self, id: &str) -> Result<fleet_crash::BucketId> {
+        let parsed: fleet_crash::BucketId = id
+            .parse()
+            .map_err(|e: fleet_crash::InvalidBucketId| TriageError::Other(e.to_string()))?;
+        if self.buckets.get(&parsed).is_none() {
+            return Err(TriageError::Other(format!(
+                "no bucket {id} (see `fuzzfleet crashes list`)"
+            )));
+        }
+        Ok(parsed)
+    }
+
+    fn runner(&self, target: &str) -> Option<TargetRunner> {
+        let t = self.targets.get(target)?;
+        let mut runner = TargetRunner::new(&t.binary, t.limits);
+        runner.extra_args = t.extra_args.clone();
+        runner.env = t
+            .env
+            .iter()
+            .map(|(k, v)| (OsString::from(k), OsString::from(v)))
+            .collect();
+        let scratch = self.layout.root().join("tmp").join("triage");
+        if fs::create_dir_all(&scratch).is_ok() {
+            runner.scratch_dir = Some(scratch);
+        }
+        Some(runner)
+    }
+
+    /// Triages every finding not triaged yet, oldest first.
+    pub fn triage_pending(&mut self, on_event: &mut dyn FnMut(TriageEvent)) -> Result<usize> {
+        let pending = self.db.pending_findings()?;
+        let n = pending.len();
+        for f in pending {
+            self.triage_record(&f, on_event)?;
+        }
+        Ok(n)
+    }
+
+    /// Triages finding `id` (no-op when it is already triaged or unknown).
+    pub fn triage(&mut self, id: i64, on_event: &mut dyn FnMut(TriageEvent)) -> Result<()> {
+        match self.db.finding(id)? {
+            Some(f) if f.bucket.is_none() && f.kind != "slow" => self.triage_record(&f, on_event),
+            _ => Ok(()),
+        }
+    }
+
+    fn triage_record(
+        &mut self,
+        f: &FindingRecord,
+        on_event: &mut dyn FnMut(TriageEvent),
+    ) -> Result<()> {
+        let input = PathBuf::from(&f.input_path);
+        let Ok(bytes) = fs::read(&input) else {
+            on_event(TriageEvent::Error {
+                message: format!("finding {} has no input at {}", f.id, input.display()),
+            });
+            return Ok(());
+        };
+        let key = InputKey::of(&bytes);
+        let first_seen = f
+            .report_path
+            .as_deref()
+            .and_then(|p| fs::read_to_string(p).ok());
+        let from_fuzzer = first_seen.as_deref().and_then(parse_report);
+
+        // A finding the fuzzer's own report already files under a bug that always
+        // reproduces is not run again: the 10 000th copy of a shallow bug costs nothing.
+        if let Some(report) = &from_fuzzer {
+            let crash = Crash::new(&f.target, key.clone(), report, &self.signature);
+            let id = self.rules.route(&crash);
+            if self.buckets.get(&id).is_some()
+                && self
+                    .db
+                    .bucket(id.as_str())?
+                    .is_some_and(|b| b.repro == "always")
+            {
+                let build = self.build_id(&f.target);
+                return self.file(f, crash, REPRO_KNOWN, build, on_event);
+            }
+        }
+
+        let build = self.build_id(&f.target);
+        let (repro, report) = match self.runner(&f.target) {
+            Some(runner) => {
+                let r = runner.reproduce(&input, self.config.repro_runs, None)?;
+                if let Some(output) = &r.output {
+                    // The full symbolized report, then what the fuzzer printed when it
+                    // found the input (a hang that does not replay keeps only that).
+                    let mut text = output.clone();
+                    if let Some(old) = &first_seen
+                        && !old.contains("--- as the fuzzer first reported it ---")
+                    {
+                        text.push_str("\n--- as the fuzzer first reported it ---\n");
+                        text.push_str(old);
+                    }
+                    let path = self.layout.finding_report(&f.target, &f.kind, &f.sha1);
+                    let _ = fleet_store::write_atomic(&path, text.as_bytes());
+                }
+                (r.repro, r.report)
+            }
+            // A finding pulled from another node for a target this node does not run.
+            None => (Repro::Never, None),
+        };
+        let report = report
+            .or(from_fuzzer)
+            .unwrap_or_else(|| fallback_report(&f.kind));
+        let crash = Crash::new(&f.target, key, &report, &self.signature);
+        self.file(f, crash, repro.as_str(), build, on_event)
+    }
+
+    /// Files one crash: stores it, adds it to its bucket, drops an input the bucket
+    /// does not keep, and reports what is news.
+    fn file(
+        &mut self,
+        f: &FindingRecord,
+        crash: Crash,
+        repro: &str,
+        build: Option<String>,
+        on_event: &mut dyn FnMut(TriageEvent),
+    ) -> Result<()> {
+        // Another process may have changed the rules since this pipeline loaded them.
+        self.reload_rules_if_changed()?;
+        let added = self.buckets.add(&self.rules, &crash);
+        let bucket = self
+            .buckets
+            .get(&added.bucket)
+            .expect("a bucket exists after add")
+            .clone();
+        let json = serde_json::to_string(&crash).expect("crash serializes");
+        self.db.batch(|db| {
+            db.set_triage(
+                f.id,
+                &Triage {
+                    repro,
+                    crash: &json,
+                    bucket: added.bucket.as_str(),
+                    build_id: build.as_deref(),
+                },
+            )?;
+            put_bucket(db, &bucket)
+        })?;
+        // Inputs the bucket does not keep are only counted: a shallow bug found a
+        // million times cannot fill the disk.
+        let drop_input = |sha1: &str| {
+            if let Some(other) = self.db.finding_by_sha1(&f.target, sha1)? {
+                let _ = fs::remove_file(&other.input_path);
+                self.db.set_dropped(&f.target, sha1)?;
+            }
+            Ok::<_, TriageError>(())
+        };
+        match &added.kept {
+            Kept::No => drop_input(&f.sha1)?,
+            Kept::Yes {
+                evicted: Some(evicted),
+            } => drop_input(&evicted.sha1)?,
+            _ => {}
+        }
+        let id = added.bucket.to_string();
+        let record = self.db.bucket(&id)?;
+        if added.new_bucket {
+            on_event(TriageEvent::NewBucket {
+                id: id.clone(),
+                target: f.target.clone(),
+                title: bucket.title.clone(),
+                severity: bucket.severity.to_string(),
+                repro: repro.to_owned(),
+            });
+            self.db.set_bucket_notified(&id, now_ms())?;
+            if let Some(b) = &build {
+                self.db.set_bucket_tested(&id, b)?;
+            }
+        } else {
+            on_event(TriageEvent::Filed {
+                id: id.clone(),
+                target: f.target.clone(),
+                finding: f.id,
+                repro: repro.to_owned(),
+            });
+            // A new crash of a fixed bug: it is back.
+            if let Some(r) = &record
+                && r.state == "fixed"
+                && repro != Repro::Never.as_str()
+            {
+                let build = build.clone().unwrap_or_default();
+                self.db
+                    .set_bucket_state(&id, "regressed", Some(&build), now_ms())?;
+                on_event(TriageEvent::Regressed {
+                    id: id.clone(),
+                    target: f.target.clone(),
+                    title: bucket.title.clone(),
+                    build,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Buckets whose representative is not minimized yet, for the background queue.
+    pub fn unminimized(&self) -> Result<Vec<String>> {
+        Ok(self
+            .db
+            .buckets()?
+            .into_iter()
+            .filter(|b| b.minimized_of.as_deref() != Some(b.representative.as_str()))
+            .filter(|b| self.targets.contains_key(&b.target))
+            .map(|b| b.id)
+            .collect())
+    }
+
+    /// Minimizes bucket `id`'s representative input (time-boxed, low priority); the
+    /// result must reproduce the bucket's signature. Both inputs are kept.
+    pub fn minimize(&mut self, id: &str, on_event: &mut dyn FnMut(TriageEvent)) -> Result<()> {
+        let Some(record) = self.db.bucket(id)? else {
+            return Err(TriageError::Other(format!("no bucket {id}")));
+        };
+        let bucket_id = self.existing(id)?;
+        let signature = self
+            .buckets
+            .get(&bucket_id)
+            .expect("existing")
+            .signature
+            .clone();
+        let Some(finding) = self
+            .db
+            .finding_by_sha1(&record.target, &record.representative)?
+        else {
+            return Err(TriageError::Other(format!(
+                "bucket {id}'s input {} is not recorded",
+                record.representative
+            )));
+        };
+        let Some(runner) = self.runner(&record.target) else {
+            return Err(TriageError::Other(format!(
+                "target {} is not in the config",
+                record.target
+            )));
+        };
+        let out = self.layout.bucket_minimized(&record.target, id);
+        fs::create_dir_all(self.layout.minimized_dir(&record.target)).map_err(|source| {
+            TriageError::Io {
+                what: "cannot create",
+                path: self.layout.minimized_dir(&record.target),
+                source,
+            }
+        })?;
+        let input = PathBuf::from(&finding.input_path);
+        let m = runner.minimize(&input, &out, &signature, &self.config.minimize)?;
+        let to = match &m.outcome {
+            MinimizeOutcome::Minimized { path, len, .. } => {
+                self.db.set_bucket_minimized(
+                    id,
+                    &path.to_string_lossy(),
+                    &record.representative,
+                )?;
+                Some(*len)
+            }
+            // Nothing smaller: the input is its own minimized form.
+            MinimizeOutcome::NotSmaller => {
+                self.db
+                    .set_bucket_minimized(id, &finding.input_path, &record.representative)?;
+                Some(m.original_len)
+            }
+            MinimizeOutcome::Discarded { .. } => {
+                // Do not try this representative again; minimized_path stays as it was.
+                let keep = record.minimized_path.clone().unwrap_or_default();
+                self.db
+                    .set_bucket_minimized(id, &keep, &record.representative)?;
+                None
+            }
+        };
+        on_event(TriageEvent::Minimized {
+            id: id.to_owned(),
+            target: record.target.clone(),
+            from: m.original_len,
+            to,
+        });
+        Ok(())
+    }
+
+    /// Re-runs every bucket of `target` not yet tested against the target's current
+    /// build: an open bucket that no longer reproduces is fixed in that build; a fixed one
+    /// that crashes again has regressed.
+    pub fn retest(&mut self, target: &str, on_event: &mut dyn FnMut(TriageEvent)) -> Result<()> {
+        let Some(build) = self.build_id(target) else {
+            return Ok(());
+        };
+        let Some(runner) = self.runner(target) else {
+            return Ok(());
+        };
+        let buckets: Vec<_> = self
+            .db
+            .buckets()?
+            .into_iter()
+            .filter(|b| b.target == target && b.tested_build.as_deref() != Some(build.as_str()))
+            .collect();
+        for record in buckets {
+            let Ok(id) = record.id.parse::<fleet_crash::BucketId>() else {
+                continue;
+            };
+            let Some(bucket) = self.buckets.get(&id) else {
+                continue;
+            };
+            let signature = bucket.signature.clone();
+            let input = match self
+                .db
+                .finding_by_sha1(target, &record.representative)?
+                .filter(|f| !f.dropped)
+            {
+                Some(f) => PathBuf::from(f.input_path),
+                None => continue,
+            };
+            let r = runner.reproduce(&input, self.config.repro_runs, Some(&signature))?;
+            let crashes = r.repro != Repro::Never;
+            match (record.state.as_str(), crashes) {
+                ("fixed", true) => {
+                    self.db
+                        .set_bucket_state(&record.id, "regressed", Some(&build), now_ms())?;
+                    on_event(TriageEvent::Regressed {
+                        id: record.id.clone(),
+                        target: target.to_owned(),
+                        title: record.title.clone(),
+                        build: build.clone(),
+                    });
+                }
+                ("open" | "regressed", false) => {
+                    self.db
+                        .set_bucket_state(&record.id, "fixed", Some(&build), now_ms())?;
+                    on_event(TriageEvent::Fixed {
+                        id: record.id.clone(),
+                        target: target.to_owned(),
+                        title: record.title.clone(),
+                        build: build.clone(),
+                    });
+                }
+                _ => {}
+            }
+            self.db.set_bucket_tested(&record.id, &build)?;
+        }
+        Ok(())
+    }
+
+    /// The target names the pipeline can run.
+    pub fn target_names(&self) -> Vec<String> {
+        self.targets.keys().cloned().collect()
+    }
+}
+
+fn put_bucket(db: &Db, b: &fleet_crash::Bucket) -> std::result::Result<(), StoreError> {
+    let data = serde_json::to_string(b).expect("bucket serializes");
+    db.put_bucket(&BucketPut {
+        id: b.id.as_str(),
+        target: &b.target,
+        kind: &b.kind.to_string(),
+        signature: &b.signature.to_string(),
+        title: &b.title,
+        severity: b.severity.as_str(),
+        representative: &b.representative().sha1,
+        data: &data,
+    })
+}
+
+/// A report for a finding nothing could describe (it did not replay and the fuzzer's
+/// output had no report): its kind from libFuzzer's artifact name, no frames, so such
+/// findings of one target and kind share one bucket.
+fn fallback_report(kind: &str) -> Report {
+    let kind = match kind {
+        "timeout" => CrashKind::Timeout,
+        "oom" => CrashKind::OutOfMemory,
+        "leak" => CrashKind::Leak,
+        _ => CrashKind::DeadlySignal,
+    };
+    Report {
+        kind,
+        tool: "fuzzfleet".into(),
+        description: "no crash report was captured".into(),
+        frames: Vec::new(),
+        panic: None,
+        summary: None,
+    }
+}
+
+/// What the campaign asks of its triage thread.
+enum Job {
+    Finding(i64),
+}
+
+/// The pipeline on a thread of its own, at low priority, fed by the campaign.
+pub struct TriageThread {
+    tx: Option<mpsc::Sender<Job>>,
+    handle: Option<std::thread::JoinHandle<()>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// How often the thread looks for rule changes and rebuilt binaries when idle.
+const IDLE_CHECK: Duration = Duration::from_secs(10);
+
+impl TriageThread {
+    /// Starts the thread: it first re-tests buckets against changed builds and triages
+    /// what an earlier run left pending, then each finding sent to it, then minimizes
+    /// new representatives when nothing else waits.
+    pub fn spawn(
+        layout: Layout,
+        targets: BTreeMap<String, TriageTarget>,
+        config: TriageConfig,
+        mut on_event: Box<dyn FnMut(TriageEvent) + Send>,
+    ) -> std::io::Result<TriageThread> {
+        let (tx, rx) = mpsc::channel::<Job>();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopping = stop.clone();
+        let handle = std::thread::Builder::new()
+            .name("triage".into())
+            .spawn(move || {
+                let mut pipeline = match Pipeline::open(layout, targets, config) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        on_event(TriageEvent::Error {
+                            message: format!("crash triage is off: {e}"),
+                        });
+                        return;
+                    }
+                };
+                let stopped = || stopping.load(std::sync::atomic::Ordering::Relaxed);
+                let report = |r: Result<()>, on_event: &mut dyn FnMut(TriageEvent)| {
+                    if let Err(e) = r {
+                        on_event(TriageEvent::Error {
+                            message: format!("crash triage: {e}"),
+                        });
+                    }
+                };
+                for t in pipeline.target_names() {
+                    if stopped() {
+                        return;
+                    }
+                    let r = pipeline.retest(&t, &mut *on_event);
+                    report(r, &mut *on_event);
+                }
+                let r = pipeline.triage_pending(&mut *on_event).map(|_| ());
+                report(r, &mut *on_event);
+                let mut to_minimize: VecDeque<String> =
+                    pipeline.unminimized().unwrap_or_default().into();
+                let mut last_check = std::time::Instant::now();
+                loop {
+                    if stopped() {
+                        return;
+                    }
+                    let wait = if to_minimize.is_empty() {
+                        IDLE_CHECK
+                    } else {
+                        Duration::ZERO
+                    };
+                    match rx.recv_timeout(wait) {
+                        Ok(Job::Finding(id)) => {
+                            let mut news = Vec::new();
+                            let r = pipeline.triage(id, &mut |e| news.push(e));
+                            report(r, &mut *on_event);
+                            for e in news {
+                                if let TriageEvent::NewBucket { id, .. } = &e {
+                                    to_minimize.push_back(id.clone());
+                                }
+                                on_event(e);
+                            }
+                        }
+                        Err(mpsc::RecvTimeoutError::Timeout) => {
+                            if let Some(id) = to_minimize.pop_front() {
+                                let r = pipeline.minimize(&id, &mut *on_event);
+                                report(r, &mut *on_event);
+                            }
+                        }
+                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                    }
+                    if last_check.elapsed() >= IDLE_CHECK {
+                        last_check = std::time::Instant::now();
+                        let r = pipeline.reload_rules_if_changed().map(|_| ());
+                        report(r, &mut *on_event);
+                        for t in pipeline.target_names() {
+                            let r = pipeline.retest(&t, &mut *on_event);
+                            report(r, &mut *on_event);
+                        }
+                        // A smaller input may have become a representative.
+                        for id in pipeline.unminimized().unwrap_or_default() {
+                            if !to_minimize.contains(&id) {
+                                to_minimize.push_back(id);
+                            }
+                        }
+                    }
+                }
+            })?;
+        Ok(TriageThread {
+            tx: Some(tx),
+            handle: Some(handle),
+            stop,
+        })
+    }
+
+    /// Queues a new finding.
+    pub fn finding(&self, id: i64) {
+        if let Some(tx) = &self.tx {
+            let _ = tx.send(Job::Finding(id));
+        }
+    }
+
+    /// Asks the thread to stop after its current step and waits up to `wait`. A
+    /// reproduction or minimization still running is abandoned (its process group is
+    /// stopped when this process exits); what it was doing stays pending for next time.
+    pub fn finish(mut self, wait: Duration) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(self.tx.take());
+        let deadline = std::time::Instant::now() + wait;
+        if let Some(h) = self.handle.take() {
+            while !h.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+}
