@@ -41,19 +41,20 @@ function draw(svg, doc, metric) {
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   svg.dataset.points = String(pts.length);
   svg.dataset.crashes = String(doc.crashes.length);
-  const t0 = Date.parse(doc.since), t1 = Math.max(Date.parse(doc.until), t0 + 1);
-  // Zoom the time axis to the data when it covers a small part of the window.
-  const first = pts.length ? Math.min(pts[0].t, ...doc.crashes.map((c) => c.t)) : t0;
-  const from = Math.max(t0, first - (t1 - first) * 0.05);
-  const x = (t) => pad + ((t - from) / Math.max(t1 - from, 1)) * (W - 2 * pad);
+  // The time axis spans the data (points and crashes), not the whole window asked for.
+  const times = pts.map((p) => p.t).concat(doc.crashes.map((c) => c.t));
+  const from = times.length ? Math.min(...times) : Date.parse(doc.since);
+  const to = times.length ? Math.max(...times) : Date.parse(doc.until);
+  const x = (t) => pad + ((t - from) / Math.max(to - from, 1)) * (W - 2 * pad);
+  const small = svg.classList.contains("small");
   const vals = pts.map((p) => p[metric]);
   const lo = Math.min(0, ...vals), hi = Math.max(1, ...vals);
   const y = (v) => H - pad - ((v - lo) / (hi - lo || 1)) * (H - 2 * pad);
   svg.appendChild(el("rect", { x: 0, y: 0, width: W, height: H, class: "bg" }));
   for (const c of doc.crashes) {
     const cx = x(c.t).toFixed(1);
-    svg.appendChild(el("line", { x1: cx, x2: cx, y1: 0, y2: H, class: "crash-line" }));
-    const mark = el("circle", { cx: cx, cy: pad + 1, r: 2.5, class: "crash", "data-id": c.id });
+    if (!small) svg.appendChild(el("line", { x1: cx, x2: cx, y1: 0, y2: H, class: "crash-line" }));
+    const mark = el("circle", { cx: cx, cy: pad + 1, r: small ? 1.5 : 2.5, class: "crash", "data-id": c.id });
     const title = el("title", {});
     title.textContent = c.kind + " " + c.id + " at " + new Date(c.t).toISOString();
     mark.appendChild(title);

@@ -120,9 +120,9 @@ async fn series(
     let name = target_name(name)?;
     let query = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let now = fleet_store::now_ms();
-    let since = match &query.since {
-        Some(raw) => series::parse_since(raw).map_err(ApiError::BadRequest)?,
-        None => now - DEFAULT_WINDOW_MS,
+    let since = match query.since.as_deref() {
+        Some(raw) if !raw.is_empty() => series::parse_since(raw).map_err(ApiError::BadRequest)?,
+        _ => now - DEFAULT_WINDOW_MS,
     };
     let until = now.max(since);
     let doc = app

@@ -80,11 +80,17 @@ impl App {
 
     /// Ends the background sampler.
     pub fn stop(&self) {
-        self.sampler.lock().unwrap_or_else(|e| e.into_inner()).take();
+        self.sampler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
     }
 
     pub fn system(&self) -> SystemStatus {
-        self.system.read().unwrap_or_else(|e| e.into_inner()).clone()
+        self.system
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Runs `f` with a read connection on the blocking pool, at most [`READERS`] at once.
@@ -110,7 +116,9 @@ impl App {
         }
         let path = self.layout.db_path();
         if !path.exists() {
-            return Err(StateError::NoState(self.layout.root().display().to_string()));
+            return Err(StateError::NoState(
+                self.layout.root().display().to_string(),
+            ));
         }
         Ok(Db::open(&path)?)
     }

@@ -28,7 +28,10 @@ pub fn routes() -> Router<Arc<App>> {
 }
 
 async fn script() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT)
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
+    )
 }
 
 async fn style() -> impl IntoResponse {
@@ -60,7 +63,10 @@ fn page(app: &App, kind: &str, title: &str, body: &str) -> Html<String> {
 }
 
 fn error_page(app: &App, code: StatusCode, message: &str) -> Response {
-    let body = format!("<h1>{}</h1><p><a href=\"/\">back to the node</a></p>", esc(message));
+    let body = format!(
+        "<h1>{}</h1><p><a href=\"/\">back to the node</a></p>",
+        esc(message)
+    );
     (code, page(app, "error", message, &body)).into_response()
 }
 
@@ -158,7 +164,10 @@ fn bucket_table(buckets: &[Bucket], with_target: bool) -> String {
     out + "</tbody></table>"
 }
 
-async fn target_page(State(app): State<Arc<App>>, name: Result<Path<String>, axum::extract::rejection::PathRejection>) -> Response {
+async fn target_page(
+    State(app): State<Arc<App>>,
+    name: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
     let Ok(Path(name)) = name else {
         return error_page(&app, StatusCode::BAD_REQUEST, "bad target name");
     };
@@ -189,7 +198,8 @@ async fn target_page(State(app): State<Arc<App>>, name: Result<Path<String>, axu
         t.execs,
         t.features.map_or("-".into(), |f| f.to_string()),
         t.restarts,
-        t.uptime.map_or("-".into(), |u| format!("{:.1}%", u * 100.0)),
+        t.uptime
+            .map_or("-".into(), |u| format!("{:.1}%", u * 100.0)),
     );
     body += "<div class=\"plots\">";
     for (metric, label) in [
@@ -216,7 +226,10 @@ async fn target_page(State(app): State<Arc<App>>, name: Result<Path<String>, axu
     page(&app, "target", &t.name, &body).into_response()
 }
 
-async fn bucket_page(State(app): State<Arc<App>>, id: Result<Path<String>, axum::extract::rejection::PathRejection>) -> Response {
+async fn bucket_page(
+    State(app): State<Arc<App>>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
     let Ok(Path(id)) = id else {
         return error_page(&app, StatusCode::BAD_REQUEST, "bad bucket id");
     };
@@ -233,10 +246,17 @@ async fn bucket_page(State(app): State<Arc<App>>, id: Result<Path<String>, axum:
     let report = crate::api::report_of(&app, b)
         .await
         .unwrap_or_else(|| "(no report was captured)".into());
-    let mut body = format!("<h1>Bucket {}</h1><p class=\"title\">{}</p>", esc(&b.id), esc(&b.title));
+    let mut body = format!(
+        "<h1>Bucket {}</h1><p class=\"title\">{}</p>",
+        esc(&b.id),
+        esc(&b.title)
+    );
     body += "<table class=\"facts\">";
     for (k, v) in [
-        ("target", format!("<a href=\"/target/{0}\">{0}</a>", esc(&b.target))),
+        (
+            "target",
+            format!("<a href=\"/target/{0}\">{0}</a>", esc(&b.target)),
+        ),
         ("kind", esc(&b.kind)),
         ("count", b.count.to_string()),
         ("first seen", esc(&b.first_seen)),
@@ -297,7 +317,10 @@ fn bytes(n: i64) -> String {
 mod tests {
     #[test]
     fn html_is_escaped() {
-        assert_eq!(super::esc("<a href=\"x\">&'"), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;");
+        assert_eq!(
+            super::esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
     }
 
     #[test]

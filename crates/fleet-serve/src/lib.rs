@@ -84,7 +84,10 @@ impl ServeOptions {
 pub fn router(app: Arc<App>) -> Router {
     api::routes()
         .merge(dashboard::routes())
-        .layer(axum::middleware::from_fn_with_state(app.clone(), auth::require))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::require,
+        ))
         .with_state(app)
 }
 
@@ -137,7 +140,9 @@ impl ServerHandle {
         }
         match self.thread.take().map(|t| t.join()) {
             Some(Ok(result)) => result,
-            Some(Err(_)) => Err(ServeError::Io(std::io::Error::other("server thread panicked"))),
+            Some(Err(_)) => Err(ServeError::Io(std::io::Error::other(
+                "server thread panicked",
+            ))),
             None => Ok(()),
         }
     }

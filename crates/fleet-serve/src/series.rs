@@ -14,19 +14,28 @@ pub const MAX_POINTS: usize = 600;
 pub const DEFAULT_WINDOW_MS: i64 = 24 * 3_600_000;
 
 /// `since` as milliseconds since the epoch: digits are milliseconds, anything else must be
-/// an RFC 3339 time.
+/// an RFC 3339 time (`t`/`z` in either case; a leap second counts as the second before).
 pub fn parse_since(raw: &str) -> Result<i64, String> {
-    let raw = raw.trim();
     if !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) {
         return raw
             .parse::<i64>()
-            .map_err(|_| format!("since={raw}: milliseconds out of range"));
+            .ok()
+            .filter(|ms| *ms <= MAX_MS)
+            .ok_or_else(|| format!("since={raw}: milliseconds out of range"));
     }
-    let t = OffsetDateTime::parse(raw, &Rfc3339).map_err(|e| {
+    let bad = |e: &dyn std::fmt::Display| {
         format!("since={raw}: not an RFC 3339 time or milliseconds since the epoch ({e})")
-    })?;
+    };
+    let mut text = raw.to_ascii_uppercase();
+    if text.get(17..19) == Some("60") {
+        text.replace_range(17..19, "59");
+    }
+    let t = OffsetDateTime::parse(&text, &Rfc3339).map_err(|e| bad(&e))?;
     Ok((t.unix_timestamp_nanos() / 1_000_000) as i64)
 }
+
+/// The largest `since` in milliseconds (15 digits, far past any sample).
+const MAX_MS: i64 = 999_999_999_999_999;
 
 /// Folds `samples` (oldest first) into at most `max` points of equal time width over
 /// `[since, until]`.
@@ -116,7 +125,10 @@ mod tests {
         assert_eq!(parse_since("1700000000000"), Ok(1_700_000_000_000));
         assert_eq!(parse_since("2023-11-14T22:13:20Z"), Ok(1_700_000_000_000));
         assert!(parse_since("yesterday").is_err());
+        assert_eq!(parse_since("2023-11-14t22:13:20z"), Ok(1_700_000_000_000));
+        assert_eq!(parse_since("2016-12-31T23:59:60Z"), Ok(1_483_228_799_000));
         assert!(parse_since("").is_err());
         assert!(parse_since("99999999999999999999999").is_err());
+        assert!(parse_since("1000000000000000").is_err());
     }
 }
