@@ -58,13 +58,18 @@ fn main() {
     let (server, url) = start_server(&mut cmd, &dir.join("serve.log"));
     let client = Client::new(&url, None);
     let since_30d = fleet_store::now_ms() - DAYS * 86_400_000;
+    let since_24h = fleet_store::now_ms() - 86_400_000;
     let endpoints = [
         ("/healthz".to_string(), "baseline"),
         ("/api/v1/status".into(), "status"),
         ("/metrics".into(), "metrics"),
         ("/api/v1/crashes".into(), "crashes"),
         ("/api/v1/node".into(), "node"),
-        ("/api/v1/targets/t07/series".into(), "series 24 h"),
+        ("/api/v1/targets/t07/series".into(), "series default"),
+        (
+            format!("/api/v1/targets/t07/series?since={since_24h}"),
+            "series 24 h",
+        ),
         (
             format!("/api/v1/targets/t07/series?since={since_30d}"),
             "series 30 days",
@@ -269,7 +274,8 @@ fn memory_kb(pid: u32) -> (u64, u64) {
 /// A server on a campaign's state (in this process, as the agent will run it) and
 /// `CLIENTS` dashboard-like clients, each fetching the status and a series every second.
 struct Pollers {
-    stop: mpsc::Sender<()>,
+    /// One per client: dropping them all stops the clients at once.
+    stops: Vec<mpsc::Sender<()>>,
     threads: Vec<thread::JoinHandle<usize>>,
     server: fleet_serve::ServerHandle,
 }
@@ -285,30 +291,27 @@ impl Pollers {
             known_targets: vec![TARGET.into()],
         })
         .expect("server");
-        let (stop, stopped) = mpsc::channel::<()>();
-        let stopped = std::sync::Arc::new(std::sync::Mutex::new(stopped));
+        let mut stops = Vec::new();
         let threads = (0..CLIENTS)
             .map(|_| {
                 let client = Client::new(&server.base_url(), None);
-                let stopped = stopped.clone();
+                let (stop, stopped) = mpsc::channel::<()>();
+                stops.push(stop);
                 thread::spawn(move || {
                     let mut answered = 0;
                     loop {
                         answered += usize::from(client.status().is_ok());
                         answered += usize::from(client.series(TARGET).is_ok());
-                        let wait = stopped
-                            .lock()
-                            .map(|rx| rx.recv_timeout(Duration::from_secs(1)))
-                            .ok();
-                        if !matches!(wait, Some(Err(mpsc::RecvTimeoutError::Timeout))) {
-                            return answered;
+                        match stopped.recv_timeout(Duration::from_secs(1)) {
+                            Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                            _ => return answered,
                         }
                     }
                 })
             })
             .collect();
         Self {
-            stop,
+            stops,
             threads,
             server,
         }
@@ -316,7 +319,7 @@ impl Pollers {
 
     /// Stops the clients and the server; the number of requests answered.
     fn stop(self) -> usize {
-        drop(self.stop);
+        drop(self.stops);
         let answered = self
             .threads
             .into_iter()

@@ -120,6 +120,10 @@ async fn series(
     let name = target_name(name)?;
     let query = query.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let now = fleet_store::now_ms();
+    let default_window = query.since.as_deref().is_none_or(str::is_empty);
+    if default_window && let Some(doc) = app.cached_series(&name) {
+        return Ok(axum::Json((*doc).clone()));
+    }
     let since = match query.since.as_deref() {
         Some(raw) if !raw.is_empty() => series::parse_since(raw).map_err(ApiError::BadRequest)?,
         _ => now - DEFAULT_WINDOW_MS,
@@ -152,8 +156,11 @@ async fn series(
             }))
         })
         .await?;
-    doc.map(axum::Json)
-        .ok_or_else(|| ApiError::NotFound("no such target".into()))
+    let doc = doc.ok_or_else(|| ApiError::NotFound("no such target".into()))?;
+    if default_window {
+        app.keep_series(std::sync::Arc::new(doc.clone()));
+    }
+    Ok(axum::Json(doc))
 }
 
 async fn bucket(

@@ -1,6 +1,7 @@
 //! What every request shares: the state dir, a few read connections to its database,
 //! the last system sample, and short-lived copies of the status and crash documents.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex, RwLock};
@@ -14,6 +15,7 @@ use tokio::sync::Semaphore;
 
 use crate::ServeOptions;
 use crate::auth::Token;
+use crate::docs::SeriesDoc;
 
 /// Read connections at most: requests beyond wait their turn, so a crowd of clients
 /// costs the campaign no more than this many readers.
@@ -38,6 +40,8 @@ pub struct App {
     sampler: Mutex<Option<mpsc::Sender<()>>>,
     status: Cached<StatusDoc>,
     crashes: Cached<CrashesDoc>,
+    /// Each target's default-window series (what every dashboard asks for).
+    series: Mutex<HashMap<String, Arc<Cached<SeriesDoc>>>>,
 }
 
 impl std::fmt::Debug for App {
@@ -74,6 +78,7 @@ impl App {
             sampler: Mutex::new(Some(stop)),
             status: Cached::default(),
             crashes: Cached::default(),
+            series: Mutex::new(HashMap::new()),
             layout,
         })
     }
@@ -147,6 +152,21 @@ impl App {
             Ok(doc)
         })
         .await
+    }
+}
+
+impl App {
+    /// The default-window series of `target` if built less than [`DOC_TTL`] ago.
+    pub fn cached_series(&self, target: &str) -> Option<Arc<SeriesDoc>> {
+        let map = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(target)?.fresh()
+    }
+
+    /// Keeps a default-window series; only targets that exist are ever kept, so the map
+    /// stays as small as the target list.
+    pub fn keep_series(&self, doc: Arc<SeriesDoc>) {
+        let mut map = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(doc.target.clone()).or_default().put(doc);
     }
 }
 
