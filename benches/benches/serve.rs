@@ -100,8 +100,9 @@ fn main() {
     println!(
         "\n3. campaign execs/s with {CLIENTS} clients polling status and a series every second"
     );
-    let mut quiet = Vec::new();
-    let mut watched = Vec::new();
+    // (execs/s over worker lifetimes, execs per CPU-second of the workers, on-core share)
+    let mut quiet: Vec<(f64, f64, f64)> = Vec::new();
+    let mut watched: Vec<(f64, f64, f64)> = Vec::new();
     for p in 0..knobs.pairs {
         let quiet_first = p % 2 == 0;
         println!(
@@ -120,31 +121,45 @@ fn main() {
             let run = fleet::run(&fuzzfleet, &binary, &dir, TARGET, n, t);
             let requests = pollers.map(Pollers::stop);
             let eps = run.execs() as f64 * n as f64 / run.lives.worker_secs();
+            let cpu = run.cpu.children.as_secs_f64();
+            let figures = (eps, run.execs() as f64 / cpu, cpu / run.lives.worker_secs());
+            let on_core = format!("workers on a core {:.0}% of the time", 100.0 * figures.2);
             match requests {
                 Some(r) => {
                     println!(
-                        "  watched:   {:>9} execs/s ({r} requests answered)",
+                        "  watched:   {:>9} execs/s; {on_core}; {r} requests answered",
                         thousands(eps)
                     );
-                    watched.push(eps);
+                    watched.push(figures);
                 }
                 None => {
-                    println!("  unwatched: {:>9} execs/s", thousands(eps));
-                    quiet.push(eps);
+                    println!("  unwatched: {:>9} execs/s; {on_core}", thousands(eps));
+                    quiet.push(figures);
                 }
             }
         }
     }
-    let (q, w) = (
-        Spread::of(&quiet).expect("pairs ran"),
-        Spread::of(&watched).expect("pairs ran"),
-    );
+    let median = |v: &[(f64, f64, f64)], f: fn(&(f64, f64, f64)) -> f64| {
+        Spread::of(&v.iter().map(f).collect::<Vec<_>>()).expect("pairs ran")
+    };
+    let (q, w) = (median(&quiet, |x| x.0), median(&watched, |x| x.0));
+    let range = |s: &Spread| format!("{}–{}", thousands(s.min), thousands(s.max));
     println!(
         "\nserve: execs/s watched / unwatched (ratio of medians): {:.3} (goal ≥ {GOAL}); \
-         unwatched {}, watched {}",
+         unwatched median {} (min–max {}), watched median {} (min–max {})",
         w.median / q.median,
         thousands(q.median),
-        thousands(w.median)
+        range(&q),
+        thousands(w.median),
+        range(&w)
+    );
+    let (qc, wc) = (median(&quiet, |x| x.1), median(&watched, |x| x.1));
+    println!(
+        "serve: execs per CPU-second of the workers, watched / unwatched: {:.3}; \
+         on a core: unwatched {:.0}%, watched {:.0}% (medians)",
+        wc.median / qc.median,
+        100.0 * median(&quiet, |x| x.2).median,
+        100.0 * median(&watched, |x| x.2).median
     );
 }
 
