@@ -92,7 +92,7 @@ async fn node(State(app): State<Arc<App>>) -> Json<NodeDoc> {
         version: API_VERSION,
         node: app.node.clone(),
         fuzzfleet_version: env!("CARGO_PKG_VERSION").to_string(),
-        cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        cores: app.cores,
         state_dir: app.layout.root().display().to_string(),
         hub,
     }))

@@ -33,6 +33,8 @@ pub struct App {
     pub layout: Layout,
     pub known: Vec<String>,
     pub node: String,
+    /// Read once: `available_parallelism` reads cgroup files on every call.
+    pub cores: usize,
     pub token: Option<Token>,
     readers: Semaphore,
     idle: Mutex<Vec<Db>>,
@@ -70,6 +72,7 @@ impl App {
         spawn_sampler(layout.root(), system.clone(), stopped);
         Arc::new(Self {
             node,
+            cores: thread::available_parallelism().map_or(1, |n| n.get()),
             known: opts.known_targets.clone(),
             token: opts.token.as_deref().map(Token::new),
             readers: Semaphore::new(READERS),
