@@ -1,6 +1,7 @@
 //! Bearer-token auth: with a token configured every route but `/healthz` needs it, as an
 //! `Authorization: Bearer` header, or as the HttpOnly cookie a browser gets by opening
-//! any page once with `?token=…`. Tokens are compared in constant time.
+//! any page once with `?token=…` (the cookie holds the token's digest, not the token).
+//! Tokens are compared in constant time.
 
 use std::sync::Arc;
 
@@ -28,6 +29,18 @@ impl Token {
     pub fn matches(&self, candidate: &str) -> bool {
         self.0.ct_eq(&digest(candidate)).into()
     }
+
+    /// The cookie's value: the digest in hex (any token fits a cookie that way).
+    fn cookie_value(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    fn matches_cookie(&self, candidate: &str) -> bool {
+        self.cookie_value()
+            .as_bytes()
+            .ct_eq(candidate.as_bytes())
+            .into()
+    }
 }
 
 fn digest(s: &str) -> [u8; 20] {
@@ -48,7 +61,7 @@ pub async fn require(State(app): State<Arc<App>>, req: Request, next: Next) -> R
             unauthorized("wrong bearer token")
         };
     }
-    if cookie(&req).is_some_and(|c| token.matches(c)) {
+    if cookie(&req).is_some_and(|c| token.matches_cookie(c)) {
         return next.run(req).await;
     }
     if let Some((given, rest)) = query_token(&req) {
@@ -61,7 +74,10 @@ pub async fn require(State(app): State<Arc<App>>, req: Request, next: Next) -> R
             true => req.uri().path().to_string(),
             false => format!("{}?{rest}", req.uri().path()),
         };
-        let cookie = format!("{COOKIE}={given}; HttpOnly; SameSite=Strict; Path=/");
+        let cookie = format!(
+            "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
+            token.cookie_value()
+        );
         let mut resp = StatusCode::SEE_OTHER.into_response();
         let headers = resp.headers_mut();
         if let (Ok(loc), Ok(c)) = (
@@ -154,6 +170,9 @@ mod tests {
         assert!(!t.matches("s3cre"));
         assert!(!t.matches("s3cret "));
         assert!(!t.matches(""));
+        assert!(t.matches_cookie(&t.cookie_value()));
+        assert!(!t.matches_cookie("s3cret"));
+        assert!(!t.matches_cookie(&Token::new("other").cookie_value()));
     }
 
     #[test]

@@ -432,7 +432,10 @@ fn check_openapi_with_schemathesis(fleet: &Fleet, server: &Server) {
         &[],
         &[("FUZZFLEET_TOKEN", "st-token")],
     );
+    // st keeps a cache dir in its working directory: not in the source tree.
+    let cwd = tempfile::tempdir().unwrap();
     let out = Command::new("st")
+        .current_dir(cwd.path())
         .args(["run", &format!("{}/api/openapi.json", guarded.url)])
         .args(["--header", "Authorization: Bearer st-token"])
         .args(["--checks", "all", "--max-examples", "25", "--workers", "1"])
