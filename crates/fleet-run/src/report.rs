@@ -4,14 +4,14 @@
 use std::collections::BTreeMap;
 
 use fleet_store::{Db, FindingRecord, StoreError, TargetRecord, rfc3339, sha1_hex};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::system::SystemStatus;
 
 /// Version of both documents' shape.
 pub const DOC_VERSION: u32 = 1;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct StatusDoc {
     pub version: u32,
     pub targets: Vec<TargetStatus>,
@@ -21,7 +21,7 @@ pub struct StatusDoc {
 }
 
 /// One target's line in `status --json`.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TargetStatus {
     pub name: String,
     pub state: String,
@@ -42,7 +42,7 @@ pub struct TargetStatus {
     pub updated_at: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct CrashesDoc {
     pub version: u32,
     pub buckets: Vec<Bucket>,
@@ -50,7 +50,7 @@ pub struct CrashesDoc {
 
 /// A bucket in the contract's shape. Until the crash pipeline exists, each finding is
 /// its own bucket and what only the pipeline knows is null.
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Bucket {
     pub id: String,
     pub target: String,

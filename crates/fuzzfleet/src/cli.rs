@@ -64,6 +64,9 @@ pub enum Command {
     Restore { file: PathBuf },
     /// Check toolchains, engines, limits and the state dir, and say what to fix.
     Doctor(DoctorArgs),
+    /// Serve the state over HTTP: the JSON API, Prometheus /metrics and a web dashboard
+    /// (works beside a running `fuzzfleet run`; stops on Ctrl-C / SIGTERM).
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +160,17 @@ pub enum CrashesCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; anything but loopback needs a token.
+    #[arg(long, value_name = "ADDR", default_value = fleet_serve::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// A file holding the bearer token every request but /healthz must send (default:
+    /// the FUZZFLEET_TOKEN environment variable; none on loopback).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -7,6 +7,7 @@ mod crashes;
 mod doctor;
 mod regress;
 mod run;
+mod serve;
 mod status;
 
 use std::path::{Path, PathBuf};
@@ -32,6 +33,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Backup { file } => backup::backup(&ctx, &file),
         Command::Restore { file } => backup::restore(&ctx, &file),
         Command::Doctor(args) => doctor::doctor(&ctx, &args),
+        Command::Serve(args) => serve::serve(&ctx, &args),
     }
 }
 

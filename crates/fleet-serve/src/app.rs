@@ -1,0 +1,224 @@
+//! What every request shares: the state dir, a few read connections to its database,
+//! the last system sample, and short-lived copies of the status and crash documents.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use fleet_run::report::{self, CrashesDoc, StatusDoc};
+use fleet_run::system::{self, SystemStatus};
+use fleet_store::{Db, Layout, StoreError};
+use tokio::sync::Semaphore;
+
+use crate::ServeOptions;
+use crate::auth::Token;
+use crate::docs::SeriesDoc;
+
+/// Read connections at most: requests beyond wait their turn, so a crowd of clients
+/// costs the campaign no more than this many readers.
+const READERS: usize = 3;
+
+/// How long a built status or crash document is served again: the campaign writes
+/// every 2 s, so rebuilding more often shows nothing new.
+const DOC_TTL: Duration = Duration::from_millis(1000);
+
+/// How often the system figures are refreshed (in the background, never per request).
+const SYSTEM_EVERY: Duration = Duration::from_secs(2);
+const CPU_WINDOW: Duration = Duration::from_millis(500);
+
+pub struct App {
+    pub layout: Layout,
+    pub known: Vec<String>,
+    pub node: String,
+    /// Read once: `available_parallelism` reads cgroup files on every call.
+    pub cores: usize,
+    pub token: Option<Token>,
+    readers: Semaphore,
+    idle: Mutex<Vec<Db>>,
+    system: Arc<RwLock<SystemStatus>>,
+    sampler: Mutex<Option<mpsc::Sender<()>>>,
+    status: Cached<StatusDoc>,
+    crashes: Cached<CrashesDoc>,
+    /// Each target's default-window series (what every dashboard asks for).
+    series: Mutex<HashMap<String, Arc<Cached<SeriesDoc>>>>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("state", &self.layout.root())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a request could not be answered from the state.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("no fuzzfleet state in {0} yet (start a campaign with `fuzzfleet run`)")]
+    NoState(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl App {
+    pub fn new(opts: &ServeOptions) -> Arc<Self> {
+        let layout = Layout::new(&opts.state_dir);
+        let node = node_name(&layout);
+        let system = Arc::new(RwLock::new(SystemStatus::default()));
+        let (stop, stopped) = mpsc::channel::<()>();
+        spawn_sampler(layout.root(), system.clone(), stopped);
+        Arc::new(Self {
+            node,
+            cores: thread::available_parallelism().map_or(1, |n| n.get()),
+            known: opts.known_targets.clone(),
+            token: opts.token.as_deref().map(Token::new),
+            readers: Semaphore::new(READERS),
+            idle: Mutex::new(Vec::new()),
+            system,
+            sampler: Mutex::new(Some(stop)),
+            status: Cached::default(),
+            crashes: Cached::default(),
+            series: Mutex::new(HashMap::new()),
+            layout,
+        })
+    }
+
+    /// Ends the background sampler.
+    pub fn stop(&self) {
+        self.sampler
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+
+    pub fn system(&self) -> SystemStatus {
+        self.system
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Runs `f` with a read connection on the blocking pool, at most [`READERS`] at once.
+    pub async fn with_db<T: Send + 'static>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&Self, &Db) -> Result<T, StateError> + Send + 'static,
+    ) -> Result<T, StateError> {
+        let _permit = self.readers.acquire().await.expect("never closed");
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || {
+            let db = app.take_db()?;
+            let out = f(&app, &db);
+            app.idle.lock().unwrap_or_else(|e| e.into_inner()).push(db);
+            out
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    }
+
+    fn take_db(&self) -> Result<Db, StateError> {
+        if let Some(db) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            return Ok(db);
+        }
+        let path = self.layout.db_path();
+        if !path.exists() {
+            return Err(StateError::NoState(
+                self.layout.root().display().to_string(),
+            ));
+        }
+        Ok(Db::open(&path)?)
+    }
+
+    /// The status document, rebuilt at most once per [`DOC_TTL`].
+    pub async fn status(self: &Arc<Self>) -> Result<Arc<StatusDoc>, StateError> {
+        if let Some(doc) = self.status.fresh() {
+            return Ok(doc);
+        }
+        self.with_db(|app, db| {
+            let doc = Arc::new(report::status(db, &app.known, app.system())?);
+            app.status.put(doc.clone());
+            Ok(doc)
+        })
+        .await
+    }
+
+    /// The crash document, rebuilt at most once per [`DOC_TTL`].
+    pub async fn crashes(self: &Arc<Self>) -> Result<Arc<CrashesDoc>, StateError> {
+        if let Some(doc) = self.crashes.fresh() {
+            return Ok(doc);
+        }
+        self.with_db(|app, db| {
+            let doc = Arc::new(report::crashes(db, &app.node)?);
+            app.crashes.put(doc.clone());
+            Ok(doc)
+        })
+        .await
+    }
+}
+
+impl App {
+    /// The default-window series of `target` if built less than [`DOC_TTL`] ago.
+    pub fn cached_series(&self, target: &str) -> Option<Arc<SeriesDoc>> {
+        let map = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(target)?.fresh()
+    }
+
+    /// Keeps a default-window series; only targets that exist are ever kept, so the map
+    /// stays as small as the target list.
+    pub fn keep_series(&self, doc: Arc<SeriesDoc>) {
+        let mut map = self.series.lock().unwrap_or_else(|e| e.into_inner());
+        map.entry(doc.target.clone()).or_default().put(doc);
+    }
+}
+
+/// The node's name as `crashes list` reports it; the state dir is never written for it.
+fn node_name(layout: &Layout) -> String {
+    if let Ok(name) = std::env::var("FUZZFLEET_NODE") {
+        return name;
+    }
+    std::fs::read_to_string(layout.root().join("node-name"))
+        .map(|n| n.trim().to_string())
+        .unwrap_or_else(|_| "unnamed".into())
+}
+
+/// Samples the machine every [`SYSTEM_EVERY`] until `stopped` says so (or its sender is gone).
+fn spawn_sampler(state: &Path, into: Arc<RwLock<SystemStatus>>, stopped: mpsc::Receiver<()>) {
+    let state = state.to_path_buf();
+    let _ = thread::Builder::new()
+        .name("fleet-serve-system".into())
+        .spawn(move || {
+            loop {
+                let s = system::sample(&state, CPU_WINDOW);
+                *into.write().unwrap_or_else(|e| e.into_inner()) = s;
+                match stopped.recv_timeout(SYSTEM_EVERY) {
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    _ => break,
+                }
+            }
+        });
+}
+
+/// A value and when it was built.
+struct Cached<T>(Mutex<Option<(Instant, Arc<T>)>>);
+
+impl<T> Default for Cached<T> {
+    fn default() -> Self {
+        Self(Mutex::new(None))
+    }
+}
+
+impl<T> Cached<T> {
+    fn fresh(&self) -> Option<Arc<T>> {
+        let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < DOC_TTL)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn put(&self, v: Arc<T>) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), v));
+    }
+}

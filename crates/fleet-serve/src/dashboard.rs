@@ -1,0 +1,331 @@
+//! The web dashboard: server-rendered pages (the node, a target, a bucket) that a small
+//! built-in script refreshes and decorates with SVG plots from the series API. Nothing
+//! is loaded from outside the binary.
+
+use std::fmt::Write;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use fleet_run::report::{Bucket, StatusDoc, TargetStatus};
+
+use crate::app::App;
+
+const SCRIPT: &str = include_str!("../assets/app.js");
+const STYLE: &str = include_str!("../assets/style.css");
+
+pub fn routes() -> Router<Arc<App>> {
+    Router::new()
+        .route("/", get(node_page))
+        .route("/target/{name}", get(target_page))
+        .route("/bucket/{id}", get(bucket_page))
+        .route("/assets/app.js", get(script))
+        .route("/assets/style.css", get(style))
+        .fallback(not_found)
+}
+
+async fn script() -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
+        SCRIPT,
+    )
+}
+
+async fn style() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
+}
+
+async fn not_found() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(crate::docs::ErrorDoc {
+            error: "no such page".into(),
+        }),
+    )
+        .into_response()
+}
+
+fn page(app: &App, kind: &str, title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\">\
+         <title>{title} · fuzzfleet</title><link rel=\"stylesheet\" href=\"/assets/style.css\">\
+         </head><body data-page=\"{kind}\">\
+         <header><a href=\"/\">fuzzfleet</a> · node <b>{node}</b>\
+         <span id=\"system\"></span><span id=\"updated\"></span></header>\
+         <main>{body}</main><script src=\"/assets/app.js\"></script></body></html>\n",
+        title = esc(title),
+        node = esc(&app.node),
+    ))
+}
+
+fn error_page(app: &App, code: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<h1>{}</h1><p><a href=\"/\">back to the node</a></p>",
+        esc(message)
+    );
+    (code, page(app, "error", message, &body)).into_response()
+}
+
+async fn node_page(State(app): State<Arc<App>>) -> Response {
+    let (status, crashes) = match (app.status().await, app.crashes().await) {
+        (Ok(s), Ok(c)) => (s, c),
+        (Err(e), _) | (_, Err(e)) => {
+            return error_page(&app, StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+        }
+    };
+    let mut body = String::from("<h1>Targets</h1>");
+    body += &system_line(&status);
+    body += "<table id=\"targets\"><thead><tr><th>target</th><th>state</th>\
+             <th>execs/s</th><th>coverage</th><th>corpus</th><th>crashes</th>\
+             <th>last new coverage</th><th>execs/s</th><th>coverage</th><th>corpus</th>\
+             </tr></thead><tbody>";
+    for t in &status.targets {
+        body += &target_row(t);
+    }
+    body += "</tbody></table><h2>Crash buckets</h2>";
+    body += &bucket_table(&crashes.buckets, true);
+    page(&app, "node", "node", &body).into_response()
+}
+
+fn system_line(doc: &StatusDoc) -> String {
+    let s = &doc.system;
+    format!(
+        "<p class=\"system\">cpu {:.0}% · memory {} of {} · disk {:.0}% used{}</p>",
+        s.cpu_percent,
+        bytes(s.mem_used_bytes as i64),
+        bytes(s.mem_total_bytes as i64),
+        s.disk_used_percent,
+        doc.hub.as_ref().map_or(String::new(), |h| format!(
+            " · hub {} ({})",
+            esc(&h.url),
+            esc(&h.state)
+        )),
+    )
+}
+
+fn target_row(t: &TargetStatus) -> String {
+    let name = esc(&t.name);
+    let plot = |metric: &str| {
+        format!(
+            "<td><svg class=\"plot small\" viewBox=\"0 0 160 36\" data-target=\"{name}\" \
+             data-metric=\"{metric}\" data-points=\"0\"></svg></td>"
+        )
+    };
+    format!(
+        "<tr class=\"target\" data-target=\"{name}\"><td><a href=\"/target/{name}\">{name}</a></td>\
+         <td data-field=\"state\" class=\"state {state}\">{state}</td>\
+         <td data-field=\"execs_per_sec\">{eps:.0}</td><td data-field=\"coverage\">{cov}</td>\
+         <td data-field=\"corpus\">{files} / {corpus}</td><td data-field=\"crashes\">{crashes}</td>\
+         <td data-field=\"last_new_coverage_at\">{last}</td>{p1}{p2}{p3}</tr>",
+        state = esc(&t.state),
+        eps = t.execs_per_sec,
+        cov = t.coverage.map_or("-".into(), |c| c.to_string()),
+        files = t.corpus_files,
+        corpus = bytes(t.corpus_bytes),
+        crashes = t.crashes,
+        last = esc(t.last_new_coverage_at.as_deref().unwrap_or("-")),
+        p1 = plot("execs_per_sec"),
+        p2 = plot("coverage"),
+        p3 = plot("corpus_files"),
+    )
+}
+
+fn bucket_table(buckets: &[Bucket], with_target: bool) -> String {
+    if buckets.is_empty() {
+        return "<p id=\"buckets\" class=\"empty\">No crashes yet.</p>".into();
+    }
+    let mut out = String::from(
+        "<table id=\"buckets\"><thead><tr><th>id</th><th>target</th><th>kind</th>\
+         <th>count</th><th>first seen</th><th>last seen</th><th>title</th></tr></thead><tbody>",
+    );
+    for b in buckets {
+        let target = if with_target {
+            format!("<a href=\"/target/{0}\">{0}</a>", esc(&b.target))
+        } else {
+            esc(&b.target)
+        };
+        let _ = write!(
+            out,
+            "<tr class=\"bucket\"><td><a class=\"bucket-link\" href=\"/bucket/{id}\">{id}</a></td>\
+             <td>{target}</td><td>{kind}</td><td>{count}</td><td>{first}</td><td>{last}</td>\
+             <td>{title}</td></tr>",
+            id = esc(&b.id),
+            kind = esc(&b.kind),
+            count = b.count,
+            first = esc(&b.first_seen),
+            last = esc(&b.last_seen),
+            title = esc(&b.title),
+        );
+    }
+    out + "</tbody></table>"
+}
+
+async fn target_page(
+    State(app): State<Arc<App>>,
+    name: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let Ok(Path(name)) = name else {
+        return error_page(&app, StatusCode::BAD_REQUEST, "bad target name");
+    };
+    let (status, crashes) = match (app.status().await, app.crashes().await) {
+        (Ok(s), Ok(c)) => (s, c),
+        (Err(e), _) | (_, Err(e)) => {
+            return error_page(&app, StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
+        }
+    };
+    let Some(t) = status.targets.iter().find(|t| t.name == name) else {
+        return error_page(&app, StatusCode::NOT_FOUND, "no such target");
+    };
+    let n = esc(&t.name);
+    let mut body = format!("<h1>Target {n}</h1>");
+    body += "<table id=\"targets\"><thead><tr><th>target</th><th>state</th>\
+             <th>execs/s</th><th>coverage</th><th>corpus</th><th>crashes</th>\
+             <th>last new coverage</th><th>execs/s</th><th>coverage</th><th>corpus</th>\
+             </tr></thead><tbody>";
+    body += &target_row(t);
+    body += "</tbody></table>";
+    if let Some(m) = &t.message {
+        let _ = write!(body, "<p class=\"message\">{}</p>", esc(m));
+    }
+    let _ = write!(
+        body,
+        "<p class=\"facts\">workers {} · execs {} · features {} · restarts {} · uptime {}</p>",
+        t.workers,
+        t.execs,
+        t.features.map_or("-".into(), |f| f.to_string()),
+        t.restarts,
+        t.uptime
+            .map_or("-".into(), |u| format!("{:.1}%", u * 100.0)),
+    );
+    body += "<div class=\"plots\">";
+    for (metric, label) in [
+        ("execs_per_sec", "execs/s"),
+        ("coverage", "coverage"),
+        ("features", "features"),
+        ("corpus_files", "corpus files"),
+    ] {
+        let _ = write!(
+            body,
+            "<figure><figcaption>{label} <span class=\"last\"></span></figcaption>\
+             <svg class=\"plot large\" viewBox=\"0 0 480 140\" data-target=\"{n}\" \
+             data-metric=\"{metric}\" data-points=\"0\"></svg></figure>"
+        );
+    }
+    body += "</div><h2>Crash buckets</h2>";
+    let mine: Vec<Bucket> = crashes
+        .buckets
+        .iter()
+        .filter(|b| b.target == t.name)
+        .cloned()
+        .collect();
+    body += &bucket_table(&mine, false);
+    page(&app, "target", &t.name, &body).into_response()
+}
+
+async fn bucket_page(
+    State(app): State<Arc<App>>,
+    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let Ok(Path(id)) = id else {
+        return error_page(&app, StatusCode::BAD_REQUEST, "bad bucket id");
+    };
+    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return error_page(&app, StatusCode::NOT_FOUND, "no such bucket");
+    }
+    let crashes = match app.crashes().await {
+        Ok(c) => c,
+        Err(e) => return error_page(&app, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    let Some(b) = crashes.buckets.iter().find(|b| b.id == id) else {
+        return error_page(&app, StatusCode::NOT_FOUND, "no such bucket");
+    };
+    let report = crate::api::report_of(&app, b)
+        .await
+        .unwrap_or_else(|| "(no report was captured)".into());
+    let mut body = format!(
+        "<h1>Bucket {}</h1><p class=\"title\">{}</p>",
+        esc(&b.id),
+        esc(&b.title)
+    );
+    body += "<table class=\"facts\">";
+    for (k, v) in [
+        (
+            "target",
+            format!("<a href=\"/target/{0}\">{0}</a>", esc(&b.target)),
+        ),
+        ("kind", esc(&b.kind)),
+        ("count", b.count.to_string()),
+        ("first seen", esc(&b.first_seen)),
+        ("last seen", esc(&b.last_seen)),
+        ("reproduces", esc(&b.repro)),
+        ("severity", esc(b.severity.as_deref().unwrap_or("-"))),
+        ("signature", esc(b.signature.as_deref().unwrap_or("-"))),
+        ("nodes", esc(&b.nodes.join(", "))),
+        (
+            "input",
+            format!(
+                "<a id=\"download\" href=\"/api/v1/crashes/{0}/input\" download>download</a> ({1})",
+                esc(&b.id),
+                esc(&b.input_path)
+            ),
+        ),
+    ] {
+        let _ = write!(body, "<tr><th>{k}</th><td>{v}</td></tr>");
+    }
+    body += "</table><h2>Report</h2>";
+    let _ = write!(body, "<pre id=\"report\">{}</pre>", esc(&report));
+    page(&app, "bucket", &b.id, &body).into_response()
+}
+
+/// Text safe inside HTML elements and double-quoted attributes.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// 1536 → "1.5K": binary units, one decimal.
+fn bytes(n: i64) -> String {
+    let mut v = n as f64;
+    for unit in ["B", "K", "M", "G"] {
+        if v < 1024.0 {
+            return if unit == "B" {
+                format!("{n}B")
+            } else {
+                format!("{v:.1}{unit}")
+            };
+        }
+        v /= 1024.0;
+    }
+    format!("{v:.1}T")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            super::esc("<a href=\"x\">&'"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn sizes_read_well() {
+        assert_eq!(super::bytes(512), "512B");
+        assert_eq!(super::bytes(1536), "1.5K");
+    }
+}

@@ -1,0 +1,76 @@
+//! The documents the API serves, shared by the server and the client. `status` and
+//! `crashes` are the contract's documents from `fleet_run::report`, unchanged.
+
+use serde::{Deserialize, Serialize};
+
+pub use fleet_run::hubsync::HubStatus;
+pub use fleet_run::report::{Bucket, CrashesDoc, StatusDoc, TargetStatus};
+
+/// Version of the API's own documents (series, bucket, node).
+pub const API_VERSION: u32 = 1;
+
+/// `GET /api/v1/targets/{name}/series`: a target's history, at most
+/// [`crate::MAX_POINTS`] points, oldest first.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SeriesDoc {
+    pub version: u32,
+    pub target: String,
+    /// The window asked for (RFC 3339 UTC).
+    pub since: String,
+    pub until: String,
+    /// How many stored samples the points summarize.
+    pub samples: usize,
+    pub points: Vec<SeriesPoint>,
+    /// Findings first seen in the window.
+    pub crashes: Vec<CrashMark>,
+}
+
+/// One point: counters keep the maximum of the samples it folds, rates their mean.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SeriesPoint {
+    /// Milliseconds since the Unix epoch (UTC) of the newest sample folded in.
+    pub t: i64,
+    pub workers: i64,
+    pub execs: i64,
+    pub execs_per_sec: f64,
+    pub coverage: Option<i64>,
+    pub features: Option<i64>,
+    pub corpus_files: Option<i64>,
+    pub corpus_bytes: Option<i64>,
+}
+
+/// A finding on the time axis.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrashMark {
+    /// Milliseconds since the Unix epoch when it was first seen.
+    pub t: i64,
+    pub id: String,
+    pub kind: String,
+}
+
+/// `GET /api/v1/crashes/{id}`: the bucket with its report text.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct BucketDoc {
+    pub version: u32,
+    #[serde(flatten)]
+    pub bucket: Bucket,
+    /// The captured report, when there is one (cut at 1 MiB).
+    pub report: Option<String>,
+}
+
+/// `GET /api/v1/node`: who is serving.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NodeDoc {
+    pub version: u32,
+    pub node: String,
+    pub fuzzfleet_version: String,
+    pub cores: usize,
+    pub state_dir: String,
+    pub hub: Option<HubStatus>,
+}
+
+/// Every error response: `{"error": "…"}` with a 4xx/5xx status.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDoc {
+    pub error: String,
+}

@@ -1,0 +1,203 @@
+//! fuzzfleet's view of one node over HTTP: a versioned JSON API, Prometheus `/metrics`,
+//! a web dashboard (assets built in), bearer-token auth, and a blocking client of the API.
+//!
+//! The server only reads the state dir: it opens its own read connections to the
+//! database (WAL lets them run beside the campaign's writer) and never takes the run lock.
+
+mod api;
+mod app;
+mod auth;
+pub mod client;
+mod dashboard;
+pub mod docs;
+mod metrics;
+mod series;
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::thread;
+
+use axum::Router;
+use tokio::sync::oneshot;
+
+pub use app::App;
+pub use client::Client;
+pub use series::MAX_POINTS;
+
+/// Where `serve` listens unless told otherwise: loopback only.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
+
+/// What one server serves and how.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    pub state_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// Required on every route but `/healthz` when set; required to listen off loopback.
+    pub token: Option<String>,
+    /// The configured targets, listed by `status` even before they first ran.
+    pub known_targets: Vec<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to listen on {0} without a token: anything but loopback needs one \
+         (--token-file FILE or FUZZFLEET_TOKEN), or listen on 127.0.0.1 and reach it through \
+         an SSH tunnel"
+    )]
+    NeedsToken(SocketAddr),
+    #[error("the token is empty")]
+    EmptyToken,
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl ServeOptions {
+    /// Refuses what must never run: a non-loopback listener without a token, an empty token.
+    pub fn check(&self) -> Result<(), ServeError> {
+        match &self.token {
+            Some(t) if t.is_empty() => Err(ServeError::EmptyToken),
+            None if !self.listen.ip().is_loopback() => Err(ServeError::NeedsToken(self.listen)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Checks the options and binds the listener, so bind errors surface before serving.
+    pub fn bind(&self) -> Result<TcpListener, ServeError> {
+        self.check()?;
+        let listener = TcpListener::bind(self.listen).map_err(|source| ServeError::Bind {
+            addr: self.listen,
+            source,
+        })?;
+        listener.set_nonblocking(true)?;
+        Ok(listener)
+    }
+}
+
+/// The whole HTTP surface over one state dir.
+pub fn router(app: Arc<App>) -> Router {
+    api::routes()
+        .merge(dashboard::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            auth::require,
+        ))
+        .with_state(app)
+}
+
+/// Serves on `listener` until `shutdown` resolves. Must run inside a tokio runtime.
+pub async fn serve(
+    opts: &ServeOptions,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let app = App::new(opts);
+    let listener = tokio::net::TcpListener::from_std(listener)?;
+    let result = axum::serve(listener, router(app.clone()))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    app.stop();
+    Ok(result?)
+}
+
+/// A server running on its own thread and runtime (for the agent, benchmarks and tests).
+#[derive(Debug)]
+pub struct ServerHandle {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<thread::JoinHandle<Result<(), ServeError>>>,
+}
+
+impl ServerHandle {
+    /// The address it listens on (the real port when asked for port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://ADDR` with a loopback host when it listens on every address.
+    pub fn base_url(&self) -> String {
+        let mut addr = self.addr;
+        if addr.ip().is_unspecified() {
+            addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+        }
+        format!("http://{addr}")
+    }
+
+    /// Stops serving (in-flight requests finish) and waits for the thread.
+    pub fn stop(mut self) -> Result<(), ServeError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), ServeError> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        match self.thread.take().map(|t| t.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(ServeError::Io(std::io::Error::other(
+                "server thread panicked",
+            ))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for ServerHandle {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// Starts a server for `state_dir` on `listen` on its own thread with a small runtime;
+/// listener errors (and a non-loopback address without a token) are returned here.
+pub fn spawn(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
+    let listener = opts.bind()?;
+    let addr = listener.local_addr()?;
+    let (stop, stopped) = oneshot::channel::<()>();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .thread_name("fleet-serve")
+        .enable_all()
+        .build()?;
+    let thread = thread::Builder::new()
+        .name("fleet-serve".into())
+        .spawn(move || {
+            runtime.block_on(serve(&opts, listener, async {
+                let _ = stopped.await;
+            }))
+        })?;
+    Ok(ServerHandle {
+        addr,
+        stop: Some(stop),
+        thread: Some(thread),
+    })
+}
+
+/// Serves on `listener` in a runtime of its own until SIGINT or SIGTERM (for `fuzzfleet serve`).
+pub fn run_until_signal(opts: &ServeOptions, listener: TcpListener) -> Result<(), ServeError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .max_blocking_threads(8)
+        .thread_name("fleet-serve")
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut int = signal(SignalKind::interrupt())?;
+        let mut term = signal(SignalKind::terminate())?;
+        serve(opts, listener, async move {
+            tokio::select! {
+                _ = int.recv() => {}
+                _ = term.recv() => {}
+            }
+        })
+        .await
+    })
+}

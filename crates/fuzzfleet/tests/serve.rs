@@ -1,0 +1,566 @@
+//! `fuzzfleet serve` against the real thing: the binary on an ephemeral loopback port,
+//! a real state database, and a live fixture campaign. One campaign is shared by the
+//! API, metrics, OpenAPI (schemathesis) and browser (headless Chromium) checks.
+
+mod serve_support;
+mod support;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+use serve_support::Server;
+use support::{Fleet, KillOnDrop, wait_until};
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+/// A fleet whose state holds an empty database (no campaign needed).
+fn fleet_with_empty_state() -> Fleet {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    fleet_store::Db::open(&fleet.state().join("fleet.db")).unwrap();
+    fleet
+}
+
+#[test]
+fn serve_refuses_what_it_must_not_do_with_exit_2() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    // No state yet: a clear usage error, and no state dir is made.
+    let out = fleet.output(&["serve", "--listen", "127.0.0.1:0"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no fuzzfleet state"));
+    assert!(!fleet.state().exists());
+
+    fleet_store::Db::open(&fleet.state().join("fleet.db")).unwrap();
+    let out = fleet
+        .cmd(&["serve", "--listen", "0.0.0.0:0"])
+        .env_remove("FUZZFLEET_TOKEN")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("refusing to listen on 0.0.0.0:0 without a token"),
+        "{stderr}"
+    );
+
+    let empty = fleet.path().join("empty-token");
+    fs::write(&empty, "\n").unwrap();
+    let out = fleet.output(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--token-file",
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is empty"));
+
+    let out = fleet.output(&["serve", "--token-file", "/nonexistent/token"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/token"));
+
+    let out = fleet.output(&["serve", "--listen", "not-an-address"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_token_guards_every_route_but_healthz_on_a_non_loopback_listener() {
+    let fleet = fleet_with_empty_state();
+    let token_file = fleet.path().join("token");
+    fs::write(&token_file, "s3cret-token+/=\n").unwrap();
+    let token = "s3cret-token+/=";
+    // Bound on every address, reached through loopback only.
+    let mut server = Server::start(
+        &fleet,
+        "0.0.0.0:0",
+        &["--token-file", token_file.to_str().unwrap()],
+        &[],
+    );
+    let right = format!("Bearer {token}");
+    assert_eq!(server.get("/healthz", &[]).status, 200);
+    for path in [
+        "/api/v1/status",
+        "/api/v1/node",
+        "/api/v1/crashes",
+        "/api/v1/crashes/abc",
+        "/api/v1/targets/clean/series",
+        "/api/openapi.json",
+        "/metrics",
+        "/",
+        "/target/clean",
+        "/assets/app.js",
+        "/no/such/route",
+    ] {
+        let none = server.get(path, &[]);
+        assert_eq!(none.status, 401, "{path} without a token");
+        assert!(none.json()["error"].is_string(), "{path}");
+        assert!(none.header("www-authenticate").is_some(), "{path}");
+        let wrong = server.get(path, &[("Authorization", "Bearer s3cret-token+/")]);
+        assert_eq!(wrong.status, 401, "{path} with a wrong token");
+        let wrong = server.get(path, &[("Authorization", "Bearer s3cret-token+/=x")]);
+        assert_eq!(wrong.status, 401, "{path} with a longer token");
+    }
+    for path in [
+        "/api/v1/status",
+        "/api/v1/node",
+        "/metrics",
+        "/",
+        "/api/openapi.json",
+    ] {
+        let ok = server.get(path, &[("Authorization", &right)]);
+        assert_eq!(ok.status, 200, "{path}: {}", ok.text());
+    }
+    // The typed client sends the token; without it, it reports the 401.
+    assert_eq!(server.client(Some(token)).status().unwrap().version, 1);
+    let err = server.client(None).status().unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+    let err = server.client(Some("nope")).node().unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+
+    // A browser opens a page once with ?token=: it is sent back without the token in
+    // the address, with an HttpOnly cookie that then authenticates pages and the API.
+    let wrong = server.get("/?token=guess", &[]);
+    assert_eq!(wrong.status, 401);
+    let first = server.get("/target/clean?token=s3cret-token%2B%2F%3D&x=1", &[]);
+    assert_eq!(first.status, 303, "{}", first.text());
+    assert_eq!(first.header("location"), Some("/target/clean?x=1"));
+    let cookie = first.header("set-cookie").unwrap().to_string();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().unwrap().to_string();
+    let page = server.get("/target/clean", &[("Cookie", &pair)]);
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(page.text().contains("Target clean"));
+    let api = server.get("/api/v1/status", &[("Cookie", &pair)]);
+    assert_eq!(api.status, 200);
+    let bad = server.get("/api/v1/status", &[("Cookie", "fuzzfleet_token=guess")]);
+    assert_eq!(bad.status, 401);
+    server.stop();
+
+    // The token may come from the environment; it is then required on loopback too.
+    let mut server = Server::start(
+        &fleet,
+        "127.0.0.1:0",
+        &[],
+        &[("FUZZFLEET_TOKEN", "envtoken")],
+    );
+    assert_eq!(server.get("/api/v1/status", &[]).status, 401);
+    let ok = server.get("/api/v1/status", &[("Authorization", "Bearer envtoken")]);
+    assert_eq!(ok.status, 200);
+    server.stop();
+}
+
+/// A JSON value with every leaf replaced by its type (as in contract.rs).
+fn shape(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.clone(), shape(v)))
+                .collect::<Map<_, _>>(),
+        ),
+        Value::Array(a) => Value::Array(a.first().map(shape).into_iter().collect()),
+        Value::String(_) => "string".into(),
+        Value::Number(_) => "number".into(),
+        Value::Bool(_) => "bool".into(),
+        Value::Null => "null".into(),
+    }
+}
+
+#[test]
+fn a_live_campaign_is_served_as_api_metrics_and_dashboard() {
+    let fleet = Fleet::new(
+        "[tier.t]\ntargets = [\"clean\", \"crash_magic\"]\nbudget = \"1h\"\nmode = \"parallel\"\n",
+    );
+    let mut run = KillOnDrop(fleet.start(&["--workers", "2"]));
+    wait_until("the campaign's database", MINUTE, || {
+        fleet.state().join("fleet.db").exists()
+    });
+    // `serve` beside `run` on the same state: it takes no lock.
+    let mut server = Server::start(&fleet, "127.0.0.1:0", &[], &[("FUZZFLEET_NODE", "node-a")]);
+    let client = server.client(None);
+    wait_until(
+        "a crash bucket and history of both targets",
+        Duration::from_secs(90),
+        || {
+            let crashed = client.crashes().is_ok_and(|c| !c.buckets.is_empty());
+            let history = ["clean", "crash_magic"].iter().all(|t| {
+                client
+                    .series(t)
+                    .is_ok_and(|s| s.points.iter().filter(|p| p.coverage.is_some()).count() >= 2)
+            });
+            crashed && history
+        },
+    );
+
+    check_api(&fleet, &server);
+    check_metrics(&server);
+    check_openapi_with_schemathesis(&fleet, &server);
+    check_dashboard_in_chromium(&server);
+
+    server.stop();
+    run.stop();
+}
+
+fn check_api(fleet: &Fleet, server: &Server) {
+    let client = server.client(None);
+    let status = client.status().unwrap();
+    // Every configured target is listed (the fixture project declares more than run).
+    let names: BTreeSet<&str> = status.targets.iter().map(|t| t.name.as_str()).collect();
+    assert!(
+        names.is_superset(&BTreeSet::from(["clean", "crash_magic"])),
+        "{names:?}"
+    );
+    let cli_status = fleet.status();
+    let cli_names: BTreeSet<&str> = cli_status["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, cli_names);
+    let clean = status.targets.iter().find(|t| t.name == "clean").unwrap();
+    assert!(clean.execs > 0 && clean.coverage.is_some(), "{clean:?}");
+    // The same document as `status --json`, field for field (live values aside).
+    let cli = fleet.status();
+    let api = serde_json::to_value(&status).unwrap();
+    assert_eq!(shape(&api["targets"][0]), shape(&cli["targets"][0]));
+    assert_eq!(
+        api.as_object().unwrap().keys().collect::<Vec<_>>(),
+        cli.as_object().unwrap().keys().collect::<Vec<_>>()
+    );
+
+    let crashes = client.crashes().unwrap();
+    let cli_ids: BTreeSet<String> = fleet
+        .buckets()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap().to_string())
+        .collect();
+    let api_ids: BTreeSet<String> = crashes.buckets.iter().map(|b| b.id.clone()).collect();
+    assert!(
+        api_ids.is_subset(&cli_ids) && !api_ids.is_empty(),
+        "{api_ids:?} {cli_ids:?}"
+    );
+    let b = &crashes.buckets[0];
+    assert_eq!(b.target, "crash_magic");
+    assert_eq!(b.nodes, vec!["node-a".to_string()]);
+
+    let doc = client.bucket(&b.id).unwrap();
+    assert_eq!(doc.bucket.id, b.id);
+    let report = doc.report.clone().expect("a report");
+    assert!(
+        report.contains("crash_magic") || report.contains("panicked"),
+        "{report}"
+    );
+    let (code, input) = client
+        .get_raw(&format!("/api/v1/crashes/{}/input", b.id))
+        .unwrap();
+    assert_eq!(code, 200);
+    assert_eq!(input, fs::read(&b.input_path).unwrap());
+    let download = server.get(&format!("/api/v1/crashes/{}/input", b.id), &[]);
+    assert_eq!(
+        download.header("content-type"),
+        Some("application/octet-stream")
+    );
+    assert!(
+        download
+            .header("content-disposition")
+            .unwrap()
+            .starts_with("attachment")
+    );
+
+    let series = client.series("crash_magic").unwrap();
+    assert!(!series.points.is_empty() && series.points.len() <= fleet_serve::MAX_POINTS);
+    assert!(series.points.windows(2).all(|w| w[0].t <= w[1].t));
+    assert!(
+        series.crashes.iter().any(|c| c.id == b.id),
+        "{:?}",
+        series.crashes
+    );
+    // A window that starts now has no points yet; one from the epoch has them all.
+    let now = fleet_store::now_ms();
+    assert!(
+        client
+            .series_since("clean", now + 60_000)
+            .unwrap()
+            .points
+            .is_empty()
+    );
+    let all = client.series_since("clean", 0).unwrap();
+    assert_eq!(all.samples, client.series("clean").unwrap().samples);
+    let rfc = server.get(
+        "/api/v1/targets/clean/series?since=2020-01-01T00:00:00Z",
+        &[],
+    );
+    assert_eq!(rfc.status, 200, "{}", rfc.text());
+
+    let node = client.node().unwrap();
+    assert_eq!(node.node, "node-a");
+    assert!(node.cores >= 1);
+    assert_eq!(
+        Path::new(&node.state_dir).canonicalize().unwrap(),
+        fleet.state().canonicalize().unwrap()
+    );
+
+    // Bad input: JSON errors with 4xx, never a crash or a file outside the state.
+    for (path, code) in [
+        ("/api/v1/targets/no_such_target/series", 404),
+        ("/api/v1/targets/..%2F..%2Fetc/series", 404),
+        ("/api/v1/targets/clean/series?since=yesterday", 400),
+        (
+            "/api/v1/targets/clean/series?since=99999999999999999999999",
+            400,
+        ),
+        ("/api/v1/crashes/0123456789ab", 404),
+        ("/api/v1/crashes/..%2F..%2Fetc%2Fpasswd", 404),
+        ("/api/v1/crashes/..%2F..%2Fetc%2Fpasswd/input", 404),
+        ("/api/v1/crashes/%ff%fe", 400),
+        ("/api/v1/nothing", 404),
+    ] {
+        let r = server.get(path, &[]);
+        assert_eq!(r.status, code, "{path}: {}", r.text());
+        assert!(r.json()["error"].is_string(), "{path}");
+    }
+    assert_eq!(server.get("/healthz", &[]).text(), "ok\n");
+
+    let mut s = serde_json::to_value(&series).unwrap();
+    s["points"] = Value::Array(vec![s["points"][0].clone()]);
+    insta::assert_json_snapshot!("series_shape", shape(&s));
+    insta::assert_json_snapshot!("bucket_shape", shape(&serde_json::to_value(&doc).unwrap()));
+    insta::assert_json_snapshot!("node_shape", shape(&serde_json::to_value(&node).unwrap()));
+    insta::assert_json_snapshot!("status_api_shape", shape(&api));
+}
+
+fn check_metrics(server: &Server) {
+    let r = server.get("/metrics", &[]);
+    assert_eq!(r.status, 200);
+    assert!(
+        r.header("content-type")
+            .unwrap()
+            .starts_with("text/plain; version=0.0.4")
+    );
+    let text = r.text();
+    let mut families = Vec::new();
+    let mut typed = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            assert!(["counter", "gauge"].contains(&kind), "{line}");
+            typed.insert(name.to_string());
+            families.push(format!("{name} {kind}"));
+        } else if !line.starts_with("# HELP ") {
+            // name{labels} value: every sample belongs to a declared family and parses.
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            let name = series.split('{').next().unwrap();
+            assert!(typed.contains(name), "undeclared: {line}");
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+        }
+    }
+    for target in ["clean", "crash_magic"] {
+        for family in [
+            "fuzzfleet_execs_total",
+            "fuzzfleet_execs_per_second",
+            "fuzzfleet_coverage",
+            "fuzzfleet_corpus_files",
+            "fuzzfleet_corpus_bytes",
+            "fuzzfleet_crashes_total",
+            "fuzzfleet_buckets",
+            "fuzzfleet_worker_restarts_total",
+        ] {
+            let prefix = format!("{family}{{target=\"{target}\"}} ");
+            assert!(
+                text.lines().any(|l| l.starts_with(&prefix)),
+                "{prefix}\n{text}"
+            );
+        }
+    }
+    let crashes: f64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("fuzzfleet_crashes_total{target=\"crash_magic\"} "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(crashes >= 1.0);
+    assert!(text.contains("\nfuzzfleet_system_memory_total_bytes "));
+    insta::assert_snapshot!("metrics_families", families.join("\n"));
+}
+
+/// Whether a tool must be there: in CI (`CI` or `FUZZFLEET_CI` set) a missing tool fails.
+fn required(tool: &str, works: bool) -> bool {
+    if works {
+        return true;
+    }
+    let ci = std::env::var_os("CI").is_some() || std::env::var_os("FUZZFLEET_CI").is_some();
+    assert!(!ci, "{tool} is missing; .ci/run installs it");
+    eprintln!("SKIPPED: {tool} is not installed (it is required in CI; `.ci/run` installs it)");
+    false
+}
+
+fn check_openapi_with_schemathesis(fleet: &Fleet, server: &Server) {
+    let spec: Value = server
+        .client(None)
+        .get_raw("/api/openapi.json")
+        .map(|(_, b)| serde_json::from_slice(&b).unwrap())
+        .unwrap();
+    for path in [
+        "/api/v1/status",
+        "/api/v1/node",
+        "/api/v1/crashes",
+        "/api/v1/crashes/{id}",
+        "/api/v1/crashes/{id}/input",
+        "/api/v1/targets/{name}/series",
+        "/metrics",
+        "/healthz",
+    ] {
+        assert!(
+            spec["paths"][path]["get"].is_object(),
+            "{path} undocumented"
+        );
+    }
+    let st = Command::new("st").arg("--version").output();
+    if !required("schemathesis (st)", st.is_ok_and(|o| o.status.success())) {
+        return;
+    }
+    // A second server on the same state, with a token, so the checks of auth run too.
+    let mut guarded = Server::start(
+        fleet,
+        "127.0.0.1:0",
+        &[],
+        &[("FUZZFLEET_TOKEN", "st-token")],
+    );
+    // st keeps a cache dir in its working directory: not in the source tree.
+    let cwd = tempfile::tempdir().unwrap();
+    let out = Command::new("st")
+        .current_dir(cwd.path())
+        .args(["run", &format!("{}/api/openapi.json", guarded.url)])
+        .args(["--header", "Authorization: Bearer st-token"])
+        .args(["--checks", "all", "--max-examples", "25", "--workers", "1"])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--request-timeout", "10", "--max-time", "25"])
+        .output()
+        .unwrap();
+    guarded.stop();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "schemathesis found the API and its OpenAPI document disagree:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn chromium() -> Option<&'static str> {
+    ["chromium", "chromium-browser"].into_iter().find(|c| {
+        Command::new(c)
+            .arg("--version")
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// The page's DOM after its scripts ran for a while (headless Chromium, virtual time).
+fn rendered(browser: &str, url: &str, screenshot: Option<&Path>) -> String {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(browser);
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()))
+    .args(["--virtual-time-budget=5000", "--window-size=1400,900"]);
+    match screenshot {
+        Some(file) => cmd.arg(format!("--screenshot={}", file.display())),
+        None => cmd.arg("--dump-dom"),
+    };
+    let out = cmd.arg(url).output().unwrap();
+    assert!(
+        out.status.success(),
+        "chromium failed on {url}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Every value of attribute `attr` in `html` (enough for the markup we write).
+fn attrs<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
+    html.split(&format!(" {attr}=\""))
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .collect()
+}
+
+fn check_dashboard_in_chromium(server: &Server) {
+    let Some(browser) = chromium() else {
+        required("chromium", false);
+        return;
+    };
+    let dom = rendered(browser, &format!("{}/", server.url), None);
+    let status = server.client(None).status().unwrap();
+    // A row per target, in the order of the status document.
+    let rows: Vec<&str> = dom
+        .split("<tr class=\"target\" data-target=\"")
+        .skip(1)
+        .collect();
+    let row_names: Vec<&str> = rows.iter().map(|r| r.split('"').next().unwrap()).collect();
+    let names: Vec<&str> = status.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(row_names, names, "{dom}");
+    // The running targets' plots were drawn by the script from the series API.
+    for target in ["clean", "crash_magic"] {
+        let row = rows
+            .iter()
+            .find(|r| r.starts_with(&format!("{target}\"")))
+            .unwrap();
+        let row = row.split("</tr>").next().unwrap();
+        let points: Vec<usize> = attrs(row, "data-points")
+            .iter()
+            .map(|p| p.parse().unwrap())
+            .collect();
+        assert_eq!(points.len(), 3, "three plots for {target}: {row}");
+        assert!(
+            points.iter().all(|&n| n > 0),
+            "{target}: empty plots: {row}"
+        );
+        assert_eq!(row.matches("<path d=\"M").count(), 3, "{row}");
+    }
+    assert!(dom.contains("class=\"crash\""), "no crash marked:\n{dom}");
+    assert!(
+        attrs(&dom, "data-refreshed")
+            .iter()
+            .any(|n| n.parse::<u32>().unwrap_or(0) >= 1)
+    );
+
+    // Follow the bucket link the page shows, as a click would.
+    let link = dom
+        .split("class=\"bucket-link\" href=\"")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .unwrap_or_else(|| panic!("no bucket link:\n{dom}"));
+    let bucket = rendered(browser, &format!("{}{link}", server.url), None);
+    assert!(bucket.contains("<pre id=\"report\">"), "{bucket}");
+    assert!(!bucket.contains("(no report was captured)"), "{bucket}");
+    assert!(bucket.contains("id=\"download\""), "{bucket}");
+    let target = rendered(browser, &format!("{}/target/crash_magic", server.url), None);
+    assert!(
+        attrs(&target, "data-points")
+            .iter()
+            .all(|p| p.parse::<usize>().unwrap() > 0),
+        "{target}"
+    );
+
+    let artifacts = fleet_testkit::repo_root().join("target/test-artifacts");
+    fs::create_dir_all(&artifacts).unwrap();
+    let png = artifacts.join("dashboard.png");
+    let _ = fs::remove_file(&png);
+    rendered(browser, &format!("{}/", server.url), Some(&png));
+    assert!(fs::metadata(&png).unwrap().len() > 1000);
+    rendered(
+        browser,
+        &format!("{}/target/crash_magic", server.url),
+        Some(&artifacts.join("dashboard-target.png")),
+    );
+}
