@@ -4,6 +4,7 @@
 
 use std::io::{self, Stdout};
 use std::sync::Once;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -12,6 +13,11 @@ use ratatui::crossterm::execute;
 use ratatui::crossterm::terminal::{
     EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
 };
+
+/// Whether the terminal is in full-screen mode now: restoring twice would not be
+/// harmless (leaving the alternate screen again moves the cursor back to where it
+/// was when the view started, over the panic message).
+static ACTIVE: AtomicBool = AtomicBool::new(false);
 
 /// The terminal in full-screen mode; dropping it restores the terminal.
 pub struct Screen {
@@ -22,6 +28,7 @@ impl Screen {
     pub fn enter() -> io::Result<Self> {
         install_panic_hook();
         enable_raw_mode()?;
+        ACTIVE.store(true, Ordering::SeqCst);
         let mut stdout = io::stdout();
         if let Err(e) = execute!(stdout, EnterAlternateScreen) {
             restore();
@@ -46,10 +53,12 @@ impl Drop for Screen {
     }
 }
 
-/// Leaves raw mode and the alternate screen, shows the cursor. Safe to call twice:
-/// each step is idempotent, and errors are ignored because there is nowhere left
-/// to report them.
+/// Leaves raw mode and the alternate screen, shows the cursor; does nothing the second
+/// time. Errors are ignored: there is nowhere left to report them.
 pub fn restore() {
+    if !ACTIVE.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = disable_raw_mode();
     let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
 }
