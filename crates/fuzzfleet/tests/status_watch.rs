@@ -365,6 +365,19 @@ fn route(path: &str, status: &Value) -> (u16, Value) {
     }
 }
 
+/// A node that accepts connections and never answers; its URL.
+fn silent_node() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    url
+}
+
 fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -511,16 +524,26 @@ fn remote_nodes_print_once_and_watch_like_the_local_one() {
         "{text}"
     );
 
-    // The live view of two nodes, one of them dead.
+    // The live view of three nodes: one that answers, one dead, and one that accepts
+    // connections but never answers (the view must not wait for it).
+    let silent = silent_node();
     let tmux = Tmux::start(&watch_command(
         &fleet,
-        &format!("--node {} --node {DEAD} --token-file {token}", api.url),
+        &format!(
+            "--node {} --node {DEAD} --node {silent} --token-file {token}",
+            api.url
+        ),
     ));
     let targets = targets_by_name(&local_json);
     let screen = tmux.wait_for("the remote node's rows and the dead node marked", |s| {
         rows(s, &targets).len() == targets.len() && s.contains("127.0.0.1:1 unreachable")
     });
-    assert!(screen.contains("node fixture-node (1/2)"), "{screen}");
+    assert!(screen.contains("node fixture-node (1/3)"), "{screen}");
+    let silent_name = silent.trim_start_matches("http://");
+    assert!(
+        screen.contains(&format!("{silent_name} waiting")),
+        "{screen}"
+    );
     assert!(screen.contains("fixture-node ok"), "{screen}");
     // Enter: the plots hold the series the node served.
     tmux.keys(&["Enter"]);
@@ -537,15 +560,26 @@ fn remote_nodes_print_once_and_watch_like_the_local_one() {
         "{detail}"
     );
     tmux.keys(&["Escape", "n"]);
-    let dead = tmux.wait_for("the dead node's page", |s| s.contains("(2/2)"));
+    let dead = tmux.wait_for("the dead node's page", |s| s.contains("(2/3)"));
     assert!(
         dead.contains("unreachable: http://127.0.0.1:1/api/v1/status"),
         "{dead}"
     );
     assert!(rows(&dead, &targets).is_empty(), "{dead}");
+    tmux.keys(&["n"]);
+    tmux.wait_for("the silent node's page", |s| {
+        s.contains("(3/3)") && s.contains("waiting for the first figures")
+    });
+    // q is obeyed at once although a poller is still blocked on the silent node.
+    let asked = Instant::now();
     tmux.keys(&["q"]);
     let end = tmux.wait_for("the exit", |s| s.contains("PANE-DONE"));
     assert!(end.contains("EXITED 0") && end.contains("COOKED"), "{end}");
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
 
     let seen = api.paths();
     assert!(
