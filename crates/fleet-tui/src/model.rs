@@ -34,6 +34,8 @@ pub struct NodeView {
 pub struct NodeData {
     pub targets: Vec<TargetView>,
     pub system: Option<SystemView>,
+    /// The hub's health ("ok", "degraded: why"), when the node has a hub.
+    pub hub: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -214,6 +216,7 @@ mod tests {
                     target("c", 20.0, 1, Some(1)),
                 ],
                 system: None,
+                hub: None,
             }),
             at_ms: 7,
         });

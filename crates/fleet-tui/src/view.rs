@@ -9,6 +9,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table, TableState
 
 use crate::keys::{Screen, UiState};
 use crate::model::{Model, NodeView, Point, SortKey, TargetView};
+use crate::source::remote::UNREACHABLE;
 use crate::text::{age, human_bytes};
 
 const BAD: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
@@ -40,7 +41,7 @@ pub fn render(model: &Model, ui: &UiState, frame: &mut Frame) {
     match (&node.data, ui.screen) {
         (None, _) => {
             let text = match &node.error {
-                Some(_) => Line::styled("no figures: the node has not answered yet", DIM),
+                Some(_) => Line::styled("no figures yet", DIM),
                 None => Line::styled("waiting for the first figures…", DIM),
             };
             frame.render_widget(Paragraph::new(text), body);
@@ -80,7 +81,7 @@ fn title_line<'a>(model: &Model, ui: &UiState, node: &'a NodeView) -> Line<'a> {
     Line::from(spans)
 }
 
-/// CPU, memory and disk, or why the node did not answer.
+/// CPU, memory and disk, or why the node's figures could not be read.
 fn system_line<'a>(model: &Model, node: &'a NodeView) -> Line<'a> {
     if let Some(e) = &node.error {
         let stale = match node.updated_ms {
@@ -89,25 +90,35 @@ fn system_line<'a>(model: &Model, node: &'a NodeView) -> Line<'a> {
             }
             _ => String::new(),
         };
-        return Line::styled(format!("unreachable: {e}{stale}"), BAD);
+        return Line::styled(format!("{e}{stale}"), BAD);
     }
-    match node.data.as_ref().and_then(|d| d.system.as_ref()) {
+    let Some(data) = &node.data else {
+        return Line::styled("system: -", DIM);
+    };
+    let mut spans = Vec::new();
+    match &data.system {
         Some(s) => {
             let mem_pct = if s.mem_total_bytes > 0 {
                 100.0 * s.mem_used_bytes as f64 / s.mem_total_bytes as f64
             } else {
                 0.0
             };
-            Line::from(format!(
+            spans.push(Span::raw(format!(
                 "cpu {:.0}% · memory {} of {} ({mem_pct:.0}%) · disk {:.0}% used",
                 s.cpu_percent,
                 human_bytes(s.mem_used_bytes as i64),
                 human_bytes(s.mem_total_bytes as i64),
                 s.disk_used_percent
-            ))
+            )));
         }
-        None => Line::styled("system: -", DIM),
+        None => spans.push(Span::styled("system: -", DIM)),
     }
+    if let Some(hub) = &data.hub {
+        let style = if hub == "ok" { Style::new() } else { BAD };
+        spans.push(Span::raw(" · "));
+        spans.push(Span::styled(format!("hub {hub}"), style));
+    }
+    Line::from(spans)
 }
 
 /// One entry per node: its name and whether it answers; the shown one highlighted.
@@ -115,7 +126,8 @@ fn nodes_line<'a>(model: &'a Model, ui: &UiState) -> Line<'a> {
     let mut spans = vec![Span::raw("nodes: ")];
     for (i, n) in model.nodes.iter().enumerate() {
         let (mark, style) = match (&n.error, &n.data) {
-            (Some(_), _) => ("unreachable", BAD),
+            (Some(e), _) if e.starts_with(UNREACHABLE) => ("unreachable", BAD),
+            (Some(_), _) => ("error", BAD),
             (None, Some(_)) => ("ok", Style::new().fg(Color::Green)),
             (None, None) => ("waiting", DIM),
         };

@@ -13,6 +13,15 @@ pub struct StatusWire {
     pub version: u32,
     pub targets: Vec<TargetWire>,
     pub system: Option<SystemWire>,
+    pub hub: Option<HubWire>,
+}
+
+/// The hub's health, when the node syncs through one.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct HubWire {
+    pub state: Option<String>,
+    pub message: Option<String>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -92,6 +101,13 @@ impl StatusWire {
                 mem_used_bytes: s.mem_used_bytes.unwrap_or(0),
                 mem_total_bytes: s.mem_total_bytes.unwrap_or(0),
                 disk_used_percent: s.disk_used_percent.unwrap_or(0.0),
+            }),
+            hub: self.hub.as_ref().map(|h| {
+                let state = h.state.clone().unwrap_or_else(|| "unknown".into());
+                match &h.message {
+                    Some(m) if state != "ok" => format!("{state}: {m}"),
+                    _ => state,
+                }
             }),
         }
     }

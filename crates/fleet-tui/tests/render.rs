@@ -54,6 +54,7 @@ fn data() -> NodeData {
             mem_total_bytes: 24 << 30,
             disk_used_percent: 33.0,
         }),
+        hub: Some("degraded: s3://hub: timed out".into()),
     }
 }
 
@@ -184,7 +185,7 @@ fn an_unreachable_node_shows_why_and_n_moves_between_nodes() {
         ("alpha", Ok(data())),
         (
             "beta",
-            Err("http://beta:7878/api/v1/status: Connection refused".into()),
+            Err("unreachable: http://beta:7878/api/v1/status: Connection refused".into()),
         ),
     ]);
     let mut ui = UiState::default();
@@ -204,6 +205,18 @@ fn an_unreachable_node_shows_why_and_n_moves_between_nodes() {
 }
 
 #[test]
+fn a_local_error_is_not_called_unreachable() {
+    let m = model(&[
+        ("local", Err("no fuzzfleet state in /x yet".into())),
+        ("beta", Ok(data())),
+    ]);
+    let s = screen(&m, &UiState::default());
+    assert!(s.contains("local error") && s.contains("beta ok"), "{s}");
+    assert!(s.contains("\"no fuzzfleet state in /x yet "), "{s}");
+    assert!(!s.contains("unreachable"), "{s}");
+}
+
+#[test]
 fn n_does_nothing_with_one_node() {
     let m = model(&[("alpha", Ok(data()))]);
     let mut ui = UiState::default();
@@ -217,7 +230,7 @@ fn a_node_that_stops_answering_keeps_its_last_figures_marked_stale() {
     m.apply(Update {
         node: 0,
         name: None,
-        result: Err("timed out".into()),
+        result: Err("unreachable: timed out".into()),
         at_ms: NOW,
     });
     m.now_ms = NOW + 60_000;

@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use support::Fleet;
+use support::{Fleet, KillOnDrop};
 
 const SCREEN_WAIT: Duration = Duration::from_secs(30);
 const TARGETS: &str =
@@ -237,6 +237,40 @@ fn watch_shows_the_local_campaign_sorts_drills_in_and_restores_the_terminal() {
     );
     assert!(end.contains("FUZZFLEET_TUI_TEST_PANIC is set"), "{end}");
     assert!(!end.contains("TARGET"), "{end}");
+}
+
+#[test]
+fn watch_follows_a_campaign_that_starts_after_it() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    let tmux = Tmux::start(&watch_command(&fleet, ""));
+    tmux.wait_for("the missing state explained", |s| {
+        s.contains("no fuzzfleet state in") && s.contains("no figures yet")
+    });
+
+    let mut run = KillOnDrop(fleet.start(&["--workers", "1"]));
+    let known: BTreeMap<String, Value> = [("clean".to_string(), Value::Null)].into();
+    let running = |s: &str| {
+        rows(s, &known).iter().any(|(_, cells)| {
+            cells[1] == "running" && cells[3].parse::<f64>().is_ok_and(|eps| eps > 0.0)
+        })
+    };
+    let screen = tmux.wait_for("clean running with its speed", running);
+    assert!(!screen.contains("no fuzzfleet state"), "{screen}");
+    // Its plots fill from the samples the campaign writes.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("a detail plot of execs/s with a sample above zero", |s| {
+        s.lines().any(|l| {
+            l.split("execs/s · now ")
+                .nth(1)
+                .and_then(|r| r.split_whitespace().next())
+                .and_then(|n| n.parse::<u64>().ok())
+                .is_some_and(|n| n > 0)
+        })
+    });
+    run.stop();
+    tmux.keys(&["q"]);
+    let end = tmux.wait_for("the exit", |s| s.contains("PANE-DONE"));
+    assert!(end.contains("EXITED 0") && end.contains("COOKED"), "{end}");
 }
 
 #[test]

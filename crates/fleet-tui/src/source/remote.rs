@@ -130,6 +130,9 @@ pub fn host_port(url: &str) -> String {
     rest.split('/').next().unwrap_or(rest).to_string()
 }
 
+/// How the view's errors of a node that did not answer begin.
+pub const UNREACHABLE: &str = "unreachable: ";
+
 /// A remote node in the live view.
 #[derive(Debug)]
 pub struct RemoteSource {
@@ -185,7 +188,7 @@ impl Source for RemoteSource {
     }
 
     fn poll(&mut self) -> (Option<String>, Result<NodeData, String>) {
-        let result = self.read().map_err(|e| e.to_string());
+        let result = self.read().map_err(|e| format!("{UNREACHABLE}{e}"));
         (self.told_name.clone(), result)
     }
 }
