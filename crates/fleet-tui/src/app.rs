@@ -40,7 +40,16 @@ pub fn watch(sources: Vec<Box<dyn Source>>, interval: Duration) -> io::Result<()
         if panic_for_test && model.nodes.iter().any(|n| n.data.is_some()) {
             panic!("{PANIC_ENV} is set: panicking to show the terminal is restored");
         }
-        if event::poll(TICK)?
+        if crate::terminal::stop_requested() {
+            return Ok(());
+        }
+        let ready = match event::poll(TICK) {
+            Ok(ready) => ready,
+            // A stop signal interrupted the wait: checked above on the next turn.
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => false,
+            Err(e) => return Err(e),
+        };
+        if ready
             && let Event::Key(key) = event::read()?
             && on_key(&mut ui, &model, key) == Action::Quit
         {

@@ -1,6 +1,7 @@
 //! Entering and leaving the full-screen terminal: raw mode and the alternate screen,
-//! restored on every way out — return, error, and panic (a hook restores the
-//! terminal before the panic message prints, so the message is readable).
+//! restored on every way out — return, error, SIGTERM/SIGHUP/SIGINT (they end the loop
+//! like `q`), and panic (a hook restores the terminal before the panic message prints,
+//! so the message is readable).
 
 use std::io::{self, Stdout};
 use std::sync::Once;
@@ -27,6 +28,7 @@ pub struct Screen {
 impl Screen {
     pub fn enter() -> io::Result<Self> {
         install_panic_hook();
+        install_stop_signals();
         enable_raw_mode()?;
         ACTIVE.store(true, Ordering::SeqCst);
         let mut stdout = io::stdout();
@@ -61,6 +63,32 @@ pub fn restore() {
     }
     let _ = disable_raw_mode();
     let _ = execute!(io::stdout(), LeaveAlternateScreen, Show);
+}
+
+/// Set by SIGTERM, SIGHUP or SIGINT while the view runs: the loop then ends normally
+/// and the guard restores the terminal (a signal's default action would leave it raw).
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+/// Whether a stop signal arrived.
+pub fn stop_requested() -> bool {
+    STOP.load(Ordering::SeqCst)
+}
+
+fn install_stop_signals() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_stop_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGTERM, Signal::SIGHUP, Signal::SIGINT] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let _ = unsafe { sigaction(sig, &action) };
+    }
 }
 
 fn install_panic_hook() {

@@ -14,7 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
-use support::{Fleet, KillOnDrop};
+use support::{Fleet, KillOnDrop, children_of};
 
 const SCREEN_WAIT: Duration = Duration::from_secs(30);
 const TARGETS: &str =
@@ -61,6 +61,18 @@ impl Tmux {
             .args(["-u", "-f", "/dev/null", "-L", &self.socket])
             .args(args);
         cmd
+    }
+
+    /// The pid of the program the pane's shell runs.
+    fn program_pid(&self) -> u32 {
+        let out = self
+            .cmd(&["display-message", "-p", "#{pane_pid}"])
+            .output()
+            .unwrap();
+        let shell: u32 = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        let children = children_of(shell);
+        assert_eq!(children.len(), 1, "{children:?}");
+        children.into_iter().next().unwrap()
     }
 
     fn keys(&self, keys: &[&str]) {
@@ -236,6 +248,16 @@ fn watch_shows_the_local_campaign_sorts_drills_in_and_restores_the_terminal() {
         "raw mode left on after a panic:\n{end}"
     );
     assert!(end.contains("FUZZFLEET_TUI_TEST_PANIC is set"), "{end}");
+    assert!(!end.contains("TARGET"), "{end}");
+
+    // So does SIGTERM from elsewhere.
+    let tmux = Tmux::start(&watch_command(&fleet, ""));
+    tmux.wait_for("the table", |s| s.contains("TARGET▼"));
+    let pid = tmux.program_pid();
+    // SAFETY: kill with the pid of the fuzzfleet this test started in its pane.
+    assert_eq!(unsafe { libc::kill(pid as i32, libc::SIGTERM) }, 0);
+    let end = tmux.wait_for("the exit after SIGTERM", |s| s.contains("PANE-DONE"));
+    assert!(end.contains("EXITED 0") && end.contains("COOKED"), "{end}");
     assert!(!end.contains("TARGET"), "{end}");
 }
 
