@@ -87,14 +87,18 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Waits until the screen satisfies `ok`, and returns it; on timeout the panic
-    /// shows the last screen.
+    /// Waits until the screen satisfies `ok` and holds still (a capture can catch a
+    /// frame half drawn), and returns it; on timeout the panic shows the last screen.
     fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
         let deadline = Instant::now() + SCREEN_WAIT;
         loop {
             let s = self.screen();
             if ok(&s) {
-                return s;
+                thread::sleep(Duration::from_millis(50));
+                if self.screen() == s {
+                    return s;
+                }
+                continue;
             }
             if Instant::now() > deadline {
                 panic!("the screen never showed {what} within {SCREEN_WAIT:?}; last screen:\n{s}");
@@ -330,12 +334,18 @@ impl Api {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
+        // The series ends here, on a whole second (RFC 3339 times carry seconds).
+        let t0 = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            * 1000;
         // Ends with the test process; it only ever answers on loopback.
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
                 let status = status.clone();
                 let log = log.clone();
-                thread::spawn(move || serve(stream, &status, &log));
+                thread::spawn(move || serve(stream, &status, t0, &log));
             }
         });
         Api { url, seen }
@@ -346,7 +356,7 @@ impl Api {
     }
 }
 
-fn serve(stream: TcpStream, status: &Value, log: &Mutex<Vec<(String, bool)>>) {
+fn serve(stream: TcpStream, status: &Value, t0: i64, log: &Mutex<Vec<(String, bool)>>) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut request = String::new();
     if reader.read_line(&mut request).is_err() {
@@ -369,7 +379,7 @@ fn serve(stream: TcpStream, status: &Value, log: &Mutex<Vec<(String, bool)>>) {
     let (code, body) = if !authorized {
         (401, json!({"error": "unauthorized"}))
     } else {
-        route(&path, status)
+        route(&path, status, t0)
     };
     let body = body.to_string();
     let reason = if code == 200 { "OK" } else { "Error" };
@@ -381,8 +391,8 @@ fn serve(stream: TcpStream, status: &Value, log: &Mutex<Vec<(String, bool)>>) {
     );
 }
 
-fn route(path: &str, status: &Value) -> (u16, Value) {
-    let (path, _query) = path.split_once('?').unwrap_or((path, ""));
+fn route(path: &str, status: &Value, t0: i64) -> (u16, Value) {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     match path.split('/').collect::<Vec<_>>()[..] {
         ["", "api", "v1", "status"] => (200, status.clone()),
         ["", "api", "v1", "node"] => (
@@ -398,16 +408,19 @@ fn route(path: &str, status: &Value) -> (u16, Value) {
             else {
                 return (404, json!({"error": "no such target"}));
             };
-            // Ten points ending at the target's figures, two seconds apart.
-            let now = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_millis() as i64;
+            // Ten points ending at t0 with the target's coverage, two seconds apart;
+            // those at or after `since`, as the API answers.
+            let since: i64 = query
+                .strip_prefix("since=")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
             let cov = t["coverage"].as_i64().unwrap_or(0);
             let points: Vec<Value> = (0..10i64)
-                .map(|i| {
+                .map(|i| (i, t0 - (9 - i) * 2000))
+                .filter(|&(_, at)| at >= since)
+                .map(|(i, at)| {
                     json!({
-                        "t": fleet_store::rfc3339(now - (10 - i) * 2000),
+                        "t": fleet_store::rfc3339(at),
                         "execs": i * 1000, "execs_per_sec": 500 + i * 10,
                         "coverage": cov - 9 + i, "features": cov * 3,
                         "corpus_files": t["corpus_files"], "corpus_bytes": t["corpus_bytes"],
@@ -595,9 +608,11 @@ fn remote_nodes_print_once_and_watch_like_the_local_one() {
         rows(s, &targets).len() == targets.len() && s.contains("127.0.0.1:1 unreachable")
     });
     assert!(screen.contains("node fixture-node (1/3)"), "{screen}");
+    // The silent node: waiting, or unreachable once a request timed out.
     let silent_name = silent.trim_start_matches("http://");
     assert!(
-        screen.contains(&format!("{silent_name} waiting")),
+        screen.contains(&format!("{silent_name} waiting"))
+            || screen.contains(&format!("{silent_name} unreachable")),
         "{screen}"
     );
     assert!(screen.contains("fixture-node ok"), "{screen}");
@@ -616,7 +631,9 @@ fn remote_nodes_print_once_and_watch_like_the_local_one() {
         "{detail}"
     );
     tmux.keys(&["Escape", "n"]);
-    let dead = tmux.wait_for("the dead node's page", |s| s.contains("(2/3)"));
+    let dead = tmux.wait_for("the dead node's page", |s| {
+        s.contains("(2/3)") && s.contains("no figures yet")
+    });
     assert!(
         dead.contains("unreachable: http://127.0.0.1:1/api/v1/status"),
         "{dead}"
@@ -624,7 +641,8 @@ fn remote_nodes_print_once_and_watch_like_the_local_one() {
     assert!(rows(&dead, &targets).is_empty(), "{dead}");
     tmux.keys(&["n"]);
     tmux.wait_for("the silent node's page", |s| {
-        s.contains("(3/3)") && s.contains("waiting for the first figures")
+        s.contains("(3/3)")
+            && (s.contains("waiting for the first figures") || s.contains("timed out"))
     });
     // q is obeyed at once although a poller is still blocked on the silent node.
     let asked = Instant::now();
