@@ -139,9 +139,28 @@ pub struct RunArgs {
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
-    /// Print the status as JSON (version 1 of the documented shape).
-    #[arg(long)]
+    /// Print the status as JSON (version 1 of the documented shape; with several nodes,
+    /// `{version, nodes: [{node, url, status, error}]}`).
+    #[arg(long, conflicts_with = "watch")]
     pub json: bool,
+    /// A live view, refreshed every --interval: s sort, r reverse, ↑↓ select, Enter
+    /// details, n next node, q quit. Shows the local node and the config's nodes that
+    /// have an `api` URL, or only the --node URLs.
+    #[arg(long)]
+    pub watch: bool,
+    /// Read a remote agent's HTTP API instead of the local state, e.g.
+    /// `http://127.0.0.1:7878` (repeatable).
+    #[arg(long = "node", value_name = "URL")]
+    pub nodes: Vec<String>,
+    /// Read every node of the config that has an `api` URL (token from its `token_file`).
+    #[arg(long, conflicts_with = "nodes")]
+    pub all_nodes: bool,
+    /// File holding the bearer token sent to the --node URLs.
+    #[arg(long, value_name = "FILE", requires = "nodes")]
+    pub token_file: Option<PathBuf>,
+    /// Seconds between refreshes of --watch.
+    #[arg(long, value_name = "SECS", default_value_t = 2.0, requires = "watch")]
+    pub interval: f64,
 }
 
 #[derive(Debug, Subcommand)]

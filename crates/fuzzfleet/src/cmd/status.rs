@@ -1,90 +1,202 @@
-//! `fuzzfleet status`: a one-shot table of the local state, or its JSON document.
+//! `fuzzfleet status`: a one-shot table or JSON document of the local state or of
+//! remote agents, or (`--watch`) the live view of `fleet-tui`.
 
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Result;
-use fleet_run::report::{self, StatusDoc};
+use fleet_config::Plan;
+use fleet_run::report;
+use fleet_tui::source::remote::host_port;
+use fleet_tui::wire::StatusWire;
+use fleet_tui::{Client, LocalSource, RemoteSource, Source};
+use serde_json::{Value, json};
 
 use super::Context;
 use crate::cli::StatusArgs;
 use crate::exit;
 
+/// A remote node to read: its configured name (if any) and its API.
+struct Remote {
+    name: Option<String>,
+    client: Client,
+}
+
 pub fn status(ctx: &Context, args: &StatusArgs) -> Result<i32> {
     let plan = ctx.plan_if_present()?;
+    let explicit = !args.nodes.is_empty() || args.all_nodes;
+    let remotes = remotes(ctx, plan.as_ref(), args)?;
+    if args.watch {
+        return watch(ctx, plan.as_ref(), remotes, explicit, args);
+    }
+    if explicit {
+        return remote_once(remotes, args);
+    }
     let state = ctx.state_dir(plan.as_ref());
     let db = super::open_db(&state)?;
-    let known: Vec<String> = plan
-        .iter()
-        .flat_map(|p| p.targets.iter().map(|t| t.name.to_string()))
-        .collect();
     let system = fleet_run::system::sample(&state, Duration::from_millis(200));
-    let doc = report::status(&db, &known, system)?;
+    let doc = report::status(&db, &known_targets(plan.as_ref()), system)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!("{}", table(&doc));
+        let wire: StatusWire = serde_json::from_value(serde_json::to_value(&doc)?)?;
+        print!("{}", fleet_tui::text::table(&wire));
     }
     Ok(exit::OK)
 }
 
-fn table(doc: &StatusDoc) -> String {
-    let mut out = format!(
-        "{:<22} {:<8} {:>3} {:>12} {:>9} {:>7} {:>8} {:>15} {:>7} {:>7}  {}\n",
-        "TARGET",
-        "STATE",
-        "W",
-        "EXECS",
-        "EXEC/S",
-        "COV",
-        "FT",
-        "CORPUS",
-        "CRASHES",
-        "UPTIME",
-        "LAST NEW COVERAGE"
-    );
-    for t in &doc.targets {
-        out += &format!(
-            "{:<22} {:<8} {:>3} {:>12} {:>9.0} {:>7} {:>8} {:>15} {:>7} {:>7}  {}\n",
-            t.name,
-            t.state,
-            t.workers,
-            t.execs,
-            t.execs_per_sec,
-            t.coverage.map_or("-".into(), |c| c.to_string()),
-            t.features.map_or("-".into(), |c| c.to_string()),
-            format!("{}/{}", t.corpus_files, human_bytes(t.corpus_bytes)),
-            t.crashes,
-            t.uptime
-                .map_or("-".into(), |u| format!("{:.1}%", u * 100.0)),
-            t.last_new_coverage_at.as_deref().unwrap_or("-"),
-        );
-        if let Some(m) = &t.message {
-            out += &format!("  └ {m}\n");
-        }
-    }
-    let s = &doc.system;
-    out += &format!(
-        "\nsystem: cpu {:.0}%  memory {} of {}  disk {:.0}% used\n",
-        s.cpu_percent,
-        human_bytes(s.mem_used_bytes as i64),
-        human_bytes(s.mem_total_bytes as i64),
-        s.disk_used_percent
-    );
-    out
+fn known_targets(plan: Option<&Plan>) -> Vec<String> {
+    plan.iter()
+        .flat_map(|p| p.targets.iter().map(|t| t.name.to_string()))
+        .collect()
 }
 
-/// 1536 → "1.5K": binary units, one decimal.
-pub fn human_bytes(n: i64) -> String {
-    let mut v = n as f64;
-    for unit in ["", "K", "M", "G", "T"] {
-        if v < 1024.0 || unit == "T" {
-            return if unit.is_empty() {
-                format!("{n}B")
-            } else {
-                format!("{v:.1}{unit}")
-            };
-        }
-        v /= 1024.0;
+/// The remote nodes asked for: the --node URLs, else the config's nodes with an `api`
+/// (with --all-nodes, or in --watch where they join the local node).
+fn remotes(ctx: &Context, plan: Option<&Plan>, args: &StatusArgs) -> Result<Vec<Remote>> {
+    if !args.nodes.is_empty() {
+        let token = args.token_file.as_deref().map(read_token).transpose()?;
+        return args
+            .nodes
+            .iter()
+            .map(|url| {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(exit::usage(format!(
+                        "--node {url}: expected an http:// or https:// URL of a node's API"
+                    )));
+                }
+                Ok(Remote {
+                    name: None,
+                    client: Client::new(url, token.clone()),
+                })
+            })
+            .collect();
     }
-    unreachable!()
+    if !(args.all_nodes || args.watch) {
+        return Ok(Vec::new());
+    }
+    let configured: Vec<_> = plan
+        .iter()
+        .flat_map(|p| p.nodes.iter())
+        .filter(|n| n.api.is_some())
+        .collect();
+    if args.all_nodes && configured.is_empty() {
+        return Err(exit::usage(format!(
+            "--all-nodes: no [node.*] in {} has an `api` URL to read",
+            ctx.config.display()
+        )));
+    }
+    configured
+        .into_iter()
+        .map(|n| {
+            let token = n.token_file.as_deref().map(read_token).transpose()?;
+            let api = n.api.as_ref().expect("filtered on api");
+            Ok(Remote {
+                name: Some(n.name.to_string()),
+                client: Client::new(api.as_str(), token),
+            })
+        })
+        .collect()
+}
+
+fn read_token(path: &Path) -> Result<String> {
+    let token = std::fs::read_to_string(path).map_err(|e| {
+        exit::usage(format!(
+            "cannot read the token file {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(token.trim().to_string())
+}
+
+/// Prints each remote node's status once; exit 1 when a node did not answer.
+fn remote_once(remotes: Vec<Remote>, args: &StatusArgs) -> Result<i32> {
+    let single = remotes.len() == 1 && !args.all_nodes;
+    let mut failed = false;
+    let mut docs = Vec::new();
+    for r in &remotes {
+        let result = r.client.status_json();
+        let name = r.name.clone().unwrap_or_else(|| {
+            // A URL alone: the node's own name when it tells it.
+            result
+                .as_ref()
+                .ok()
+                .and_then(|_| r.client.node().ok())
+                .and_then(|n| n.name)
+                .unwrap_or_else(|| host_port(r.client.base()))
+        });
+        failed |= result.is_err();
+        docs.push((name, r.client.base().to_string(), result));
+    }
+    if args.json {
+        if single {
+            match &docs[0].2 {
+                Ok(doc) => println!("{}", serde_json::to_string_pretty(doc)?),
+                Err(e) => eprintln!("node {} unreachable: {e}", docs[0].0),
+            }
+        } else {
+            let nodes: Vec<Value> = docs
+                .iter()
+                .map(|(name, url, result)| match result {
+                    Ok(doc) => json!({"node": name, "url": url, "status": doc, "error": null}),
+                    Err(e) => {
+                        json!({"node": name, "url": url, "status": null, "error": e.to_string()})
+                    }
+                })
+                .collect();
+            let doc = json!({"version": report::DOC_VERSION, "nodes": nodes});
+            println!("{}", serde_json::to_string_pretty(&doc)?);
+        }
+    } else {
+        for (i, (name, url, result)) in docs.iter().enumerate() {
+            if !single {
+                if i > 0 {
+                    println!();
+                }
+                println!("== node {name} ({url})");
+            }
+            match result {
+                Ok(doc) => {
+                    let wire: StatusWire = serde_json::from_value(doc.clone())?;
+                    print!("{}", fleet_tui::text::table(&wire));
+                }
+                Err(e) if single => eprintln!("node {name} unreachable: {e}"),
+                Err(e) => println!("unreachable: {e}"),
+            }
+        }
+    }
+    Ok(if failed { exit::PROBLEM } else { exit::OK })
+}
+
+fn watch(
+    ctx: &Context,
+    plan: Option<&Plan>,
+    remotes: Vec<Remote>,
+    explicit: bool,
+    args: &StatusArgs,
+) -> Result<i32> {
+    if !(args.interval.is_finite() && args.interval >= 0.1) {
+        return Err(exit::usage(format!(
+            "--interval {}: expected a number of seconds, at least 0.1",
+            args.interval
+        )));
+    }
+    if !fleet_tui::has_tty() {
+        return Err(exit::usage(
+            "status --watch needs a terminal (stdin and stdout a TTY); \
+             use `fuzzfleet status` or `status --json` to print once",
+        ));
+    }
+    let mut sources: Vec<Box<dyn Source>> = Vec::new();
+    if !explicit {
+        sources.push(Box::new(LocalSource::new(
+            ctx.state_dir(plan),
+            known_targets(plan),
+        )));
+    }
+    for r in remotes {
+        sources.push(Box::new(RemoteSource::new(r.name, r.client)));
+    }
+    fleet_tui::watch(sources, Duration::from_secs_f64(args.interval))?;
+    Ok(exit::OK)
 }
