@@ -64,6 +64,9 @@ pub enum Command {
     Restore { file: PathBuf },
     /// Check toolchains, engines, limits and the state dir, and say what to fix.
     Doctor(DoctorArgs),
+    /// Line, region and function coverage of targets' corpora (seeds included): builds a
+    /// coverage variant, replays every input once, and writes HTML and lcov reports.
+    Coverage(CoverageArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -157,6 +160,27 @@ pub enum CrashesCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// The targets to report on.
+    #[arg(value_name = "TARGET", required = true)]
+    pub targets: Vec<String>,
+    /// Write the HTML report here (default: <state>/coverage/<target>/html; with several
+    /// targets, DIR/<target>).
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
+    /// Write the lcov file here (default: <state>/coverage/<target>/coverage.lcov; with
+    /// several targets, FILE is a directory holding <target>.lcov).
+    #[arg(long, value_name = "FILE")]
+    pub lcov: Option<PathBuf>,
+    /// Print the reports as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// List at most N never-reached functions per target (0: all).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
 }
 
 #[derive(Debug, Args)]
