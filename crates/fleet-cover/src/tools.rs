@@ -176,12 +176,18 @@ fn find(dirs: &[PathBuf], major: Option<u32>) -> Option<LlvmTools> {
     })
 }
 
-/// The major of `LLVM version X.Y.Z` in a tool's `--version` output.
+/// The major of `LLVM version X.Y.Z` in a tool's `--version` output (LLVM 14's
+/// llvm-profdata only answers it after a subcommand: `merge --version`).
 pub fn tool_major(tool: &Path) -> Option<u32> {
-    let out = Command::new(tool).arg("--version").output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    let rest = text.split("LLVM version").nth(1)?;
-    major_of(rest.trim())
+    [&["--version"][..], &["merge", "--version"][..]]
+        .iter()
+        .find_map(|args| {
+            let out = Command::new(tool).args(*args).output().ok()?;
+            let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
+            text.push_str(&String::from_utf8_lossy(&out.stderr));
+            let rest = text.split("LLVM version").nth(1)?;
+            major_of(rest.trim())
+        })
 }
 
 fn major_of(version: &str) -> Option<u32> {
