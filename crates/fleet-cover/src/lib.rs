@@ -187,6 +187,78 @@ pub fn default_ignore() -> Vec<String> {
     DEFAULT_IGNORE.iter().map(|s| (*s).to_owned()).collect()
 }
 
+/// What of a cargo-fuzz project is harness rather than code under test: a project
+/// that depends on a crate by `path` fuzzes that crate, so its own `src/` (shared
+/// harness helpers) is harness too; a project without one tests its own `src/`.
+/// An unreadable manifest keeps everything (the report shows more, never less).
+pub fn project_ignore(project: &Path) -> Vec<String> {
+    #[derive(serde::Deserialize)]
+    struct Manifest {
+        #[serde(default)]
+        dependencies: std::collections::BTreeMap<String, toml::Value>,
+    }
+    let Ok(text) = fs::read_to_string(project.join("Cargo.toml")) else {
+        return Vec::new();
+    };
+    let Ok(manifest) = toml::from_str::<Manifest>(&text) else {
+        return Vec::new();
+    };
+    let fuzzes_another_crate = manifest
+        .dependencies
+        .values()
+        .any(|d| d.get("path").is_some());
+    if fuzzes_another_crate {
+        vec![format!(
+            "^{}/src/",
+            ere_escape(&project.display().to_string())
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+/// `text` as a POSIX extended regex matching itself.
+fn ere_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.^$|?*+()[]{}".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_project_fuzzing_a_path_dependency_ignores_its_own_src() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("fu+zz");
+        fs::create_dir(&p).unwrap();
+        fs::write(
+            p.join("Cargo.toml"),
+            "[package]\nname = \"f\"\n[dependencies]\nlibfuzzer-sys = \"0.4\"\ncore-crate = { path = \"../core\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            project_ignore(&p),
+            [format!(
+                "^{}/fu\\+zz/src/",
+                ere_escape(&dir.path().display().to_string())
+            )]
+        );
+        fs::write(
+            p.join("Cargo.toml"),
+            "[package]\nname = \"f\"\n[dependencies]\nlibfuzzer-sys = \"0.4\"\n",
+        )
+        .unwrap();
+        assert!(project_ignore(&p).is_empty());
+    }
+}
+
 /// Runs an llvm tool; its stdout on success, its stderr in the error otherwise.
 fn run_tool(cmd: &mut Command) -> Result<Vec<u8>, CoverError> {
     let program = cmd.get_program().to_string_lossy().into_owned();

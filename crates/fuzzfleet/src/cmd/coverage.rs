@@ -45,7 +45,6 @@ pub fn coverage(ctx: &Context, args: &CoverageArgs) -> Result<i32> {
     let layout = fleet_store::Layout::new(ctx.state_dir(Some(&plan)));
     let ready = build_all(&plan, &targets)?;
 
-    let ignore = fleet_cover::default_ignore();
     let several = ready.len() > 1;
     let mut done: Vec<(CoverageReport, Outputs)> = Vec::new();
     for r in &ready {
@@ -75,6 +74,10 @@ pub fn coverage(ctx: &Context, args: &CoverageArgs) -> Result<i32> {
             "{name}: replaying {} input(s) through its coverage build",
             inputs.len()
         );
+        let mut ignore = fleet_cover::default_ignore();
+        if let Some(project) = plan.project_of(r.target) {
+            ignore.extend(fleet_cover::project_ignore(&project.path));
+        }
         let request = fleet_cover::Request {
             target: name,
             binary: &r.binary,
