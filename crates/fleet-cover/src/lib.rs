@@ -229,6 +229,35 @@ fn ere_escape(text: &str) -> String {
     out
 }
 
+/// Runs an llvm tool; its stdout on success, its stderr in the error otherwise.
+fn run_tool(cmd: &mut Command) -> Result<Vec<u8>, CoverError> {
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let out = cmd.output().map_err(|source| CoverError::Spawn {
+        program: program.clone(),
+        source,
+    })?;
+    if out.status.success() {
+        return Ok(out.stdout);
+    }
+    let args: Vec<String> = cmd
+        .get_args()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    Err(CoverError::Tool {
+        command: format!("{program} {}", args.join(" ")),
+        status: out.status.to_string(),
+        stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+    })
+}
+
+/// Writes `bytes` to `path` atomically, creating its directory.
+fn write(path: &Path, bytes: &[u8]) -> Result<(), CoverError> {
+    if let Some(parent) = path.parent() {
+        fs::create_dir_all(parent).map_err(io_err("cannot create", parent))?;
+    }
+    fleet_store::write_atomic(path, bytes).map_err(io_err("cannot write", path))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -257,33 +286,4 @@ mod tests {
         .unwrap();
         assert!(project_ignore(&p).is_empty());
     }
-}
-
-/// Runs an llvm tool; its stdout on success, its stderr in the error otherwise.
-fn run_tool(cmd: &mut Command) -> Result<Vec<u8>, CoverError> {
-    let program = cmd.get_program().to_string_lossy().into_owned();
-    let out = cmd.output().map_err(|source| CoverError::Spawn {
-        program: program.clone(),
-        source,
-    })?;
-    if out.status.success() {
-        return Ok(out.stdout);
-    }
-    let args: Vec<String> = cmd
-        .get_args()
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect();
-    Err(CoverError::Tool {
-        command: format!("{program} {}", args.join(" ")),
-        status: out.status.to_string(),
-        stderr: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
-    })
-}
-
-/// Writes `bytes` to `path` atomically, creating its directory.
-fn write(path: &Path, bytes: &[u8]) -> Result<(), CoverError> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(io_err("cannot create", parent))?;
-    }
-    fleet_store::write_atomic(path, bytes).map_err(io_err("cannot write", path))
 }
