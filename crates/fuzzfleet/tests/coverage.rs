@@ -130,6 +130,31 @@ fn cover_known_reports_exactly_the_functions_its_corpus_reaches_past_a_crash() {
         assert!(path.contains("/fixtures/rust/fuzz/src/"), "{path}");
     }
 
+    // Recorded in the state: `status --json` shows the line coverage.
+    let status = fuzzfleet(&config, &["status", "--json"]);
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status));
+    let status: Value = serde_json::from_slice(&status.stdout).unwrap();
+    let row = status["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "cover_known")
+        .unwrap();
+    let lines = &target["totals"]["lines"];
+    let percent = lines["covered"].as_f64().unwrap() * 100.0 / lines["total"].as_f64().unwrap();
+    assert_eq!(
+        row["line_coverage"].as_f64(),
+        Some((percent * 10.0).round() / 10.0),
+        "{row}"
+    );
+    let clean = status["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "clean")
+        .unwrap();
+    assert!(clean["line_coverage"].is_null(), "never computed: {clean}");
+
     // The report files.
     let html = target["html"].as_str().unwrap();
     assert!(

@@ -89,6 +89,7 @@ pub fn coverage(ctx: &Context, args: &CoverageArgs) -> Result<i32> {
         };
         let report = fleet_cover::report(&request, &out, &mut |step| progress(name, step))
             .map_err(cover_err)?;
+        record(&layout, &report, &r.binary)?;
         done.push((report, out));
     }
 
@@ -115,6 +116,40 @@ pub fn coverage(ctx: &Context, args: &CoverageArgs) -> Result<i32> {
         }
     }
     Ok(exit::OK)
+}
+
+/// Keeps the figures in the state database, for `status` and coverage over time.
+fn record(layout: &fleet_store::Layout, report: &CoverageReport, binary: &Path) -> Result<()> {
+    std::fs::create_dir_all(layout.root())?;
+    let db = fleet_store::Db::open(&layout.db_path())?;
+    let t = report.totals;
+    let n = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
+    db.put_coverage(&fleet_store::CoverageRow {
+        target: report.target.clone(),
+        at_ms: fleet_store::now_ms(),
+        lines_covered: n(t.lines.covered),
+        lines_total: n(t.lines.total),
+        regions_covered: n(t.regions.covered),
+        regions_total: n(t.regions.total),
+        functions_covered: n(t.functions.covered),
+        functions_total: n(t.functions.total),
+        inputs: n(report.replay.inputs as u64),
+        build_id: build_id(binary),
+    })?;
+    Ok(())
+}
+
+/// Identifies the coverage build that was measured: its size and modification time.
+fn build_id(binary: &Path) -> String {
+    let Ok(meta) = std::fs::metadata(binary) else {
+        return String::new();
+    };
+    let mtime = meta
+        .modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos());
+    format!("{}-{mtime}", meta.len())
 }
 
 /// The targets named, each once; an unknown name is a usage error.
