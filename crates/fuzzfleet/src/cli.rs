@@ -181,6 +181,13 @@ pub struct CoverageArgs {
     /// List at most N never-reached functions per target (0: all).
     #[arg(long, value_name = "N", default_value_t = 20)]
     pub top: usize,
+    /// Recompute every DURATION (e.g. "30m") at nice 19, beside a running campaign;
+    /// each result is stored, and `status` shows the newest line coverage.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub every: Option<std::time::Duration>,
+    /// With --every: stop after N rounds.
+    #[arg(long, value_name = "N", requires = "every")]
+    pub rounds: Option<u32>,
 }
 
 #[derive(Debug, Args)]

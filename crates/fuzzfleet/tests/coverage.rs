@@ -345,3 +345,23 @@ fn every_bundled_suite_target_is_covered_over_its_seeds_and_the_html_renders() {
         "no core source file row: {dom}"
     );
 }
+
+#[test]
+fn every_round_of_a_scheduled_recompute_is_stored() {
+    let dir = fleet_testkit::state_temp_dir();
+    let config = fixture_config(dir.path(), "");
+    let out = fuzzfleet(
+        &config,
+        &["coverage", "cover_known", "--every", "1s", "--rounds", "2"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let db = fleet_store::Db::open(&dir.path().join("state/fleet.db")).unwrap();
+    let rows = db.coverage_history("cover_known", 0).unwrap();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for row in &rows {
+        assert_eq!(row.inputs, 3);
+        assert!(row.lines_covered > 0 && row.lines_covered < row.lines_total);
+        assert!(!row.build_id.is_empty());
+    }
+    assert!(rows[1].at_ms > rows[0].at_ms, "{rows:?}");
+}

@@ -42,8 +42,42 @@ struct JsonTarget<'a> {
 pub fn coverage(ctx: &Context, args: &CoverageArgs) -> Result<i32> {
     let plan = ctx.plan()?;
     let targets = select(&plan, &args.targets)?;
-    let layout = fleet_store::Layout::new(ctx.state_dir(Some(&plan)));
-    let ready = build_all(&plan, &targets)?;
+    let Some(every) = args.every else {
+        return round(ctx, &plan, &targets, args);
+    };
+    // Beside a campaign: the fuzzers keep the machine (children inherit the nice).
+    // SAFETY: setpriority only reads its arguments.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, BACKGROUND_NICE) } != 0 {
+        eprintln!(
+            "warning: cannot lower the priority to nice {BACKGROUND_NICE}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    let mut rounds = 0;
+    loop {
+        let started = std::time::Instant::now();
+        round(ctx, &plan, &targets, args)?;
+        rounds += 1;
+        if args.rounds.is_some_and(|n| rounds >= n) {
+            return Ok(exit::OK);
+        }
+        if let Some(rest) = every.checked_sub(started.elapsed()) {
+            eprintln!(
+                "next coverage round in {}",
+                humantime::format_duration(rest)
+            );
+            std::thread::sleep(rest);
+        }
+    }
+}
+
+/// Nice value of `--every` rounds: the lowest priority, as background work.
+const BACKGROUND_NICE: libc::c_int = 19;
+
+/// One coverage computation of every selected target, printed and recorded.
+fn round(ctx: &Context, plan: &Plan, targets: &[&TargetPlan], args: &CoverageArgs) -> Result<i32> {
+    let layout = fleet_store::Layout::new(ctx.state_dir(Some(plan)));
+    let ready = build_all(plan, targets)?;
 
     let several = ready.len() > 1;
     let mut done: Vec<(CoverageReport, Outputs)> = Vec::new();
