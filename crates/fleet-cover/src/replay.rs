@@ -40,24 +40,34 @@ pub struct Replay<'a> {
     pub log: &'a Path,
 }
 
-/// The regular files directly in `dirs` (missing dirs are skipped), sorted, so a
-/// replay's order and chunks are the same each time.
+/// The regular files directly in `dirs` (missing dirs are skipped), dir by dir and
+/// sorted by name within each, so a replay's order and chunks are the same each
+/// time; an input whose content an earlier one had (a seed the corpus imported) is
+/// left out.
 pub fn collect_inputs(dirs: &[PathBuf]) -> Result<Vec<PathBuf>, CoverError> {
     let mut inputs = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for dir in dirs {
         let entries = match fs::read_dir(dir) {
             Ok(e) => e,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(io_err("cannot read", dir)(e)),
         };
+        let mut files = Vec::new();
         for entry in entries {
             let path = entry.map_err(io_err("cannot read", dir))?.path();
             if path.is_file() {
+                files.push(path);
+            }
+        }
+        files.sort();
+        for path in files {
+            let bytes = fs::read(&path).map_err(io_err("cannot read", &path))?;
+            if seen.insert(fleet_store::sha1_hex(&bytes)) {
                 inputs.push(path);
             }
         }
     }
-    inputs.sort();
     Ok(inputs)
 }
 
