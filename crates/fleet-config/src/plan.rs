@@ -118,6 +118,19 @@ pub struct TargetPlan {
     pub sanitizer: Sanitizer,
     /// Extra libFuzzer flags, each `-name=value`: `[defaults] args`, then the target's.
     pub args: Vec<String>,
+    /// How to get a prebuilt target's coverage variant; `None` for project targets
+    /// (cargo-fuzz's coverage build) and prebuilt targets without one.
+    pub coverage: Option<CoverageBuild>,
+}
+
+/// A prebuilt target's coverage variant (`coverage_build`, `coverage_binary`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoverageBuild {
+    /// Run with `sh -c` in the config's directory; `None`: the binary is prebuilt.
+    pub command: Option<String>,
+    /// Absolute. Exists and is executable when `command` is `None`; otherwise the
+    /// command makes it.
+    pub binary: PathBuf,
 }
 
 /// Where a target's executable comes from.

@@ -132,6 +132,13 @@ pub(crate) struct RawTarget {
     pub sanitizer: Option<S<String>>,
     /// Extra libFuzzer flags, each `-name=value`, after `[defaults] args`.
     pub args: Option<List>,
+    /// Shell command (`sh -c`, run in the config's directory) that builds the coverage
+    /// variant of a prebuilt target (clang `-fprofile-instr-generate -fcoverage-mapping`).
+    /// Needs `coverage_binary`. Prebuilt targets only.
+    pub coverage_build: Option<S<String>>,
+    /// The coverage variant's binary: what `coverage_build` produces, or, without it, an
+    /// existing executable. Prebuilt targets only.
+    pub coverage_binary: Option<S<String>>,
 }
 
 /// `[tier.NAME]`: an ordered group of targets with a budget each.

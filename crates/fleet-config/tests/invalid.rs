@@ -73,7 +73,7 @@ invalid!(
     "unknown-key-target",
     9,
     "target[1].dictionary",
-    "unknown key (expected one of `name`, `binary`, `engine`, `dict`, `seeds`, `rss_limit_mb`, `timeout_s`, `max_len`, `sanitizer`, `args`)"
+    "unknown key (expected one of `name`, `binary`, `engine`, `dict`, `seeds`, `rss_limit_mb`, `timeout_s`, `max_len`, `sanitizer`, `args`, `coverage_build`, `coverage_binary`)"
 );
 invalid!(
     unknown_key_in_tier,
@@ -81,6 +81,34 @@ invalid!(
     9,
     "tier.tier1.budgte",
     "unknown key (expected one of `targets`, `budget`, `mode`, `slice`, `workers`)"
+);
+invalid!(
+    coverage_build_without_its_binary,
+    "coverage-build-without-binary",
+    5,
+    "target[0].coverage_build",
+    "`coverage_build` needs `coverage_binary`: the path of the binary the command builds"
+);
+invalid!(
+    empty_coverage_build,
+    "coverage-build-empty",
+    5,
+    "target[0].coverage_build",
+    "`coverage_build` is empty (expected a shell command that builds `coverage_binary`)"
+);
+invalid!(
+    coverage_build_overwriting_the_fuzz_binary,
+    "coverage-binary-is-fuzz-binary",
+    6,
+    "target[0].coverage_binary",
+    r#"coverage_binary "/bin/sh" is the fuzzing binary: the coverage build must not overwrite it"#
+);
+invalid!(
+    missing_prebuilt_coverage_binary,
+    "coverage-binary-missing",
+    5,
+    "target[0].coverage_binary",
+    r#"coverage_binary "/nonexistent/cov/harness" does not exist"#
 );
 invalid!(
     toml_syntax_error,

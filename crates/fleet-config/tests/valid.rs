@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fleet_config::{
-    AlertsPlan, CorpusPlan, CrashesPlan, Engine, HttpUrl, HubPlan, HubUrl, NodePlan, Plan,
-    ProjectPlan, Sanitizer, SshDest, TargetName, TargetPlan, TargetSource, TierMode, TierName,
-    TierPlan, load, parse,
+    AlertsPlan, CorpusPlan, CoverageBuild, CrashesPlan, Engine, HttpUrl, HubPlan, HubUrl, NodePlan,
+    Plan, ProjectPlan, Sanitizer, SshDest, TargetName, TargetPlan, TargetSource, TierMode,
+    TierName, TierPlan, load, parse,
 };
 
 fn valid_dir() -> PathBuf {
@@ -50,6 +50,7 @@ fn minimal_config_runs_its_binary_in_the_implicit_tier() {
             max_len: None,
             sanitizer: Sanitizer::Address,
             args: vec![],
+            coverage: None,
         }],
         tiers: vec![TierPlan {
             name: tier("all"),
@@ -96,6 +97,7 @@ fn full_config_sets_every_key() {
         max_len: Some(4096),
         sanitizer: Sanitizer::None,
         args: vec!["-use_value_profile=1".into()],
+        coverage: None,
     };
     let expected = Plan {
         file: dir.join("full.toml"),
@@ -126,6 +128,10 @@ fn full_config_sets_every_key() {
                 max_len: Some(512),
                 sanitizer: Sanitizer::None,
                 args: vec!["-use_value_profile=1".into(), "-only_ascii=1".into()],
+                coverage: Some(CoverageBuild {
+                    command: Some("make -C c coverage".into()),
+                    binary: dir.join("build/cov/c_parser"),
+                }),
             },
             TargetPlan {
                 // Overridden by a [[target]] without binary.

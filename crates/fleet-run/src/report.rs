@@ -35,6 +35,9 @@ pub struct TargetStatus {
     pub crashes: i64,
     pub buckets: i64,
     pub last_new_coverage_at: Option<String>,
+    /// Line coverage of the code under test in percent, from the newest source-based
+    /// coverage computation (`fuzzfleet coverage`); null until one has run.
+    pub line_coverage: Option<f64>,
     /// Share of assigned worker time spent inside libFuzzer's loop.
     pub uptime: Option<f64>,
     pub restarts: i64,
@@ -94,11 +97,18 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
         e.0 += f.count;
         e.1 += 1;
     }
+    let mut line_coverage: BTreeMap<String, f64> = BTreeMap::new();
+    for name in records.keys() {
+        if let Some(p) = db.latest_coverage(name)?.and_then(|c| c.line_percent()) {
+            line_coverage.insert(name.clone(), (p * 10.0).round() / 10.0);
+        }
+    }
     let targets = records
         .into_values()
         .map(|t| {
             let (crashes, buckets) = crashes.get(&t.name).copied().unwrap_or_default();
             TargetStatus {
+                line_coverage: line_coverage.get(&t.name).copied(),
                 uptime: (t.slot_ms > 0).then(|| (t.fuzz_ms as f64 / t.slot_ms as f64).min(1.0)),
                 last_new_coverage_at: t.last_new_coverage_at.map(rfc3339),
                 updated_at: rfc3339(t.updated_at),

@@ -4,6 +4,10 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod coverage;
+
+pub use coverage::CoverageRow;
+
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
@@ -12,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_init.sql"),
     include_str!("migrations/0002_nodes_and_meta.sql"),
     include_str!("migrations/0003_crash_pipeline.sql"),
+    include_str!("migrations/0004_coverage.sql"),
 ];
 
 /// Raw samples are this many seconds apart; older ones are folded (see [`Db::compact_samples`]).

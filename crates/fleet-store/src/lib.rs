@@ -11,8 +11,8 @@ mod time_util;
 pub use atomic::{sha1_hex, write_atomic};
 pub use buckets::{BucketPut, BucketRecord, Triage};
 pub use db::{
-    Db, FindingInsert, FindingRecord, RAW_SPAN_S, Sample, ScheduleRow, StoreError, TargetRecord,
-    WorkerEvent,
+    CoverageRow, Db, FindingInsert, FindingRecord, RAW_SPAN_S, Sample, ScheduleRow, StoreError,
+    TargetRecord, WorkerEvent,
 };
 pub use layout::Layout;
 pub use time_util::{now_ms, rfc3339};

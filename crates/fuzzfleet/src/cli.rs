@@ -67,6 +67,9 @@ pub enum Command {
     /// Serve the state over HTTP: the JSON API, Prometheus /metrics and a web dashboard
     /// (works beside a running `fuzzfleet run`; stops on Ctrl-C / SIGTERM).
     Serve(ServeArgs),
+    /// Line, region and function coverage of targets' corpora (seeds included): builds a
+    /// coverage variant, replays every input once, and writes HTML and lcov reports.
+    Coverage(CoverageArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +193,34 @@ pub struct ServeArgs {
     /// the FUZZFLEET_TOKEN environment variable; none on loopback).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CoverageArgs {
+    /// The targets to report on.
+    #[arg(value_name = "TARGET", required = true)]
+    pub targets: Vec<String>,
+    /// Write the HTML report here (default: <state>/coverage/<target>/html; with several
+    /// targets, DIR/<target>).
+    #[arg(long, value_name = "DIR")]
+    pub html: Option<PathBuf>,
+    /// Write the lcov file here (default: <state>/coverage/<target>/coverage.lcov; with
+    /// several targets, FILE is a directory holding <target>.lcov).
+    #[arg(long, value_name = "FILE")]
+    pub lcov: Option<PathBuf>,
+    /// Print the reports as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// List at most N never-reached functions per target (0: all).
+    #[arg(long, value_name = "N", default_value_t = 20)]
+    pub top: usize,
+    /// Recompute every DURATION (e.g. "30m") at nice 19, beside a running campaign;
+    /// each result is stored, and `status` shows the newest line coverage.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub every: Option<std::time::Duration>,
+    /// With --every: stop after N rounds.
+    #[arg(long, value_name = "N", requires = "every")]
+    pub rounds: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -11,7 +11,7 @@ use super::Ctx;
 use super::values::{self, Expect};
 use crate::discover;
 use crate::names::TargetName;
-use crate::plan::{ProjectPlan, TargetPlan, TargetSource, defaults};
+use crate::plan::{CoverageBuild, ProjectPlan, TargetPlan, TargetSource, defaults};
 use crate::raw::{RawDefaults, RawProject, RawTarget};
 use crate::types::{Engine, Sanitizer};
 
@@ -176,6 +176,7 @@ impl Registry {
                 max_len: defaults.max_len,
                 sanitizer: project.sanitizer,
                 args: defaults.args.clone(),
+                coverage: None,
             };
             names.push(name.clone());
             self.entries.insert(
@@ -344,10 +345,14 @@ fn prebuilt(
         max_len: defaults.max_len,
         sanitizer: sanitizer?,
         args: defaults.args.clone(),
+        coverage: None,
     };
     let ok = apply_options(ctx, raw, &mut plan);
-    plan.source = TargetSource::Binary(binary?);
-    ok.then_some(plan)
+    let binary = binary?;
+    let (coverage, coverage_ok) = coverage_build(ctx, raw, &binary);
+    plan.coverage = coverage;
+    plan.source = TargetSource::Binary(binary);
+    (ok && coverage_ok).then_some(plan)
 }
 
 /// A `[[target]]` without `binary`, naming a project target: its options replace the
@@ -371,7 +376,75 @@ fn override_project_target(ctx: &mut Ctx<'_>, raw: &RawTarget, plan: &mut Target
             ),
         );
     }
+    for key in [&raw.coverage_build, &raw.coverage_binary]
+        .into_iter()
+        .flatten()
+    {
+        ctx.error(
+            key.span(),
+            format!(
+                "\"{}\" is built by its project, whose coverage build is cargo-fuzz's: `coverage_build` and `coverage_binary` are for prebuilt targets",
+                plan.name
+            ),
+        );
+    }
     apply_options(ctx, raw, plan);
+}
+
+/// `coverage_build` and `coverage_binary` of a prebuilt target; false when invalid.
+fn coverage_build(
+    ctx: &mut Ctx<'_>,
+    raw: &RawTarget,
+    binary: &std::path::Path,
+) -> (Option<CoverageBuild>, bool) {
+    match (&raw.coverage_build, &raw.coverage_binary) {
+        (None, None) => (None, true),
+        (Some(command), None) => {
+            ctx.error(
+                command.span(),
+                "`coverage_build` needs `coverage_binary`: the path of the binary the command builds",
+            );
+            (None, false)
+        }
+        (None, Some(path)) => {
+            match values::existing_path(ctx, path, "coverage_binary", Expect::Executable) {
+                Some(binary) => (
+                    Some(CoverageBuild {
+                        command: None,
+                        binary,
+                    }),
+                    true,
+                ),
+                None => (None, false),
+            }
+        }
+        (Some(command), Some(path)) => {
+            let mut ok = true;
+            if command.get_ref().trim().is_empty() {
+                ctx.error(
+                    command.span(),
+                    "`coverage_build` is empty (expected a shell command that builds `coverage_binary`)",
+                );
+                ok = false;
+            }
+            let resolved = ctx.resolve(path.get_ref());
+            if resolved == binary {
+                ctx.error(
+                    path.span(),
+                    format!(
+                        "coverage_binary \"{}\" is the fuzzing binary: the coverage build must not overwrite it",
+                        resolved.display()
+                    ),
+                );
+                ok = false;
+            }
+            let plan = CoverageBuild {
+                command: Some(command.get_ref().clone()),
+                binary: resolved,
+            };
+            (ok.then_some(plan), ok)
+        }
+    }
 }
 
 /// The options every `[[target]]` may set. False when one of them was invalid.

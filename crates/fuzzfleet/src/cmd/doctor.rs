@@ -85,8 +85,10 @@ pub fn doctor(ctx: &Context, args: &DoctorArgs) -> Result<i32> {
         ),
     });
     checks.push(c_toolchain());
+    checks.push(rust_coverage_tools(&toolchain));
     if let Some(plan) = &plan {
         checks.extend(target_binaries(plan));
+        checks.extend(c_coverage_tools(plan));
     }
     let state = ctx.state_dir(plan.as_ref());
     checks.push(state_writable(&state));
@@ -114,6 +116,71 @@ pub fn doctor(ctx: &Context, args: &DoctorArgs) -> Result<i32> {
         }
     }
     Ok(if failed { exit::PROBLEM } else { exit::OK })
+}
+
+/// `fuzzfleet coverage` of Rust targets needs llvm-profdata and llvm-cov of the
+/// toolchain's own LLVM. Only a warning: campaigns run without them.
+fn rust_coverage_tools(toolchain: &str) -> Check {
+    const NAME: &str = "coverage tools";
+    let rust = match fleet_cover::rust_llvm(toolchain) {
+        Ok(r) => r,
+        Err(e) => return check(NAME, Level::Warn, e.to_string(), None),
+    };
+    match fleet_cover::for_rust(&rust) {
+        Ok(tools) => check(
+            NAME,
+            Level::Ok,
+            format!(
+                "LLVM {} (as {toolchain}'s rustc): {}, {}",
+                tools.llvm_major,
+                tools.profdata.display(),
+                tools.cov.display()
+            ),
+            None,
+        ),
+        Err(e) => check(
+            NAME,
+            Level::Warn,
+            format!("{e} (needed by `fuzzfleet coverage`)"),
+            Some(&format!(
+                "{} (or: {})",
+                fleet_cover::rustup_install_hint(toolchain),
+                fleet_cover::apt_install_hint(rust.llvm_major)
+            )),
+        ),
+    }
+}
+
+/// Prebuilt coverage binaries of C/C++ targets need the tools of the clang that
+/// built them.
+fn c_coverage_tools(plan: &Plan) -> Vec<Check> {
+    plan.targets
+        .iter()
+        .filter_map(|t| {
+            let cov = t.coverage.as_ref()?;
+            if !cov.binary.is_file() {
+                return None;
+            }
+            let name = format!("coverage {}", t.name.as_str());
+            Some(match fleet_cover::for_clang_binary(&cov.binary) {
+                Ok(tools) => check(
+                    &name,
+                    Level::Ok,
+                    format!("LLVM {}: {}", tools.llvm_major, tools.cov.display()),
+                    None,
+                ),
+                Err(e) => {
+                    let fix = match &e {
+                        fleet_cover::CoverError::ToolsMissing { install, .. } => {
+                            Some(install.clone())
+                        }
+                        _ => None,
+                    };
+                    check(&name, Level::Warn, e.to_string(), fix.as_deref())
+                }
+            })
+        })
+        .collect()
 }
 
 fn c_toolchain() -> Check {

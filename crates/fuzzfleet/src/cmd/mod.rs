@@ -3,6 +3,7 @@
 mod backup;
 mod build;
 mod corpus;
+mod coverage;
 mod crashes;
 mod doctor;
 mod regress;
@@ -34,6 +35,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Restore { file } => backup::restore(&ctx, &file),
         Command::Doctor(args) => doctor::doctor(&ctx, &args),
         Command::Serve(args) => serve::serve(&ctx, &args),
+        Command::Coverage(args) => coverage::coverage(&ctx, &args),
     }
 }
 
