@@ -76,6 +76,9 @@ pub struct CampaignSpec {
     /// Reproduce, bucket and minimize findings as they come, and notify; `None`: off
     /// (findings are kept and listed, triaged by the next campaign or `crashes` command).
     pub triage: Option<TriageSpec>,
+    /// SIGHUP stops the campaign with [`StopReason::Reload`] (the agent reloads its
+    /// config); otherwise it stops it like SIGTERM (a closed terminal).
+    pub reload_on_hup: bool,
 }
 
 /// The crash pipeline of a campaign and where its news goes.
@@ -119,6 +122,8 @@ pub enum StopReason {
     CycleDone,
     /// Every target failed to start.
     NothingToRun,
+    /// SIGHUP with `reload_on_hup`: the caller reloads its config and starts again.
+    Reload,
 }
 
 /// What the campaign tells its user as it goes (the CLI prints these).
@@ -514,8 +519,13 @@ impl<'n> Campaign<'n> {
                 (self.notify)(Notice::Triage(e));
             }
             Event::Webhook(d) => (self.notify)(Notice::Webhook(d)),
-            Event::Signal(_) => match self.stopping {
+            Event::Signal(sig) => match self.stopping {
+                None if sig == libc::SIGHUP && self.spec.reload_on_hup => {
+                    self.begin_stop(StopReason::Reload)
+                }
                 None => self.begin_stop(StopReason::Signal),
+                // A reload asked twice is one reload.
+                Some(_) if sig == libc::SIGHUP => {}
                 // A second Ctrl-C: no more grace.
                 Some(_) => {
                     for s in &self.slots {

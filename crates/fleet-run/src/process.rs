@@ -1,5 +1,5 @@
 //! Process-wide duties of a supervisor: becoming a child subreaper, reaping orphans that
-//! end up with us, and forwarding SIGINT/SIGTERM into the dispatcher's event queue.
+//! end up with us, and forwarding SIGINT/SIGTERM/SIGHUP into the dispatcher's event queue.
 
 use std::collections::HashSet;
 use std::fs;
@@ -8,7 +8,7 @@ use std::thread;
 
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 use crate::events::Event;
@@ -65,7 +65,7 @@ pub fn reap_orphans(live: &HashSet<i32>) -> usize {
 /// Forwards SIGINT and SIGTERM to the dispatcher as events (the first stops gracefully,
 /// a second escalates). Returns a handle that stops forwarding when dropped.
 pub fn forward_signals(tx: Sender<Event>) -> std::io::Result<SignalForwarder> {
-    let mut signals = Signals::new([SIGINT, SIGTERM])?;
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
     let handle = signals.handle();
     thread::Builder::new()
         .name("signals".into())

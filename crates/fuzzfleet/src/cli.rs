@@ -68,6 +68,10 @@ pub enum Command {
     /// Serve the state over HTTP: the JSON API, Prometheus /metrics and a web dashboard
     /// (works beside a running `fuzzfleet run`; stops on Ctrl-C / SIGTERM).
     Serve(ServeArgs),
+    /// The node daemon: runs this node's tiers (`[node.NAME]`), serves the API, syncs with
+    /// the hub, reloads the config on SIGHUP, exits cleanly on SIGTERM (what the systemd
+    /// unit in deploy/ runs).
+    Agent(AgentArgs),
     /// Line, region and function coverage of targets' corpora (seeds included): builds a
     /// coverage variant, replays every input once, and writes HTML and lcov reports.
     Coverage(CoverageArgs),
@@ -222,6 +226,37 @@ pub enum CrashesCommand {
         #[arg(long)]
         sarif: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// This node's name: picks its `[node.NAME]` tiers and names its findings and
+    /// heartbeats (default: FUZZFLEET_NODE, else the name saved in the state dir).
+    #[arg(long, value_name = "NAME")]
+    pub node: Option<String>,
+    /// Run these tiers (repeatable) instead of the node's `[node.NAME] tiers` — e.g. one
+    /// Kubernetes StatefulSet per tier.
+    #[arg(long = "tier", value_name = "T")]
+    pub tiers: Vec<String>,
+    /// Where the API listens; anything but loopback needs a token.
+    #[arg(long, value_name = "ADDR", default_value = fleet_serve::DEFAULT_LISTEN)]
+    pub listen: std::net::SocketAddr,
+    /// A file holding the API's bearer token (default: the FUZZFLEET_TOKEN environment
+    /// variable; none on loopback).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Do not serve the API.
+    #[arg(long)]
+    pub no_serve: bool,
+    /// Build cargo-fuzz targets before fuzzing (default: use the deployed binaries).
+    #[arg(long)]
+    pub build: bool,
+    /// Worker processes in all (default: the config's `workers`, else one per core).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<NonZeroUsize>,
+    /// Log every worker restart, not only findings and failures.
+    #[arg(long, short)]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

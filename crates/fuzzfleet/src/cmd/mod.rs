@@ -1,5 +1,6 @@
 //! One module per subcommand; this one dispatches and holds what they share.
 
+mod agent;
 mod backup;
 mod build;
 mod corpus;
@@ -35,6 +36,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Restore { file } => backup::restore(&ctx, &file),
         Command::Doctor(args) => doctor::doctor(&ctx, &args),
         Command::Serve(args) => serve::serve(&ctx, &args),
+        Command::Agent(args) => agent::agent(&ctx, &args),
         Command::Coverage(args) => coverage::coverage(&ctx, &args),
     }
 }

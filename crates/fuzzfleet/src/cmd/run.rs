@@ -25,27 +25,50 @@ const MAX_LOG_BYTES: u64 = 8 << 20;
 
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let plan = ctx.plan()?;
-    let workers = plan::total_workers(&plan, args);
-    let tiers = plan::tiers(&plan, args, workers)?;
+    let layout = state_layout(ctx, &plan)?;
+    let _lock = super::lock_state(&layout, "`fuzzfleet run`")?;
+    let spec = campaign_spec(&plan, args, layout, false)?;
+    let verbose = args.verbose;
+    let log = Log::detect();
+    let summary = fleet_run::run(spec, &mut |n| print_notice(&n, verbose, log))?;
+    print_summary(&summary);
+    Ok(if summary.reason == StopReason::NothingToRun {
+        exit::PROBLEM
+    } else {
+        exit::OK
+    })
+}
+
+/// The state dir from `--state` or the config, created and made absolute.
+pub(crate) fn state_layout(ctx: &Context, plan: &fleet_config::Plan) -> Result<Layout> {
+    let state = ctx.state_dir(Some(plan));
+    fs::create_dir_all(&state)
+        .with_context(|| format!("cannot create state dir {}", state.display()))?;
+    Ok(Layout::new(state.canonicalize()?))
+}
+
+/// The campaign `args` ask for under `plan` (building first unless `--no-build`), after
+/// printing what it will run. `reload_on_hup`: SIGHUP ends it with `StopReason::Reload`
+/// (the agent) rather than stopping like SIGTERM.
+pub(crate) fn campaign_spec(
+    plan: &fleet_config::Plan,
+    args: &RunArgs,
+    layout: Layout,
+    reload_on_hup: bool,
+) -> Result<CampaignSpec> {
+    let workers = plan::total_workers(plan, args);
+    let tiers = plan::tiers(plan, args, workers)?;
     let names: Vec<&str> = tiers
         .iter()
         .flat_map(|t| t.targets.iter().map(String::as_str))
         .collect();
     if !args.no_build {
-        build::build_projects(&plan, plan::project_targets(&plan, names.iter().copied()))?;
+        build::build_projects(plan, plan::project_targets(plan, names.iter().copied()))?;
     }
     let mut targets = BTreeMap::new();
     for name in &names {
-        targets.insert(name.to_string(), plan::campaign_target(&plan, name)?);
+        targets.insert(name.to_string(), plan::campaign_target(plan, name)?);
     }
-
-    let state = ctx.state_dir(Some(&plan));
-    fs::create_dir_all(&state)
-        .with_context(|| format!("cannot create state dir {}", state.display()))?;
-    let state = state.canonicalize()?;
-    let layout = Layout::new(&state);
-    let _lock = super::lock_state(&layout, "`fuzzfleet run`")?;
-
     eprintln!(
         "fuzzfleet: {} workers, {} targets in {} tiers ({}); state in {}; Ctrl-C stops",
         tiers.iter().map(|t| t.workers).sum::<usize>(),
@@ -61,10 +84,10 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
             ))
             .collect::<Vec<_>>()
             .join("; "),
-        state.display()
+        layout.root().display()
     );
     let node = fleet_run::hubsync::node_name(&layout)?;
-    let spec = CampaignSpec {
+    Ok(CampaignSpec {
         layout,
         targets,
         tiers,
@@ -80,7 +103,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
         triage: Some(fleet_run::TriageSpec {
             config: fleet_run::triage::TriageConfig {
                 nice: Some(fleet_run::triage::BACKGROUND_NICE),
-                ..plan::triage_config(&plan)
+                ..plan::triage_config(plan)
             },
             webhook: plan.alerts.webhook.as_ref().map(|u| u.as_str().to_string()),
             digest_after: usize::try_from(plan.alerts.digest_after).unwrap_or(usize::MAX),
@@ -89,14 +112,17 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
             growth,
             min_files: plan.corpus.minimize_min_files,
         }),
-    };
-    let verbose = args.verbose;
-    let summary = fleet_run::run(spec, &mut |n| print_notice(&n, verbose))?;
+        reload_on_hup,
+    })
+}
+
+pub(crate) fn print_summary(summary: &fleet_run::Summary) {
     let why = match summary.reason {
         StopReason::Signal => "stopped by signal",
         StopReason::TimeUp => "--for elapsed",
         StopReason::CycleDone => "one cycle done (--once)",
         StopReason::NothingToRun => "no target could run",
+        StopReason::Reload => "stopped to reload the config (SIGHUP)",
     };
     eprintln!(
         "fuzzfleet: {why}; {} new findings (see `fuzzfleet crashes list`)",
@@ -105,14 +131,27 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     for (target, message) in &summary.failed {
         eprintln!("fuzzfleet: target {target} failed: {message}");
     }
-    Ok(if summary.reason == StopReason::NothingToRun {
-        exit::PROBLEM
-    } else {
-        exit::OK
-    })
 }
 
-fn print_notice(n: &Notice, verbose: bool) {
+/// Where `run`'s log lines go: a terminal (with the time) or the systemd journal
+/// (`JOURNAL_STREAM` set: the journal adds the time; a `<N>` prefix gives the priority).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Log {
+    Terminal,
+    Journal,
+}
+
+impl Log {
+    pub(crate) fn detect() -> Log {
+        if std::env::var_os("JOURNAL_STREAM").is_some() {
+            Log::Journal
+        } else {
+            Log::Terminal
+        }
+    }
+}
+
+pub(crate) fn print_notice(n: &Notice, verbose: bool, log: Log) {
     let at = fleet_store::rfc3339(fleet_store::now_ms());
     let at = &at[11..19];
     let line = match n {
@@ -192,7 +231,25 @@ fn print_notice(n: &Notice, verbose: bool) {
         }
         Notice::Error { message } => format!("error: {message}"),
     };
-    eprintln!("[{at}] {line}");
+    match log {
+        Log::Terminal => eprintln!("[{at}] {line}"),
+        Log::Journal => {
+            // sd-daemon priorities: 3 error, 4 warning, 5 notice, 6 info.
+            let priority = match n {
+                Notice::Error { .. } | Notice::TargetFailed { .. } => 3,
+                Notice::HubSynced { error: Some(_), .. }
+                | Notice::Webhook(Delivery::Failed { .. })
+                | Notice::EngineOutput { .. } => 4,
+                Notice::Finding { new: true, .. }
+                | Notice::PulledFinding { .. }
+                | Notice::Triage(TriageEvent::NewBucket { .. } | TriageEvent::Regressed { .. }) => {
+                    5
+                }
+                _ => 6,
+            };
+            eprintln!("<{priority}>{line}");
+        }
+    }
 }
 
 /// What the crash pipeline's news looks like in `run`'s log.

@@ -51,7 +51,7 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
-fn read_token(file: &Path) -> Result<String> {
+pub(crate) fn read_token(file: &Path) -> Result<String> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read the token file {}", file.display()))
         .map_err(|e| exit::usage(format!("{e:#}")))?;
