@@ -472,16 +472,17 @@ impl Pipeline {
                 // The full symbolized report, then what the fuzzer printed when it found
                 // the input (a hang that does not replay keeps only that).
                 self.keep_output(f, r.output.as_deref());
-                (r.repro, r.report)
+                (r.repro.as_str(), r.report)
             }
-            // A finding pulled from another node for a target this node does not run.
-            None => (Repro::Never, None),
+            // A finding pulled from another node for a target this node does not run:
+            // not tried here.
+            None => (REPRO_PENDING, None),
         };
         let report = report
             .or(from_fuzzer)
             .unwrap_or_else(|| fallback_report(&f.kind));
         let crash = Crash::new(&f.target, key, &report, &self.signature);
-        self.file(f, crash, repro.as_str(), build, on_event)
+        self.file(f, crash, repro, build, on_event)
     }
 
     /// Reproduces a finding already filed from the fuzzer's report: records how often it
@@ -492,15 +493,14 @@ impl Pipeline {
             return Ok(());
         }
         let input = PathBuf::from(&f.input_path);
-        let repro = match self.runner(&f.target) {
-            Some(runner) if input.is_file() => {
-                let r = runner.reproduce(&input, self.config.repro_runs, None)?;
-                self.keep_output(f, r.output.as_deref());
-                r.repro
-            }
-            _ => Repro::Never,
+        // A target this machine cannot run (an operator's machine collecting the fleet's
+        // findings): not tried here, so still pending.
+        let Some(runner) = self.runner(&f.target).filter(|_| input.is_file()) else {
+            return Ok(());
         };
-        self.db.set_repro(f.id, repro.as_str())?;
+        let r = runner.reproduce(&input, self.config.repro_runs, None)?;
+        self.keep_output(f, r.output.as_deref());
+        self.db.set_repro(f.id, r.repro.as_str())?;
         Ok(())
     }
 

@@ -72,6 +72,15 @@ pub enum Command {
     /// the hub, reloads the config on SIGHUP, exits cleanly on SIGTERM (what the systemd
     /// unit in deploy/ runs).
     Agent(AgentArgs),
+    /// Bring every node's crash inputs and reports into DIR/<target>/<bucket>/: pulls the
+    /// fleet's findings from the hub, files them into buckets (the same bug is one bucket
+    /// with every node that found it), and exports them.
+    Collect {
+        dir: PathBuf,
+        /// Do not pull from the hub first (export what this state dir has).
+        #[arg(long)]
+        no_sync: bool,
+    },
     /// Line, region and function coverage of targets' corpora (seeds included): builds a
     /// coverage variant, replays every input once, and writes HTML and lcov reports.
     Coverage(CoverageArgs),

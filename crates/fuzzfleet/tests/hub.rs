@@ -141,3 +141,68 @@ fn an_unreachable_hub_never_stops_fuzzing_and_status_says_degraded() {
         .unwrap();
     assert!(clean["execs"].as_i64().unwrap() > 0);
 }
+
+#[test]
+fn collect_brings_the_fleets_findings_into_one_bucket_per_bug_with_every_node_listed() {
+    let hub_dir = fleet_testkit::state_temp_dir();
+    let config = format!(
+        "[hub]\nurl = \"file://{}\"\n[tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"1h\"\n",
+        hub_dir.path().display()
+    );
+    // Two nodes find the same bug; each pushes its findings at its stop.
+    let (a, b) = (Fleet::new(&config), Fleet::new(&config));
+    a.run_once("6s", 1);
+    b.run_once("6s", 1);
+    let node = |f: &Fleet| fs::read_to_string(f.state().join("node-name")).unwrap();
+    let (na, nb) = (node(&a), node(&b));
+
+    // The operator's machine: a state dir of its own that never fuzzed.
+    let operator = Fleet::new(&config);
+    let out_dir = operator.path().join("collected");
+    let out = operator.output(&["collect", out_dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let buckets: Vec<serde_json::Value> = fs::read_dir(out_dir.join("crash_magic"))
+        .unwrap()
+        .map(|e| {
+            let json = fs::read(e.unwrap().path().join("bucket.json")).unwrap();
+            serde_json::from_slice(&json).unwrap()
+        })
+        .collect();
+    let bugs: Vec<_> = buckets
+        .iter()
+        .filter(|b| !b["signature"].is_null())
+        .collect();
+    assert_eq!(bugs.len(), 1, "one bug: {buckets:#?}");
+    let nodes: Vec<&str> = bugs[0]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap())
+        .collect();
+    assert!(
+        nodes.contains(&na.as_str()) && nodes.contains(&nb.as_str()),
+        "{nodes:?} should list {na} and {nb}"
+    );
+    let dir = out_dir
+        .join("crash_magic")
+        .join(bugs[0]["id"].as_str().unwrap());
+    assert!(dir.join("input").is_file());
+    assert!(
+        fs::read_to_string(dir.join("report.txt"))
+            .unwrap()
+            .contains("index out of bounds")
+    );
+    // The operator's list is the same: one bucket, both nodes.
+    let listed: Vec<_> = operator
+        .buckets()
+        .into_iter()
+        .filter(|b| !b["signature"].is_null())
+        .collect();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["nodes"], bugs[0]["nodes"]);
+}

@@ -283,7 +283,7 @@ fn show(b: &Bucket, json: bool) -> Result<()> {
 
 /// DIR/<target>/<id>/{input, minimized, report.txt, bucket.json}: what a bug tracker or
 /// a developer without fuzzfleet needs. Returns how many buckets were written.
-fn export(doc: &CrashesDoc, dir: &Path) -> Result<usize> {
+pub(crate) fn export(doc: &CrashesDoc, dir: &Path) -> Result<usize> {
     for b in &doc.buckets {
         let out = dir.join(&b.target).join(&b.id);
         fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;

@@ -3,6 +3,7 @@
 mod agent;
 mod backup;
 mod build;
+mod collect;
 mod corpus;
 mod coverage;
 mod crashes;
@@ -37,6 +38,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Doctor(args) => doctor::doctor(&ctx, &args),
         Command::Serve(args) => serve::serve(&ctx, &args),
         Command::Agent(args) => agent::agent(&ctx, &args),
+        Command::Collect { dir, no_sync } => collect::collect(&ctx, &dir, no_sync),
         Command::Coverage(args) => coverage::coverage(&ctx, &args),
     }
 }
