@@ -29,8 +29,8 @@ pub use discover::{DiscoverError, FUZZ_TARGETS_DIR, ProjectTarget, discover_targ
 pub use error::ConfigError;
 pub use names::{MAX_NAME_LEN, NameError, NodeName, TargetName, TierName};
 pub use plan::{
-    AlertsPlan, CorpusPlan, CoverageBuild, CrashesPlan, HubPlan, NodePlan, Plan, ProjectPlan,
-    TargetPlan, TargetSource, TierPlan, defaults,
+    AlertsPlan, CorpusPlan, CoverageBuild, CoveragePlan, CrashesPlan, HubPlan, NodePlan, Plan,
+    ProjectPlan, TargetPlan, TargetSource, TierPlan, defaults,
 };
 pub use types::{Engine, HttpUrl, HubUrl, Sanitizer, SshDest, TierMode};
 

@@ -21,6 +21,8 @@ pub mod defaults {
     pub const MEM_PERCENT: u8 = 85;
     pub const DISK_PERCENT: u8 = 80;
     pub const MINIMIZE_GROWTH: u64 = 2;
+    /// How often a campaign recomputes line coverage.
+    pub const COVERAGE_EVERY: Duration = Duration::from_secs(3600);
     pub const MINIMIZE_MIN_FILES: u64 = 1000;
     pub const KEEP_INPUTS: u64 = 100;
     pub const REPRO_RUNS: u32 = 3;
@@ -56,6 +58,22 @@ pub struct Plan {
     pub alerts: AlertsPlan,
     pub corpus: CorpusPlan,
     pub crashes: CrashesPlan,
+    pub coverage: CoveragePlan,
+}
+
+/// Coverage during a campaign.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CoveragePlan {
+    /// How often a campaign recomputes its targets' line coverage; `None`: never.
+    pub every: Option<Duration>,
+}
+
+impl Default for CoveragePlan {
+    fn default() -> Self {
+        CoveragePlan {
+            every: Some(defaults::COVERAGE_EVERY),
+        }
+    }
 }
 
 impl Plan {

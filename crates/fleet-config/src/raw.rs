@@ -48,6 +48,17 @@ pub(crate) struct RawConfig {
     pub corpus: Option<RawCorpus>,
     /// The crash pipeline.
     pub crashes: Option<RawCrashes>,
+    /// Source-based coverage during a campaign.
+    pub coverage: Option<RawCoverage>,
+}
+
+/// `[coverage]`: line coverage recomputed during a campaign.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCoverage {
+    /// How often a campaign recomputes its targets' coverage (at nice 19); `"0s"` turns
+    /// it off. Default "1h".
+    pub every: Option<S<RawDuration>>,
 }
 
 /// `[crashes]`: how findings become buckets.

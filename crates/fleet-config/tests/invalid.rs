@@ -59,7 +59,7 @@ invalid!(
     "unknown-key-top",
     3,
     "worker_count",
-    "unknown key (expected one of `state_dir`, `workers`, `defaults`, `project`, `target`, `tier`, `node`, `hub`, `alerts`, `corpus`, `crashes`)"
+    "unknown key (expected one of `state_dir`, `workers`, `defaults`, `project`, `target`, `tier`, `node`, `hub`, `alerts`, `corpus`, `crashes`, `coverage`)"
 );
 invalid!(
     unknown_key_in_defaults,
@@ -421,4 +421,11 @@ invalid!(
     3,
     "crashes.repro_runs",
     "must be 1 to 20 runs, got 0"
+);
+invalid!(
+    coverage_every_not_a_duration,
+    "bad-coverage-every",
+    3,
+    "coverage.every",
+    "invalid duration \"hourly\" (expected e.g. \"30s\", \"12h\", \"2d\")"
 );

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fleet_config::{
-    AlertsPlan, CorpusPlan, CoverageBuild, CrashesPlan, Engine, HttpUrl, HubPlan, HubUrl, NodePlan,
-    Plan, ProjectPlan, Sanitizer, SshDest, TargetName, TargetPlan, TargetSource, TierMode,
-    TierName, TierPlan, load, parse,
+    AlertsPlan, CorpusPlan, CoverageBuild, CoveragePlan, CrashesPlan, Engine, HttpUrl, HubPlan,
+    HubUrl, NodePlan, Plan, ProjectPlan, Sanitizer, SshDest, TargetName, TargetPlan, TargetSource,
+    TierMode, TierName, TierPlan, load, parse,
 };
 
 fn valid_dir() -> PathBuf {
@@ -76,6 +76,9 @@ fn minimal_config_runs_its_binary_in_the_implicit_tier() {
             keep_inputs: 100,
             repro_runs: 3,
             minimize_budget: Duration::from_secs(60),
+        },
+        coverage: CoveragePlan {
+            every: Some(Duration::from_secs(3600)),
         },
     };
     assert_eq!(plan, expected);
@@ -207,6 +210,9 @@ fn full_config_sets_every_key() {
             keep_inputs: 20,
             repro_runs: 5,
             minimize_budget: Duration::from_secs(120),
+        },
+        coverage: CoveragePlan {
+            every: Some(Duration::from_secs(1800)),
         },
     };
     assert_eq!(plan, expected);

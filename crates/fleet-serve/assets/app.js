@@ -37,7 +37,11 @@ function el(name, attrs) {
 function draw(svg, doc, metric) {
   const vb = svg.viewBox.baseVal;
   const W = vb.width, H = vb.height, pad = 3;
-  const pts = doc.points.filter((p) => p[metric] !== null && p[metric] !== undefined);
+  // Line coverage comes from its own list (one point per coverage computation).
+  const source = metric === "line_coverage"
+    ? (doc.line_coverage || []).map((c) => ({ t: c.t, line_coverage: c.percent }))
+    : doc.points;
+  const pts = source.filter((p) => p[metric] !== null && p[metric] !== undefined);
   while (svg.firstChild) svg.removeChild(svg.firstChild);
   svg.dataset.points = String(pts.length);
   svg.dataset.crashes = String(doc.crashes.length);

@@ -145,7 +145,20 @@ async fn series(
                     kind: f.kind.clone(),
                 })
                 .collect();
+            let line_coverage = db
+                .coverage_history(&name, since)?
+                .into_iter()
+                .filter_map(|c| {
+                    Some(crate::docs::LineCoveragePoint {
+                        t: c.at_ms,
+                        percent: (c.line_percent()? * 100.0).round() / 100.0,
+                        lines_covered: c.lines_covered,
+                        lines_total: c.lines_total,
+                    })
+                })
+                .collect();
             Ok(Some(SeriesDoc {
+                line_coverage,
                 version: API_VERSION,
                 points: series::downsample(&samples, since, until, MAX_POINTS),
                 samples: samples.len(),

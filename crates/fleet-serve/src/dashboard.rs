@@ -207,6 +207,7 @@ async fn target_page(
         ("coverage", "coverage"),
         ("features", "features"),
         ("corpus_files", "corpus files"),
+        ("line_coverage", "line coverage % (llvm-cov)"),
     ] {
         let _ = write!(
             body,

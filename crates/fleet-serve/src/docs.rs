@@ -23,6 +23,21 @@ pub struct SeriesDoc {
     pub points: Vec<SeriesPoint>,
     /// Findings first seen in the window.
     pub crashes: Vec<CrashMark>,
+    /// Source-based line coverage of the code under test, one point per computation in
+    /// the window (`fuzzfleet coverage`, or a campaign's `[coverage] every`).
+    #[serde(default)]
+    pub line_coverage: Vec<LineCoveragePoint>,
+}
+
+/// One coverage computation.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LineCoveragePoint {
+    /// Milliseconds since the Unix epoch when it was computed.
+    pub t: i64,
+    /// Lines covered, in percent of the lines of the code under test.
+    pub percent: f64,
+    pub lines_covered: i64,
+    pub lines_total: i64,
 }
 
 /// One point: counters keep the maximum of the samples it folds, rates their mean.

@@ -305,6 +305,9 @@ pub struct CoverageArgs {
     /// With --every: stop after N rounds.
     #[arg(long, value_name = "N", requires = "every")]
     pub rounds: Option<u32>,
+    /// With --every: wait this long before the first round (a campaign's schedule).
+    #[arg(long, value_name = "DURATION", requires = "every", value_parser = humantime::parse_duration)]
+    pub first_after: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args)]

@@ -51,9 +51,13 @@ fn crash_is_kept_worker_fuzzes_again_and_sigterm_stops_cleanly() {
     let (code, took) = wait_exit(&mut run.0, Duration::from_secs(15));
     assert_eq!(code, Some(0), "{}", fleet.run_log());
     assert!(took < Duration::from_secs(10), "stop took {took:?}");
-    for pid in workers {
-        assert!(!alive(pid), "worker {pid} outlived fuzzfleet");
-    }
+    // Workers are stopped and reaped; a triage run still going at the stop is killed by
+    // the kernel as fuzzfleet exits (parent-death signal), a moment later.
+    wait_until(
+        "every child gone after the stop",
+        Duration::from_secs(5),
+        || workers.iter().all(|&pid| !alive(pid)),
+    );
     let t = fleet.target("crash_magic");
     assert_eq!(t["state"], "stopped");
     assert!(t["crashes"].as_i64().unwrap() >= 1);

@@ -365,3 +365,81 @@ fn every_round_of_a_scheduled_recompute_is_stored() {
     }
     assert!(rows[1].at_ms > rows[0].at_ms, "{rows:?}");
 }
+
+#[test]
+fn a_campaign_recomputes_line_coverage_on_its_schedule_and_the_api_serves_its_history() {
+    let dir = fleet_testkit::state_temp_dir();
+    let config = fixture_config(
+        dir.path(),
+        "[tier.t]\ntargets = [\"cover_known\"]\nbudget = \"1h\"\n[coverage]\nevery = \"5s\"\n",
+    );
+    let log = fs::File::create(dir.path().join("run.log")).unwrap();
+    let mut run = Command::new(env!("CARGO_BIN_EXE_fuzzfleet"))
+        .arg("--config")
+        .arg(&config)
+        .args(["run", "--no-build", "--workers", "1", "--for", "10m"])
+        .stdout(log.try_clone().unwrap())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let db_path = dir.path().join("state/fleet.db");
+    let rows = || {
+        fleet_store::Db::open(&db_path)
+            .and_then(|db| db.coverage_history("cover_known", 0))
+            .unwrap_or_default()
+    };
+    // The first round waits one period, builds the coverage variant (shared with the
+    // other tests here) at nice 19, and replays the corpus.
+    let found = (0..600).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        rows().len() >= 2
+    });
+    // SAFETY: SIGTERM to the campaign this test started.
+    unsafe { libc::kill(run.id() as i32, libc::SIGTERM) };
+    let status = run.wait().unwrap();
+    let run_log = fs::read_to_string(dir.path().join("run.log")).unwrap();
+    let coverage_log =
+        fs::read_to_string(dir.path().join("state/logs/coverage.log")).unwrap_or_default();
+    assert!(
+        found,
+        "no two scheduled rounds\n{run_log}\n--- coverage.log\n{coverage_log}"
+    );
+    assert_eq!(status.code(), Some(0), "{run_log}");
+    assert!(run_log.contains("recomputed every 5s"), "{run_log}");
+    let history = rows();
+    assert!(history[1].at_ms > history[0].at_ms);
+    assert!(history.iter().all(|r| r.lines_covered > 0));
+
+    // status shows the newest; the API serves the history for the dashboard's plot.
+    let out = fuzzfleet(&config, &["status", "--json"]);
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let target = status["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "cover_known")
+        .unwrap();
+    assert!(target["line_coverage"].as_f64().unwrap() > 0.0, "{target}");
+    let server = fleet_serve::spawn(fleet_serve::ServeOptions {
+        state_dir: dir.path().join("state"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token: None,
+        known_targets: vec!["cover_known".into()],
+    })
+    .unwrap();
+    let series = fleet_serve::Client::new(&server.base_url(), None)
+        .series_since("cover_known", 0)
+        .unwrap();
+    assert!(
+        series.line_coverage.len() >= 2,
+        "{:?}",
+        series.line_coverage
+    );
+    assert!(
+        series
+            .line_coverage
+            .iter()
+            .all(|p| p.percent > 0.0 && p.percent < 100.0)
+    );
+    server.stop().unwrap();
+}

@@ -7,8 +7,8 @@ use toml::Spanned;
 use super::Ctx;
 use super::values;
 use crate::names::{NodeName, TierName};
-use crate::plan::{AlertsPlan, CorpusPlan, CrashesPlan, HubPlan, NodePlan, TierPlan};
-use crate::raw::{RawAlerts, RawCorpus, RawCrashes, RawHub, RawNode};
+use crate::plan::{AlertsPlan, CorpusPlan, CoveragePlan, CrashesPlan, HubPlan, NodePlan, TierPlan};
+use crate::raw::{RawAlerts, RawCorpus, RawCoverage, RawCrashes, RawHub, RawNode};
 
 /// Nodes in file order. `declared_tiers` are the tier names the file declares, valid
 /// or not: a node naming a tier that failed validation is not told it is unknown.
@@ -138,6 +138,18 @@ pub(super) fn crashes(ctx: &mut Ctx<'_>, raw: Option<&RawCrashes>) -> CrashesPla
         .and_then(|v| values::duration(ctx, v))
     {
         plan.minimize_budget = d;
+    }
+    plan
+}
+
+/// `[coverage]`, with its defaults.
+pub(super) fn coverage(ctx: &mut Ctx<'_>, raw: Option<&RawCoverage>) -> CoveragePlan {
+    let mut plan = CoveragePlan::default();
+    if let Some(d) = raw
+        .and_then(|r| r.every.as_ref())
+        .and_then(|v| values::duration(ctx, v))
+    {
+        plan.every = (!d.is_zero()).then_some(d);
     }
     plan
 }

@@ -80,6 +80,7 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
     let alerts = fleet::alerts(ctx, raw.alerts.as_ref());
     let corpus = fleet::corpus(ctx, raw.corpus.as_ref());
     let crashes = fleet::crashes(ctx, raw.crashes.as_ref());
+    let coverage = fleet::coverage(ctx, raw.coverage.as_ref());
     Plan {
         base_dir: ctx.base_dir.to_owned(),
         file,
@@ -93,5 +94,6 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
         alerts,
         corpus,
         crashes,
+        coverage,
     }
 }

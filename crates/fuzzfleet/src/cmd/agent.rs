@@ -69,7 +69,9 @@ pub fn agent(ctx: &Context, args: &AgentArgs) -> Result<i32> {
         };
         let spec = campaign_spec(&plan, &run_args, layout.clone(), true)?;
         let verbose = args.verbose;
+        let coverage = super::run::CoverageSchedule::start(&plan, &spec);
         let summary = fleet_run::run(spec, &mut |n| print_notice(&n, verbose, log))?;
+        drop(coverage);
         print_summary(&summary);
         if let Some(server) = server {
             server.stop()?;

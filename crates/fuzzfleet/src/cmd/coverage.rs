@@ -53,6 +53,13 @@ pub fn coverage(ctx: &Context, args: &CoverageArgs) -> Result<i32> {
             std::io::Error::last_os_error()
         );
     }
+    if let Some(wait) = args.first_after {
+        eprintln!(
+            "first coverage round in {}",
+            humantime::format_duration(wait)
+        );
+        std::thread::sleep(wait);
+    }
     let mut rounds = 0;
     loop {
         let started = std::time::Instant::now();

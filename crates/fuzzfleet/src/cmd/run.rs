@@ -30,7 +30,9 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let spec = campaign_spec(&plan, args, layout, false)?;
     let verbose = args.verbose;
     let log = Log::detect();
+    let coverage = CoverageSchedule::start(&plan, &spec);
     let summary = fleet_run::run(spec, &mut |n| print_notice(&n, verbose, log))?;
+    drop(coverage);
     print_summary(&summary);
     Ok(if summary.reason == StopReason::NothingToRun {
         exit::PROBLEM
@@ -130,6 +132,97 @@ pub(crate) fn print_summary(summary: &fleet_run::Summary) {
     );
     for (target, message) in &summary.failed {
         eprintln!("fuzzfleet: target {target} failed: {message}");
+    }
+}
+
+/// A campaign's coverage schedule (`[coverage] every`): `fuzzfleet coverage --every` for
+/// the campaign's targets that have a coverage build, as a child process at nice 19 in
+/// its own process group, its output in `logs/coverage.log`. Stopped with the campaign
+/// (and by the kernel if fuzzfleet dies first).
+pub(crate) struct CoverageSchedule {
+    child: std::process::Child,
+}
+
+impl CoverageSchedule {
+    pub(crate) fn start(plan: &fleet_config::Plan, spec: &CampaignSpec) -> Option<Self> {
+        use std::os::unix::process::CommandExt as _;
+        let every = plan.coverage.every?;
+        let targets: Vec<&str> = spec
+            .targets
+            .keys()
+            .filter_map(|name| plan.target(name))
+            .filter(|t| {
+                matches!(t.source, fleet_config::TargetSource::Project { .. })
+                    || t.coverage.is_some()
+            })
+            .map(|t| t.name.as_str())
+            .collect();
+        if targets.is_empty() {
+            return None;
+        }
+        let logs = spec.layout.root().join("logs");
+        let log = fs::create_dir_all(&logs)
+            .and_then(|()| {
+                fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(logs.join("coverage.log"))
+            })
+            .ok()?;
+        let exe = std::env::current_exe().ok()?;
+        let every_text = humantime::format_duration(every).to_string();
+        let mut cmd = std::process::Command::new(exe);
+        cmd.arg("--config")
+            .arg(&plan.file)
+            .arg("--state")
+            .arg(spec.layout.root())
+            .arg("coverage")
+            .args(&targets)
+            .args(["--every", &every_text, "--first-after", &every_text])
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().ok()?)
+            .stderr(log)
+            .process_group(0);
+        // SAFETY: the hook makes one async-signal-safe system call.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        match cmd.spawn() {
+            Ok(child) => {
+                eprintln!(
+                    "fuzzfleet: line coverage of {} target(s) recomputed every {every_text} at nice 19 (logs/coverage.log)",
+                    targets.len()
+                );
+                Some(CoverageSchedule { child })
+            }
+            Err(e) => {
+                eprintln!("fuzzfleet: cannot start the coverage schedule: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for CoverageSchedule {
+    fn drop(&mut self) {
+        let group = -(self.child.id() as i32);
+        // SAFETY: signals the process group this schedule started.
+        unsafe { libc::kill(group, libc::SIGTERM) };
+        let deadline = std::time::Instant::now() + Duration::from_secs(3);
+        while std::time::Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: as above.
+        unsafe { libc::kill(group, libc::SIGKILL) };
+        let _ = self.child.wait();
     }
 }
 
