@@ -20,6 +20,10 @@ use crate::exit;
 struct Remote {
     name: Option<String>,
     client: Client,
+    /// The SSH tunnel the client goes through (a node with `ssh` and no `api`).
+    tunnel: Option<crate::ssh::Tunnel>,
+    /// Why the node could not be reached at all (its tunnel did not open).
+    error: Option<String>,
 }
 
 pub fn status(ctx: &Context, args: &StatusArgs) -> Result<i32> {
@@ -68,6 +72,8 @@ fn remotes(ctx: &Context, plan: Option<&Plan>, args: &StatusArgs) -> Result<Vec<
                 Ok(Remote {
                     name: None,
                     client: Client::new(url, token.clone()),
+                    tunnel: None,
+                    error: None,
                 })
             })
             .collect();
@@ -75,25 +81,47 @@ fn remotes(ctx: &Context, plan: Option<&Plan>, args: &StatusArgs) -> Result<Vec<
     if !(args.all_nodes || args.watch) {
         return Ok(Vec::new());
     }
-    let configured: Vec<_> = plan
-        .iter()
-        .flat_map(|p| p.nodes.iter())
-        .filter(|n| n.api.is_some())
-        .collect();
+    let configured: Vec<_> = plan.iter().flat_map(|p| p.nodes.iter()).collect();
     if args.all_nodes && configured.is_empty() {
         return Err(exit::usage(format!(
-            "--all-nodes: no [node.*] in {} has an `api` URL to read",
+            "--all-nodes: {} has no [node.*]",
             ctx.config.display()
         )));
     }
+    // A node's `api` URL is read directly; otherwise its agent's loopback port is
+    // reached through an SSH tunnel (the default: the API never leaves the node).
+    let api_port = fleet_serve::DEFAULT_LISTEN
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or(7878);
     configured
         .into_iter()
         .map(|n| {
             let token = n.token_file.as_deref().map(read_token).transpose()?;
-            let api = n.api.as_ref().expect("filtered on api");
-            Ok(Remote {
-                name: Some(n.name.to_string()),
-                client: Client::new(api.as_str(), token),
+            let name = n.name.to_string();
+            if let Some(api) = &n.api {
+                return Ok(Remote {
+                    name: Some(name),
+                    client: Client::new(api.as_str(), token),
+                    tunnel: None,
+                    error: None,
+                });
+            }
+            let ssh = n.ssh.as_ref().expect("a node has ssh or api");
+            Ok(match crate::ssh::Tunnel::open(&name, ssh, api_port) {
+                Ok(tunnel) => Remote {
+                    name: Some(name),
+                    client: Client::new(&tunnel.url(), token),
+                    tunnel: Some(tunnel),
+                    error: None,
+                },
+                Err(e) => Remote {
+                    name: Some(name),
+                    client: Client::new(&format!("ssh://{ssh}"), token),
+                    tunnel: None,
+                    error: Some(e),
+                },
             })
         })
         .collect()
@@ -115,7 +143,10 @@ fn remote_once(remotes: Vec<Remote>, args: &StatusArgs) -> Result<i32> {
     let mut failed = false;
     let mut docs = Vec::new();
     for r in &remotes {
-        let result = r.client.status_json();
+        let result = match &r.error {
+            Some(e) => Err(anyhow::anyhow!("{e}")),
+            None => r.client.status_json().map_err(anyhow::Error::from),
+        };
         let name = r.name.clone().unwrap_or_else(|| {
             // A URL alone: the node's own name when it tells it.
             result
@@ -194,9 +225,13 @@ fn watch(
             known_targets(plan),
         )));
     }
+    // The tunnels live as long as the view.
+    let mut tunnels = Vec::new();
     for r in remotes {
         sources.push(Box::new(RemoteSource::new(r.name, r.client)));
+        tunnels.push(r.tunnel);
     }
     fleet_tui::watch(sources, Duration::from_secs_f64(args.interval))?;
+    drop(tunnels);
     Ok(exit::OK)
 }

@@ -1,0 +1,139 @@
+//! The system's OpenSSH client, as fuzzfleet uses it to reach nodes: the user's keys and
+//! known_hosts, host-key checking always on, never a password prompt. A connection or
+//! host-key failure is an error naming the node and what to do.
+
+use std::io::Read as _;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt as _;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fleet_config::SshDest;
+
+/// An extra `ssh -F FILE` for every connection (tests, or an operator's separate
+/// fleet config); unset: the user's own `~/.ssh/config`.
+pub const CONFIG_ENV: &str = "FUZZFLEET_SSH_CONFIG";
+/// How long a connection may take before the node counts as unreachable.
+const CONNECT_TIMEOUT_S: u32 = 10;
+
+/// `ssh` with fuzzfleet's fixed options for `dest`; the caller adds the remote command.
+pub fn command(dest: &SshDest) -> Command {
+    let mut cmd = Command::new("ssh");
+    if let Some(file) = std::env::var_os(CONFIG_ENV) {
+        cmd.arg("-F").arg(file);
+    }
+    cmd.args([
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        &format!("ConnectTimeout={CONNECT_TIMEOUT_S}"),
+        "-o",
+        "ServerAliveInterval=15",
+    ]);
+    if let Some(port) = dest.port {
+        cmd.arg("-p").arg(port.to_string());
+    }
+    cmd.arg(dest.destination());
+    cmd
+}
+
+/// What a failed `ssh` said, turned into an error that names the node and the fix.
+pub fn explain(node: &str, dest: &SshDest, stderr: &str) -> String {
+    let said = stderr.trim();
+    if said.contains("Host key verification failed")
+        || said.contains("REMOTE HOST IDENTIFICATION HAS CHANGED")
+        || said.contains("No ED25519 host key is known")
+        || said.contains("host key is known")
+    {
+        format!(
+            "node {node} ({dest}): host key not known or changed; fuzzfleet never skips the check. \
+             Verify the node's key and add it to known_hosts (e.g. ssh-keyscan -p {} {} after \
+             checking its fingerprint out of band). ssh said: {said}",
+            dest.port.unwrap_or(22),
+            dest.host
+        )
+    } else if said.contains("Permission denied") {
+        format!(
+            "node {node} ({dest}): ssh refused the login (no key of yours is authorized there). ssh said: {said}"
+        )
+    } else {
+        format!("node {node} ({dest}): cannot connect over ssh: {said}")
+    }
+}
+
+/// A local port forwarded to a node's loopback API port through `ssh -N -L`, closed when
+/// dropped.
+pub struct Tunnel {
+    child: Child,
+    pub local: SocketAddr,
+}
+
+impl Tunnel {
+    /// Opens the tunnel and waits until it carries connections (or ssh gives up).
+    pub fn open(node: &str, dest: &SshDest, remote_port: u16) -> Result<Tunnel, String> {
+        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| format!("no free local port for a tunnel: {e}"))?
+            .port();
+        let local = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+        let mut cmd = command(dest);
+        cmd.args([
+            "-N",
+            "-o",
+            "ExitOnForwardFailure=yes",
+            "-L",
+            &format!("127.0.0.1:{port}:127.0.0.1:{remote_port}"),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .process_group(0);
+        // SAFETY: the hook makes one async-signal-safe system call.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| format!("cannot run ssh (is the OpenSSH client installed?): {e}"))?;
+        let deadline = Instant::now() + Duration::from_secs(u64::from(CONNECT_TIMEOUT_S) + 5);
+        loop {
+            if let Ok(Some(_)) = child.try_wait() {
+                let mut said = String::new();
+                if let Some(mut err) = child.stderr.take() {
+                    let _ = err.read_to_string(&mut said);
+                }
+                return Err(explain(node, dest, &said));
+            }
+            if TcpStream::connect_timeout(&local, Duration::from_millis(200)).is_ok() {
+                return Ok(Tunnel { child, local });
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "node {node} ({dest}): the ssh tunnel did not open within {}s",
+                    CONNECT_TIMEOUT_S + 5
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.local)
+    }
+}
+
+impl Drop for Tunnel {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
