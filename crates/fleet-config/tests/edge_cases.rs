@@ -144,3 +144,16 @@ fn serde_type_errors_are_worded_for_toml() {
         ]
     );
 }
+
+#[test]
+fn coverage_every_zero_turns_the_schedule_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("fleet.toml");
+    std::fs::write(&file, "[coverage]\nevery = \"0s\"\n").unwrap();
+    assert_eq!(fleet_config::load(&file).unwrap().coverage.every, None);
+    std::fs::write(&file, "[coverage]\nevery = \"90m\"\n").unwrap();
+    assert_eq!(
+        fleet_config::load(&file).unwrap().coverage.every,
+        Some(std::time::Duration::from_secs(5400))
+    );
+}

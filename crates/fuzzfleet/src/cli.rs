@@ -72,6 +72,11 @@ pub enum Command {
     /// the hub, reloads the config on SIGHUP, exits cleanly on SIGTERM (what the systemd
     /// unit in deploy/ runs).
     Agent(AgentArgs),
+    /// Put what each node's agent needs on it over SSH as the node's user (binary, built
+    /// targets, seeds, dictionaries, its config and API token, the systemd unit); only
+    /// what changed is copied; the unit install is the one root step (sudo -n, else the
+    /// commands to run are printed).
+    Deploy(DeployArgs),
     /// Bring every node's crash inputs and reports into DIR/<target>/<bucket>/: pulls the
     /// fleet's findings from the hub, files them into buckets (the same bug is one bucket
     /// with every node that found it), and exports them.
@@ -235,6 +240,19 @@ pub enum CrashesCommand {
         #[arg(long)]
         sarif: bool,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The nodes (`[node.NAME]` with `ssh`) to deploy to (default: every node).
+    #[arg(value_name = "NODE")]
+    pub nodes: Vec<String>,
+    /// Show what would be copied and installed, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the outcome as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

@@ -203,3 +203,230 @@ fn status_reaches_a_nodes_agent_through_an_ssh_tunnel_and_refuses_an_unknown_hos
         "{doc:#}"
     );
 }
+
+/// A Unix user for one test, removed at the end. Its password is `*` (no password
+/// login) rather than useradd's `!`, which sshd without PAM reads as a locked account.
+struct TestUser(String);
+
+impl TestUser {
+    fn create(home: &Path) -> TestUser {
+        let name = format!("ffdeploy{}", std::process::id() % 100_000);
+        let _ = Command::new("userdel").arg(&name).output();
+        run(Command::new("useradd")
+            .args(["-M", "-p", "*", "-s", "/bin/sh", "-d"])
+            .arg(home)
+            .arg(&name));
+        fs::create_dir_all(home).unwrap();
+        run(Command::new("chown")
+            .arg(format!("{name}:{name}"))
+            .arg(home));
+        TestUser(name)
+    }
+}
+
+impl Drop for TestUser {
+    fn drop(&mut self) {
+        let _ = Command::new("userdel").arg(&self.0).output();
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn deploy_copies_as_the_nodes_user_changes_nothing_twice_and_its_unit_runs_the_agent() {
+    let root = nix::unistd::Uid::effective().is_root();
+    if !root || !Path::new("/usr/sbin/sshd").exists() {
+        assert!(
+            std::env::var_os("FUZZFLEET_CI").is_none(),
+            "this test needs root and openssh-server (.ci/run installs it)"
+        );
+        eprintln!("skipped: needs root and /usr/sbin/sshd (apt-get install openssh-server)");
+        return;
+    }
+    let ssh_port = free_port();
+    let fleet = Fleet::new("");
+    // sshd reads authorized_keys as the user: the path to it must be readable.
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(fleet.path(), fs::Permissions::from_mode(0o755)).unwrap();
+    let dir = fleet.path().join("ssh");
+    fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("id_ed25519");
+    keygen(&key);
+    let home = fleet.path().join("home");
+    let user = TestUser::create(&home);
+    let mut sshd = sshd(&dir, ssh_port, &key);
+    fs::set_permissions(
+        dir.join("authorized_keys"),
+        fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+
+    let config = fleet.path().join("fleet.toml");
+    let base = fs::read_to_string(&config).unwrap();
+    let body = |budget: &str| {
+        format!(
+            "{base}[tier.t]\ntargets = [\"clean\"]\nbudget = \"{budget}\"\n\
+             [node.alpha]\nssh = \"{}@127.0.0.1:{ssh_port}\"\ntiers = [\"t\"]\n",
+            user.0
+        )
+    };
+    fs::write(&config, body("1h")).unwrap();
+    let host_pub = fs::read_to_string(dir.join("host_key.pub")).unwrap();
+    let good = client_config(
+        &dir,
+        "good",
+        &key,
+        &format!("[127.0.0.1]:{ssh_port} {host_pub}"),
+    );
+    let deploy = |args: &[&str], ssh_config: &Path| {
+        let out = fleet
+            .cmd(&[&["deploy"], args].concat())
+            .env("FUZZFLEET_SSH_CONFIG", ssh_config)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            format!(
+                "{}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ),
+        )
+    };
+
+    // A wrong host key: refused before anything is copied, naming the node.
+    keygen(&dir.join("other_key"));
+    let other_pub = fs::read_to_string(dir.join("other_key.pub")).unwrap();
+    let wrong = client_config(
+        &dir,
+        "wrong",
+        &key,
+        &format!("[127.0.0.1]:{ssh_port} {other_pub}"),
+    );
+    let (code, out) = deploy(&["alpha"], &wrong);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("node alpha") && out.contains("host key"),
+        "{out}"
+    );
+    let remote = home.join(".fuzzfleet");
+    assert!(!remote.exists());
+
+    // The first deploy: everything copied as the node's user, the unit the one root step.
+    let (code, out) = deploy(&["alpha"], &good);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("needs root") && out.contains("sudo install -m 644"),
+        "{out}"
+    );
+    for f in [
+        "bin/fuzzfleet",
+        "targets/clean",
+        "fleet.toml",
+        "token",
+        "fuzzfleet-agent.service",
+    ] {
+        assert!(remote.join(f).is_file(), "{f} missing: {out}");
+    }
+    let owner = {
+        use std::os::unix::fs::MetadataExt;
+        fs::metadata(remote.join("bin/fuzzfleet")).unwrap().uid()
+    };
+    assert_ne!(owner, 0, "copied as the node's user, not root");
+    assert_eq!(mode(&remote.join("bin/fuzzfleet")), 0o755);
+    assert_eq!(mode(&remote.join("token")), 0o600);
+    let kept = fleet.state().join("tokens/alpha");
+    assert_eq!(mode(&kept), 0o600);
+    assert_eq!(
+        fs::read_to_string(&kept).unwrap().trim(),
+        fs::read_to_string(remote.join("token")).unwrap().trim()
+    );
+
+    // Again: nothing changes, and it says so.
+    let (code, out) = deploy(&["alpha"], &good);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("up to date, nothing changed"), "{out}");
+
+    // A config change, dry run: shown, not done.
+    fs::write(&config, body("2h")).unwrap();
+    let before = fs::read_to_string(remote.join("fleet.toml")).unwrap();
+    let (code, out) = deploy(&["alpha", "--dry-run"], &good);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("would copy 1 files") && out.contains("fleet.toml"),
+        "{out}"
+    );
+    assert_eq!(
+        fs::read_to_string(remote.join("fleet.toml")).unwrap(),
+        before
+    );
+    let (code, out) = deploy(&["alpha"], &good);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        fs::read_to_string(remote.join("fleet.toml"))
+            .unwrap()
+            .contains("budget = \"2h\"")
+    );
+
+    // The agent as the unit starts it: its ExecStart, as its User=, with its Environment=.
+    let unit = fs::read_to_string(remote.join("fuzzfleet-agent.service")).unwrap();
+    let line = |k: &str| {
+        unit.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k}=")))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(line("User"), user.0);
+    assert_eq!(line("Environment"), "FUZZFLEET_NODE=alpha");
+    let exec = line("ExecStart");
+    let argv: Vec<&str> = exec.split_whitespace().collect();
+    let log = fs::File::create(fleet.path().join("agent.log")).unwrap();
+    let mut agent = KillOnDrop(
+        Command::new("setpriv")
+            .args([
+                &format!("--reuid={}", user.0),
+                &format!("--regid={}", user.0),
+                "--init-groups",
+                "--",
+            ])
+            .args(&argv)
+            .env("FUZZFLEET_NODE", "alpha")
+            .env("HOME", &home)
+            .current_dir(&remote)
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    // The operator reads it through the tunnel with the token deploy kept.
+    let mut last = String::new();
+    let seen = (0..120).any(|_| {
+        std::thread::sleep(Duration::from_millis(500));
+        let (code, doc, err) = status(&fleet, &good);
+        last = format!("{code:?} {doc:#} {err}");
+        doc["nodes"][0]["status"]["targets"]
+            .as_array()
+            .is_some_and(|ts| {
+                ts.iter()
+                    .any(|t| t["name"] == "clean" && t["state"] == "running")
+            })
+    });
+    assert!(
+        seen,
+        "the deployed agent was not seen fuzzing: {last}\n--- agent.log\n{}",
+        fs::read_to_string(fleet.path().join("agent.log")).unwrap_or_default()
+    );
+    support::signal(&agent.0, libc::SIGTERM);
+    let (code, _) = support::wait_exit(&mut agent.0, Duration::from_secs(20));
+    assert_eq!(
+        code,
+        Some(0),
+        "{}",
+        fs::read_to_string(fleet.path().join("agent.log")).unwrap_or_default()
+    );
+    sshd.0.kill().unwrap();
+    let _ = sshd.0.wait();
+}

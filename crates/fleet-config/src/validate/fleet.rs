@@ -145,11 +145,14 @@ pub(super) fn crashes(ctx: &mut Ctx<'_>, raw: Option<&RawCrashes>) -> CrashesPla
 /// `[coverage]`, with its defaults.
 pub(super) fn coverage(ctx: &mut Ctx<'_>, raw: Option<&RawCoverage>) -> CoveragePlan {
     let mut plan = CoveragePlan::default();
-    if let Some(d) = raw
-        .and_then(|r| r.every.as_ref())
-        .and_then(|v| values::duration(ctx, v))
-    {
-        plan.every = (!d.is_zero()).then_some(d);
+    let Some(every) = raw.and_then(|r| r.every.as_ref()) else {
+        return plan;
+    };
+    // A zero duration is this key's way to say "off".
+    if humantime::parse_duration(&every.get_ref().0).is_ok_and(|d| d.is_zero()) {
+        plan.every = None;
+    } else if let Some(d) = values::duration(ctx, every) {
+        plan.every = Some(d);
     }
     plan
 }

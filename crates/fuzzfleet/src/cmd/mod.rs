@@ -7,6 +7,7 @@ mod collect;
 mod corpus;
 mod coverage;
 mod crashes;
+mod deploy;
 mod doctor;
 mod regress;
 mod run;
@@ -38,6 +39,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Doctor(args) => doctor::doctor(&ctx, &args),
         Command::Serve(args) => serve::serve(&ctx, &args),
         Command::Agent(args) => agent::agent(&ctx, &args),
+        Command::Deploy(args) => deploy::deploy(&ctx, &args),
         Command::Collect { dir, no_sync } => collect::collect(&ctx, &dir, no_sync),
         Command::Coverage(args) => coverage::coverage(&ctx, &args),
     }

@@ -95,10 +95,19 @@ fn remotes(ctx: &Context, plan: Option<&Plan>, args: &StatusArgs) -> Result<Vec<
         .next()
         .and_then(|p| p.parse::<u16>().ok())
         .unwrap_or(7878);
+    // The token `deploy` made for a node and kept for the operator, unless the config
+    // names one.
+    let kept = ctx.state_dir(plan).join("tokens");
     configured
         .into_iter()
         .map(|n| {
-            let token = n.token_file.as_deref().map(read_token).transpose()?;
+            let token = match &n.token_file {
+                Some(file) => Some(read_token(file)?),
+                None => {
+                    let file = kept.join(n.name.as_str());
+                    file.is_file().then(|| read_token(&file)).transpose()?
+                }
+            };
             let name = n.name.to_string();
             if let Some(api) = &n.api {
                 return Ok(Remote {
