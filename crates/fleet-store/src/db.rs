@@ -447,6 +447,14 @@ impl Db {
         Ok(removed)
     }
 
+    /// Deletes stats samples older than `before_ms` (history only: the targets' totals
+    /// live in their own rows). Used to free space when the disk runs full.
+    pub fn prune_samples(&self, before_ms: i64) -> Result<usize> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM samples WHERE ts < ?1", params![before_ms])?)
+    }
+
     /// Saves a tier's schedule position (opaque, versioned JSON owned by the scheduler).
     pub fn save_schedule(&self, tier: &str, state: &str, at_ms: i64) -> Result<()> {
         self.conn.execute(

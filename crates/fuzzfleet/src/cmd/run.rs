@@ -79,6 +79,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
             growth,
             min_files: plan.corpus.minimize_min_files,
         }),
+        resources: fleet_run::resources::ResourceSpec::from_plan(&plan.alerts),
     };
     let verbose = args.verbose;
     let summary = fleet_run::run(spec, &mut |n| print_notice(&n, verbose))?;
@@ -170,6 +171,7 @@ fn print_notice(n: &Notice, verbose: bool) {
         }
         Notice::HubSynced { .. } => return,
         Notice::Error { message } => format!("error: {message}"),
+        Notice::Resource { message } => message.clone(),
     };
     eprintln!("[{at}] {line}");
 }
