@@ -258,6 +258,18 @@ impl WorkerCgroup {
             .unwrap_or(0)
     }
 
+    /// Raises the hard limit (memsw first on v1: it must never be below the limit).
+    pub fn raise_limit(&self, limit_mb: u64) -> io::Result<()> {
+        let bytes = (limit_mb << 20).to_string();
+        match self.version {
+            Version::V2 => fs::write(self.dir.join("memory.max"), &bytes),
+            Version::V1 => {
+                write_if_present(&self.dir.join("memory.memsw.limit_in_bytes"), &bytes)?;
+                fs::write(self.dir.join("memory.limit_in_bytes"), &bytes)
+            }
+        }
+    }
+
     /// Removes the cgroup once its processes are gone.
     pub fn remove(&self) {
         let _ = fs::remove_dir(&self.dir);

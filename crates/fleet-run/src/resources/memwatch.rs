@@ -25,7 +25,12 @@ const SAMPLE: Duration = Duration::from_millis(20);
 const RESCAN_MEMBERS: Duration = Duration::from_millis(500);
 /// After the dump request, how long the worker gets to write its input and exit before
 /// its group is killed.
-const DUMP_GRACE: Duration = Duration::from_secs(3);
+const DUMP_GRACE: Duration = Duration::from_secs(5);
+/// While the worker writes its report, its cgroup limit is raised by this much: the
+/// sanitizer's stack trace starts `llvm-symbolizer` in the same cgroup, which a worker
+/// at its limit could not afford. The fuzzer itself is stopped (the signal runs its
+/// handler on the fuzzing thread), so the fuzzer's own memory does not grow meanwhile.
+const REPORT_ALLOWANCE_MB: u64 = 512;
 
 /// Memory limits of one worker, in MiB.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,9 +67,12 @@ pub struct MemoryWatch {
 /// What the watch saw over the worker's life.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct MemoryOutcome {
-    /// Peak memory in MiB: the cgroup's own counter where there is one, else the highest
-    /// RSS sample.
+    /// Peak memory of the fuzzing in MiB: the kernel's high-water mark of the fuzzer
+    /// process's RSS (VmHWM) and the worker's memory samples up to a dump request (the
+    /// report writing after it runs under the raised limit and is not counted).
     pub peak_mb: u64,
+    /// The cgroup's own peak counter, report writing included (cgroup mechanisms only).
+    pub cgroup_peak_mb: Option<u64>,
     /// fuzzfleet asked for a dump (the worker neared its limit).
     pub dump_requested: bool,
     /// The worker was killed at its hard limit (by the kernel or by the RSS watch).
@@ -138,8 +146,18 @@ impl Watch {
             return;
         };
         let mb = bytes >> 20;
-        self.outcome.peak_mb = self.outcome.peak_mb.max(mb);
-        if self.cgroup.is_none() && mb >= self.limits.hard_mb {
+        if self.dump_at.is_none() {
+            self.outcome.peak_mb = self.outcome.peak_mb.max(mb);
+        }
+        if let Some(hwm) = vm_hwm_mb(self.pid.as_raw()) {
+            self.outcome.peak_mb = self.outcome.peak_mb.max(hwm);
+        }
+        // While the worker writes its report its symbolizer counts too: the allowance.
+        let hard = match self.dump_at {
+            Some(_) => self.limits.hard_mb + REPORT_ALLOWANCE_MB,
+            None => self.limits.hard_mb,
+        };
+        if self.cgroup.is_none() && mb >= hard {
             // No kernel limit here: the RSS watch is the backstop.
             let _ = killpg(self.pid, Signal::SIGKILL);
             self.outcome.killed_at_limit = true;
@@ -156,7 +174,10 @@ impl Watch {
                         limit_mb: self.limits.hard_mb,
                     },
                 ));
-                let _ = kill(self.pid, Signal::SIGABRT);
+                if let Some(cg) = &self.cgroup {
+                    let _ = cg.raise_limit(self.limits.hard_mb + REPORT_ALLOWANCE_MB);
+                }
+                signal_main_thread(self.pid, Signal::SIGABRT);
                 self.outcome.dump_requested = true;
                 self.dump_at = Some(Instant::now());
             }
@@ -190,9 +211,7 @@ impl Watch {
 
     fn finish(mut self) -> MemoryOutcome {
         if let Some(cg) = &self.cgroup {
-            if let Some(peak) = cg.peak_bytes() {
-                self.outcome.peak_mb = self.outcome.peak_mb.max(peak >> 20);
-            }
+            self.outcome.cgroup_peak_mb = cg.peak_bytes().map(|b| b >> 20);
             if cg.oom_kills() > 0 {
                 self.outcome.killed_at_limit = true;
             }
@@ -200,6 +219,29 @@ impl Watch {
         }
         self.outcome
     }
+}
+
+/// Sends `sig` to the process's main thread (its tid is its pid), where libFuzzer runs
+/// the inputs: the handler then runs on the thread that allocates, which stops growing.
+fn signal_main_thread(pid: Pid, sig: Signal) {
+    // SAFETY: tgkill with plain integers; the pid is a worker not yet reaped.
+    let r = unsafe { libc::syscall(libc::SYS_tgkill, pid.as_raw(), pid.as_raw(), sig as i32) };
+    if r != 0 {
+        let _ = kill(pid, sig);
+    }
+}
+
+/// The kernel's high-water mark of a process's RSS (`VmHWM` in /proc/PID/status), MiB.
+fn vm_hwm_mb(pid: i32) -> Option<u64> {
+    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kb: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()?;
+    Some(kb >> 10)
 }
 
 fn page_bytes() -> u64 {

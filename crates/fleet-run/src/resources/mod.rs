@@ -27,6 +27,9 @@ use crate::events::RunId;
 pub const RESOURCES_META: &str = "resources";
 /// How often the machine and the disk are sampled.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
+/// `FUZZFLEET_MEMORY_LIMIT=rss-watch` makes a campaign use the RSS watch even where a
+/// cgroup could be made (to compare the mechanisms, or where cgroups misbehave).
+pub const FORCE_ENV: &str = "FUZZFLEET_MEMORY_LIMIT";
 /// A load average above this many times the cores is "far above" them.
 const LOAD_FACTOR: f64 = 2.0;
 
@@ -71,7 +74,7 @@ impl ResourceSpec {
             sustain: a.sustain,
             webhook: a.webhook.as_ref().map(|u| u.to_string()),
             digest_after: a.digest_after as usize,
-            cgroups: true,
+            cgroups: std::env::var(FORCE_ENV).map_or(true, |v| v != "rss-watch"),
         }
     }
 }
