@@ -176,6 +176,14 @@ impl Db {
     }
 
     fn migrate(&self, path: &Path) -> Result<()> {
+        // Up to date already: no write transaction, so a reader (`status`, `crashes
+        // list`) still opens the database on a full disk.
+        let current: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current == MIGRATIONS.len() as i64 {
+            return Ok(());
+        }
         // The version is read inside a write transaction: a `status` opening the file
         // while a `run` creates it must wait for the run's migration, not repeat it.
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
