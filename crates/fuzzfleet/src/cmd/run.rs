@@ -61,6 +61,15 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
             .join("; "),
         state.display()
     );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started: usize = tiers.iter().map(|t| t.workers).sum();
+    if started > cores && args.workers.is_none() && plan.workers.is_none() {
+        // Only a tier's own `workers` or one worker per tier can get here.
+        eprintln!(
+            "fuzzfleet: warning: {started} workers on {cores} cores (each of the {} tiers needs at least one, or the tiers' `workers` say so); they share the cores — pass --workers or --tier to choose",
+            tiers.len()
+        );
+    }
     let node = fleet_run::hubsync::node_name(&layout)?;
     let spec = CampaignSpec {
         layout,
