@@ -62,6 +62,44 @@ pub fn reap_orphans(live: &HashSet<i32>) -> usize {
     reaped
 }
 
+/// Kills and reaps every child left once no worker runs: as the subreaper, this process
+/// inherits whatever a worker's processes orphaned outside its process group (a `setsid`
+/// daemon), and none of it may outlive the campaign. Returns how many were killed.
+pub fn kill_orphans() -> usize {
+    let me = std::process::id() as i32;
+    let mut killed = 0;
+    for pid in children(me) {
+        let pid = Pid::from_raw(pid);
+        if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).is_ok() {
+            killed += 1;
+        }
+        let _ = waitpid(pid, None);
+    }
+    killed
+}
+
+/// Pids whose parent is `parent`.
+fn children(parent: i32) -> Vec<i32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
+            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat
+                .rsplit_once(')')?
+                .1
+                .split_whitespace()
+                .nth(1)?
+                .parse::<i32>()
+                .ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
 /// Forwards SIGINT and SIGTERM to the dispatcher as events (the first stops gracefully,
 /// a second escalates). Returns a handle that stops forwarding when dropped.
 pub fn forward_signals(tx: Sender<Event>) -> std::io::Result<SignalForwarder> {

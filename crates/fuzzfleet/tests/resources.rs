@@ -383,3 +383,86 @@ fn a_sustained_memory_condition_is_one_alert_in_status_log_and_webhook_after_the
     assert_eq!(fleet.run_log().matches("ALERT memory").count(), 1);
     run.stop();
 }
+
+/// Live processes running `sleep MARK` (the `orphans` fixture's leftovers of this test).
+fn sleepers(mark: &str) -> Vec<u32> {
+    let want = format!("sleep\0{mark}\0");
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmdline = fs::read(e.path().join("cmdline")).ok()?;
+            (cmdline.ends_with(want.as_bytes()) && support::alive(pid)).then_some(pid)
+        })
+        .collect()
+}
+
+/// Zombie children of `pid`.
+fn zombie_children(pid: u32) -> usize {
+    support::children_of(pid)
+        .into_iter()
+        .filter(|c| !support::alive(*c) && Path::new(&format!("/proc/{c}")).exists())
+        .count()
+}
+
+#[test]
+fn processes_workers_leave_behind_are_reaped_and_none_outlives_the_campaign() {
+    orphans_case(&[], 3000);
+}
+
+/// Without a cgroup the `setsid` sleepers escape the workers' process groups: only the
+/// subreaper's final sweep of its children stops them.
+#[test]
+fn without_a_cgroup_the_subreaper_still_leaves_no_orphan() {
+    orphans_case(&[("FUZZFLEET_MEMORY_LIMIT", "rss-watch")], 4000);
+}
+
+fn orphans_case(env: &[(&str, &str)], base: u32) {
+    // A mark no other test uses: the sleepers' duration (they end by themselves anyway).
+    let mark = (base + std::process::id() % 1000).to_string();
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"orphans\"]\nbudget = \"1h\"\n");
+    let log = fs::File::create(fleet.path().join("run.log")).unwrap();
+    let mut run = KillOnDrop(
+        fleet
+            .cmd(&["run", "--no-build", "--workers", "1"])
+            .env("FUZZFLEET_ORPHAN_MARK", &mark)
+            .envs(env.iter().copied())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    // Workers crash and restart, each leaving a setsid'd sleeper and a zombie shell.
+    wait_until("two worker restarts", MINUTE, || {
+        fleet.target("orphans")["restarts"].as_i64() >= Some(2)
+    });
+    wait_until("a sleeper left by the fixture", MINUTE, || {
+        !sleepers(&mark).is_empty()
+    });
+    // Zombies handed to fuzzfleet (the subreaper) are reaped, not collected.
+    wait_until(
+        "no zombie children of fuzzfleet",
+        Duration::from_secs(10),
+        || zombie_children(run.0.id()) == 0,
+    );
+    let limited = resources(&fleet)["memory_limit"] != "rss-watch";
+    if limited {
+        // In a cgroup, a dead worker's leftovers die with it: at most the live worker's.
+        wait_until(
+            "only the live worker's sleeper",
+            Duration::from_secs(10),
+            || sleepers(&mark).len() <= 1,
+        );
+    }
+    if !limited {
+        wait_until("sleepers of dead workers piling up", MINUTE, || {
+            sleepers(&mark).len() >= 2
+        });
+    }
+    run.stop();
+    // Nothing the workers started outlives the campaign.
+    wait_until("every sleeper gone", Duration::from_secs(5), || {
+        sleepers(&mark).is_empty()
+    });
+}

@@ -270,9 +270,35 @@ impl WorkerCgroup {
         }
     }
 
-    /// Removes the cgroup once its processes are gone.
-    pub fn remove(&self) {
-        let _ = fs::remove_dir(&self.dir);
+    /// Kills whatever is left in the cgroup (a process that left the worker's process
+    /// group, e.g. by `setsid`, is still here) and removes it once they are gone.
+    pub fn kill_and_remove(&self) {
+        for _ in 0..100 {
+            let pids = self.pids();
+            if pids.is_empty() && fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            if self.version == Version::V2 && self.dir.join("cgroup.kill").exists() {
+                let _ = fs::write(self.dir.join("cgroup.kill"), "1");
+            } else {
+                for pid in pids {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+    }
+
+    /// The processes in the cgroup.
+    pub fn pids(&self) -> Vec<i32> {
+        fs::read_to_string(self.procs_file())
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.trim().parse().ok())
+            .collect()
     }
 }
 
@@ -505,7 +531,17 @@ mod tests {
             .unwrap();
         assert_eq!(limit, 64 << 20);
         assert_eq!(cg.oom_kills(), 0);
-        cg.remove();
+        // A process inside is killed before the cgroup goes.
+        let child = std::process::Command::new("/bin/sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        fs::write(cg.procs_file(), child.id().to_string()).unwrap();
+        assert_eq!(cg.pids(), [child.id() as i32]);
+        let mut child = child;
+        cg.kill_and_remove();
+        assert!(!cg.dir.exists());
+        assert!(child.wait().unwrap().code().is_none(), "killed by a signal");
         group.remove();
         assert!(!group.dir.exists());
     }

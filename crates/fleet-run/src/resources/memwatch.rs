@@ -215,7 +215,7 @@ impl Watch {
             if cg.oom_kills() > 0 {
                 self.outcome.killed_at_limit = true;
             }
-            cg.remove();
+            cg.kill_and_remove();
         }
         self.outcome
     }

@@ -469,6 +469,16 @@ impl Guard {
         self.alerts = alerts::Alerts::default();
         self.dirty = true;
         self.publish(db);
+        // No worker runs now: whatever is still our child was orphaned by one.
+        let killed = crate::process::kill_orphans();
+        if killed > 0 {
+            let _ = db.log_event(
+                now_ms(),
+                None,
+                "orphans",
+                &format!("killed {killed} processes the workers left behind"),
+            );
+        }
         if let Some(g) = &self.group {
             g.remove();
         }
