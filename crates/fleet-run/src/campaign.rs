@@ -291,10 +291,12 @@ impl<'n> Campaign<'n> {
         }
         let (guard, notes) = resources::Guard::new(spec.resources.clone(), spec.layout.clone());
         notify(Notice::Resource {
-            message: format!(
-                "worker memory limited by {} (libFuzzer's -rss_limit_mb at 7/8 of each target's rss_limit_mb)",
-                guard.mechanism()
-            ),
+            message: match guard.mechanism() {
+                Some(m) => format!(
+                    "worker memory limited by {m} (libFuzzer's -rss_limit_mb at 7/8 of each target's rss_limit_mb)"
+                ),
+                None => "worker memory limited by libFuzzer's -rss_limit_mb alone".into(),
+            },
         });
         for message in notes {
             notify(Notice::Resource { message });
@@ -821,7 +823,7 @@ impl<'n> Campaign<'n> {
             tmp_dir: layout.worker_tmp(s),
             hide_tmp: self.hide_tmp,
             max_log_bytes: 8 << 20,
-            memory: Some(memory),
+            memory,
         };
         let run = self.next_run;
         self.next_run += 1;

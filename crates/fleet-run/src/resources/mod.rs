@@ -28,10 +28,22 @@ pub const RESOURCES_META: &str = "resources";
 /// How often the machine and the disk are sampled.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 /// `FUZZFLEET_MEMORY_LIMIT=rss-watch` makes a campaign use the RSS watch even where a
-/// cgroup could be made (to compare the mechanisms, or where cgroups misbehave).
+/// cgroup could be made (to compare the mechanisms, or where cgroups misbehave);
+/// `=off` leaves libFuzzer's own `-rss_limit_mb` (at the full limit) alone, as before
+/// fuzzfleet guarded memory (the baseline of the `memwatch` benchmark).
 pub const FORCE_ENV: &str = "FUZZFLEET_MEMORY_LIMIT";
 /// A load average above this many times the cores is "far above" them.
 const LOAD_FACTOR: f64 = 2.0;
+
+/// Which memory limit a campaign uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemoryMode {
+    /// A cgroup where one can be made, else the RSS watch.
+    Auto,
+    RssWatch,
+    /// libFuzzer's own limit only (no watch, no cgroup).
+    Off,
+}
 
 /// What the campaign is told to guard, from `[alerts]`.
 #[derive(Clone, Debug)]
@@ -44,8 +56,8 @@ pub struct ResourceSpec {
     pub sustain: Duration,
     pub webhook: Option<String>,
     pub digest_after: usize,
-    /// Use a cgroup per worker when one can be made (off: the RSS watch only).
-    pub cgroups: bool,
+    /// How worker memory is limited.
+    pub memory: MemoryMode,
 }
 
 impl Default for ResourceSpec {
@@ -59,7 +71,7 @@ impl Default for ResourceSpec {
             sustain: a.sustain,
             webhook: None,
             digest_after: a.digest_after as usize,
-            cgroups: true,
+            memory: MemoryMode::Auto,
         }
     }
 }
@@ -74,7 +86,11 @@ impl ResourceSpec {
             sustain: a.sustain,
             webhook: a.webhook.as_ref().map(|u| u.to_string()),
             digest_after: a.digest_after as usize,
-            cgroups: std::env::var(FORCE_ENV).map_or(true, |v| v != "rss-watch"),
+            memory: match std::env::var(FORCE_ENV).as_deref() {
+                Ok("rss-watch") => MemoryMode::RssWatch,
+                Ok("off") => MemoryMode::Off,
+                _ => MemoryMode::Auto,
+            },
         }
     }
 }
@@ -144,7 +160,7 @@ impl Guard {
     /// Sets up the memory mechanism and the webhook; returns notes for the log.
     pub fn new(spec: ResourceSpec, layout: Layout) -> (Guard, Vec<String>) {
         let mut notes = Vec::new();
-        let group = if spec.cgroups {
+        let group = if spec.memory == MemoryMode::Auto {
             match cgroup::probe() {
                 Ok(g) => Some(g),
                 Err(e) => {
@@ -197,8 +213,9 @@ impl Guard {
         (guard, notes)
     }
 
-    pub fn mechanism(&self) -> Mechanism {
-        self.mechanism
+    /// How worker memory is limited (`None`: only by libFuzzer, `FUZZFLEET_MEMORY_LIMIT=off`).
+    pub fn mechanism(&self) -> Option<Mechanism> {
+        (self.spec.memory != MemoryMode::Off).then_some(self.mechanism)
     }
 
     /// Fuzzing is paused for lack of disk space: no worker may start.
@@ -214,7 +231,10 @@ impl Guard {
         slot: usize,
         run: RunId,
         rss_limit_mb: u64,
-    ) -> (u64, MemoryWatch) {
+    ) -> (u64, Option<MemoryWatch>) {
+        if self.spec.memory == MemoryMode::Off {
+            return (rss_limit_mb, None);
+        }
         let limits = Limits::for_hard(rss_limit_mb);
         let cgroup = self.group.as_ref().and_then(|g| {
             g.worker(&format!("w{slot}-r{run}"), limits.hard_mb)
@@ -233,7 +253,7 @@ impl Guard {
             m.libfuzzer_limit_mb = limits.libfuzzer_mb;
             self.dirty = true;
         }
-        (limits.libfuzzer_mb, MemoryWatch { limits, cgroup })
+        (limits.libfuzzer_mb, Some(MemoryWatch { limits, cgroup }))
     }
 
     /// The watch asked run `run` to dump its input (it neared its limit).
@@ -444,7 +464,10 @@ impl Guard {
 
     pub fn status(&self) -> ResourcesStatus {
         ResourcesStatus {
-            memory_limit: self.mechanism.to_string(),
+            memory_limit: match self.mechanism() {
+                Some(m) => m.to_string(),
+                None => "libfuzzer".into(),
+            },
             paused: self.paused,
             alerts: self.alerts.list(),
             memory: self.memory.values().cloned().collect(),

@@ -402,6 +402,14 @@ fn memory_limits() -> Check {
     const NAME: &str = "memory limits";
     use fleet_run::resources::{FORCE_ENV, cgroup};
     let how = "libFuzzer's -rss_limit_mb at 7/8 of each target's rss_limit_mb writes the oom- input first";
+    if std::env::var(FORCE_ENV).is_ok_and(|v| v == "off") {
+        return check(
+            NAME,
+            Level::Warn,
+            format!("off ({FORCE_ENV}=off): libFuzzer's -rss_limit_mb alone, nothing backs it"),
+            Some(&format!("unset {FORCE_ENV}")),
+        );
+    }
     if std::env::var(FORCE_ENV).is_ok_and(|v| v == "rss-watch") {
         return check(
             NAME,
