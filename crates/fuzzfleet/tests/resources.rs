@@ -300,6 +300,13 @@ fn a_full_disk_pauses_fuzzing_loses_nothing_and_fuzzing_resumes_when_space_retur
     });
     let log = fleet.run_log();
     assert!(log.contains("disk full: pruned"), "{log}");
+    let table = fleet.output(&["status"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("PAUSED: the state dir's disk is full"),
+        "{table}"
+    );
+    assert!(table.contains("ALERT disk-critical (critical)"), "{table}");
     // Nothing found before is lost or changed; the database opens and checks clean.
     let after = kept_files(&fleet.state());
     for (path, bytes) in &before {
