@@ -356,6 +356,13 @@ fn a_full_disk_pauses_fuzzing_loses_nothing_and_fuzzing_resumes_when_space_retur
             .unwrap(),
         Ok(())
     );
+    // Every corpus entry is whole: named by the hash of what it holds.
+    for (path, bytes) in kept_files(&fleet.state()) {
+        if path.starts_with(fleet.state().join("corpus")) {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert_eq!(name, fleet_store::sha1_hex(&bytes), "{}", path.display());
+        }
+    }
 }
 
 #[test]

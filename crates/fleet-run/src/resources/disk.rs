@@ -164,8 +164,29 @@ mod tests {
         fs::create_dir_all(&tmp).unwrap();
         fs::write(tmp.join("000001.log"), vec![b'y'; 500]).unwrap();
 
-        let p = prune(&layout, &db, fleet_store::now_ms());
+        let now = fleet_store::now_ms();
+        let sample = |age_days: i64| fleet_store::Sample {
+            target: "t".into(),
+            ts: now - age_days * 86_400_000,
+            span_s: 3600,
+            workers: 1,
+            execs: 10,
+            execs_per_sec: 1.0,
+            coverage: Some(1),
+            features: Some(1),
+            corpus_files: Some(1),
+            corpus_bytes: Some(1),
+            rss_mb: Some(1),
+        };
+        db.put_sample(&sample(40)).unwrap();
+        db.put_sample(&sample(20)).unwrap();
+
+        let p = prune(&layout, &db, now);
         assert_eq!((p.bytes, p.files), (1500, 2));
+        // History beyond retention goes; the rest stays.
+        let left = db.samples("t", 0).unwrap();
+        assert_eq!(left.len(), 1);
+        assert_eq!(left[0].ts, sample(20).ts);
         assert!(!rotated.exists());
         assert!(layout.worker_tmp(0).is_dir());
         assert_eq!(fs::read_dir(layout.worker_tmp(0)).unwrap().count(), 0);
