@@ -571,14 +571,16 @@ impl<'n> Campaign<'n> {
             return;
         };
         running.worker.reap();
-        if let Some(message) = self
-            .resources
-            .worker_ended(&target, run, exit.memory.as_ref())
+        if let Some((message, tell)) =
+            self.resources
+                .worker_ended(&target, run, exit.memory.as_ref())
         {
             let _ = self
                 .db
                 .log_event(now_ms(), Some(&target), "memory-limit", &message);
-            (self.notify)(Notice::Resource { message });
+            if tell {
+                (self.notify)(Notice::Resource { message });
+            }
         }
         let now = exit.at;
         self.account_slot(slot, Some(&running), now);

@@ -284,13 +284,15 @@ impl Guard {
         (renamed, format!("{header}\n{report}"))
     }
 
-    /// A worker run of `target` ended; its memory outcome is folded in.
+    /// A worker run of `target` ended; its memory outcome is folded in. Returns what to
+    /// log when it was stopped at its limit, and whether to tell the user too (only when
+    /// no input could be kept: a dumped one is an `oom` finding, announced as such).
     pub fn worker_ended(
         &mut self,
         target: &str,
         run: RunId,
         outcome: Option<&MemoryOutcome>,
-    ) -> Option<String> {
+    ) -> Option<(String, bool)> {
         let dumped = self.dumping.remove(&run).is_some();
         let o = outcome?;
         let m = self.memory.get_mut(target)?;
@@ -298,22 +300,28 @@ impl Guard {
             m.peak_mb = o.peak_mb;
             self.dirty = true;
         }
-        if dumped || o.killed_at_limit {
-            m.oom_stops += 1;
-            self.dirty = true;
-            return Some(if o.killed_at_limit && !dumped {
+        if !(dumped || o.killed_at_limit) {
+            return None;
+        }
+        m.oom_stops += 1;
+        self.dirty = true;
+        Some(if o.killed_at_limit && !dumped {
+            (
                 format!(
                     "{target}: worker killed at its {} MB memory limit ({}) before an input could be dumped",
                     m.limit_mb, self.mechanism
-                )
-            } else {
+                ),
+                true,
+            )
+        } else {
+            (
                 format!(
-                    "{target}: worker stopped near its {} MB memory limit (peak {} MB); restarted",
+                    "{target}: worker stopped near its {} MB memory limit (peak {} MB), its input kept as an oom finding; restarted",
                     m.limit_mb, o.peak_mb
-                )
-            });
-        }
-        None
+                ),
+                false,
+            )
+        })
     }
 
     /// Samples the disk and the machine (every few seconds; cheap otherwise). `workers`
