@@ -33,9 +33,15 @@ fn main() {
     let n = knobs.workers;
     let mut cgroup = Vec::new();
     let mut rss = Vec::new();
+    // Blind to other load on a shared machine: execs per CPU-second of the workers, and
+    // fuzzfleet's own CPU over the run's wall time (in cores) beyond the baseline's.
+    let (mut cgroup_cpu, mut rss_cpu) = (Vec::new(), Vec::new());
+    let (mut cgroup_cores, mut rss_cores) = (Vec::new(), Vec::new());
     for round in 0..knobs.pairs {
         println!("\nround {}/{}", round + 1, knobs.pairs);
         let mut rates = [0.0f64; 3];
+        let mut per_cpu = [0.0f64; 3];
+        let mut own = [0.0f64; 3];
         for k in 0..MODES.len() {
             let i = (k + round) % MODES.len();
             let (name, value) = MODES[i];
@@ -50,6 +56,8 @@ fn main() {
                 &[("FUZZFLEET_MEMORY_LIMIT", value)],
             );
             rates[i] = rate(&run, n);
+            per_cpu[i] = run.execs() as f64 / run.cpu.children.as_secs_f64();
+            own[i] = run.cpu.own.as_secs_f64() / run.wall.as_secs_f64();
             let log = std::fs::read_to_string(dir.join("run.log")).unwrap_or_default();
             let how = log
                 .lines()
@@ -65,6 +73,10 @@ fn main() {
         println!("  cgroup / off: {c:.3}   rss-watch / off: {r:.3}");
         cgroup.push(c);
         rss.push(r);
+        cgroup_cpu.push(per_cpu[1] / per_cpu[0]);
+        rss_cpu.push(per_cpu[2] / per_cpu[0]);
+        cgroup_cores.push(own[1] - own[0]);
+        rss_cores.push(own[2] - own[0]);
     }
     let c = Spread::of(&cgroup).expect("at least one round");
     let r = Spread::of(&rss).expect("at least one round");
@@ -74,6 +86,24 @@ fn main() {
     );
     println!("  cgroup + watch: {c}");
     println!("  rss-watch:      {r}");
+    println!("per CPU-second of the workers (blind to other load):");
+    println!(
+        "  cgroup + watch: {}",
+        Spread::of(&cgroup_cpu).expect("rounds")
+    );
+    println!(
+        "  rss-watch:      {}",
+        Spread::of(&rss_cpu).expect("rounds")
+    );
+    println!("fuzzfleet's own CPU beyond the baseline's, in cores:");
+    println!(
+        "  cgroup + watch: {}",
+        Spread::of(&cgroup_cores).expect("rounds")
+    );
+    println!(
+        "  rss-watch:      {}",
+        Spread::of(&rss_cores).expect("rounds")
+    );
     for (name, s) in [("cgroup + watch", c), ("rss-watch", r)] {
         println!(
             "goal ≥ {GOAL} ({name}): {}",
