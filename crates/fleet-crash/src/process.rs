@@ -93,11 +93,20 @@ pub(crate) fn run(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0);
-    if let Some(nice) = limits.nice {
-        // SAFETY: the hook only makes one async-signal-safe system call.
-        unsafe {
-            command.pre_exec(move || lower_priority(nice));
-        }
+    let nice = limits.nice;
+    // SAFETY: the hook only makes async-signal-safe system calls.
+    unsafe {
+        command.pre_exec(move || {
+            // The run dies with the thread that started it, even on `kill -9` of
+            // fuzzfleet: no reproduction outlives the campaign that asked for it.
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            match nice {
+                Some(nice) => lower_priority(nice),
+                None => Ok(()),
+            }
+        });
     }
     let start = Instant::now();
     let mut child = command.spawn().map_err(|source| RunError::Spawn {

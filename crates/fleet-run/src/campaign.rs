@@ -31,6 +31,10 @@ const COMPACT_EVERY: Duration = Duration::from_secs(3600);
 /// A worker that ended sooner than this after starting waits this long before its
 /// restart, so a target that exits at once cannot spin the machine.
 const QUICK_EXIT: Duration = Duration::from_secs(1);
+/// How long a stopping campaign waits for the triage thread's current step.
+const TRIAGE_FINAL_WAIT: Duration = Duration::from_secs(2);
+/// How long a stopping campaign waits for queued webhook messages.
+const WEBHOOK_FINAL_WAIT: Duration = Duration::from_secs(5);
 /// How long a stopping campaign waits for its last hub sync.
 const HUB_FINAL_SYNC_WAIT: Duration = Duration::from_secs(4);
 /// After the stop grace, how much longer shutdown waits for process exits to be reported.
@@ -71,6 +75,19 @@ pub struct CampaignSpec {
     pub hub: Option<HubSpec>,
     /// Memory limits, disk pressure and machine alerts.
     pub resources: resources::ResourceSpec,
+    /// Reproduce, bucket and minimize findings as they come, and notify; `None`: off
+    /// (findings are kept and listed, triaged by the next campaign or `crashes` command).
+    pub triage: Option<TriageSpec>,
+}
+
+/// The crash pipeline of a campaign and where its news goes.
+#[derive(Clone, Debug)]
+pub struct TriageSpec {
+    pub config: crate::triage::TriageConfig,
+    /// A Slack-style webhook for new and regressed bugs.
+    pub webhook: Option<String>,
+    /// More alerts than this within a minute become one digest.
+    pub digest_after: usize,
 }
 
 /// The hub a campaign syncs with, as whom, and how often.
@@ -148,6 +165,11 @@ pub enum Notice {
         pulled: usize,
         error: Option<String>,
     },
+    /// The crash pipeline's news: a new bug, a finding filed, a minimized input, a bug
+    /// fixed or regressed by a new build.
+    Triage(crate::triage::TriageEvent),
+    /// What happened to webhook messages.
+    Webhook(crate::notify::Delivery),
     /// A finding another node pushed to the hub, now recorded here.
     PulledFinding {
         target: String,
@@ -257,6 +279,8 @@ struct Campaign<'n> {
     /// Since when each target has had workers without a break.
     assigned_since: BTreeMap<String, Instant>,
     hub: Option<crate::hubsync::SyncThread>,
+    triage: Option<crate::triage::TriageThread>,
+    notifier: Option<crate::notify::Notifier>,
     resources: resources::Guard,
 }
 
@@ -328,6 +352,8 @@ impl<'n> Campaign<'n> {
             minimized_at_files: BTreeMap::new(),
             assigned_since: BTreeMap::new(),
             hub: None,
+            triage: None,
+            notifier: None,
             resources: guard,
             last_compact: now - COMPACT_EVERY,
         })
@@ -395,6 +421,7 @@ impl<'n> Campaign<'n> {
                 }),
             }
         }
+        self.start_triage();
         let now = Instant::now();
         for i in 0..self.tiers.len() {
             self.decide(i, now);
@@ -431,11 +458,83 @@ impl<'n> Campaign<'n> {
                 self.tick(now);
             }
         }
-        self.finish()
+        self.finish(&rx)
+    }
+
+    /// Starts the webhook notifier and the triage thread; both report through the event
+    /// queue, so their news is printed and forwarded here.
+    fn start_triage(&mut self) {
+        let Some(spec) = self.spec.triage.clone() else {
+            return;
+        };
+        if let Some(url) = spec.webhook.clone() {
+            let tx = self.tx.clone();
+            match crate::notify::Notifier::spawn(
+                url,
+                spec.digest_after,
+                Box::new(move |d| {
+                    let _ = tx.send(Event::Webhook(d));
+                }),
+            ) {
+                Ok(n) => self.notifier = Some(n),
+                Err(e) => (self.notify)(Notice::Error {
+                    message: format!("cannot start the webhook notifier: {e}"),
+                }),
+            }
+        }
+        let targets = self
+            .spec
+            .targets
+            .values()
+            .map(|t| {
+                (
+                    t.name.clone(),
+                    crate::triage::TriageTarget {
+                        binary: t.binary.clone(),
+                        limits: fleet_engine::libfuzzer::Limits {
+                            rss_limit_mb: t.rss_limit_mb,
+                            malloc_limit_mb: None,
+                            timeout_s: t.timeout_s,
+                        },
+                        extra_args: t.extra_args.clone(),
+                        env: t.env.clone(),
+                    },
+                )
+            })
+            .collect();
+        let tx = self.tx.clone();
+        match crate::triage::TriageThread::spawn(
+            self.spec.layout.clone(),
+            targets,
+            spec.config,
+            Box::new(move |e| {
+                let _ = tx.send(Event::Triage(e));
+            }),
+        ) {
+            Ok(t) => self.triage = Some(t),
+            Err(e) => (self.notify)(Notice::Error {
+                message: format!("cannot start crash triage: {e}"),
+            }),
+        }
     }
 
     fn handle(&mut self, ev: Event) {
         match ev {
+            Event::Triage(e) => {
+                if let Some(text) = e.alert_text()
+                    && let Some(n) = &self.notifier
+                {
+                    n.alert(text);
+                }
+                if let crate::triage::TriageEvent::NewBucket { target, .. }
+                | crate::triage::TriageEvent::Regressed { target, .. } = &e
+                    && let Some(live) = self.live.get_mut(target)
+                {
+                    live.findings_changed = true;
+                }
+                (self.notify)(Notice::Triage(e));
+            }
+            Event::Webhook(d) => (self.notify)(Notice::Webhook(d)),
             Event::Signal(_) => match self.stopping {
                 None => self.begin_stop(StopReason::Signal),
                 // A second Ctrl-C: no more grace.
@@ -452,6 +551,9 @@ impl<'n> Campaign<'n> {
                 for (target, kind, id, new) in o.findings {
                     if new {
                         self.new_findings += 1;
+                        if let Some(t) = &self.triage {
+                            t.finding(id);
+                        }
                         (self.notify)(Notice::PulledFinding { target, kind, id });
                     }
                 }
@@ -534,6 +636,9 @@ impl<'n> Campaign<'n> {
                 }
                 if k.new {
                     self.new_findings += 1;
+                    if let Some(t) = &self.triage {
+                        t.finding(k.id);
+                    }
                 }
                 if let Some(live) = self.live.get_mut(target) {
                     live.findings_changed = true;
@@ -1166,7 +1271,7 @@ impl<'n> Campaign<'n> {
         self.resources.publish(&self.db);
     }
 
-    fn finish(mut self) -> Summary {
+    fn finish(mut self, rx: &Receiver<Event>) -> Summary {
         let reason = self.stopping.map_or(StopReason::Signal, |(r, _)| r);
         let names: Vec<String> = self.spec.targets.keys().cloned().collect();
         for name in &names {
@@ -1193,9 +1298,23 @@ impl<'n> Campaign<'n> {
         for name in &names {
             let _ = corpus::repair(&self.spec.layout.corpus_dir(name));
         }
+        if let Some(triage) = self.triage.take() {
+            // What is not triaged now is triaged by the next campaign or command.
+            triage.finish(TRIAGE_FINAL_WAIT);
+            // News the pipeline sent while the loop was ending still reaches the user and
+            // the webhook (a bug is announced once: now or never).
+            while let Ok(ev) = rx.try_recv() {
+                if matches!(ev, Event::Triage(_) | Event::Webhook(_)) {
+                    self.handle(ev);
+                }
+            }
+        }
         if let Some(hub) = self.hub.take() {
             // The last findings reach the hub, within the stop's time limit.
             hub.finish(HUB_FINAL_SYNC_WAIT);
+        }
+        if let Some(n) = self.notifier.take() {
+            n.finish(WEBHOOK_FINAL_WAIT);
         }
         self.resources.finish(&self.db, HUB_FINAL_SYNC_WAIT);
         Summary {

@@ -16,6 +16,10 @@ pub enum Event {
     Signal(i32),
     /// A hub sync round ended.
     HubSynced(crate::hubsync::RoundOutcome),
+    /// The triage thread's news.
+    Triage(crate::triage::TriageEvent),
+    /// The webhook notifier's delivery report.
+    Webhook(crate::notify::Delivery),
     /// A background corpus minimization ended.
     Minimized {
         target: String,

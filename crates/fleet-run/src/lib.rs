@@ -19,4 +19,6 @@ pub mod system;
 pub mod triage;
 pub mod worker;
 
-pub use campaign::{AutoMinimize, CampaignSpec, CampaignTarget, Notice, StopReason, Summary, run};
+pub use campaign::{
+    AutoMinimize, CampaignSpec, CampaignTarget, Notice, StopReason, Summary, TriageSpec, run,
+};

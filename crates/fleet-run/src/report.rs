@@ -73,6 +73,16 @@ pub struct Bucket {
     pub minimized_path: Option<String>,
     pub nodes: Vec<String>,
     pub report_path: Option<String>,
+    /// `open`, `fixed` (no longer reproduces with the target's current build) or
+    /// `regressed` (crashes again after being fixed); null until triaged.
+    #[serde(default)]
+    pub state: Option<String>,
+    /// The build id (SHA-1 of the target binary) the state was decided with.
+    #[serde(default)]
+    pub state_build: Option<String>,
+    /// Finding ids filed under this bucket (the untriaged entry: its one finding).
+    #[serde(default)]
+    pub findings: Vec<i64>,
 }
 
 /// Findings that are bugs (slow units are reported, not counted as crashes).
@@ -95,11 +105,16 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
             ..TargetRecord::default()
         });
     }
+    // Crashes count every time one was hit; buckets count bugs (an untriaged finding is
+    // its own until triage files it).
     let mut crashes: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut seen: std::collections::BTreeSet<(String, String)> = Default::default();
     for f in db.findings()?.iter().filter(|f| is_crash(f)) {
         let e = crashes.entry(f.target.clone()).or_default();
         e.0 += f.count;
-        e.1 += 1;
+        if seen.insert((f.target.clone(), finding_bucket_id(f))) {
+            e.1 += 1;
+        }
     }
     let mut line_coverage: BTreeMap<String, f64> = BTreeMap::new();
     for name in records.keys() {
@@ -144,39 +159,95 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
     })
 }
 
-/// The id of a finding's bucket while each finding is its own bucket: derived from what
-/// the finding is (target, kind, input hash), so it is the same on every node.
+/// The id of an untriaged finding's own entry: derived from what the finding is (target,
+/// kind, input hash), so it is the same on every node. Bucket ids proper are 16 hex
+/// digits from the signature; these are 12.
 pub fn bucket_id(f: &FindingRecord) -> String {
     sha1_hex(format!("{}\0{}\0{}", f.target, f.kind, f.sha1).as_bytes())[..12].to_string()
 }
 
-/// Builds `crashes list` from the database.
+/// The bucket a finding is listed under: its triaged bucket, else its own entry.
+pub fn finding_bucket_id(f: &FindingRecord) -> String {
+    f.bucket.clone().unwrap_or_else(|| bucket_id(f))
+}
+
+/// Builds `crashes list` from the database: the triaged buckets (one per bug, most
+/// severe first), then each finding not triaged yet as its own entry with `repro`
+/// `pending` and what only triage knows null.
 pub fn crashes(db: &Db, node: &str) -> Result<CrashesDoc, StoreError> {
-    let buckets = db
-        .findings()?
-        .into_iter()
-        .map(|f| Bucket {
-            id: bucket_id(&f),
-            title: format!(
-                "{} in {} (input {})",
-                f.kind,
-                f.target,
-                &f.sha1[..f.sha1.len().min(12)]
-            ),
-            target: f.target,
-            kind: f.kind,
-            signature: None,
-            severity: None,
-            count: f.count,
-            first_seen: rfc3339(f.first_seen),
-            last_seen: rfc3339(f.last_seen),
-            repro: "pending".into(),
-            input_path: f.input_path,
-            minimized_path: None,
-            nodes: vec![f.node.clone().unwrap_or_else(|| node.to_string())],
-            report_path: f.report_path,
-        })
-        .collect();
+    let findings = db.findings()?;
+    let mut by_bucket: BTreeMap<&str, Vec<&FindingRecord>> = BTreeMap::new();
+    for f in &findings {
+        if let Some(b) = &f.bucket {
+            by_bucket.entry(b.as_str()).or_default().push(f);
+        }
+    }
+    let mut buckets = Vec::new();
+    for b in db.buckets()? {
+        let members = by_bucket.remove(b.id.as_str()).unwrap_or_default();
+        let rep = members
+            .iter()
+            .find(|f| f.sha1 == b.representative)
+            .or_else(|| members.iter().find(|f| !f.dropped))
+            .or(members.first());
+        buckets.push(Bucket {
+            title: b.title,
+            target: b.target,
+            kind: b.kind,
+            signature: Some(b.signature),
+            severity: Some(b.severity),
+            count: b.count,
+            first_seen: rfc3339(b.first_seen),
+            last_seen: rfc3339(b.last_seen),
+            repro: b.repro,
+            input_path: rep.map(|f| f.input_path.clone()).unwrap_or_default(),
+            minimized_path: b.minimized_path.filter(|p| !p.is_empty()),
+            nodes: {
+                let mut nodes: Vec<String> = b
+                    .nodes
+                    .into_iter()
+                    .map(|n| n.unwrap_or_else(|| node.to_string()))
+                    .collect();
+                nodes.sort();
+                nodes.dedup();
+                nodes
+            },
+            report_path: rep.and_then(|f| f.report_path.clone()),
+            state: Some(b.state),
+            state_build: b.state_build,
+            findings: members.iter().map(|f| f.id).collect(),
+            id: b.id,
+        });
+    }
+    buckets.extend(
+        findings
+            .iter()
+            .filter(|f| f.bucket.is_none())
+            .map(|f| Bucket {
+                id: bucket_id(f),
+                title: format!(
+                    "{} in {} (input {})",
+                    f.kind,
+                    f.target,
+                    &f.sha1[..f.sha1.len().min(12)]
+                ),
+                target: f.target.clone(),
+                kind: f.kind.clone(),
+                signature: None,
+                severity: None,
+                count: f.count,
+                first_seen: rfc3339(f.first_seen),
+                last_seen: rfc3339(f.last_seen),
+                repro: "pending".into(),
+                input_path: f.input_path.clone(),
+                minimized_path: None,
+                nodes: vec![f.node.clone().unwrap_or_else(|| node.to_string())],
+                report_path: f.report_path.clone(),
+                state: None,
+                state_build: None,
+                findings: vec![f.id],
+            }),
+    );
     Ok(CrashesDoc {
         version: DOC_VERSION,
         buckets,

@@ -28,6 +28,8 @@ pub const RULES_META: &str = "crash-rules";
 /// `findings.repro` of a finding filed under a known, always-reproducing bug from the
 /// fuzzer's own report, without running it again.
 pub const REPRO_KNOWN: &str = "known";
+/// `findings.repro` of a finding filed from the fuzzer's report, not reproduced yet.
+pub const REPRO_PENDING: &str = "pending";
 
 #[derive(Debug, thiserror::Error)]
 pub enum TriageError {
@@ -43,6 +45,12 @@ pub enum TriageError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The id names no bucket (a usage error).
+    #[error("no bucket {0} (see `fuzzfleet crashes list`)")]
+    NoBucket(String),
+    /// The bucket's target cannot be run here (a usage error).
+    #[error("{0}")]
+    NotRunnable(String),
     #[error("{0}")]
     Other(String),
 }
@@ -64,7 +72,15 @@ pub struct TriageConfig {
     pub keep_inputs: usize,
     pub repro_runs: u32,
     pub minimize: MinimizeOptions,
+    /// Niceness of reproduction and minimization runs (`None`: inherit). A campaign
+    /// uses [`BACKGROUND_NICE`]; a command the user waits for runs at normal priority.
+    pub nice: Option<i32>,
 }
+
+/// The niceness of a campaign's triage runs: with every core fuzzing, a nice-10 process
+/// gets about a tenth of a core (CFS weights 110 : 1024), the background share DESIGN.md
+/// allows; nice 19 (1.4 %) starved reproduction for minutes on a busy node.
+pub const BACKGROUND_NICE: i32 = 10;
 
 impl Default for TriageConfig {
     fn default() -> Self {
@@ -75,6 +91,7 @@ impl Default for TriageConfig {
                 budget: Duration::from_secs(60),
                 ..MinimizeOptions::default()
             },
+            nice: None,
         }
     }
 }
@@ -97,7 +114,8 @@ pub enum TriageEvent {
         finding: i64,
         repro: String,
     },
-    /// A bucket's input was minimized (`to` bytes from `from`), or could not be.
+    /// A bucket's input was minimized (`to` bytes from `from`), or every smaller input
+    /// crashed differently (`to` is `None`: the input is kept as the minimal one).
     Minimized {
         id: String,
         target: String,
@@ -308,17 +326,34 @@ impl Pipeline {
         Ok(into.to_string())
     }
 
-    /// `crashes split ID`: undoes a merge of ID, else splits ID's crashes by panic or
-    /// crash line. Returns the buckets ID's crashes are in now.
+    /// `crashes split ID`: undoes a merge of ID (or of the buckets merged into ID), else
+    /// splits ID's crashes by panic or crash line. Returns the buckets ID's crashes are in
+    /// now.
     pub fn split(&mut self, id: &str) -> Result<Vec<String>> {
-        let bucket = self.existing(id)?;
+        // A bucket merged away has no crashes of its own to show, but can be split back out.
+        let bucket = match id.parse::<fleet_crash::BucketId>() {
+            Ok(b) if self.rules.merges().contains_key(&b) => b,
+            _ => self.existing(id)?,
+        };
         let members: Vec<_> = self
             .buckets
             .get(&bucket)
             .map(|b| b.members.iter().cloned().collect())
             .unwrap_or_default();
+        // Buckets merged into this one (directly or through a chain) come apart first.
+        let merged_in: Vec<fleet_crash::BucketId> = self
+            .rules
+            .merges()
+            .keys()
+            .filter(|from| **from != bucket && self.rules.resolve(from) == bucket)
+            .cloned()
+            .collect();
         if self.rules.merges().contains_key(&bucket) {
             self.rules.unmerge(&bucket)?;
+        } else if !merged_in.is_empty() {
+            for from in &merged_in {
+                self.rules.unmerge(from)?;
+            }
         } else {
             self.rules
                 .split(bucket.clone(), fleet_crash::SplitBy::Line)?;
@@ -327,7 +362,11 @@ impl Pipeline {
         let mut now: Vec<String> = self
             .buckets
             .iter()
-            .filter(|b| b.id == bucket || b.members.iter().any(|m| members.contains(m)))
+            .filter(|b| {
+                b.id == bucket
+                    || merged_in.contains(&b.id)
+                    || b.members.iter().any(|m| members.contains(m))
+            })
             .map(|b| b.id.to_string())
             .collect();
         now.sort();
@@ -338,11 +377,9 @@ impl Pipeline {
     fn existing(&self, id: &str) -> Result<fleet_crash::BucketId> {
         let parsed: fleet_crash::BucketId = id
             .parse()
-            .map_err(|e: fleet_crash::InvalidBucketId| TriageError::Other(e.to_string()))?;
+            .map_err(|_| TriageError::NoBucket(id.to_owned()))?;
         if self.buckets.get(&parsed).is_none() {
-            return Err(TriageError::Other(format!(
-                "no bucket {id} (see `fuzzfleet crashes list`)"
-            )));
+            return Err(TriageError::NoBucket(id.to_owned()));
         }
         Ok(parsed)
     }
@@ -356,6 +393,7 @@ impl Pipeline {
             .iter()
             .map(|(k, v)| (OsString::from(k), OsString::from(v)))
             .collect();
+        runner.run_limits.nice = self.config.nice;
         let scratch = self.layout.root().join("tmp").join("triage");
         if fs::create_dir_all(&scratch).is_ok() {
             runner.scratch_dir = Some(scratch);
@@ -363,12 +401,16 @@ impl Pipeline {
         Some(runner)
     }
 
-    /// Triages every finding not triaged yet, oldest first.
+    /// Triages every finding not triaged yet, oldest first, then reproduces those filed
+    /// but not yet reproduced (a stop came between the two).
     pub fn triage_pending(&mut self, on_event: &mut dyn FnMut(TriageEvent)) -> Result<usize> {
         let pending = self.db.pending_findings()?;
         let n = pending.len();
         for f in pending {
             self.triage_record(&f, on_event)?;
+        }
+        for f in self.db.unreproduced_findings()? {
+            self.reproduce_filed(&f)?;
         }
         Ok(n)
     }
@@ -402,37 +444,34 @@ impl Pipeline {
 
         // A finding the fuzzer's own report already files under a bug that always
         // reproduces is not run again: the 10 000th copy of a shallow bug costs nothing.
+        // Any other is filed from that report at once — a new bug is news within seconds
+        // — and reproduced after (`reproduce_filed`), which settles its `repro`.
         if let Some(report) = &from_fuzzer {
             let crash = Crash::new(&f.target, key.clone(), report, &self.signature);
             let id = self.rules.route(&crash);
+            let build = self.build_id(&f.target);
             if self.buckets.get(&id).is_some()
                 && self
                     .db
                     .bucket(id.as_str())?
                     .is_some_and(|b| b.repro == "always")
             {
-                let build = self.build_id(&f.target);
                 return self.file(f, crash, REPRO_KNOWN, build, on_event);
             }
+            self.file(f, crash, REPRO_PENDING, build, on_event)?;
+            return match self.db.finding(f.id)? {
+                Some(filed) => self.reproduce_filed(&filed),
+                None => Ok(()),
+            };
         }
 
         let build = self.build_id(&f.target);
         let (repro, report) = match self.runner(&f.target) {
             Some(runner) => {
                 let r = runner.reproduce(&input, self.config.repro_runs, None)?;
-                if let Some(output) = &r.output {
-                    // The full symbolized report, then what the fuzzer printed when it
-                    // found the input (a hang that does not replay keeps only that).
-                    let mut text = output.clone();
-                    if let Some(old) = &first_seen
-                        && !old.contains("--- as the fuzzer first reported it ---")
-                    {
-                        text.push_str("\n--- as the fuzzer first reported it ---\n");
-                        text.push_str(old);
-                    }
-                    let path = self.layout.finding_report(&f.target, &f.kind, &f.sha1);
-                    let _ = fleet_store::write_atomic(&path, text.as_bytes());
-                }
+                // The full symbolized report, then what the fuzzer printed when it found
+                // the input (a hang that does not replay keeps only that).
+                self.keep_output(f, r.output.as_deref());
                 (r.repro, r.report)
             }
             // A finding pulled from another node for a target this node does not run.
@@ -443,6 +482,44 @@ impl Pipeline {
             .unwrap_or_else(|| fallback_report(&f.kind));
         let crash = Crash::new(&f.target, key, &report, &self.signature);
         self.file(f, crash, repro.as_str(), build, on_event)
+    }
+
+    /// Reproduces a finding already filed from the fuzzer's report: records how often it
+    /// replays and the full symbolized report. Its bucket stays the one the crash had
+    /// when it was found (a crash that does not replay is still that bug).
+    pub fn reproduce_filed(&mut self, f: &FindingRecord) -> Result<()> {
+        if f.bucket.is_none() {
+            return Ok(());
+        }
+        let input = PathBuf::from(&f.input_path);
+        let repro = match self.runner(&f.target) {
+            Some(runner) if input.is_file() => {
+                let r = runner.reproduce(&input, self.config.repro_runs, None)?;
+                self.keep_output(f, r.output.as_deref());
+                r.repro
+            }
+            _ => Repro::Never,
+        };
+        self.db.set_repro(f.id, repro.as_str())?;
+        Ok(())
+    }
+
+    /// Writes a reproduction's output as the finding's report, followed by what the
+    /// fuzzer printed when it found the input.
+    fn keep_output(&self, f: &FindingRecord, output: Option<&str>) {
+        let Some(output) = output else {
+            return;
+        };
+        let path = self.layout.finding_report(&f.target, &f.kind, &f.sha1);
+        let first_seen = fs::read_to_string(&path).ok();
+        let mut text = output.to_owned();
+        if let Some(old) = &first_seen
+            && !old.contains("--- as the fuzzer first reported it ---")
+        {
+            text.push_str("\n--- as the fuzzer first reported it ---\n");
+            text.push_str(old);
+        }
+        let _ = fleet_store::write_atomic(&path, text.as_bytes());
     }
 
     /// Files one crash: stores it, adds it to its bucket, drops an input the bucket
@@ -548,7 +625,7 @@ impl Pipeline {
     /// result must reproduce the bucket's signature. Both inputs are kept.
     pub fn minimize(&mut self, id: &str, on_event: &mut dyn FnMut(TriageEvent)) -> Result<()> {
         let Some(record) = self.db.bucket(id)? else {
-            return Err(TriageError::Other(format!("no bucket {id}")));
+            return Err(TriageError::NoBucket(id.to_owned()));
         };
         let bucket_id = self.existing(id)?;
         let signature = self
@@ -567,9 +644,9 @@ impl Pipeline {
             )));
         };
         let Some(runner) = self.runner(&record.target) else {
-            return Err(TriageError::Other(format!(
-                "target {} is not in the config",
-                record.target
+            return Err(TriageError::NotRunnable(format!(
+                "target {} is not in the config or not built here (run `fuzzfleet build {}`)",
+                record.target, record.target
             )));
         };
         let out = self.layout.bucket_minimized(&record.target, id);
@@ -597,11 +674,11 @@ impl Pipeline {
                     .set_bucket_minimized(id, &finding.input_path, &record.representative)?;
                 Some(m.original_len)
             }
+            // Every smaller input libFuzzer found crashes differently (another bug): the
+            // input itself is the smallest known one with this signature.
             MinimizeOutcome::Discarded { .. } => {
-                // Do not try this representative again; minimized_path stays as it was.
-                let keep = record.minimized_path.clone().unwrap_or_default();
                 self.db
-                    .set_bucket_minimized(id, &keep, &record.representative)?;
+                    .set_bucket_minimized(id, &finding.input_path, &record.representative)?;
                 None
             }
         };
@@ -674,6 +751,48 @@ impl Pipeline {
             self.db.set_bucket_tested(&record.id, &build)?;
         }
         Ok(())
+    }
+
+    /// Runs bucket `id`'s input `runs` times against the target's current build (the
+    /// minimized input when there is one, else the representative), expecting the
+    /// bucket's signature. Returns the input run and what happened.
+    pub fn repro(&mut self, id: &str, runs: u32) -> Result<(PathBuf, fleet_crash::Reproduction)> {
+        let bucket_id = self.existing(id)?;
+        let bucket = self.buckets.get(&bucket_id).expect("existing").clone();
+        let Some(record) = self.db.bucket(id)? else {
+            return Err(TriageError::NoBucket(id.to_owned()));
+        };
+        let Some(runner) = self.runner(&record.target) else {
+            return Err(TriageError::NotRunnable(format!(
+                "target {} is not in the config or not built here (run `fuzzfleet build {}`)",
+                record.target, record.target
+            )));
+        };
+        let representative = self
+            .db
+            .finding_by_sha1(&record.target, &record.representative)?
+            .filter(|f| !f.dropped)
+            .map(|f| PathBuf::from(f.input_path));
+        let input = record
+            .minimized_path
+            .as_deref()
+            .filter(|p| !p.is_empty() && Path::new(p).is_file())
+            .map(PathBuf::from)
+            .or(representative)
+            .ok_or_else(|| TriageError::Other(format!("bucket {id}'s input is not on disk")))?;
+        let r = runner.reproduce(&input, runs, Some(&bucket.signature))?;
+        Ok((input, r))
+    }
+
+    /// Overrides `[crashes] minimize_budget` (for `crashes minimize --budget`).
+    pub fn set_minimize_budget(&mut self, budget: Duration) {
+        self.config.minimize.budget = budget;
+        self.config.minimize.step_time = self.config.minimize.step_time.min(budget);
+    }
+
+    /// The buckets as the crash library holds them (for SARIF export).
+    pub fn crash_buckets(&self) -> Vec<&fleet_crash::Bucket> {
+        self.buckets.iter().collect()
     }
 
     /// The target names the pipeline can run.

@@ -141,7 +141,7 @@ async fn series(
                 .filter(|f| f.target == name && f.kind != "slow" && f.first_seen >= since)
                 .map(|f| CrashMark {
                     t: f.first_seen,
-                    id: fleet_run::report::bucket_id(f),
+                    id: fleet_run::report::finding_bucket_id(f),
                     kind: f.kind.clone(),
                 })
                 .collect();

@@ -263,6 +263,24 @@ async fn bucket_page(
         ("last seen", esc(&b.last_seen)),
         ("reproduces", esc(&b.repro)),
         ("severity", esc(b.severity.as_deref().unwrap_or("-"))),
+        (
+            "state",
+            match (&b.state, &b.state_build) {
+                (Some(state), Some(build)) if state != "open" => {
+                    format!(
+                        "{} in build {}",
+                        esc(state),
+                        esc(&build[..build.len().min(12)])
+                    )
+                }
+                (Some(state), _) => esc(state),
+                (None, _) => "not triaged yet".into(),
+            },
+        ),
+        (
+            "minimized input",
+            esc(b.minimized_path.as_deref().unwrap_or("-")),
+        ),
         ("signature", esc(b.signature.as_deref().unwrap_or("-"))),
         ("nodes", esc(&b.nodes.join(", "))),
         (

@@ -19,7 +19,7 @@ pub const BACKUP_VERSION: u32 = 1;
 const MANIFEST: &str = "manifest.json";
 const DB_SNAPSHOT: &str = "fleet.db";
 /// The state subdirectories a backup holds (everything fuzzfleet cannot recreate).
-const KEPT_DIRS: &[&str] = &["corpus", "crashes", "quarantine"];
+const KEPT_DIRS: &[&str] = &["corpus", "crashes", "quarantine", "minimized"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum BackupError {

@@ -90,6 +90,23 @@ impl Db {
         )
     }
 
+    /// Records how a filed finding replays.
+    pub fn set_repro(&self, id: i64, repro: &str) -> Result<()> {
+        self.conn.execute(
+            "UPDATE findings SET repro = ?2 WHERE id = ?1",
+            params![id, repro],
+        )?;
+        Ok(())
+    }
+
+    /// Findings filed from the fuzzer's report whose reproduction has not run yet.
+    pub fn unreproduced_findings(&self) -> Result<Vec<FindingRecord>> {
+        self.query_findings(
+            "SELECT * FROM findings WHERE crash IS NOT NULL AND repro = 'pending' ORDER BY id",
+            [],
+        )
+    }
+
     /// Findings of one bucket, oldest first.
     pub fn bucket_findings(&self, bucket: &str) -> Result<Vec<FindingRecord>> {
         self.query_findings(
@@ -272,6 +289,85 @@ impl Db {
             "UPDATE buckets SET notified_at = ?2 WHERE id = ?1",
             params![id, at_ms],
         )?;
+        Ok(())
+    }
+
+    /// Restore's half for the crash pipeline: what `src` learned about findings this
+    /// database took from it (repro, crash, bucket, build, dropped), its buckets this
+    /// one lacks (with paths moved under `layout`), and its merge/split rules when this
+    /// one has none. Nothing this database already knows is changed.
+    pub(crate) fn merge_triage_from(&self, src: &Db, layout: &crate::Layout) -> Result<()> {
+        let mut stmt = src.conn.prepare(
+            "SELECT target, kind, sha1, repro, crash, bucket, build_id, dropped FROM findings
+             WHERE crash IS NOT NULL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, Option<String>>(6)?,
+                r.get::<_, i64>(7)?,
+            ))
+        })?;
+        for row in rows {
+            let (target, kind, sha1, repro, crash, bucket, build, dropped) = row?;
+            self.conn.execute(
+                "UPDATE findings SET repro = ?4, crash = ?5, bucket = ?6, build_id = ?7,
+                     dropped = ?8
+                 WHERE target = ?1 AND kind = ?2 AND sha1 = ?3 AND crash IS NULL",
+                params![target, kind, sha1, repro, crash, bucket, build, dropped],
+            )?;
+        }
+        for b in src.buckets()? {
+            if self.bucket(&b.id)?.is_some() {
+                continue;
+            }
+            self.put_bucket(&BucketPut {
+                id: &b.id,
+                target: &b.target,
+                kind: &b.kind,
+                signature: &b.signature,
+                title: &b.title,
+                severity: &b.severity,
+                representative: &b.representative,
+                data: &b.data,
+            })?;
+            // A path of the other state dir, as the same file here.
+            let moved = b
+                .minimized_path
+                .as_deref()
+                .filter(|p| !p.is_empty())
+                .and_then(|p| {
+                    let name = std::path::Path::new(p).file_name()?.to_owned();
+                    Some(if p.contains("/minimized/") {
+                        layout.bucket_minimized(&b.target, &b.id)
+                    } else {
+                        layout.root().join("crashes").join(&b.target).join(name)
+                    })
+                });
+            if let (Some(path), Some(of)) = (moved, &b.minimized_of) {
+                self.set_bucket_minimized(&b.id, &path.to_string_lossy(), of)?;
+            }
+            if let Some(at) = b.state_at {
+                self.set_bucket_state(&b.id, &b.state, b.state_build.as_deref(), at)?;
+            }
+            if let Some(build) = &b.tested_build {
+                self.set_bucket_tested(&b.id, build)?;
+            }
+            if let Some(at) = b.notified_at {
+                self.set_bucket_notified(&b.id, at)?;
+            }
+        }
+        const RULES: &str = "crash-rules";
+        if self.meta(RULES)?.is_none()
+            && let Some((rules, at)) = src.meta(RULES)?
+        {
+            self.put_meta(RULES, &rules, at)?;
+        }
         Ok(())
     }
 

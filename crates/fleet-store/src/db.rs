@@ -581,6 +581,7 @@ impl Db {
                     db.insert_sample(&sample, "IGNORE")?;
                 }
             }
+            db.merge_triage_from(&src, &layout)?;
             Ok(())
         })?;
         Ok(added)

@@ -40,7 +40,8 @@ pub enum Command {
     Run(RunArgs),
     /// Show each target's state, speed, coverage, corpus and findings.
     Status(StatusArgs),
-    /// The findings: list them, show one.
+    /// The bugs: one deduplicated bucket per signature, reproduced and minimized; show,
+    /// repro, minimize, merge/split, export (SARIF).
     #[command(subcommand)]
     Crashes(CrashesCommand),
     /// Corpus care: minimize without losing coverage, import, export.
@@ -168,19 +169,58 @@ pub struct StatusArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CrashesCommand {
-    /// List the findings (one bucket each until the crash pipeline groups them).
+    /// List the bugs: one bucket per signature, most severe first, then findings not
+    /// triaged yet (repro `pending`), each its own entry.
     List {
         /// Print as JSON (`{version, buckets: [...]}`).
         #[arg(long)]
         json: bool,
     },
-    /// Show one finding: its report and where its input is.
+    /// Show one bucket: title, severity, counts, inputs, state and the full report.
     Show {
         /// The bucket id from `crashes list`.
         id: String,
         /// Print as JSON.
         #[arg(long)]
         json: bool,
+    },
+    /// Run a bucket's input (the minimized one when there is one) against the current
+    /// build; exit 0 when it crashes with the bucket's signature, 1 when it does not.
+    Repro {
+        id: String,
+        /// How many runs (default: `[crashes] repro_runs`).
+        #[arg(long, value_name = "N")]
+        runs: Option<u32>,
+        /// Print the outcome as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Minimize a bucket's input now (a campaign does this in the background); the
+    /// result must still crash with the bucket's signature. Both inputs are kept.
+    Minimize {
+        id: String,
+        /// Time box (default: `[crashes] minimize_budget`).
+        #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+        budget: Option<std::time::Duration>,
+    },
+    /// Merge bucket FROM into INTO: one bug from now on, also for later crashes.
+    Merge { from: String, into: String },
+    /// Undo a merge of ID, or split ID's crashes by crash line (panic location or top
+    /// frame's line); later crashes follow the split.
+    Split { id: String },
+    /// Triage the findings not triaged yet (a campaign does this as they come): reproduce,
+    /// bucket, and report new bugs.
+    Triage {
+        /// Print the new and updated buckets as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write each bucket to DIR/<target>/<id>/ (input, minimized input, report,
+    /// bucket.json); with --sarif also DIR/fuzzfleet.sarif for CI code scanning.
+    Export {
+        dir: PathBuf,
+        #[arg(long)]
+        sarif: bool,
     },
 }
 

@@ -192,3 +192,44 @@ pub fn campaign_target(plan: &Plan, name: &str) -> Result<CampaignTarget> {
         env: env_of(plan, t),
     })
 }
+
+/// The crash pipeline's settings from `[crashes]`.
+pub fn triage_config(plan: &Plan) -> fleet_run::triage::TriageConfig {
+    let c = &plan.crashes;
+    fleet_run::triage::TriageConfig {
+        keep_inputs: usize::try_from(c.keep_inputs).unwrap_or(usize::MAX),
+        repro_runs: c.repro_runs,
+        minimize: fleet_crash::MinimizeOptions {
+            budget: c.minimize_budget,
+            step_time: c
+                .minimize_budget
+                .min(fleet_crash::MinimizeOptions::default().step_time),
+            ..fleet_crash::MinimizeOptions::default()
+        },
+        nice: None,
+    }
+}
+
+/// Every configured target whose binary exists, as the crash pipeline runs it (a target
+/// not built here stays untriaged: its findings are listed as they are).
+pub fn triage_targets(plan: &Plan) -> BTreeMap<String, fleet_run::triage::TriageTarget> {
+    plan.targets
+        .iter()
+        .filter_map(|t| campaign_target(plan, t.name.as_str()).ok())
+        .map(|t| (t.name.clone(), triage_target(&t)))
+        .collect()
+}
+
+/// How the crash pipeline runs one campaign target.
+pub fn triage_target(t: &CampaignTarget) -> fleet_run::triage::TriageTarget {
+    fleet_run::triage::TriageTarget {
+        binary: t.binary.clone(),
+        limits: fleet_engine::libfuzzer::Limits {
+            rss_limit_mb: t.rss_limit_mb,
+            malloc_limit_mb: None,
+            timeout_s: t.timeout_s,
+        },
+        extra_args: t.extra_args.clone(),
+        env: t.env.clone(),
+    }
+}

@@ -1,68 +1,326 @@
-//! `fuzzfleet crashes`: the findings, as a list or one at a time with its report.
+//! `fuzzfleet crashes`: the bug list and each bug's evidence, and the hand decisions a
+//! triager makes (merge, split) — all through the crash pipeline a campaign runs.
 
-use anyhow::Result;
-use fleet_run::report;
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::Path;
+
+use anyhow::{Context as _, Result};
+use fleet_run::report::{self, Bucket, CrashesDoc};
+use fleet_run::triage::{Pipeline, TriageError, TriageEvent};
+use fleet_store::Layout;
 
 use super::Context;
 use crate::cli::CrashesCommand;
-use crate::exit;
+use crate::{exit, plan};
 
 pub fn crashes(ctx: &Context, cmd: CrashesCommand) -> Result<i32> {
     let plan = ctx.plan_if_present()?;
     let state = ctx.state_dir(plan.as_ref());
     let db = super::open_db(&state)?;
-    let node = fleet_run::hubsync::node_name(&fleet_store::Layout::new(&state))?;
-    let doc = report::crashes(&db, node.as_str())?;
+    let layout = Layout::new(&state);
+    let node = fleet_run::hubsync::node_name(&layout)?;
+    let doc = || -> Result<CrashesDoc> { Ok(report::crashes(&db, node.as_str())?) };
+    // The pipeline runs targets from the config; without one it can still merge, split
+    // and export what is stored.
+    let pipeline = || -> Result<Pipeline> {
+        let (targets, config) = match &plan {
+            Some(p) => (plan::triage_targets(p), plan::triage_config(p)),
+            None => (BTreeMap::new(), Default::default()),
+        };
+        Pipeline::open(layout.clone(), targets, config).map_err(triage_error)
+    };
     match cmd {
-        CrashesCommand::List { json: true } => println!("{}", serde_json::to_string_pretty(&doc)?),
-        CrashesCommand::List { json: false } => {
-            println!(
-                "{:<13} {:<22} {:<8} {:>6} {:<20}  INPUT",
-                "ID", "TARGET", "KIND", "COUNT", "FIRST SEEN"
-            );
-            for b in &doc.buckets {
-                println!(
-                    "{:<13} {:<22} {:<8} {:>6} {:<20}  {}",
-                    b.id, b.target, b.kind, b.count, b.first_seen, b.input_path
-                );
-            }
-            if doc.buckets.is_empty() {
-                println!("(no findings yet)");
-            }
+        CrashesCommand::List { json: true } => {
+            println!("{}", serde_json::to_string_pretty(&doc()?)?);
         }
+        CrashesCommand::List { json: false } => list(&doc()?),
         CrashesCommand::Show { id, json } => {
-            let Some(b) = doc.buckets.iter().find(|b| b.id == id) else {
-                return Err(exit::usage(format!(
-                    "no finding with id {id} (see `fuzzfleet crashes list`)"
-                )));
-            };
-            let report_text = b
-                .report_path
-                .as_ref()
-                .and_then(|p| std::fs::read_to_string(p).ok());
+            let doc = doc()?;
+            let b = find(&doc, &id)?;
+            show(b, json)?;
+        }
+        CrashesCommand::Repro { id, runs, json } => {
+            let mut p = pipeline()?;
+            let runs = runs
+                .or(plan.as_ref().map(|p| p.crashes.repro_runs))
+                .unwrap_or(fleet_crash::DEFAULT_RUNS)
+                .max(1);
+            if !json {
+                eprintln!("running bucket {id}'s input {runs} time(s) ...");
+            }
+            let (input, r) = p.repro(&id, runs).map_err(triage_error)?;
+            let crashed = r.runs.iter().filter(|run| run.signature.is_some()).count();
+            let reproduced = r.repro != fleet_crash::Repro::Never;
             if json {
-                let mut v = serde_json::to_value(b)?;
-                v["version"] = report::DOC_VERSION.into();
-                v["report"] = report_text.into();
+                let v = serde_json::json!({
+                    "version": report::DOC_VERSION,
+                    "id": id,
+                    "input_path": input,
+                    "runs": r.runs.len(),
+                    "crashed": crashed,
+                    "repro": r.repro.as_str(),
+                    "reproduced": reproduced,
+                    "signature": r.signature.as_ref().map(ToString::to_string),
+                    "output": r.output,
+                });
                 println!("{}", serde_json::to_string_pretty(&v)?);
             } else {
-                println!("{}  {}", b.id, b.title);
-                println!("target:     {}", b.target);
-                println!("kind:       {}", b.kind);
-                println!("count:      {}", b.count);
-                println!("first seen: {}", b.first_seen);
-                println!("last seen:  {}", b.last_seen);
-                println!("input:      {}", b.input_path);
-                println!("reproduce:  <target binary> {}", b.input_path);
-                match report_text {
-                    Some(text) => println!("\n{text}"),
-                    None => println!(
-                        "\n(no report was captured; see the worker logs under logs/{}/)",
-                        b.target
-                    ),
+                if let Some(output) = &r.output {
+                    println!("{output}");
+                }
+                println!(
+                    "bucket {id}: {} ({} of {} runs crashed with its signature; input {})",
+                    if reproduced {
+                        "REPRODUCED"
+                    } else {
+                        "does not reproduce with this build"
+                    },
+                    r.runs
+                        .iter()
+                        .filter(|run| {
+                            run.outcome == fleet_crash::reproduce::RunOutcome::Reproduced
+                        })
+                        .count(),
+                    r.runs.len(),
+                    input.display()
+                );
+            }
+            return Ok(if reproduced { exit::OK } else { exit::PROBLEM });
+        }
+        CrashesCommand::Minimize { id, budget } => {
+            let mut p = pipeline()?;
+            if let Some(b) = budget {
+                p.set_minimize_budget(b);
+            }
+            eprintln!("minimizing bucket {id}'s input (time-boxed) ...");
+            let mut events = Vec::new();
+            p.minimize(&id, &mut |e| events.push(e))
+                .map_err(triage_error)?;
+            let doc = doc()?;
+            let b = find(&doc, &id)?;
+            for e in &events {
+                if let TriageEvent::Minimized { from, to, .. } = e {
+                    match to {
+                        Some(to) => println!(
+                            "bucket {id}: {from} -> {to} bytes, still the same bug: {}",
+                            b.minimized_path.as_deref().unwrap_or("?")
+                        ),
+                        None => println!(
+                            "bucket {id}: every smaller input crashes differently (another bug); {} is the minimal one",
+                            b.input_path
+                        ),
+                    }
                 }
             }
         }
+        CrashesCommand::Merge { from, into } => {
+            let mut p = pipeline()?;
+            let into = p.merge(&from, &into).map_err(triage_error)?;
+            println!(
+                "merged {from} into {into}: its crashes, and later ones with its signature, are bucket {into}"
+            );
+        }
+        CrashesCommand::Split { id } => {
+            let mut p = pipeline()?;
+            let now = p.split(&id).map_err(triage_error)?;
+            println!(
+                "split {id}: its crashes are now in {} bucket(s): {}",
+                now.len(),
+                now.join(", ")
+            );
+        }
+        CrashesCommand::Triage { json } => {
+            let mut p = pipeline()?;
+            let mut events = Vec::new();
+            let n = p
+                .triage_pending(&mut |e| {
+                    if !json {
+                        print_event(&e);
+                    }
+                    events.push(e);
+                })
+                .map_err(triage_error)?;
+            if json {
+                let doc = doc()?;
+                println!("{}", serde_json::to_string_pretty(&doc)?);
+            } else {
+                let new = events
+                    .iter()
+                    .filter(|e| matches!(e, TriageEvent::NewBucket { .. }))
+                    .count();
+                println!("triaged {n} finding(s): {new} new bug(s)");
+            }
+        }
+        CrashesCommand::Export { dir, sarif } => {
+            let doc = doc()?;
+            let n = export(&doc, &dir)?;
+            let mut what = format!("{n} bucket(s) to {}", dir.display());
+            if sarif {
+                let p = pipeline()?;
+                let log = fleet_crash::sarif::to_sarif(
+                    p.crash_buckets(),
+                    &fleet_crash::sarif::SarifOptions {
+                        source_root: plan
+                            .as_ref()
+                            .and_then(|p| p.file.parent().map(Path::to_path_buf))
+                            .and_then(|d| d.canonicalize().ok()),
+                        ..Default::default()
+                    },
+                );
+                let path = dir.join("fuzzfleet.sarif");
+                fleet_store::write_atomic(&path, serde_json::to_string_pretty(&log)?.as_bytes())
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+                what.push_str(&format!(", SARIF to {}", path.display()));
+            }
+            println!("exported {what}");
+        }
     }
     Ok(exit::OK)
+}
+
+/// A bad id or a target that cannot run here is the user's to fix (exit 2).
+fn triage_error(e: TriageError) -> anyhow::Error {
+    match e {
+        TriageError::NoBucket(_) | TriageError::NotRunnable(_) => exit::usage(e.to_string()),
+        e => anyhow::Error::new(e),
+    }
+}
+
+fn find<'a>(doc: &'a CrashesDoc, id: &str) -> Result<&'a Bucket> {
+    doc.buckets
+        .iter()
+        .find(|b| b.id == id)
+        .ok_or_else(|| exit::usage(format!("no bucket {id} (see `fuzzfleet crashes list`)")))
+}
+
+fn list(doc: &CrashesDoc) {
+    println!(
+        "{:<17} {:<20} {:<9} {:<8} {:>6} {:<9} {:<9}  TITLE",
+        "ID", "TARGET", "SEVERITY", "REPRO", "COUNT", "STATE", "MINIMIZED"
+    );
+    for b in &doc.buckets {
+        println!(
+            "{:<17} {:<20} {:<9} {:<8} {:>6} {:<9} {:<9}  {}",
+            b.id,
+            b.target,
+            b.severity.as_deref().unwrap_or("-"),
+            b.repro,
+            b.count,
+            b.state.as_deref().unwrap_or("-"),
+            if b.minimized_path.is_some() {
+                "yes"
+            } else {
+                "-"
+            },
+            b.title
+        );
+    }
+    if doc.buckets.is_empty() {
+        println!("(no findings yet)");
+    } else if doc.buckets.iter().any(|b| b.signature.is_none()) {
+        println!(
+            "(entries without a severity are not triaged yet: a campaign triages them, or `fuzzfleet crashes triage`)"
+        );
+    }
+}
+
+fn show(b: &Bucket, json: bool) -> Result<()> {
+    let report_text = b
+        .report_path
+        .as_ref()
+        .and_then(|p| fs::read_to_string(p).ok());
+    if json {
+        let mut v = serde_json::to_value(b)?;
+        v["version"] = report::DOC_VERSION.into();
+        v["report"] = report_text.into();
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("{}  {}", b.id, b.title);
+    println!("target:     {}", b.target);
+    println!("kind:       {}", b.kind);
+    if let Some(s) = &b.severity {
+        println!("severity:   {s}");
+    }
+    if let Some(s) = &b.signature {
+        println!("signature:  {s}");
+    }
+    println!("repro:      {}", b.repro);
+    if let Some(state) = &b.state {
+        match &b.state_build {
+            Some(build) if state != "open" => {
+                println!(
+                    "state:      {state} in build {}",
+                    &build[..build.len().min(12)]
+                )
+            }
+            _ => println!("state:      {state}"),
+        }
+    }
+    println!("count:      {}", b.count);
+    println!("first seen: {}", b.first_seen);
+    println!("last seen:  {}", b.last_seen);
+    println!("nodes:      {}", b.nodes.join(", "));
+    println!("input:      {}", b.input_path);
+    if let Some(m) = &b.minimized_path {
+        println!("minimized:  {m}");
+    }
+    if b.signature.is_some() {
+        println!("reproduce:  fuzzfleet crashes repro {}", b.id);
+    } else {
+        println!("reproduce:  <target binary> {}", b.input_path);
+    }
+    match report_text {
+        Some(text) => println!("\n{text}"),
+        None => println!(
+            "\n(no report was captured; see the worker logs under logs/{}/)",
+            b.target
+        ),
+    }
+    Ok(())
+}
+
+/// DIR/<target>/<id>/{input, minimized, report.txt, bucket.json}: what a bug tracker or
+/// a developer without fuzzfleet needs. Returns how many buckets were written.
+fn export(doc: &CrashesDoc, dir: &Path) -> Result<usize> {
+    for b in &doc.buckets {
+        let out = dir.join(&b.target).join(&b.id);
+        fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+        let copy = |from: &str, name: &str| -> Result<()> {
+            if let Ok(bytes) = fs::read(from) {
+                fleet_store::write_atomic(&out.join(name), &bytes)
+                    .with_context(|| format!("cannot write {}", out.join(name).display()))?;
+            }
+            Ok(())
+        };
+        copy(&b.input_path, "input")?;
+        if let Some(m) = &b.minimized_path {
+            copy(m, "minimized")?;
+        }
+        if let Some(r) = &b.report_path {
+            copy(r, "report.txt")?;
+        }
+        fleet_store::write_atomic(
+            &out.join("bucket.json"),
+            serde_json::to_string_pretty(b)?.as_bytes(),
+        )?;
+    }
+    Ok(doc.buckets.len())
+}
+
+fn print_event(e: &TriageEvent) {
+    match e {
+        TriageEvent::NewBucket {
+            id,
+            target,
+            title,
+            severity,
+            repro,
+        } => println!("{target}: NEW BUG {id} [{severity}, repro {repro}] {title}"),
+        TriageEvent::Regressed { id, target, .. } => println!("{target}: bug {id} REGRESSED"),
+        TriageEvent::Fixed { id, target, .. } => println!("{target}: bug {id} fixed"),
+        TriageEvent::Error { message } => eprintln!("triage: {message}"),
+        _ => {}
+    }
 }

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use fleet_run::regress;
+use fleet_run::triage::TriageEvent;
 use fleet_store::{Db, Layout};
 
 use super::Context;
@@ -24,7 +25,27 @@ pub fn regress(ctx: &Context, targets: &[String], json: bool) -> Result<i32> {
         }
         results.push(regress::regress(&layout, &db, &t)?);
     }
-    let failed = results.iter().any(|r| !r.passed());
+    // The buckets against this build: one that no longer reproduces is fixed in it, a
+    // fixed one that crashes again has regressed (and is what fails the check).
+    let mut triage_targets = plan::triage_targets(&plan);
+    triage_targets.retain(|name, _| names.contains(name));
+    let mut pipeline = fleet_run::triage::Pipeline::open(
+        layout.clone(),
+        triage_targets,
+        plan::triage_config(&plan),
+    )?;
+    let mut changes: Vec<TriageEvent> = Vec::new();
+    for name in &names {
+        pipeline.retest(name, &mut |e| changes.push(e))?;
+    }
+    let states: Vec<_> = pipeline
+        .db()
+        .buckets()?
+        .into_iter()
+        .filter(|b| names.contains(&b.target))
+        .collect();
+    let regressed = states.iter().any(|b| b.state == "regressed");
+    let failed = results.iter().any(|r| !r.passed()) || regressed;
     if json {
         let doc: Vec<_> = results
             .iter()
@@ -39,6 +60,10 @@ pub fn regress(ctx: &Context, targets: &[String], json: bool) -> Result<i32> {
                         serde_json::json!({"finding": id, "input_path": path, "exit": how})
                     }).collect::<Vec<_>>(),
                     "seconds": r.seconds,
+                    "buckets": states.iter().filter(|b| b.target == r.target).map(|b| {
+                        serde_json::json!({"id": b.id, "title": b.title, "state": b.state,
+                            "state_build": b.state_build})
+                    }).collect::<Vec<_>>(),
                 })
             })
             .collect();
@@ -70,6 +95,19 @@ pub fn regress(ctx: &Context, targets: &[String], json: bool) -> Result<i32> {
             }
             for (id, path, how) in &r.still_crashing {
                 println!("  └ finding {id} still crashes ({how}): {path}");
+            }
+            for b in states.iter().filter(|b| b.target == r.target) {
+                println!("  └ bug {} {}: {}", b.id, b.state.to_uppercase(), b.title);
+            }
+        }
+        for e in &changes {
+            match e {
+                TriageEvent::Fixed { id, .. } => println!("bucket {id}: fixed in this build"),
+                TriageEvent::Regressed { id, .. } => {
+                    println!("bucket {id}: REGRESSED (crashes again after being fixed)")
+                }
+                TriageEvent::Error { message } => eprintln!("triage: {message}"),
+                _ => {}
             }
         }
     }

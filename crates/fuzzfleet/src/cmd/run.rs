@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use fleet_run::campaign::HubSpec;
+use fleet_run::notify::Delivery;
+use fleet_run::triage::TriageEvent;
 use fleet_run::{AutoMinimize, CampaignSpec, Notice, StopReason};
 use fleet_store::Layout;
 
@@ -83,6 +85,14 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
             url: h.url.clone(),
             node: node.clone(),
             every: HUB_SYNC_EVERY,
+        }),
+        triage: Some(fleet_run::TriageSpec {
+            config: fleet_run::triage::TriageConfig {
+                nice: Some(fleet_run::triage::BACKGROUND_NICE),
+                ..plan::triage_config(&plan)
+            },
+            webhook: plan.alerts.webhook.as_ref().map(|u| u.as_str().to_string()),
+            digest_after: usize::try_from(plan.alerts.digest_after).unwrap_or(usize::MAX),
         }),
         minimize: plan.corpus.minimize_growth.map(|growth| AutoMinimize {
             growth,
@@ -179,8 +189,74 @@ fn print_notice(n: &Notice, verbose: bool) {
             format!("hub: pushed {pushed}, pulled {pulled}")
         }
         Notice::HubSynced { .. } => return,
+        Notice::Triage(e) => match triage_line(e, verbose) {
+            Some(line) => line,
+            None => return,
+        },
+        Notice::Webhook(Delivery::Sent { messages }) if verbose => {
+            format!("webhook: {messages} message(s) delivered")
+        }
+        Notice::Webhook(Delivery::Sent { .. }) => return,
+        Notice::Webhook(Delivery::Failed { error, dropped }) => {
+            format!("webhook failed, {dropped} message(s) dropped (fuzzing goes on): {error}")
+        }
         Notice::Error { message } => format!("error: {message}"),
         Notice::Resource { message } => message.clone(),
     };
     eprintln!("[{at}] {line}");
+}
+
+/// What the crash pipeline's news looks like in `run`'s log.
+fn triage_line(e: &TriageEvent, verbose: bool) -> Option<String> {
+    Some(match e {
+        TriageEvent::NewBucket {
+            id,
+            target,
+            title,
+            severity,
+            repro,
+        } => format!(
+            "{target}: NEW BUG {id} [{severity}, repro {repro}] {title} (`fuzzfleet crashes show {id}`)"
+        ),
+        TriageEvent::Filed {
+            id,
+            target,
+            finding,
+            repro,
+        } if verbose => format!("{target}: finding {finding} is bug {id} (repro {repro})"),
+        TriageEvent::Filed { .. } => return None,
+        TriageEvent::Minimized {
+            id,
+            target,
+            from,
+            to: Some(to),
+        } => format!("{target}: bug {id}'s input minimized, {from} -> {to} bytes"),
+        TriageEvent::Minimized {
+            id,
+            target,
+            to: None,
+            ..
+        } => format!(
+            "{target}: bug {id}: every smaller input crashes differently; its input is the minimal one"
+        ),
+        TriageEvent::Fixed {
+            id,
+            target,
+            title,
+            build,
+        } => format!(
+            "{target}: bug {id} FIXED in build {}: {title}",
+            &build[..build.len().min(12)]
+        ),
+        TriageEvent::Regressed {
+            id,
+            target,
+            title,
+            build,
+        } => format!(
+            "{target}: bug {id} REGRESSED in build {}: {title}",
+            &build[..build.len().min(12)]
+        ),
+        TriageEvent::Error { message } => format!("triage: {message}"),
+    })
 }
