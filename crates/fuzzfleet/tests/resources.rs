@@ -460,20 +460,10 @@ fn orphans_case(env: &[(&str, &str)], base: u32) {
         Duration::from_secs(10),
         || zombie_children(run.0.id()) == 0,
     );
-    let limited = resources(&fleet)["memory_limit"] != "rss-watch";
-    if limited {
-        // In a cgroup, a dead worker's leftovers die with it: at most the live worker's.
-        wait_until(
-            "only the live worker's sleeper",
-            Duration::from_secs(10),
-            || sleepers(&mark).len() <= 1,
-        );
-    }
-    if !limited {
-        wait_until("sleepers of dead workers piling up", MINUTE, || {
-            sleepers(&mark).len() >= 2
-        });
-    }
+    // A worker's cgroup takes its leftovers with it when the worker ends, but the crash
+    // pipeline's reproductions of the planted crash leave sleepers outside any worker's
+    // cgroup: in both mechanisms some pile up, and only the campaign's end stops them.
+    wait_until("sleepers piling up", MINUTE, || sleepers(&mark).len() >= 2);
     run.stop();
     // Nothing the workers started outlives the campaign.
     wait_until("every sleeper gone", Duration::from_secs(5), || {
