@@ -70,16 +70,23 @@ fn oom_under_limit(env: &[(&str, &str)]) -> (Fleet, Value, u32, String) {
     wait_until("two oom findings", Duration::from_secs(120), || {
         oom_findings(&fleet) >= 2
     });
-    // A live worker's memory cgroup (an exiting one is shown at the root).
+    // The memory cgroup of the live worker: the child that runs libFuzzer on this
+    // target's corpus (the crash pipeline's reproductions are children too).
+    let corpus = fleet.state().join("corpus/oom");
     let mut worker_cgroup = String::new();
     wait_until("the worker fuzzing again", MINUTE, || {
         let t = fleet.target("oom");
         for pid in support::children_of(run.0.id()) {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let is_worker = String::from_utf8_lossy(&cmdline)
+                .split('\0')
+                .any(|a| Path::new(a) == corpus);
             let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
             let line = text
                 .lines()
                 .find(|l| l.contains(":memory:") || l.starts_with("0::"));
-            if let (Some(line), true) = (line, support::alive(pid)) {
+            // An exiting process is shown at the root: only a live one counts.
+            if let (Some(line), true, true) = (line, is_worker, support::alive(pid)) {
                 worker_cgroup = line.to_string();
             }
         }
@@ -413,11 +420,11 @@ fn sleepers(mark: &str) -> Vec<u32> {
 }
 
 /// Zombie children of `pid`.
-fn zombie_children(pid: u32) -> usize {
+fn zombie_children(pid: u32) -> std::collections::BTreeSet<u32> {
     support::children_of(pid)
         .into_iter()
         .filter(|c| !support::alive(*c) && Path::new(&format!("/proc/{c}")).exists())
-        .count()
+        .collect()
 }
 
 #[test]
@@ -454,12 +461,17 @@ fn orphans_case(env: &[(&str, &str)], base: u32) {
     wait_until("a sleeper left by the fixture", MINUTE, || {
         !sleepers(&mark).is_empty()
     });
-    // Zombies handed to fuzzfleet (the subreaper) are reaped, not collected.
-    wait_until(
-        "no zombie children of fuzzfleet",
-        Duration::from_secs(10),
-        || zombie_children(run.0.id()) == 0,
-    );
+    // Zombies handed to fuzzfleet (the subreaper: the fixture's shells, once their
+    // harness ended) are reaped, not collected. New ones keep coming while workers
+    // restart, so each one seen must be gone within a few seconds.
+    let mut seen = std::collections::BTreeSet::new();
+    wait_until("a zombie handed to fuzzfleet", MINUTE, || {
+        seen = zombie_children(run.0.id());
+        !seen.is_empty()
+    });
+    wait_until("those zombies reaped", Duration::from_secs(10), || {
+        zombie_children(run.0.id()).is_disjoint(&seen)
+    });
     // A worker's cgroup takes its leftovers with it when the worker ends, but the crash
     // pipeline's reproductions of the planted crash leave sleepers outside any worker's
     // cgroup: in both mechanisms some pile up, and only the campaign's end stops them.

@@ -177,6 +177,18 @@ impl Watch {
             Some(_) => self.limits.hard_mb + REPORT_ALLOWANCE_MB,
             None => self.limits.hard_mb,
         };
+        // The raised limit is for the report's symbolizer, not for the fuzzer: if the
+        // fuzzer itself still grows (libFuzzer's own out-of-memory handler was already
+        // busy printing its heap profile, so the crash handler returned at once), the
+        // group goes, and the input with it, rather than the limit.
+        if self.dump_at.is_some()
+            && (statm_resident(self.pid.as_raw()).unwrap_or(0) * page_bytes()) >> 20
+                > self.limits.hard_mb + self.limits.hard_mb / 32
+        {
+            let _ = killpg(self.pid, Signal::SIGKILL);
+            self.outcome.killed_at_limit = true;
+            return;
+        }
         if self.cgroup.is_none() && mb >= hard {
             // No kernel limit here: the RSS watch is the backstop.
             let _ = killpg(self.pid, Signal::SIGKILL);
