@@ -62,13 +62,22 @@ pub fn reap_orphans(live: &HashSet<i32>) -> usize {
     reaped
 }
 
-/// Kills and reaps every child left once no worker runs: as the subreaper, this process
-/// inherits whatever a worker's processes orphaned outside its process group (a `setsid`
-/// daemon), and none of it may outlive the campaign. Returns how many were killed.
+/// Kills and reaps the children left in a session of their own once no worker runs: as
+/// the subreaper, this process inherits whatever a worker's processes orphaned outside
+/// its process group with `setsid` (a daemon), and none of it may outlive the campaign.
+/// Children in fuzzfleet's own session (coverage rounds, reproductions, anything the
+/// process hosting the campaign runs) are left alone; what a worker left in its process
+/// group died with the group, and in its cgroup with the cgroup. Returns how many were
+/// killed.
 pub fn kill_orphans() -> usize {
     let me = std::process::id() as i32;
+    // SAFETY: getsid(0) has no preconditions.
+    let my_session = unsafe { libc::getsid(0) };
     let mut killed = 0;
-    for pid in children(me) {
+    for (pid, session) in children(me) {
+        if session == my_session {
+            continue;
+        }
         let pid = Pid::from_raw(pid);
         if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).is_ok() {
             killed += 1;
@@ -78,8 +87,8 @@ pub fn kill_orphans() -> usize {
     killed
 }
 
-/// Pids whose parent is `parent`.
-fn children(parent: i32) -> Vec<i32> {
+/// Pids whose parent is `parent`, with their session ids.
+fn children(parent: i32) -> Vec<(i32, i32)> {
     let Ok(entries) = fs::read_dir("/proc") else {
         return Vec::new();
     };
@@ -88,14 +97,11 @@ fn children(parent: i32) -> Vec<i32> {
         .filter_map(|e| {
             let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
             let stat = fs::read_to_string(e.path().join("stat")).ok()?;
-            let ppid = stat
-                .rsplit_once(')')?
-                .1
-                .split_whitespace()
-                .nth(1)?
-                .parse::<i32>()
-                .ok()?;
-            (ppid == parent).then_some(pid)
+            // After the command name: state ppid pgrp session ...
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ppid = fields.get(1)?.parse::<i32>().ok()?;
+            let session = fields.get(3)?.parse::<i32>().ok()?;
+            (ppid == parent).then_some((pid, session))
         })
         .collect()
 }
