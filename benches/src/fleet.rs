@@ -115,6 +115,19 @@ pub fn run(
     workers: usize,
     run_for: Duration,
 ) -> FleetRun {
+    run_with_env(fuzzfleet, binary, dir, target, workers, run_for, &[])
+}
+
+/// [`run`] with extra environment for fuzzfleet (e.g. `FUZZFLEET_MEMORY_LIMIT`).
+pub fn run_with_env(
+    fuzzfleet: &Path,
+    binary: &Path,
+    dir: &Path,
+    target: &str,
+    workers: usize,
+    run_for: Duration,
+    env: &[(&str, &str)],
+) -> FleetRun {
     let state = dir.join("state");
     let config = dir.join("fleet.toml");
     let project = fleet_testkit::rust_fixture_project();
@@ -139,6 +152,7 @@ pub fn run(
         .arg("--for")
         .arg(format!("{}s", run_for.as_secs()))
         .arg("--no-build")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(log.try_clone().expect("log"))
         .stderr(log);

@@ -20,6 +20,8 @@ pub mod defaults {
     pub const CPU_PERCENT: u8 = 80;
     pub const MEM_PERCENT: u8 = 85;
     pub const DISK_PERCENT: u8 = 80;
+    pub const DISK_CRITICAL_PERCENT: u8 = 95;
+    pub const ALERT_SUSTAIN: Duration = Duration::from_secs(120);
     pub const MINIMIZE_GROWTH: u64 = 2;
     /// How often a campaign recomputes line coverage.
     pub const COVERAGE_EVERY: Duration = Duration::from_secs(3600);
@@ -232,6 +234,10 @@ pub struct AlertsPlan {
     pub cpu_percent: u8,
     pub mem_percent: u8,
     pub disk_percent: u8,
+    /// Past this, fuzzing pauses until space returns (always above `disk_percent`).
+    pub disk_critical_percent: u8,
+    /// How long a CPU or memory condition must hold before it is alerted (or recovered).
+    pub sustain: Duration,
     /// More alerts than this within a minute are sent as one digest.
     pub digest_after: u64,
 }
@@ -243,6 +249,8 @@ impl Default for AlertsPlan {
             cpu_percent: defaults::CPU_PERCENT,
             mem_percent: defaults::MEM_PERCENT,
             disk_percent: defaults::DISK_PERCENT,
+            disk_critical_percent: defaults::DISK_CRITICAL_PERCENT,
+            sustain: defaults::ALERT_SUSTAIN,
             digest_after: defaults::DIGEST_AFTER,
         }
     }

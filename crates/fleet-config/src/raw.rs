@@ -205,6 +205,13 @@ pub(crate) struct RawAlerts {
     pub mem_percent: Option<S<i64>>,
     /// Alert when the state directory's disk passes this percentage. Default 80.
     pub disk_percent: Option<S<i64>>,
+    /// Past this percentage of the state directory's disk, fuzzing pauses (workers
+    /// stopped, schedule kept) and only recreatable files are pruned, until space
+    /// returns. Above `disk_percent`; default 95.
+    pub disk_critical_percent: Option<S<i64>>,
+    /// How long the CPU or memory condition must hold before an alert (and be gone
+    /// before its recovery), e.g. `"2m"`. Default `"2m"`.
+    pub sustain: Option<S<RawDuration>>,
     /// More new or regressed bugs than this within a minute go out as one digest.
     /// Default 5.
     pub digest_after: Option<S<i64>>,

@@ -272,6 +272,20 @@ invalid!(
     "must be a percentage from 1 to 100, got 120"
 );
 invalid!(
+    disk_pause_threshold_not_above_the_warning,
+    "bad-disk-critical",
+    5,
+    "alerts.disk_critical_percent",
+    "must be above disk_percent (90), got 85: the warning comes before the pause"
+);
+invalid!(
+    zero_alert_sustain,
+    "zero-sustain",
+    3,
+    "alerts.sustain",
+    r#"duration "0s" must be positive"#
+);
+invalid!(
     corpus_growth_factor_below_2,
     "bad-minimize-growth",
     3,

@@ -66,6 +66,8 @@ fn minimal_config_runs_its_binary_in_the_implicit_tier() {
             cpu_percent: 80,
             mem_percent: 85,
             disk_percent: 80,
+            disk_critical_percent: 95,
+            sustain: Duration::from_secs(120),
             digest_after: 5,
         },
         corpus: CorpusPlan {
@@ -200,6 +202,8 @@ fn full_config_sets_every_key() {
             cpu_percent: 70,
             mem_percent: 90,
             disk_percent: 75,
+            disk_critical_percent: 90,
+            sustain: Duration::from_secs(300),
             digest_after: 3,
         },
         corpus: CorpusPlan {

@@ -39,7 +39,7 @@ pub use frames::{is_runtime, meaningful_frames};
 pub use id::{BUCKET_ID_LEN, BucketId, InvalidBucketId};
 pub use kind::{Access, CrashKind, UnknownCrashKind};
 pub use minimize::{Minimization, MinimizeOptions, MinimizeOutcome, minimize_command};
-pub use process::{RunError, RunLimits};
+pub use process::{OwnChild, RunError, RunLimits, own_child, own_children};
 pub use report::{
     Frame, Location, Panic, Report, parse_backtrace_frame, parse_report, parse_sanitizer_frame,
 };

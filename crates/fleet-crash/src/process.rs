@@ -1,6 +1,6 @@
 //! Running one target process for reproduction or minimization: own process group, optional low priority, captured stderr, a hard deadline (SIGTERM, grace, SIGKILL on the group).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::io::{self, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -17,6 +17,42 @@ use fleet_engine::libfuzzer::{ExitKind, classify_exit};
 /// reporting it as unstoppable (a process in uninterruptible sleep).
 const KILL_WAIT: Duration = Duration::from_secs(30);
 const READ_CHUNK: usize = 64 * 1024;
+
+/// Pids of children this process spawned and will reap itself (reproduction and
+/// minimization runs, and whatever a caller registers with [`own_child`]). A supervisor
+/// that reaps stray zombies (a child subreaper) must leave these alone, or the owner's
+/// wait fails.
+static OWN_CHILDREN: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// Registers `pid` as a child its spawner reaps itself, until the guard is dropped.
+pub fn own_child(pid: u32) -> OwnChild {
+    OWN_CHILDREN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(pid);
+    OwnChild(pid)
+}
+
+/// The children registered with [`own_child`] and not reaped yet.
+pub fn own_children() -> BTreeSet<u32> {
+    OWN_CHILDREN
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone()
+}
+
+/// Keeps a pid registered as an owned child; unregisters it when dropped.
+#[derive(Debug)]
+pub struct OwnChild(u32);
+
+impl Drop for OwnChild {
+    fn drop(&mut self) {
+        OWN_CHILDREN
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
+}
 
 /// How a spawned run is bounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +150,7 @@ pub(crate) fn run(
         source,
     })?;
     let pid = child.id();
+    let _owned = own_child(pid);
     let capture = Arc::new(Mutex::new(Capture::new(limits.max_output_bytes)));
     let (read_done_tx, read_done) = mpsc::channel();
     if let Some(mut stderr) = child.stderr.take() {

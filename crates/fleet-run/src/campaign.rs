@@ -17,7 +17,7 @@ use crate::output::{self, ExitKind, ExtraFlag, LibFuzzerOptions};
 use crate::schedule::{Assignment, TierSpec, TierState};
 use crate::stats::TargetLive;
 use crate::worker::{self, Worker, WorkerSpec};
-use crate::{corpus, process};
+use crate::{corpus, process, resources};
 
 /// How often settled artifacts are swept and deadlines checked without an event.
 const TICK: Duration = Duration::from_secs(1);
@@ -73,6 +73,8 @@ pub struct CampaignSpec {
     pub minimize: Option<AutoMinimize>,
     /// Sync with a hub during the campaign; `None`: no hub.
     pub hub: Option<HubSpec>,
+    /// Memory limits, disk pressure and machine alerts.
+    pub resources: resources::ResourceSpec,
     /// Reproduce, bucket and minimize findings as they come, and notify; `None`: off
     /// (findings are kept and listed, triaged by the next campaign or `crashes` command).
     pub triage: Option<TriageSpec>,
@@ -185,6 +187,11 @@ pub enum Notice {
     Error {
         message: String,
     },
+    /// The resource guard: an alert or its recovery, a worker stopped at its memory
+    /// limit, the disk pause, how memory is limited.
+    Resource {
+        message: String,
+    },
 }
 
 /// The outcome of a campaign.
@@ -279,6 +286,7 @@ struct Campaign<'n> {
     hub: Option<crate::hubsync::SyncThread>,
     triage: Option<crate::triage::TriageThread>,
     notifier: Option<crate::notify::Notifier>,
+    resources: resources::Guard,
 }
 
 impl<'n> Campaign<'n> {
@@ -310,6 +318,18 @@ impl<'n> Campaign<'n> {
             let previous = db.target(name)?;
             live.insert(name.clone(), TargetLive::resume(name, previous));
         }
+        let (guard, notes) = resources::Guard::new(spec.resources.clone(), spec.layout.clone());
+        notify(Notice::Resource {
+            message: match guard.mechanism() {
+                Some(m) => format!(
+                    "worker memory limited by {m} (libFuzzer's -rss_limit_mb at 7/8 of each target's rss_limit_mb)"
+                ),
+                None => "worker memory limited by libFuzzer's -rss_limit_mb alone".into(),
+            },
+        });
+        for message in notes {
+            notify(Notice::Resource { message });
+        }
         // Paths a worker needs must stay visible when /tmp is replaced by its private one.
         let hide_tmp = !spec.layout.root().starts_with("/tmp")
             && spec.targets.values().all(|t| {
@@ -339,6 +359,7 @@ impl<'n> Campaign<'n> {
             hub: None,
             triage: None,
             notifier: None,
+            resources: guard,
             last_compact: now - COMPACT_EVERY,
         })
     }
@@ -576,7 +597,11 @@ impl<'n> Campaign<'n> {
                     live.observe(run, &status, now_ms());
                 }
             }
+            WorkerMsg::MemoryLimit { used_mb, limit_mb } => {
+                self.resources.memory_limit_reached(run, used_mb, limit_mb)
+            }
             WorkerMsg::Artifact { path, report } => {
+                let (path, report) = self.resources.artifact(run, path, report);
                 // libFuzzer prints the path as it wrote it; the file is complete by now.
                 let path = if path.is_absolute() {
                     path
@@ -661,6 +686,17 @@ impl<'n> Campaign<'n> {
             return;
         };
         running.worker.reap();
+        if let Some((message, tell)) =
+            self.resources
+                .worker_ended(&target, run, exit.memory.as_ref())
+        {
+            let _ = self
+                .db
+                .log_event(now_ms(), Some(&target), "memory-limit", &message);
+            if tell {
+                (self.notify)(Notice::Resource { message });
+            }
+        }
         let now = exit.at;
         self.account_slot(slot, Some(&running), now);
         if let Some(live) = self.live.get_mut(&target) {
@@ -756,8 +792,14 @@ impl<'n> Campaign<'n> {
     }
 
     fn credit(&mut self, tier: usize, now: Instant) {
+        let paused = self.resources.paused();
         let t = &mut self.tiers[tier];
-        let elapsed = now.duration_since(t.credited_at);
+        // Time paused for a full disk is not spent from any target's budget.
+        let elapsed = if paused {
+            Duration::ZERO
+        } else {
+            now.duration_since(t.credited_at)
+        };
         t.state.credit(&t.current, elapsed);
         t.credited_at = now;
     }
@@ -863,6 +905,11 @@ impl<'n> Campaign<'n> {
         let Some(target) = self.slots[s].target.clone() else {
             return;
         };
+        if self.resources.paused() {
+            // No worker starts while the disk is full; `restart_due` retries.
+            self.slots[s].restart_at = Some(Instant::now() + TICK);
+            return;
+        }
         self.slots[s].accounted_at.get_or_insert_with(Instant::now);
         let Some(t) = self.spec.targets.get(&target) else {
             return;
@@ -873,7 +920,10 @@ impl<'n> Campaign<'n> {
             layout.corpus_dir(&target),
             layout.incoming_dir(&target),
         );
-        opts.rss_limit_mb = t.rss_limit_mb;
+        let (rss_limit_mb, memory) =
+            self.resources
+                .worker_memory(&target, s, self.next_run, t.rss_limit_mb);
+        opts.rss_limit_mb = rss_limit_mb;
         opts.timeout_s = t.timeout_s;
         opts.dict = t.dict.clone();
         opts.max_len = t.max_len;
@@ -890,6 +940,7 @@ impl<'n> Campaign<'n> {
             tmp_dir: layout.worker_tmp(s),
             hide_tmp: self.hide_tmp,
             max_log_bytes: 8 << 20,
+            memory,
         };
         let run = self.next_run;
         self.next_run += 1;
@@ -1133,6 +1184,7 @@ impl<'n> Campaign<'n> {
         }
         self.track_assignments(now);
         self.start_minimizations(now);
+        self.guard_resources(now);
         if now.duration_since(self.last_flush) >= FLUSH_EVERY {
             self.last_flush = now;
             self.flush(now);
@@ -1199,6 +1251,36 @@ impl<'n> Campaign<'n> {
         }
     }
 
+    /// The resource guard's turn: alerts, and the disk pause (workers stopped, schedule
+    /// kept, recreatable files pruned once they are gone) until space returns.
+    fn guard_resources(&mut self, now: Instant) {
+        let pids: Vec<i32> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.worker.as_ref().map(|r| r.worker.pid.as_raw()))
+            .collect();
+        for r in self.resources.check(now, &pids, &self.db) {
+            (self.notify)(Notice::Resource { message: r.text() });
+        }
+        if self.resources.paused() {
+            for s in 0..self.slots.len() {
+                self.stop_slot(s, now);
+            }
+            if pids.is_empty() && self.resources.wants_prune() {
+                let p = self.resources.prune(&self.db);
+                (self.notify)(Notice::Resource {
+                    message: format!(
+                        "disk full: pruned {} files ({} KB: rotated worker logs, worker temp dirs) and {} old stats samples; corpora and findings untouched",
+                        p.files,
+                        p.bytes >> 10,
+                        p.samples
+                    ),
+                });
+            }
+        }
+        self.resources.publish(&self.db);
+    }
+
     fn finish(mut self, rx: &Receiver<Event>) -> Summary {
         let reason = self.stopping.map_or(StopReason::Signal, |(r, _)| r);
         let names: Vec<String> = self.spec.targets.keys().cloned().collect();
@@ -1244,6 +1326,7 @@ impl<'n> Campaign<'n> {
         if let Some(n) = self.notifier.take() {
             n.finish(WEBHOOK_FINAL_WAIT);
         }
+        self.resources.finish(&self.db, HUB_FINAL_SYNC_WAIT);
         Summary {
             reason,
             new_findings: self.new_findings,

@@ -42,6 +42,12 @@ pub enum WorkerMsg {
     },
     /// A line that looked like engine status but did not parse: shown, never a silent zero.
     ParseError(String),
+    /// The memory watch asks the worker to dump its input: it neared its limit. Sent
+    /// before the signal, so it arrives before the artifact it causes.
+    MemoryLimit {
+        used_mb: u64,
+        limit_mb: u64,
+    },
     /// The process ended and its group is gone; sent exactly once, last.
     Exited(WorkerExit),
 }
@@ -56,4 +62,6 @@ pub struct WorkerExit {
     /// Whether it reached libFuzzer's `INITED` (a target that dies before is failed).
     pub saw_inited: bool,
     pub at: Instant,
+    /// What the memory watch saw (peak, whether it stopped the worker at its limit).
+    pub memory: Option<crate::resources::MemoryOutcome>,
 }

@@ -12,6 +12,7 @@ pub mod output;
 pub mod process;
 pub mod regress;
 pub mod report;
+pub mod resources;
 pub mod schedule;
 mod stats;
 pub mod system;

@@ -177,6 +177,8 @@ fn run(
         what: format!("cannot start {}", cmd.program.display()),
         source,
     })?;
+    // Reaped here, not by the campaign's sweep of stray zombies.
+    let _owned = fleet_crash::own_child(child.id());
     let mut tail: Vec<String> = Vec::new();
     if let Some(stderr) = child.stderr.take() {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {

@@ -30,6 +30,9 @@ pub fn reap_orphans(live: &HashSet<i32>) -> usize {
     let Ok(entries) = fs::read_dir("/proc") else {
         return 0;
     };
+    // Children a thread of ours spawned and reaps itself (triage runs, a background
+    // corpus minimization): reaping them here would fail their owner's wait.
+    let owned = fleet_crash::own_children();
     let mut reaped = 0;
     for entry in entries.flatten() {
         let Some(pid) = entry
@@ -39,7 +42,7 @@ pub fn reap_orphans(live: &HashSet<i32>) -> usize {
         else {
             continue;
         };
-        if live.contains(&pid) {
+        if live.contains(&pid) || owned.contains(&(pid as u32)) {
             continue;
         }
         let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
@@ -60,6 +63,50 @@ pub fn reap_orphans(live: &HashSet<i32>) -> usize {
         }
     }
     reaped
+}
+
+/// Kills and reaps the children left in a session of their own once no worker runs: as
+/// the subreaper, this process inherits whatever a worker's processes orphaned outside
+/// its process group with `setsid` (a daemon), and none of it may outlive the campaign.
+/// Children in fuzzfleet's own session (coverage rounds, reproductions, anything the
+/// process hosting the campaign runs) are left alone; what a worker left in its process
+/// group died with the group, and in its cgroup with the cgroup. Returns how many were
+/// killed.
+pub fn kill_orphans() -> usize {
+    let me = std::process::id() as i32;
+    // SAFETY: getsid(0) has no preconditions.
+    let my_session = unsafe { libc::getsid(0) };
+    let mut killed = 0;
+    for (pid, session) in children(me) {
+        if session == my_session {
+            continue;
+        }
+        let pid = Pid::from_raw(pid);
+        if nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL).is_ok() {
+            killed += 1;
+        }
+        let _ = waitpid(pid, None);
+    }
+    killed
+}
+
+/// Pids whose parent is `parent`, with their session ids.
+fn children(parent: i32) -> Vec<(i32, i32)> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
+            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
+            // After the command name: state ppid pgrp session ...
+            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+            let ppid = fields.get(1)?.parse::<i32>().ok()?;
+            let session = fields.get(3)?.parse::<i32>().ok()?;
+            (ppid == parent).then_some((pid, session))
+        })
+        .collect()
 }
 
 /// Forwards SIGINT and SIGTERM to the dispatcher as events (the first stops gracefully,

@@ -18,6 +18,10 @@ pub struct StatusDoc {
     pub system: SystemStatus,
     /// The hub's health when the config has one (`state`: ok, degraded, error).
     pub hub: Option<crate::hubsync::HubStatus>,
+    /// The resource guard: memory limit mechanism, disk pause, active alerts (null
+    /// before any campaign ran here).
+    #[serde(default)]
+    pub resources: Option<crate::resources::ResourcesStatus>,
 }
 
 /// One target's line in `status --json`.
@@ -151,6 +155,7 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
         targets,
         system,
         hub,
+        resources: crate::resources::load_status(db),
     })
 }
 

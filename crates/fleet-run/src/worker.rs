@@ -43,6 +43,8 @@ pub struct WorkerSpec {
     pub hide_tmp: bool,
     /// The log is rotated once at half this size, so at most this much is kept.
     pub max_log_bytes: u64,
+    /// The memory watch (and cgroup) of this run; `None`: unwatched.
+    pub memory: Option<crate::resources::MemoryWatch>,
 }
 
 /// A running worker, owned by the dispatcher.
@@ -85,6 +87,13 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
     let tmp = CString::new(spec.tmp_dir.as_os_str().as_bytes())
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let hide_tmp = spec.hide_tmp;
+    let cgroup_procs = match spec.memory.as_ref().and_then(|m| m.cgroup.as_ref()) {
+        Some(cg) => Some(
+            CString::new(cg.procs_file().as_os_str().as_bytes())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?,
+        ),
+        None => None,
+    };
     // SAFETY: the closure runs between fork and exec and only makes raw syscalls on
     // memory prepared before the fork; it allocates nothing.
     unsafe {
@@ -96,6 +105,19 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
             }
             if libc::getppid() != parent {
                 return Err(io::Error::other("fuzzfleet exited while starting a worker"));
+            }
+            // Join the run's memory cgroup before exec, so every byte the worker ever
+            // allocates (and every process it starts) is under its limit.
+            if let Some(procs) = &cgroup_procs {
+                let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                if fd < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+                let written = libc::write(fd, c"0".as_ptr().cast(), 1);
+                libc::close(fd);
+                if written != 1 {
+                    return Err(io::Error::last_os_error());
+                }
             }
             // A worker starts with no signal blocked and the stop signals at their
             // defaults, whatever fuzzfleet inherited (a shell's `&` ignores SIGINT; a
@@ -135,6 +157,11 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
     let pid = Pid::from_raw(child.id() as i32);
     let started = Instant::now();
 
+    // A watch that cannot start leaves the worker to libFuzzer's limit (and its cgroup).
+    let watch = spec
+        .memory
+        .clone()
+        .and_then(|m| m.start(run, pid, tx.clone()).ok());
     let log = BoundedLog::open(&spec.log_path, spec.max_log_bytes)?;
     let (done_tx, done_rx) = mpsc::channel();
     let reader_tx = tx.clone();
@@ -148,6 +175,8 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
         .name(format!("worker-{run}-wait"))
         .spawn(move || {
             let (code, signal) = wait_exit(pid);
+            // The watch ends before the leader can be reaped: it never signals a reused pid.
+            let memory = watch.map(|w| w.stop());
             // Whatever the leader left behind in its group goes too.
             let _ = killpg(pid, Signal::SIGKILL);
             let summary = done_rx.recv_timeout(DRAIN_WAIT).unwrap_or_default();
@@ -159,6 +188,7 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
                     tail: summary.tail,
                     saw_inited: summary.saw_inited,
                     at: Instant::now(),
+                    memory,
                 }),
             ));
         })?;

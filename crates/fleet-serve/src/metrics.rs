@@ -139,7 +139,75 @@ pub fn render(doc: &StatusDoc) -> String {
         let up = if hub.state == "ok" { 1 } else { 0 };
         let _ = writeln!(out, "fuzzfleet_hub_up {up}");
     }
+    if let Some(r) = &doc.resources {
+        resources(&mut out, r);
+    }
     out
+}
+
+/// The resource guard's families: the active alerts (one series each, gone when it
+/// recovers), the disk pause, the memory limit mechanism and each target's peak.
+fn resources(out: &mut String, r: &fleet_run::resources::ResourcesStatus) {
+    family(
+        out,
+        "fuzzfleet_alert",
+        "gauge",
+        "1 for each active resource alert (kind: disk, disk-critical, cpu, load, memory).",
+    );
+    for a in &r.alerts {
+        let _ = writeln!(
+            out,
+            "fuzzfleet_alert{{kind=\"{}\",severity=\"{}\"}} 1",
+            label(&a.kind),
+            label(&a.severity)
+        );
+    }
+    family(
+        out,
+        "fuzzfleet_paused",
+        "gauge",
+        "1 while fuzzing is paused because the state dir's disk is full.",
+    );
+    let _ = writeln!(out, "fuzzfleet_paused {}", u8::from(r.paused));
+    family(
+        out,
+        "fuzzfleet_memory_limit_mechanism",
+        "gauge",
+        "1 for how worker memory is limited (cgroup-v2, cgroup-v1, rss-watch).",
+    );
+    let _ = writeln!(
+        out,
+        "fuzzfleet_memory_limit_mechanism{{mechanism=\"{}\"}} 1",
+        label(&r.memory_limit)
+    );
+    family(
+        out,
+        "fuzzfleet_worker_memory_peak_bytes",
+        "gauge",
+        "Highest memory of one of the target's workers this campaign.",
+    );
+    for m in &r.memory {
+        let _ = writeln!(
+            out,
+            "fuzzfleet_worker_memory_peak_bytes{{target=\"{}\"}} {}",
+            label(&m.target),
+            m.peak_mb << 20
+        );
+    }
+    family(
+        out,
+        "fuzzfleet_worker_memory_limit_stops_total",
+        "counter",
+        "Workers stopped at their memory limit (an oom finding each when an input was dumped).",
+    );
+    for m in &r.memory {
+        let _ = writeln!(
+            out,
+            "fuzzfleet_worker_memory_limit_stops_total{{target=\"{}\"}} {}",
+            label(&m.target),
+            m.oom_stops
+        );
+    }
 }
 
 fn family(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -172,6 +240,38 @@ mod tests {
     #[test]
     fn labels_are_escaped() {
         assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+
+    #[test]
+    fn an_active_alert_is_one_series_and_a_recovered_one_is_gone() {
+        use fleet_run::resources::{Alert, ResourcesStatus};
+        let mut doc = fleet_run::report::StatusDoc {
+            version: 1,
+            targets: vec![],
+            system: Default::default(),
+            hub: None,
+            resources: Some(ResourcesStatus {
+                memory_limit: "cgroup-v1".into(),
+                paused: true,
+                alerts: vec![Alert {
+                    kind: "disk-critical".into(),
+                    severity: "critical".into(),
+                    message: "full".into(),
+                    since: "2026-01-01T00:00:00Z".into(),
+                }],
+                memory: vec![],
+            }),
+        };
+        let text = render(&doc);
+        assert!(text.contains("fuzzfleet_alert{kind=\"disk-critical\",severity=\"critical\"} 1\n"));
+        assert!(text.contains("fuzzfleet_paused 1\n"));
+        assert!(text.contains("fuzzfleet_memory_limit_mechanism{mechanism=\"cgroup-v1\"} 1\n"));
+        let r = doc.resources.as_mut().unwrap();
+        r.alerts.clear();
+        r.paused = false;
+        let text = render(&doc);
+        assert!(!text.contains("fuzzfleet_alert{"), "{text}");
+        assert!(text.contains("fuzzfleet_paused 0\n"));
     }
 
     #[test]

@@ -176,6 +176,14 @@ impl Db {
     }
 
     fn migrate(&self, path: &Path) -> Result<()> {
+        // Up to date already: no write transaction, so a reader (`status`, `crashes
+        // list`) still opens the database on a full disk.
+        let current: i64 = self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if current == MIGRATIONS.len() as i64 {
+            return Ok(());
+        }
         // The version is read inside a write transaction: a `status` opening the file
         // while a `run` creates it must wait for the run's migration, not repeat it.
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
@@ -445,6 +453,14 @@ impl Db {
             Ok(())
         })?;
         Ok(removed)
+    }
+
+    /// Deletes stats samples older than `before_ms` (history only: the targets' totals
+    /// live in their own rows). Used to free space when the disk runs full.
+    pub fn prune_samples(&self, before_ms: i64) -> Result<usize> {
+        Ok(self
+            .conn
+            .execute("DELETE FROM samples WHERE ts < ?1", params![before_ms])?)
     }
 
     /// Saves a tier's schedule position (opaque, versioned JSON owned by the scheduler).

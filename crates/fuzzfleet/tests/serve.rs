@@ -173,8 +173,10 @@ fn shape(v: &Value) -> Value {
 
 #[test]
 fn a_live_campaign_is_served_as_api_metrics_and_dashboard() {
+    // disk_percent = 1: a disk alert is active on any machine, so its shape is pinned.
     let fleet = Fleet::new(
-        "[tier.t]\ntargets = [\"clean\", \"crash_magic\"]\nbudget = \"1h\"\nmode = \"parallel\"\n",
+        "[alerts]\ndisk_percent = 1\n\
+         [tier.t]\ntargets = [\"clean\", \"crash_magic\"]\nbudget = \"1h\"\nmode = \"parallel\"\n",
     );
     let mut run = KillOnDrop(fleet.start(&["--workers", "2"]));
     wait_until("the campaign's database", MINUTE, || {

@@ -103,6 +103,29 @@ pub(super) fn alerts(ctx: &mut Ctx<'_>, raw: Option<&RawAlerts>) -> AlertsPlan {
             *slot = percent;
         }
     }
+    match &raw.disk_critical_percent {
+        Some(v) => {
+            if let Some(percent) = values::percent(ctx, v) {
+                if percent <= plan.disk_percent {
+                    ctx.error(
+                        v.span(),
+                        format!(
+                            "must be above disk_percent ({}), got {percent}: the warning comes before the pause",
+                            plan.disk_percent
+                        ),
+                    );
+                } else {
+                    plan.disk_critical_percent = percent;
+                }
+            }
+        }
+        // A warning set at or above the default pause point moves the pause to a full disk.
+        None if plan.disk_percent >= plan.disk_critical_percent => plan.disk_critical_percent = 100,
+        None => {}
+    }
+    if let Some(d) = raw.sustain.as_ref().and_then(|v| values::duration(ctx, v)) {
+        plan.sustain = d;
+    }
     if let Some(n) = raw
         .digest_after
         .as_ref()

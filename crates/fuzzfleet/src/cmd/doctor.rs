@@ -396,26 +396,60 @@ fn private_tmp() -> Check {
     }
 }
 
-/// Which memory-limit mechanism this machine offers.
+/// Which memory-limit mechanism a campaign would use here, found the way `run` finds it
+/// (a memory cgroup is made and removed).
 fn memory_limits() -> Check {
-    let v2 = Path::new("/sys/fs/cgroup/cgroup.controllers");
-    let v1 = Path::new("/sys/fs/cgroup/memory");
-    let writable = |p: &Path| nix::unistd::access(p, nix::unistd::AccessFlags::W_OK).is_ok();
-    if v2.exists() && writable(Path::new("/sys/fs/cgroup")) {
-        check("memory limits", Level::Ok, "cgroup v2 is writable", None)
-    } else if v1.is_dir() && writable(v1) {
-        check(
-            "memory limits",
-            Level::Ok,
-            "cgroup v1 memory controller is writable",
-            None,
-        )
-    } else {
-        check(
-            "memory limits",
+    const NAME: &str = "memory limits";
+    use fleet_run::resources::{FORCE_ENV, cgroup};
+    let how = "libFuzzer's -rss_limit_mb at 7/8 of each target's rss_limit_mb writes the oom- input first";
+    if std::env::var(FORCE_ENV).is_ok_and(|v| v == "off") {
+        return check(
+            NAME,
             Level::Warn,
-            "no writable cgroup: libFuzzer's -rss_limit_mb is the only memory limit",
-            Some("run as root, or delegate a cgroup v2 subtree to fuzzfleet's user"),
-        )
+            format!("off ({FORCE_ENV}=off): libFuzzer's -rss_limit_mb alone, nothing backs it"),
+            Some(&format!("unset {FORCE_ENV}")),
+        );
+    }
+    if std::env::var(FORCE_ENV).is_ok_and(|v| v == "rss-watch") {
+        return check(
+            NAME,
+            Level::Warn,
+            format!(
+                "rss-watch ({FORCE_ENV}=rss-watch): {how}; fuzzfleet kills a worker's process group at the limit"
+            ),
+            Some(&format!("unset {FORCE_ENV} to use a cgroup")),
+        );
+    }
+    match cgroup::probe() {
+        Ok(group) => {
+            let mechanism = match group.version {
+                cgroup::Version::V2 => "cgroup-v2",
+                cgroup::Version::V1 => "cgroup-v1",
+            };
+            let parent = group
+                .dir
+                .parent()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
+            group.remove();
+            check(
+                NAME,
+                Level::Ok,
+                format!(
+                    "{mechanism}: each worker in its own memory cgroup under {parent}, its target's rss_limit_mb the hard limit; {how}"
+                ),
+                None,
+            )
+        }
+        Err(e) => check(
+            NAME,
+            Level::Warn,
+            format!(
+                "rss-watch ({e}): {how}; fuzzfleet kills a worker's process group at the limit"
+            ),
+            Some(
+                "run as root, or delegate a cgroup v2 subtree with the memory controller to fuzzfleet's user (systemd: Delegate=yes)",
+            ),
+        ),
     }
 }

@@ -88,6 +88,15 @@ pub(crate) fn campaign_spec(
             .join("; "),
         layout.root().display()
     );
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let started: usize = tiers.iter().map(|t| t.workers).sum();
+    if started > cores && args.workers.is_none() && plan.workers.is_none() {
+        // Only a tier's own `workers` or one worker per tier can get here.
+        eprintln!(
+            "fuzzfleet: warning: {started} workers on {cores} cores (each of the {} tiers needs at least one, or the tiers' `workers` say so); they share the cores — pass --workers or --tier to choose",
+            tiers.len()
+        );
+    }
     let node = fleet_run::hubsync::node_name(&layout)?;
     Ok(CampaignSpec {
         layout,
@@ -114,6 +123,7 @@ pub(crate) fn campaign_spec(
             growth,
             min_files: plan.corpus.minimize_min_files,
         }),
+        resources: fleet_run::resources::ResourceSpec::from_plan(&plan.alerts),
         reload_on_hup,
     })
 }
@@ -141,6 +151,7 @@ pub(crate) fn print_summary(summary: &fleet_run::Summary) {
 /// (and by the kernel if fuzzfleet dies first).
 pub(crate) struct CoverageSchedule {
     child: std::process::Child,
+    _owned: fleet_crash::OwnChild,
 }
 
 impl CoverageSchedule {
@@ -198,7 +209,10 @@ impl CoverageSchedule {
                     "fuzzfleet: line coverage of {} target(s) recomputed every {every_text} at nice 19 (logs/coverage.log)",
                     targets.len()
                 );
-                Some(CoverageSchedule { child })
+                Some(CoverageSchedule {
+                    _owned: fleet_crash::own_child(child.id()),
+                    child,
+                })
             }
             Err(e) => {
                 eprintln!("fuzzfleet: cannot start the coverage schedule: {e}");
@@ -323,6 +337,7 @@ pub(crate) fn print_notice(n: &Notice, verbose: bool, log: Log) {
             format!("webhook failed, {dropped} message(s) dropped (fuzzing goes on): {error}")
         }
         Notice::Error { message } => format!("error: {message}"),
+        Notice::Resource { message } => message.clone(),
     };
     match log {
         Log::Terminal => eprintln!("[{at}] {line}"),

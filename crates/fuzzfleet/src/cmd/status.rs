@@ -45,8 +45,27 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<i32> {
     } else {
         let wire: StatusWire = serde_json::from_value(serde_json::to_value(&doc)?)?;
         print!("{}", fleet_tui::text::table(&wire));
+        print_resources(doc.resources.as_ref());
     }
     Ok(exit::OK)
+}
+
+/// The resource guard's pause and active alerts, under the table.
+fn print_resources(r: Option<&fleet_run::resources::ResourcesStatus>) {
+    let Some(r) = r else {
+        return;
+    };
+    if r.paused {
+        println!(
+            "PAUSED: the state dir's disk is full; fuzzing resumes by itself when space returns"
+        );
+    }
+    for a in &r.alerts {
+        println!(
+            "ALERT {} ({}) since {}: {}",
+            a.kind, a.severity, a.since, a.message
+        );
+    }
 }
 
 fn known_targets(plan: Option<&Plan>) -> Vec<String> {

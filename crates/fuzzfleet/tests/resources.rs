@@ -1,0 +1,484 @@
+//! Resource safety on the real thing: a fixture that allocates without bound under a
+//! 256 MB limit (a real memory cgroup on this machine, and the RSS watch), a state dir
+//! on a real 32 MB tmpfs filled to the brim, and alerts delivered to a real webhook
+//! receiver on 127.0.0.1.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::Value;
+use support::{Fleet, KillOnDrop, wait_until};
+
+const MINUTE: Duration = Duration::from_secs(60);
+const LIMIT_MB: u64 = 256;
+
+/// Root (or a machine feature) is needed: skip with a message, except under
+/// `FUZZFLEET_CI=1`, where its absence fails the test.
+fn require(ok: bool, why: &str) -> bool {
+    if ok {
+        return true;
+    }
+    if std::env::var_os("FUZZFLEET_CI").is_some_and(|v| v == "1") {
+        panic!("FUZZFLEET_CI=1 and {why}");
+    }
+    eprintln!("SKIPPED: {why} (FUZZFLEET_CI=1 makes this a failure)");
+    false
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn resources(fleet: &Fleet) -> Value {
+    if !fleet.state().join("fleet.db").exists() {
+        return Value::Null;
+    }
+    fleet.status()["resources"].clone()
+}
+
+fn oom_findings(fleet: &Fleet) -> usize {
+    fleet
+        .buckets()
+        .iter()
+        .filter(|b| b["target"] == "oom" && b["kind"] == "oom")
+        .count()
+}
+
+/// Runs the `oom` fixture under a 256 MB limit until it has two oom findings (so it
+/// went on fuzzing after the first); returns the run's resources status, its pid and
+/// the memory cgroup line of a worker seen while it ran.
+fn oom_under_limit(env: &[(&str, &str)]) -> (Fleet, Value, u32, String) {
+    let fleet = Fleet::new(&format!(
+        "[[target]]\nname = \"oom\"\nrss_limit_mb = {LIMIT_MB}\n\
+         [tier.t]\ntargets = [\"oom\"]\nbudget = \"1h\"\n"
+    ));
+    let mut cmd = fleet.cmd(&["run", "--no-build", "--workers", "1"]);
+    let log = fs::File::create(fleet.path().join("run.log")).unwrap();
+    cmd.envs(env.iter().copied())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let mut run = KillOnDrop(cmd.spawn().unwrap());
+    wait_until("two oom findings", Duration::from_secs(120), || {
+        oom_findings(&fleet) >= 2
+    });
+    // The memory cgroup of the live worker: the child that runs libFuzzer on this
+    // target's corpus (the crash pipeline's reproductions are children too).
+    let corpus = fleet.state().join("corpus/oom");
+    let mut worker_cgroup = String::new();
+    wait_until("the worker fuzzing again", MINUTE, || {
+        let t = fleet.target("oom");
+        for pid in support::children_of(run.0.id()) {
+            let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let is_worker = String::from_utf8_lossy(&cmdline)
+                .split('\0')
+                .any(|a| Path::new(a) == corpus);
+            let text = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+            let line = text
+                .lines()
+                .find(|l| l.contains(":memory:") || l.starts_with("0::"));
+            // An exiting process is shown at the root: only a live one counts.
+            if let (Some(line), true, true) = (line, is_worker, support::alive(pid)) {
+                worker_cgroup = line.to_string();
+            }
+        }
+        t["state"] == "running" && t["workers"] == 1 && worker_cgroup.len() > 10
+    });
+    let pid = run.0.id();
+    run.stop();
+    let r = resources(&fleet);
+    (fleet, r, pid, worker_cgroup)
+}
+
+fn check_peak_and_report(fleet: &Fleet, r: &Value) {
+    let m = &r["memory"][0];
+    assert_eq!(m["target"], "oom", "{r}");
+    assert_eq!(m["limit_mb"], LIMIT_MB, "{r}");
+    assert_eq!(m["libfuzzer_limit_mb"], LIMIT_MB - LIMIT_MB / 8, "{r}");
+    let peak = m["peak_mb"].as_u64().unwrap();
+    // Within 10 % of the limit, and near it (the worker really grew to it).
+    assert!(peak <= LIMIT_MB + LIMIT_MB / 10, "peak {peak} MB: {r}");
+    assert!(peak >= LIMIT_MB * 3 / 4, "peak {peak} MB: {r}");
+    assert!(m["oom_stops"].as_u64().unwrap() >= 2, "{r}");
+    let oom = fleet
+        .buckets()
+        .into_iter()
+        .find(|b| b["kind"] == "oom")
+        .unwrap();
+    let input = fs::read(oom["input_path"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        input.first(),
+        Some(&b'M'),
+        "the dumped input is the allocating one"
+    );
+    let show = fleet.output(&["crashes", "show", oom["id"].as_str().unwrap()]);
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(text.contains("out-of-memory"), "{text}");
+}
+
+#[test]
+fn a_worker_past_its_memory_limit_in_a_cgroup_becomes_an_oom_finding_and_fuzzing_goes_on() {
+    if !require(is_root(), "creating memory cgroups needs root here") {
+        return;
+    }
+    let (fleet, r, pid, worker_cgroup) = oom_under_limit(&[]);
+    let mechanism = r["memory_limit"].as_str().unwrap();
+    // The worker ran inside a cgroup of this run's own.
+    assert!(
+        worker_cgroup.contains(&format!("/fuzzfleet-{pid}/w0-r")),
+        "{worker_cgroup}"
+    );
+    assert!(mechanism.starts_with("cgroup-"), "{r}");
+    assert!(
+        fleet
+            .run_log()
+            .contains(&format!("worker memory limited by {mechanism}")),
+        "{}",
+        fleet.run_log()
+    );
+    check_peak_and_report(&fleet, &r);
+    // Every worker's cgroup and fuzzfleet's own group are gone after the run.
+    let parent = fleet_run::resources::cgroup::locate().unwrap();
+    let group = parent.dir.join(format!("fuzzfleet-{pid}"));
+    assert!(!group.exists(), "{} left behind", group.display());
+}
+
+#[test]
+fn without_a_cgroup_the_rss_watch_keeps_the_worker_within_its_limit() {
+    let (fleet, r, pid, worker_cgroup) =
+        oom_under_limit(&[("FUZZFLEET_MEMORY_LIMIT", "rss-watch")]);
+    assert_eq!(r["memory_limit"], "rss-watch", "{r}");
+    assert!(
+        !worker_cgroup.contains("fuzzfleet-"),
+        "{worker_cgroup} (pid {pid})"
+    );
+    check_peak_and_report(&fleet, &r);
+}
+
+/// A tmpfs of `size_mb` mounted on `dir` for the test's life.
+struct Tmpfs(PathBuf);
+
+impl Tmpfs {
+    fn mount(dir: &Path, size_mb: u64) -> Tmpfs {
+        fs::create_dir_all(dir).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size_mb}m"), "tmpfs"])
+            .arg(dir)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "mount tmpfs: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Tmpfs(dir.to_path_buf())
+    }
+}
+
+impl Drop for Tmpfs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+/// A webhook receiver on loopback recording each POSTed body.
+fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let seen = bodies.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut len = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    len = v.trim().parse().unwrap_or(0);
+                }
+                if line == "\r\n" {
+                    break;
+                }
+            }
+            let mut body = vec![0; len];
+            if reader.read_exact(&mut body).is_ok() {
+                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                seen.lock()
+                    .unwrap()
+                    .push(v["text"].as_str().unwrap_or_default().to_string());
+            }
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+            );
+        }
+    });
+    (url, bodies)
+}
+
+fn count(bodies: &Arc<Mutex<Vec<String>>>, prefix: &str) -> usize {
+    bodies
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|b| b.starts_with(prefix))
+        .count()
+}
+
+/// Every finding's input and report, and every corpus entry, by path, with contents.
+fn kept_files(state: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for sub in ["crashes", "corpus"] {
+        let root = state.join(sub);
+        let mut stack = vec![root];
+        while let Some(dir) = stack.pop() {
+            let Ok(entries) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                } else if !e.file_name().to_string_lossy().starts_with(".tmp") {
+                    out.insert(e.path(), fs::read(e.path()).unwrap());
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Fills the filesystem of `dir` with `path` until a write fails for lack of space.
+fn fill(path: &Path) {
+    let mut f = fs::File::create(path).unwrap();
+    let chunk = vec![0xa5u8; 64 << 10];
+    while f.write_all(&chunk).is_ok() {}
+    let _ = f.sync_all();
+}
+
+#[test]
+fn a_full_disk_pauses_fuzzing_loses_nothing_and_fuzzing_resumes_when_space_returns() {
+    if !require(is_root(), "mounting a tmpfs for the state dir needs root") {
+        return;
+    }
+    let (url, bodies) = receiver();
+    let fleet = Fleet::new(&format!(
+        "[alerts]\nwebhook = \"{url}\"\ndisk_percent = 50\ndisk_critical_percent = 75\n\
+         [tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"1h\"\n"
+    ));
+    let _tmpfs = Tmpfs::mount(&fleet.state(), 32);
+    let mut run = KillOnDrop(fleet.start(&["--workers", "1"]));
+    wait_until("findings and a corpus", MINUTE, || {
+        fleet.buckets().len() >= 2 && fleet.target("crash_magic")["corpus_files"].as_i64() > Some(5)
+    });
+    let buckets_before = fleet.buckets().len();
+    let ballast = fleet.state().join("ballast");
+
+    // Full to the last block: writes fail for lack of space while the run notices.
+    fill(&ballast);
+    wait_until("the disk-critical alert", MINUTE, || {
+        fleet.run_log().contains("ALERT disk-critical")
+    });
+    let before = kept_files(&fleet.state());
+    // Let flushes fail against the full disk for a while.
+    std::thread::sleep(Duration::from_secs(5));
+    // Some room (still past the critical threshold), so status can publish the pause.
+    let len = fs::metadata(&ballast).unwrap().len();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&ballast)
+        .unwrap()
+        .set_len(len.saturating_sub(2 << 20))
+        .unwrap();
+    wait_until("fuzzing paused, its worker stopped", MINUTE, || {
+        let r = resources(&fleet);
+        r["paused"] == true && fleet.target("crash_magic")["workers"] == 0
+    });
+    let log = fleet.run_log();
+    assert!(log.contains("disk full: pruned"), "{log}");
+    let table = fleet.output(&["status"]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains("PAUSED: the state dir's disk is full"),
+        "{table}"
+    );
+    assert!(table.contains("ALERT disk-critical (critical)"), "{table}");
+    // Nothing found before is lost or changed; the database opens and checks clean.
+    let after = kept_files(&fleet.state());
+    for (path, bytes) in &before {
+        assert_eq!(
+            after.get(path),
+            Some(bytes),
+            "{} changed or lost",
+            path.display()
+        );
+    }
+    assert!(fleet.buckets().len() >= buckets_before);
+    let db = fleet_store::Db::open(&fleet.state().join("fleet.db")).unwrap();
+    assert_eq!(db.quick_check().unwrap(), Ok(()));
+    drop(db);
+
+    // Space returns: fuzzing resumes by itself.
+    fs::remove_file(&ballast).unwrap();
+    let execs = fleet.target("crash_magic")["execs"].as_i64().unwrap();
+    wait_until("fuzzing resumed", MINUTE, || {
+        let t = fleet.target("crash_magic");
+        resources(&fleet)["paused"] == false
+            && t["workers"] == 1
+            && t["execs"].as_i64().unwrap() > execs
+    });
+    wait_until("the recoveries delivered", MINUTE, || {
+        count(&bodies, "fuzzfleet: RECOVERED disk-critical") == 1
+            && count(&bodies, "fuzzfleet: RECOVERED disk:") == 1
+    });
+    run.stop();
+    // One alert and one recovery per condition, though it was checked every 5 s.
+    assert_eq!(
+        count(&bodies, "fuzzfleet: ALERT disk-critical"),
+        1,
+        "{bodies:?}"
+    );
+    assert_eq!(
+        count(&bodies, "fuzzfleet: ALERT disk (warning)"),
+        1,
+        "{bodies:?}"
+    );
+    assert_eq!(count(&bodies, "fuzzfleet: RECOVERED disk-critical"), 1);
+    assert_eq!(count(&bodies, "fuzzfleet: RECOVERED disk:"), 1);
+    assert_eq!(
+        fleet_store::Db::open(&fleet.state().join("fleet.db"))
+            .unwrap()
+            .quick_check()
+            .unwrap(),
+        Ok(())
+    );
+    // Every corpus entry is whole: named by the hash of what it holds.
+    for (path, bytes) in kept_files(&fleet.state()) {
+        if path.starts_with(fleet.state().join("corpus")) {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            assert_eq!(name, fleet_store::sha1_hex(&bytes), "{}", path.display());
+        }
+    }
+}
+
+#[test]
+fn a_sustained_memory_condition_is_one_alert_in_status_log_and_webhook_after_the_sustain_time() {
+    let (url, bodies) = receiver();
+    // 1 %: the machine is always past it, so the condition holds from the start.
+    let fleet = Fleet::new(&format!(
+        "[alerts]\nwebhook = \"{url}\"\nmem_percent = 1\nsustain = \"6s\"\n\
+         [tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n"
+    ));
+    let mut run = KillOnDrop(fleet.start(&["--workers", "1"]));
+    wait_until("the memory alert in status", MINUTE, || {
+        resources(&fleet)["alerts"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|x| x["kind"] == "memory"))
+    });
+    wait_until("the memory alert delivered", MINUTE, || {
+        count(&bodies, "fuzzfleet: ALERT memory") == 1
+    });
+    // Not at the first sample: only after the condition held for the sustain time.
+    let log = fleet.run_log();
+    let at = |marker: &str| -> u32 {
+        let line = log.lines().find(|l| l.contains(marker)).unwrap();
+        let hms: Vec<u32> = line[1..9].split(':').map(|x| x.parse().unwrap()).collect();
+        hms[0] * 3600 + hms[1] * 60 + hms[2]
+    };
+    let (started, alerted) = (at("clean: fuzzing on"), at("ALERT memory (warning)"));
+    assert!((alerted + 86_400 - started) % 86_400 >= 6, "{log}");
+    // It holds: several more checks, still one alert.
+    std::thread::sleep(Duration::from_secs(12));
+    assert_eq!(count(&bodies, "fuzzfleet: ALERT memory"), 1, "{bodies:?}");
+    assert_eq!(fleet.run_log().matches("ALERT memory").count(), 1);
+    run.stop();
+}
+
+/// Live processes running `sleep MARK` (the `orphans` fixture's leftovers of this test).
+fn sleepers(mark: &str) -> Vec<u32> {
+    let want = format!("sleep\0{mark}\0");
+    fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| {
+            let pid = e.file_name().to_str()?.parse::<u32>().ok()?;
+            let cmdline = fs::read(e.path().join("cmdline")).ok()?;
+            (cmdline.ends_with(want.as_bytes()) && support::alive(pid)).then_some(pid)
+        })
+        .collect()
+}
+
+/// Zombie children of `pid`.
+fn zombie_children(pid: u32) -> std::collections::BTreeSet<u32> {
+    support::children_of(pid)
+        .into_iter()
+        .filter(|c| !support::alive(*c) && Path::new(&format!("/proc/{c}")).exists())
+        .collect()
+}
+
+#[test]
+fn processes_workers_leave_behind_are_reaped_and_none_outlives_the_campaign() {
+    orphans_case(&[], 3000);
+}
+
+/// Without a cgroup the `setsid` sleepers escape the workers' process groups: only the
+/// subreaper's final sweep of its children stops them.
+#[test]
+fn without_a_cgroup_the_subreaper_still_leaves_no_orphan() {
+    orphans_case(&[("FUZZFLEET_MEMORY_LIMIT", "rss-watch")], 4000);
+}
+
+fn orphans_case(env: &[(&str, &str)], base: u32) {
+    // A mark no other test uses: the sleepers' duration (they end by themselves anyway).
+    let mark = (base + std::process::id() % 1000).to_string();
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"orphans\"]\nbudget = \"1h\"\n");
+    let log = fs::File::create(fleet.path().join("run.log")).unwrap();
+    let mut run = KillOnDrop(
+        fleet
+            .cmd(&["run", "--no-build", "--workers", "1"])
+            .env("FUZZFLEET_ORPHAN_MARK", &mark)
+            .envs(env.iter().copied())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap(),
+    );
+    // Workers crash and restart, each leaving a setsid'd sleeper and a zombie shell.
+    wait_until("two worker restarts", MINUTE, || {
+        fleet.target("orphans")["restarts"].as_i64() >= Some(2)
+    });
+    wait_until("a sleeper left by the fixture", MINUTE, || {
+        !sleepers(&mark).is_empty()
+    });
+    // Zombies handed to fuzzfleet (the subreaper: the fixture's shells, once their
+    // harness ended) are reaped, not collected. New ones keep coming while workers
+    // restart, so each one seen must be gone within a few seconds.
+    let mut seen = std::collections::BTreeSet::new();
+    wait_until("a zombie handed to fuzzfleet", MINUTE, || {
+        seen = zombie_children(run.0.id());
+        !seen.is_empty()
+    });
+    wait_until("those zombies reaped", Duration::from_secs(10), || {
+        zombie_children(run.0.id()).is_disjoint(&seen)
+    });
+    // A worker's cgroup takes its leftovers with it when the worker ends, but the crash
+    // pipeline's reproductions of the planted crash leave sleepers outside any worker's
+    // cgroup: in both mechanisms some pile up, and only the campaign's end stops them.
+    wait_until("sleepers piling up", MINUTE, || sleepers(&mark).len() >= 2);
+    run.stop();
+    // Nothing the workers started outlives the campaign.
+    wait_until("every sleeper gone", Duration::from_secs(5), || {
+        sleepers(&mark).is_empty()
+    });
+}
