@@ -98,14 +98,20 @@ fn oom_under_limit(env: &[(&str, &str)]) -> (Fleet, Value, u32, String) {
     (fleet, r, pid, worker_cgroup)
 }
 
-fn check_peak_and_report(fleet: &Fleet, r: &Value) {
+/// `slack`: how far past the limit the peak may go — a cgroup is the kernel's limit
+/// (10 %: the report's headroom), the RSS watch samples (25 %: on a loaded 2-core machine
+/// a sample can come late while the input still grows).
+fn check_peak_and_report(fleet: &Fleet, r: &Value, slack: u64) {
     let m = &r["memory"][0];
     assert_eq!(m["target"], "oom", "{r}");
     assert_eq!(m["limit_mb"], LIMIT_MB, "{r}");
     assert_eq!(m["libfuzzer_limit_mb"], LIMIT_MB - LIMIT_MB / 8, "{r}");
     let peak = m["peak_mb"].as_u64().unwrap();
     // Within 10 % of the limit, and near it (the worker really grew to it).
-    assert!(peak <= LIMIT_MB + LIMIT_MB / 10, "peak {peak} MB: {r}");
+    assert!(
+        peak <= LIMIT_MB + LIMIT_MB * slack / 100,
+        "peak {peak} MB: {r}"
+    );
     assert!(peak >= LIMIT_MB * 3 / 4, "peak {peak} MB: {r}");
     assert!(m["oom_stops"].as_u64().unwrap() >= 2, "{r}");
     let oom = fleet
@@ -144,7 +150,7 @@ fn a_worker_past_its_memory_limit_in_a_cgroup_becomes_an_oom_finding_and_fuzzing
         "{}",
         fleet.run_log()
     );
-    check_peak_and_report(&fleet, &r);
+    check_peak_and_report(&fleet, &r, 10);
     // Every worker's cgroup and fuzzfleet's own group are gone after the run.
     let parent = fleet_run::resources::cgroup::locate().unwrap();
     let group = parent.dir.join(format!("fuzzfleet-{pid}"));
@@ -160,7 +166,7 @@ fn without_a_cgroup_the_rss_watch_keeps_the_worker_within_its_limit() {
         !worker_cgroup.contains("fuzzfleet-"),
         "{worker_cgroup} (pid {pid})"
     );
-    check_peak_and_report(&fleet, &r);
+    check_peak_and_report(&fleet, &r, 25);
 }
 
 /// A tmpfs of `size_mb` mounted on `dir` for the test's life.
