@@ -117,9 +117,12 @@ fn status_reaches_a_nodes_agent_through_an_ssh_tunnel_and_refuses_an_unknown_hos
         return;
     }
     let ssh_port = free_port();
+    let hub = fleet_testkit::state_temp_dir();
     let fleet = Fleet::new(&format!(
-        "[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n\
-         [node.alpha]\nssh = \"root@127.0.0.1:{ssh_port}\"\ntiers = [\"t\"]\n"
+        "[hub]\nurl = \"file://{}\"\n\
+         [tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n\
+         [node.alpha]\nssh = \"root@127.0.0.1:{ssh_port}\"\ntiers = [\"t\"]\n",
+        hub.path().display()
     ));
     let dir = fleet.path().join("ssh");
     fs::create_dir_all(&dir).unwrap();
@@ -201,6 +204,22 @@ fn status_reaches_a_nodes_agent_through_an_ssh_tunnel_and_refuses_an_unknown_hos
     assert!(
         error.contains("node alpha") && error.contains("cannot connect"),
         "{doc:#}"
+    );
+    // How long it has been silent, from the heartbeat its agent writes to the hub.
+    assert!(doc["nodes"][0]["last_heartbeat"].is_string(), "{doc:#}");
+    assert!(
+        doc["nodes"][0]["unreachable_for_s"].as_i64().is_some(),
+        "{doc:#}"
+    );
+    let text = fleet
+        .cmd(&["status", "--all-nodes"])
+        .env("FUZZFLEET_SSH_CONFIG", &good)
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("unreachable, no heartbeat for"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
     );
 }
 

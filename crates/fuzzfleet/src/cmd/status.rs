@@ -34,7 +34,8 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<i32> {
         return watch(ctx, plan.as_ref(), remotes, explicit, args);
     }
     if explicit {
-        return remote_once(remotes, args);
+        let heartbeats = heartbeats(plan.as_ref());
+        return remote_once(remotes, &heartbeats, args);
     }
     let state = ctx.state_dir(plan.as_ref());
     let db = super::open_db(&state)?;
@@ -165,8 +166,45 @@ fn read_token(path: &Path) -> Result<String> {
     Ok(token.trim().to_string())
 }
 
+/// Each node's last heartbeat in the config's hub (ms since the epoch), by node name:
+/// how long an unreachable node has been silent. Empty without a hub or when it cannot
+/// be read (the view does not depend on it).
+fn heartbeats(plan: Option<&Plan>) -> std::collections::BTreeMap<String, i64> {
+    let Some(hub) = plan.and_then(|p| p.hub.as_ref()) else {
+        return Default::default();
+    };
+    let Ok(hub) = fleet_hub::Hub::open(&hub.url, fleet_hub::HubOptions::default()) else {
+        return Default::default();
+    };
+    hub.heartbeats()
+        .map(|h| {
+            h.heartbeats
+                .into_iter()
+                .filter_map(|b| {
+                    let t = humantime::parse_rfc3339(&b.time).ok()?;
+                    let ms = t.duration_since(std::time::UNIX_EPOCH).ok()?.as_millis();
+                    Some((b.node.to_string(), i64::try_from(ms).ok()?))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Prints each remote node's status once; exit 1 when a node did not answer.
-fn remote_once(remotes: Vec<Remote>, args: &StatusArgs) -> Result<i32> {
+fn remote_once(
+    remotes: Vec<Remote>,
+    heartbeats: &std::collections::BTreeMap<String, i64>,
+    args: &StatusArgs,
+) -> Result<i32> {
+    let now = fleet_store::now_ms();
+    let last_heartbeat = |name: &str| heartbeats.get(name).copied();
+    let silent_for = |name: &str| {
+        last_heartbeat(name).map(|t| {
+            humantime::format_duration(std::time::Duration::from_secs(
+                u64::try_from((now - t).max(0) / 1000).unwrap_or(0),
+            ))
+        })
+    };
     let single = remotes.len() == 1 && !args.all_nodes;
     let mut failed = false;
     let mut docs = Vec::new();
@@ -196,10 +234,15 @@ fn remote_once(remotes: Vec<Remote>, args: &StatusArgs) -> Result<i32> {
         } else {
             let nodes: Vec<Value> = docs
                 .iter()
-                .map(|(name, url, result)| match result {
-                    Ok(doc) => json!({"node": name, "url": url, "status": doc, "error": null}),
-                    Err(e) => {
-                        json!({"node": name, "url": url, "status": null, "error": e.to_string()})
+                .map(|(name, url, result)| {
+                    let last = last_heartbeat(name).map(fleet_store::rfc3339);
+                    match result {
+                        Ok(doc) => json!({"node": name, "url": url, "status": doc, "error": null,
+                            "last_heartbeat": last, "unreachable_for_s": null}),
+                        Err(e) => json!({"node": name, "url": url, "status": null,
+                            "error": e.to_string(), "last_heartbeat": last,
+                            "unreachable_for_s": last_heartbeat(name)
+                                .map(|t| (now - t).max(0) / 1000)}),
                     }
                 })
                 .collect();
@@ -220,7 +263,10 @@ fn remote_once(remotes: Vec<Remote>, args: &StatusArgs) -> Result<i32> {
                     print!("{}", fleet_tui::text::table(&wire));
                 }
                 Err(e) if single => eprintln!("node {name} unreachable: {e}"),
-                Err(e) => println!("unreachable: {e}"),
+                Err(e) => match silent_for(name) {
+                    Some(d) => println!("unreachable, no heartbeat for {d}: {e}"),
+                    None => println!("unreachable: {e}"),
+                },
             }
         }
     }
