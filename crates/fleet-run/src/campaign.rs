@@ -491,21 +491,7 @@ impl<'n> Campaign<'n> {
             .spec
             .targets
             .values()
-            .map(|t| {
-                (
-                    t.name.clone(),
-                    crate::triage::TriageTarget {
-                        binary: t.binary.clone(),
-                        limits: fleet_engine::libfuzzer::Limits {
-                            rss_limit_mb: t.rss_limit_mb,
-                            malloc_limit_mb: None,
-                            timeout_s: t.timeout_s,
-                        },
-                        extra_args: t.extra_args.clone(),
-                        env: t.env.clone(),
-                    },
-                )
-            })
+            .map(|t| (t.name.clone(), crate::triage::TriageTarget::from(t)))
             .collect();
         let tx = self.tx.clone();
         match crate::triage::TriageThread::spawn(

@@ -66,6 +66,22 @@ pub struct TriageTarget {
     pub env: Vec<(String, String)>,
 }
 
+impl From<&crate::CampaignTarget> for TriageTarget {
+    /// A campaign target as triage runs it: its binary, limits, flags and environment.
+    fn from(t: &crate::CampaignTarget) -> Self {
+        TriageTarget {
+            binary: t.binary.clone(),
+            limits: Limits {
+                rss_limit_mb: t.rss_limit_mb,
+                malloc_limit_mb: None,
+                timeout_s: t.timeout_s,
+            },
+            extra_args: t.extra_args.clone(),
+            env: t.env.clone(),
+        }
+    }
+}
+
 /// The pipeline's settings (`[crashes]`).
 #[derive(Clone, Debug)]
 pub struct TriageConfig {

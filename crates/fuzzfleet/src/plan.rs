@@ -216,20 +216,6 @@ pub fn triage_targets(plan: &Plan) -> BTreeMap<String, fleet_run::triage::Triage
     plan.targets
         .iter()
         .filter_map(|t| campaign_target(plan, t.name.as_str()).ok())
-        .map(|t| (t.name.clone(), triage_target(&t)))
+        .map(|t| (t.name.clone(), fleet_run::triage::TriageTarget::from(&t)))
         .collect()
-}
-
-/// How the crash pipeline runs one campaign target.
-pub fn triage_target(t: &CampaignTarget) -> fleet_run::triage::TriageTarget {
-    fleet_run::triage::TriageTarget {
-        binary: t.binary.clone(),
-        limits: fleet_engine::libfuzzer::Limits {
-            rss_limit_mb: t.rss_limit_mb,
-            malloc_limit_mb: None,
-            timeout_s: t.timeout_s,
-        },
-        extra_args: t.extra_args.clone(),
-        env: t.env.clone(),
-    }
 }

@@ -23,31 +23,10 @@ fn free_port() -> u16 {
 }
 
 fn api_status(port: u16) -> Option<Value> {
-    let body = ureq_get(&format!("http://127.0.0.1:{port}/api/v1/status"))?;
-    serde_json::from_str(&body).ok()
-}
-
-/// A plain HTTP/1.1 GET over a TCP socket (the test needs no HTTP client crate).
-fn ureq_get(url: &str) -> Option<String> {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://")?;
-    let (host, path) = rest.split_once('/').map_or((rest, "/"), |(h, p)| (h, p));
-    let mut conn = std::net::TcpStream::connect(host).ok()?;
-    conn.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        conn,
-        "GET /{} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n",
-        path.trim_start_matches('/')
-    )
-    .ok()?;
-    let mut text = String::new();
-    conn.read_to_string(&mut text).ok()?;
-    let (head, body) = text.split_once("\r\n\r\n")?;
-    if !head.starts_with("HTTP/1.1 200") {
-        return None;
-    }
-    // The API answers with a length, not chunks, for these small documents.
-    Some(body.to_string())
+    let doc = fleet_serve::Client::new(&format!("http://127.0.0.1:{port}"), None)
+        .status()
+        .ok()?;
+    serde_json::to_value(doc).ok()
 }
 
 fn state_of(status: &Value, target: &str) -> String {

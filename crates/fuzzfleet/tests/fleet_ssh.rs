@@ -14,6 +14,21 @@ use std::time::Duration;
 use serde_json::Value;
 use support::{Fleet, KillOnDrop, wait_until};
 
+/// Whether this machine can run a test sshd (root, openssh-server); under FUZZFLEET_CI it
+/// must.
+fn can_run_sshd() -> bool {
+    let root = nix::unistd::Uid::effective().is_root();
+    if root && Path::new("/usr/sbin/sshd").exists() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("FUZZFLEET_CI").is_none(),
+        "this test needs root and openssh-server (.ci/run installs it)"
+    );
+    eprintln!("skipped: needs root and /usr/sbin/sshd (apt-get install openssh-server)");
+    false
+}
+
 /// Runs a program that must succeed.
 fn run(cmd: &mut Command) {
     let out = cmd.output().unwrap();
@@ -107,13 +122,7 @@ fn status(fleet: &Fleet, ssh_config: &Path) -> (Option<i32>, Value, String) {
 
 #[test]
 fn status_reaches_a_nodes_agent_through_an_ssh_tunnel_and_refuses_an_unknown_host_key() {
-    let root = nix::unistd::Uid::effective().is_root();
-    if !root || !Path::new("/usr/sbin/sshd").exists() {
-        assert!(
-            std::env::var_os("FUZZFLEET_CI").is_none(),
-            "this test needs root and openssh-server (.ci/run installs it)"
-        );
-        eprintln!("skipped: needs root and /usr/sbin/sshd (apt-get install openssh-server)");
+    if !can_run_sshd() {
         return;
     }
     let ssh_port = free_port();
@@ -256,13 +265,7 @@ fn mode(path: &Path) -> u32 {
 
 #[test]
 fn deploy_copies_as_the_nodes_user_changes_nothing_twice_and_its_unit_runs_the_agent() {
-    let root = nix::unistd::Uid::effective().is_root();
-    if !root || !Path::new("/usr/sbin/sshd").exists() {
-        assert!(
-            std::env::var_os("FUZZFLEET_CI").is_none(),
-            "this test needs root and openssh-server (.ci/run installs it)"
-        );
-        eprintln!("skipped: needs root and /usr/sbin/sshd (apt-get install openssh-server)");
+    if !can_run_sshd() {
         return;
     }
     let ssh_port = free_port();

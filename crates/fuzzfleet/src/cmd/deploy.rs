@@ -228,7 +228,6 @@ fn deploy_node(
         manifest.files.insert(path.clone(), sum);
     }
     let unchanged = files.len() - changed.len();
-    let unit_changed = changed.iter().any(|p| p == UNIT);
     let root_steps = vec![
         format!("sudo install -m 644 {base}/{UNIT} /etc/systemd/system/{UNIT}"),
         "sudo systemctl daemon-reload".to_string(),
@@ -281,7 +280,6 @@ fn deploy_node(
         "sudo -n install -m 644 {base}/{UNIT} /etc/systemd/system/{UNIT} && sudo -n systemctl daemon-reload && \
          sudo -n systemctl enable {UNIT} && sudo -n systemctl restart {UNIT}"
     );
-    let _ = unit_changed;
     match ssh_output(name, dest, &install, None) {
         Ok(_) => outcome.unit = "installed",
         Err(_) => {
