@@ -34,6 +34,10 @@ pub mod defaults {
     pub const IMPLICIT_TIER: &str = "all";
     /// Budget per target of the implicit tier.
     pub const IMPLICIT_TIER_BUDGET: Duration = Duration::from_secs(3600);
+    /// Length of a tier's turn when the tiers need more workers than the node has.
+    pub const TIER_SLICE: Duration = Duration::from_secs(3600);
+    /// How often a campaign syncs with the hub.
+    pub const HUB_EVERY: Duration = Duration::from_secs(60);
 }
 
 /// A validated `fleet.toml`.
@@ -47,6 +51,8 @@ pub struct Plan {
     pub state_dir: PathBuf,
     /// Workers on this node; `None` means one per core.
     pub workers: Option<NonZeroUsize>,
+    /// Length of a tier's turn when the tiers need more workers than the node has.
+    pub tier_slice: Duration,
     /// `[[project]]`s, in file order.
     pub projects: Vec<ProjectPlan>,
     /// Every target, from projects and `[[target]]`, sorted by name.
@@ -190,6 +196,8 @@ pub struct NodePlan {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HubPlan {
     pub url: HubUrl,
+    /// How often a campaign syncs (besides at its start and stop).
+    pub every: Duration,
 }
 
 /// Automatic corpus minimization during a campaign.

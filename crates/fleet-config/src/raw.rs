@@ -26,6 +26,10 @@ pub(crate) struct RawConfig {
     pub state_dir: Option<S<String>>,
     /// Worker processes (one core each) on this node. `0` or absent: one per core.
     pub workers: Option<S<i64>>,
+    /// When the tiers need more workers than the node has (each tier needs at least
+    /// one), they take turns of this length, never longer than a target's budget.
+    /// Default "1h".
+    pub tier_slice: Option<S<RawDuration>>,
     /// Per-target defaults, used where a `[[target]]` or `[[project]]` does not say.
     pub defaults: Option<RawDefaults>,
     /// cargo-fuzz projects whose targets are built and registered.
@@ -190,6 +194,9 @@ pub(crate) struct RawNode {
 pub(crate) struct RawHub {
     /// `file:///abs/dir` or `s3://bucket/prefix`. Required.
     pub url: S<String>,
+    /// How often a campaign syncs with the hub (besides at its start and stop).
+    /// Default "60s".
+    pub every: Option<S<RawDuration>>,
 }
 
 /// `[alerts]`.

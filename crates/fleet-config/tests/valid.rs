@@ -38,6 +38,7 @@ fn minimal_config_runs_its_binary_in_the_implicit_tier() {
         base_dir: dir.clone(),
         state_dir: dir.join(".fuzzfleet"),
         workers: None,
+        tier_slice: HOUR,
         projects: vec![],
         targets: vec![TargetPlan {
             name: target("true"),
@@ -109,6 +110,7 @@ fn full_config_sets_every_key() {
         base_dir: dir.clone(),
         state_dir: dir.join("state"),
         workers: NonZeroUsize::new(6),
+        tier_slice: Duration::from_secs(1800),
         projects: vec![ProjectPlan {
             path: fuzz.clone(),
             toolchain: "nightly-2025-06-01".into(),
@@ -196,6 +198,7 @@ fn full_config_sets_every_key() {
                 bucket: "fuzzfleet-hub".into(),
                 prefix: "fleet".into(),
             },
+            every: Duration::from_secs(90),
         }),
         alerts: AlertsPlan {
             webhook: Some("https://hooks.example/fuzzfleet".parse().unwrap()),

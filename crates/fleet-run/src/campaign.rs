@@ -14,7 +14,7 @@ use crate::events::{Event, RunId, WorkerExit, WorkerMsg};
 use crate::findings::{self, Kept};
 use crate::minimize::{self, MinimizeOutcome};
 use crate::output::{self, ExitKind, ExtraFlag, LibFuzzerOptions};
-use crate::schedule::{Assignment, TierSpec, TierState};
+use crate::schedule::{Assignment, Rotation, TierSpec, TierState};
 use crate::stats::TargetLive;
 use crate::worker::{self, Worker, WorkerSpec};
 use crate::{corpus, process, resources};
@@ -62,6 +62,10 @@ pub struct CampaignSpec {
     pub layout: Layout,
     pub targets: BTreeMap<String, CampaignTarget>,
     pub tiers: Vec<TierSpec>,
+    /// Worker slots: never more workers than this at once. When the tiers need more
+    /// together, they take turns of `tier_slice`.
+    pub slots: usize,
+    pub tier_slice: Duration,
     /// Stop after this long (`--for`).
     pub run_for: Option<Duration>,
     /// Run one cycle of every tier, then stop (`--once`).
@@ -165,6 +169,13 @@ pub enum Notice {
         target: String,
         outcome: Result<MinimizeOutcome, String>,
     },
+    /// The tiers need more workers than the node has: these run for this turn, the
+    /// others wait for theirs.
+    TierTurn {
+        running: Vec<String>,
+        waiting: Vec<String>,
+        turn: Duration,
+    },
     HubSynced {
         pushed: usize,
         pulled: usize,
@@ -238,8 +249,22 @@ struct TierRun {
     current: Vec<Assignment>,
     until: Option<Instant>,
     credited_at: Instant,
-    first_slot: usize,
+    /// The worker slots this tier owns; empty while it waits for its turn.
+    slots: Vec<usize>,
 }
+
+/// Tiers taking turns (see [`Rotation`]).
+struct TurnRun {
+    rotation: Rotation,
+    /// When the current turn ends.
+    until: Instant,
+    credited_at: Instant,
+    /// The running tiers as last announced.
+    announced: Vec<usize>,
+}
+
+/// The schedule table's row for the rotation's state (tier names cannot have parentheses).
+const ROTATION_ROW: &str = "(rotation)";
 
 /// Runs a campaign until it is stopped, `--for` elapses, or `--once` completes.
 pub fn run(spec: CampaignSpec, notify: &mut dyn FnMut(Notice)) -> Result<Summary, CampaignError> {
@@ -287,6 +312,7 @@ struct Campaign<'n> {
     triage: Option<crate::triage::TriageThread>,
     notifier: Option<crate::notify::Notifier>,
     resources: resources::Guard,
+    turns: Option<TurnRun>,
 }
 
 impl<'n> Campaign<'n> {
@@ -297,22 +323,50 @@ impl<'n> Campaign<'n> {
     ) -> Result<Self, CampaignError> {
         let db = Db::open(&spec.layout.db_path())?;
         let now = Instant::now();
-        let mut slots = Vec::new();
+        let mut rotation = Rotation::needed(spec.slots, &spec.tiers, spec.tier_slice);
+        if let Some(r) = &mut rotation
+            && let Some(saved) = db.load_schedule(ROTATION_ROW)?
+        {
+            // Turns resume where they were: time had is kept by tier name.
+            let had: BTreeMap<String, u64> = serde_json::from_str(&saved.state).unwrap_or_default();
+            for (i, t) in spec.tiers.iter().enumerate() {
+                r.ran_ms[i] = had.get(&t.name).copied().unwrap_or(0);
+            }
+        }
+        let mut slot_count = 0;
         let mut tiers = Vec::new();
         for t in &spec.tiers {
             let saved = db.load_schedule(&t.name)?;
             let mut state = TierState::from_json(saved.as_ref().map(|r| r.state.as_str()));
             t.resume(&mut state);
+            let mut t = t.clone();
+            let owned = if rotation.is_some() {
+                // Slots are handed out turn by turn; a tier never gets more than exist.
+                t.workers = t.workers.min(spec.slots);
+                Vec::new()
+            } else {
+                (slot_count..slot_count + t.workers).collect()
+            };
+            slot_count += owned.len();
             tiers.push(TierRun {
-                spec: t.clone(),
+                spec: t,
                 state,
                 current: Vec::new(),
                 until: None,
                 credited_at: now,
-                first_slot: slots.len(),
+                slots: owned,
             });
-            slots.extend((0..t.workers).map(|_| Slot::default()));
         }
+        if rotation.is_some() {
+            slot_count = spec.slots;
+        }
+        let slots = (0..slot_count).map(|_| Slot::default()).collect();
+        let turns = rotation.map(|rotation| TurnRun {
+            rotation,
+            until: now,
+            credited_at: now,
+            announced: Vec::new(),
+        });
         let mut live = BTreeMap::new();
         for name in spec.targets.keys() {
             let previous = db.target(name)?;
@@ -361,6 +415,7 @@ impl<'n> Campaign<'n> {
             notifier: None,
             resources: guard,
             last_compact: now - COMPACT_EVERY,
+            turns,
         })
     }
 
@@ -428,8 +483,12 @@ impl<'n> Campaign<'n> {
         }
         self.start_triage();
         let now = Instant::now();
-        for i in 0..self.tiers.len() {
-            self.decide(i, now);
+        if self.turns.is_some() {
+            self.take_turns(now);
+        } else {
+            for i in 0..self.tiers.len() {
+                self.decide(i, now);
+            }
         }
         self.check_all_idle();
         let mut last_tick = now;
@@ -768,6 +827,10 @@ impl<'n> Campaign<'n> {
 
     fn check_all_idle(&mut self) {
         if self.stopping.is_none() && self.slots.iter().all(|s| s.target.is_none()) {
+            // A waiting tier may have something to run: the turn ends early.
+            if self.turns.is_some() && self.take_turns(Instant::now()) {
+                return;
+            }
             let all_finished = self.tiers.iter().all(|t| t.state.finished);
             self.begin_stop(if all_finished && self.spec.once {
                 StopReason::CycleDone
@@ -826,21 +889,33 @@ impl<'n> Campaign<'n> {
             .cloned()
             .collect();
         let t = &mut self.tiers[i];
+        if t.slots.is_empty() {
+            // Waiting for its turn (or a tier without workers): nothing runs.
+            t.current.clear();
+            t.until = None;
+            return;
+        }
         let decision = t.spec.decide(&mut t.state, &skip, self.spec.once);
         t.until = decision.for_duration.map(|d| now + d);
         t.current = decision.run;
         let _ = self
             .db
             .save_schedule(&t.spec.name, &t.state.to_json(), now_ms());
+        if t.current.is_empty()
+            && let Some(turns) = &mut self.turns
+        {
+            // Nothing left to run in its turn: the others need not wait for the slice.
+            turns.until = now;
+        }
         // The slots' wanted targets, keeping a slot on its target where possible.
-        let range = t.first_slot..t.first_slot + t.spec.workers;
+        let range = t.slots.clone();
         let mut wanted: Vec<String> = t
             .current
             .iter()
             .flat_map(|a| std::iter::repeat_n(a.target.clone(), a.workers))
             .collect();
         let mut changed = Vec::new();
-        for s in range.clone() {
+        for &s in &range {
             let keep = self.slots[s]
                 .target
                 .as_ref()
@@ -875,6 +950,117 @@ impl<'n> Campaign<'n> {
                 .map_or(0, |a| a.workers);
             (self.notify)(Notice::TargetStarted { target, workers });
         }
+    }
+
+    /// Ends the current turn of the tiers and starts the next: the tiers with the least
+    /// time so far that fit, and that have something to run. Tiers that keep running
+    /// keep their slots and workers. True when some tier runs this turn.
+    fn take_turns(&mut self, now: Instant) -> bool {
+        let Some(turns) = self.turns.as_mut() else {
+            return false;
+        };
+        let active: Vec<usize> = (0..self.tiers.len())
+            .filter(|&i| !self.tiers[i].slots.is_empty())
+            .collect();
+        if !self.resources.paused() {
+            turns
+                .rotation
+                .credit(&active, now.saturating_duration_since(turns.credited_at));
+        }
+        turns.credited_at = now;
+        let skip: BTreeSet<String> = self
+            .failed
+            .keys()
+            .chain(self.minimizing.keys())
+            .cloned()
+            .collect();
+        // What each tier would run now, asked of a copy of its schedule.
+        let wants: Vec<usize> = self
+            .tiers
+            .iter()
+            .map(|t| {
+                let mut state = t.state.clone();
+                let runs = !t
+                    .spec
+                    .decide(&mut state, &skip, self.spec.once)
+                    .run
+                    .is_empty();
+                if runs { t.spec.workers } else { 0 }
+            })
+            .collect();
+        let chosen = turns.rotation.choose(&wants);
+        let turn = turns.rotation.turn(
+            &self
+                .tiers
+                .iter()
+                .map(|t| t.spec.clone())
+                .collect::<Vec<_>>(),
+            &chosen,
+        );
+        turns.until = now + turn;
+        let had: BTreeMap<&str, u64> = self
+            .tiers
+            .iter()
+            .zip(&turns.rotation.ran_ms)
+            .map(|(t, ms)| (t.spec.name.as_str(), *ms))
+            .collect();
+        let _ = self.db.save_schedule(
+            ROTATION_ROW,
+            &serde_json::to_string(&had).expect("a map of strings to integers"),
+            now_ms(),
+        );
+        let running: Vec<usize> = chosen.iter().map(|c| c.0).collect();
+        let announce = running != turns.announced && !running.is_empty();
+        turns.announced = running.clone();
+        // Tiers whose turn is over give their slots back.
+        for &i in &active {
+            if !running.contains(&i) {
+                self.account(now);
+                self.credit(i, now);
+                let t = &mut self.tiers[i];
+                t.slots.clear();
+                t.current.clear();
+                t.until = None;
+                let _ = self
+                    .db
+                    .save_schedule(&t.spec.name, &t.state.to_json(), now_ms());
+            }
+        }
+        let mut free: Vec<usize> = (0..self.slots.len())
+            .filter(|s| !self.tiers.iter().any(|t| t.slots.contains(s)))
+            .collect();
+        let mut starting = Vec::new();
+        for &(i, w) in &chosen {
+            if self.tiers[i].slots.is_empty() {
+                self.tiers[i].slots = free.drain(..w.min(free.len())).collect();
+                starting.push(i);
+            }
+        }
+        // Slots nobody owns now stop their workers.
+        for s in free {
+            if self.slots[s].target.is_some() || self.slots[s].worker.is_some() {
+                self.account_slot(s, None, now);
+                self.slots[s].target = None;
+                self.slots[s].restart_at = None;
+                self.stop_slot(s, now);
+            }
+        }
+        for i in starting {
+            self.tiers[i].credited_at = now;
+            self.decide(i, now);
+        }
+        if announce {
+            let name = |i: usize| self.tiers[i].spec.name.clone();
+            (self.notify)(Notice::TierTurn {
+                running: running.iter().map(|&i| name(i)).collect(),
+                waiting: (0..self.tiers.len())
+                    .filter(|i| !running.contains(i) && wants[*i] > 0)
+                    .map(name)
+                    .collect(),
+                turn,
+            });
+        }
+        !running.is_empty()
     }
 
     fn stop_slot(&mut self, s: usize, now: Instant) {
@@ -1158,6 +1344,9 @@ impl<'n> Campaign<'n> {
             if self.tiers[i].until.is_some_and(|u| now >= u) {
                 self.decide(i, now);
             }
+        }
+        if self.turns.as_ref().is_some_and(|t| now >= t.until) {
+            self.take_turns(now);
         }
         self.check_all_idle();
         let running: BTreeSet<String> = self

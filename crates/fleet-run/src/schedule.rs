@@ -12,6 +12,10 @@
 //! - A target's budget is wall-clock time per cycle. When every target of a tier has had
 //!   its budget, the cycle ends; the next cycle starts unless the run is `--once`.
 //! - A target marked skipped (it failed to start) counts as done for the cycle.
+//! - When the tiers need more workers than the node has (each tier needs at least one),
+//!   the tiers take turns ([`Rotation`]): each turn runs the tiers that have had the
+//!   least time so far, as many as fit, for one tier slice. A waiting tier's clock stands
+//!   still, so its targets' budgets are spent only while they run.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
@@ -207,6 +211,69 @@ pub fn split_workers(total: usize, fixed: &[Option<usize>]) -> Vec<usize> {
         .collect()
 }
 
+/// Tiers taking turns on a node with fewer worker slots than they need together.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rotation {
+    /// Worker slots on the node.
+    pub slots: usize,
+    /// Length of a turn.
+    pub slice: Duration,
+    /// Milliseconds each tier (by index) has had a turn.
+    pub ran_ms: Vec<u64>,
+}
+
+impl Rotation {
+    /// A rotation when the tiers' workers do not fit in `slots`, else `None`.
+    pub fn needed(slots: usize, tiers: &[TierSpec], slice: Duration) -> Option<Rotation> {
+        let wanted: usize = tiers.iter().map(|t| t.workers).sum();
+        (wanted > slots && slots > 0).then(|| Rotation {
+            slots,
+            slice,
+            ran_ms: vec![0; tiers.len()],
+        })
+    }
+
+    /// Credits `elapsed` to the tiers that had a turn.
+    pub fn credit(&mut self, active: &[usize], elapsed: Duration) {
+        for &i in active {
+            if let Some(ms) = self.ran_ms.get_mut(i) {
+                *ms += elapsed.as_millis() as u64;
+            }
+        }
+    }
+
+    /// The tiers that run this turn, with their workers: those with the least time so far
+    /// first (then file order), as many as fit. `wants[i]` is tier `i`'s workers, `0` for a
+    /// tier with nothing to run; a tier that wants more than the node has gets every slot.
+    pub fn choose(&self, wants: &[usize]) -> Vec<(usize, usize)> {
+        let mut order: Vec<usize> = (0..wants.len()).filter(|&i| wants[i] > 0).collect();
+        order.sort_by_key(|&i| (self.ran_ms.get(i).copied().unwrap_or(0), i));
+        let mut free = self.slots;
+        let mut chosen = Vec::new();
+        for i in order {
+            let w = wants[i].min(self.slots);
+            if w <= free {
+                free -= w;
+                chosen.push((i, w));
+            }
+            if free == 0 {
+                break;
+            }
+        }
+        chosen.sort_unstable();
+        chosen
+    }
+
+    /// How long this turn lasts: one slice, cut to the shortest budget of the tiers
+    /// that run (a turn longer than a target's budget would only run the next target).
+    pub fn turn(&self, tiers: &[TierSpec], chosen: &[(usize, usize)]) -> Duration {
+        chosen
+            .iter()
+            .filter_map(|&(i, _)| tiers.get(i).map(|t| t.budget))
+            .fold(self.slice, Duration::min)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,6 +405,63 @@ mod tests {
         assert_eq!(TierState::from_json(Some("garbage")), TierState::new());
         let newer = r#"{"version":2,"cycle":5,"consumed_ms":{},"finished":false}"#;
         assert_eq!(TierState::from_json(Some(newer)), TierState::new());
+    }
+
+    fn rotation_of(slots: usize, workers: &[usize]) -> (Vec<TierSpec>, Option<Rotation>) {
+        let tiers: Vec<TierSpec> = workers.iter().map(|&w| tier(&["a"], H, None, w)).collect();
+        let rot = Rotation::needed(slots, &tiers, Duration::from_secs(600));
+        (tiers, rot)
+    }
+
+    #[test]
+    fn tiers_that_fit_need_no_rotation() {
+        assert!(rotation_of(2, &[1, 1]).1.is_none());
+        assert!(rotation_of(8, &[3, 3, 2]).1.is_none());
+        assert!(rotation_of(2, &[1, 1, 1]).1.is_some());
+    }
+
+    #[test]
+    fn three_tiers_on_two_slots_take_turns_and_each_gets_two_thirds_of_the_time() {
+        let (tiers, rot) = rotation_of(2, &[1, 1, 1]);
+        let mut rot = rot.unwrap();
+        let mut ran = [0u32; 3];
+        for _ in 0..30 {
+            let chosen = rot.choose(&[1, 1, 1]);
+            assert_eq!(chosen.iter().map(|c| c.1).sum::<usize>(), 2, "{chosen:?}");
+            let active: Vec<usize> = chosen.iter().map(|c| c.0).collect();
+            for &i in &active {
+                ran[i] += 1;
+            }
+            rot.credit(&active, rot.turn(&tiers, &chosen));
+        }
+        assert_eq!(ran, [20, 20, 20]);
+    }
+
+    #[test]
+    fn a_tier_with_nothing_to_run_gives_its_turn_away_and_a_big_tier_gets_every_slot() {
+        let (tiers, rot) = rotation_of(2, &[1, 1, 1]);
+        let rot = rot.unwrap();
+        assert_eq!(rot.choose(&[0, 1, 1]), [(1, 1), (2, 1)]);
+        assert_eq!(rot.choose(&[0, 0, 0]), []);
+        assert_eq!(rot.choose(&[4, 0, 0]), [(0, 2)]);
+        // A turn is never longer than a running tier's budget.
+        let mut short = tiers.clone();
+        short[1].budget = Duration::from_secs(30);
+        assert_eq!(rot.turn(&short, &[(0, 1), (1, 1)]), Duration::from_secs(30));
+        assert_eq!(
+            rot.turn(&short, &[(0, 1), (2, 1)]),
+            Duration::from_secs(600)
+        );
+    }
+
+    #[test]
+    fn a_tier_that_does_not_fit_now_runs_first_once_it_is_the_most_behind() {
+        let (tiers, rot) = rotation_of(3, &[2, 2, 1]);
+        let mut rot = rot.unwrap();
+        let first = rot.choose(&[2, 2, 1]);
+        assert_eq!(first, [(0, 2), (2, 1)]);
+        rot.credit(&[0, 2], rot.turn(&tiers, &first));
+        assert_eq!(rot.choose(&[2, 2, 1]), [(1, 2), (2, 1)]);
     }
 
     #[test]

@@ -61,7 +61,7 @@ fn an_agent_runs_its_nodes_tiers_serves_the_api_reloads_on_sighup_and_stops_on_s
                 "--listen",
                 &listen,
                 "--workers",
-                "1",
+                "2",
             ])
             .stdout(log.try_clone().unwrap())
             .stderr(log)

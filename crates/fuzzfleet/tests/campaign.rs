@@ -344,3 +344,49 @@ fn a_grown_corpus_is_minimized_in_the_background_while_its_target_waits_its_turn
     assert!(n[3] >= n[2], "{line}");
     assert!(!line.contains("old corpus kept"), "{line}");
 }
+
+#[test]
+fn tiers_needing_more_workers_than_the_node_has_take_turns_and_each_gets_its_budget() {
+    // Three tiers of one worker each on two slots: never more than two workers at once,
+    // and `--once` still completes every tier's cycle.
+    let fleet = Fleet::with_top(
+        "tier_slice = \"2s\"\n",
+        "[tier.a]\ntargets = [\"clean\"]\nbudget = \"1h\"\n\
+         [tier.b]\ntargets = [\"slow_unit\"]\nbudget = \"1h\"\n\
+         [tier.c]\ntargets = [\"stateful\"]\nbudget = \"1h\"\n",
+    );
+    let names = ["clean", "slow_unit", "stateful"];
+    let mut run = KillOnDrop(fleet.start(&["--once", "--budget", "5s", "--workers", "2"]));
+    let started = Instant::now();
+    let mut most = 0;
+    let code = loop {
+        if let Some(status) = run.0.try_wait().unwrap() {
+            break status.code();
+        }
+        assert!(started.elapsed() < MINUTE, "{}", fleet.run_log());
+        // Workers are fuzzfleet's children running a fixture (not triage or coverage).
+        let workers = children_of(run.0.id())
+            .into_iter()
+            .filter(|pid| {
+                fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| {
+                    exe.file_name()
+                        .is_some_and(|n| names.iter().any(|t| n == *t))
+                })
+            })
+            .count();
+        most = most.max(workers);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let log = fleet.run_log();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(log.contains("they take turns of up to 2s"), "{log}");
+    assert!(log.contains("waiting: c"), "{log}");
+    assert!(most <= 2, "{most} workers at once on 2 slots\n{log}");
+    assert_eq!(most, 2, "the slots were never both used\n{log}");
+    for name in names {
+        let t = fleet.target(name);
+        assert!(t["execs"].as_i64().unwrap() > 0, "{name} never ran: {t}");
+    }
+    // 15 s of budget on 2 slots, plus start-ups and stops: well under the minute.
+    assert!(started.elapsed() >= Duration::from_millis(7500), "{log}");
+}

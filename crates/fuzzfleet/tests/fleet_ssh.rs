@@ -8,42 +8,11 @@ mod support;
 use std::fs;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use support::ssh::{TestUser, can_run_sshd, client_config, keygen, mode, unit_command};
 use support::{Fleet, KillOnDrop, wait_until};
-
-/// Whether this machine can run a test sshd (root, openssh-server); under FUZZFLEET_CI it
-/// must.
-fn can_run_sshd() -> bool {
-    let root = nix::unistd::Uid::effective().is_root();
-    if root && Path::new("/usr/sbin/sshd").exists() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("FUZZFLEET_CI").is_none(),
-        "this test needs root and openssh-server (.ci/run installs it)"
-    );
-    eprintln!("skipped: needs root and /usr/sbin/sshd (apt-get install openssh-server)");
-    false
-}
-
-/// Runs a program that must succeed.
-fn run(cmd: &mut Command) {
-    let out = cmd.output().unwrap();
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn keygen(path: &Path) {
-    run(Command::new("ssh-keygen")
-        .args(["-q", "-t", "ed25519", "-N", "", "-f"])
-        .arg(path));
-}
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -53,57 +22,11 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// sshd on 127.0.0.1:`port` with its own host key, letting in root with `client_key`.
+/// sshd on 127.0.0.1:`port` with its own host key, letting in `client_key`.
 fn sshd(dir: &Path, port: u16, client_key: &Path) -> KillOnDrop {
-    keygen(&dir.join("host_key"));
-    fs::copy(
-        client_key.with_extension("pub"),
-        dir.join("authorized_keys"),
-    )
-    .unwrap();
-    let config = dir.join("sshd_config");
-    fs::write(
-        &config,
-        format!(
-            "Port {port}\nListenAddress 127.0.0.1\nHostKey {dir}/host_key\n\
-             AuthorizedKeysFile {dir}/authorized_keys\nPidFile {dir}/sshd.pid\n\
-             StrictModes no\nUsePAM no\nPermitRootLogin prohibit-password\n\
-             PasswordAuthentication no\nKbdInteractiveAuthentication no\n\
-             AllowTcpForwarding local\nPrintMotd no\n",
-            dir = dir.display()
-        ),
-    )
-    .unwrap();
-    fs::create_dir_all("/run/sshd").unwrap();
-    let child = Command::new("/usr/sbin/sshd")
-        .args(["-D", "-e", "-f"])
-        .arg(&config)
-        .stdout(Stdio::null())
-        .stderr(fs::File::create(dir.join("sshd.log")).unwrap())
-        .spawn()
-        .unwrap();
-    wait_until("sshd listening", Duration::from_secs(10), || {
+    support::ssh::sshd(dir, &[], "127.0.0.1", port, client_key, || {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
-    });
-    KillOnDrop(child)
-}
-
-/// A client config for `ssh -F`: this key, this known_hosts, nothing of the user's.
-fn client_config(dir: &Path, name: &str, key: &Path, known_hosts: &str) -> std::path::PathBuf {
-    let hosts = dir.join(format!("{name}.known_hosts"));
-    fs::write(&hosts, known_hosts).unwrap();
-    let path = dir.join(format!("{name}.ssh_config"));
-    fs::write(
-        &path,
-        format!(
-            "Host *\n  IdentityFile {}\n  IdentitiesOnly yes\n  UserKnownHostsFile {}\n  \
-             GlobalKnownHostsFile /dev/null\n",
-            key.display(),
-            hosts.display()
-        ),
-    )
-    .unwrap();
-    path
+    })
 }
 
 fn status(fleet: &Fleet, ssh_config: &Path) -> (Option<i32>, Value, String) {
@@ -232,37 +155,6 @@ fn status_reaches_a_nodes_agent_through_an_ssh_tunnel_and_refuses_an_unknown_hos
     );
 }
 
-/// A Unix user for one test, removed at the end. Its password is `*` (no password
-/// login) rather than useradd's `!`, which sshd without PAM reads as a locked account.
-struct TestUser(String);
-
-impl TestUser {
-    fn create(home: &Path) -> TestUser {
-        let name = format!("ffdeploy{}", std::process::id() % 100_000);
-        let _ = Command::new("userdel").arg(&name).output();
-        run(Command::new("useradd")
-            .args(["-M", "-p", "*", "-s", "/bin/sh", "-d"])
-            .arg(home)
-            .arg(&name));
-        fs::create_dir_all(home).unwrap();
-        run(Command::new("chown")
-            .arg(format!("{name}:{name}"))
-            .arg(home));
-        TestUser(name)
-    }
-}
-
-impl Drop for TestUser {
-    fn drop(&mut self) {
-        let _ = Command::new("userdel").arg(&self.0).output();
-    }
-}
-
-fn mode(path: &Path) -> u32 {
-    use std::os::unix::fs::PermissionsExt;
-    fs::metadata(path).unwrap().permissions().mode() & 0o777
-}
-
 #[test]
 fn deploy_copies_as_the_nodes_user_changes_nothing_twice_and_its_unit_runs_the_agent() {
     if !can_run_sshd() {
@@ -278,13 +170,8 @@ fn deploy_copies_as_the_nodes_user_changes_nothing_twice_and_its_unit_runs_the_a
     let key = dir.join("id_ed25519");
     keygen(&key);
     let home = fleet.path().join("home");
-    let user = TestUser::create(&home);
+    let user = TestUser::create("ffdeploy", &home);
     let mut sshd = sshd(&dir, ssh_port, &key);
-    fs::set_permissions(
-        dir.join("authorized_keys"),
-        fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
 
     let config = fleet.path().join("fleet.toml");
     let base = fs::read_to_string(&config).unwrap();
@@ -403,21 +290,9 @@ fn deploy_copies_as_the_nodes_user_changes_nothing_twice_and_its_unit_runs_the_a
     };
     assert_eq!(line("User"), user.0);
     assert_eq!(line("Environment"), "FUZZFLEET_NODE=alpha");
-    let exec = line("ExecStart");
-    let argv: Vec<&str> = exec.split_whitespace().collect();
     let log = fs::File::create(fleet.path().join("agent.log")).unwrap();
     let mut agent = KillOnDrop(
-        Command::new("setpriv")
-            .args([
-                &format!("--reuid={}", user.0),
-                &format!("--regid={}", user.0),
-                "--init-groups",
-                "--",
-            ])
-            .args(&argv)
-            .env("FUZZFLEET_NODE", "alpha")
-            .env("HOME", &home)
-            .current_dir(&remote)
+        unit_command(&unit, &home, &[])
             .stdout(log.try_clone().unwrap())
             .stderr(log)
             .spawn()

@@ -85,7 +85,12 @@ fn node_tiers(
 }
 
 pub(super) fn hub(ctx: &mut Ctx<'_>, raw: &RawHub) -> Option<HubPlan> {
-    values::parsed(ctx, &raw.url).map(|url| HubPlan { url })
+    let every = raw
+        .every
+        .as_ref()
+        .and_then(|v| values::duration(ctx, v))
+        .unwrap_or(crate::plan::defaults::HUB_EVERY);
+    values::parsed(ctx, &raw.url).map(|url| HubPlan { url, every })
 }
 
 pub(super) fn alerts(ctx: &mut Ctx<'_>, raw: Option<&RawAlerts>) -> AlertsPlan {

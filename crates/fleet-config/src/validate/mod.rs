@@ -71,6 +71,11 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
         }
         n => usize::try_from(n).ok().and_then(NonZeroUsize::new),
     });
+    let tier_slice = raw
+        .tier_slice
+        .as_ref()
+        .and_then(|v| values::duration(ctx, v))
+        .unwrap_or(defaults::TIER_SLICE);
     let target_defaults = targets::defaults(ctx, raw.defaults.as_ref());
     let known = targets::projects_and_targets(ctx, &raw.project, &raw.target, &target_defaults);
     let tiers = tiers::tiers(ctx, &raw.tier, &known);
@@ -86,6 +91,7 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
         file,
         state_dir,
         workers,
+        tier_slice,
         projects: known.projects,
         targets: known.targets,
         tiers,

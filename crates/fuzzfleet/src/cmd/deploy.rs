@@ -29,6 +29,19 @@ use crate::{exit, plan, ssh};
 /// The directory under the node user's home.
 const REMOTE_DIR: &str = ".fuzzfleet";
 const UNIT: &str = "fuzzfleet-agent.service";
+/// The unit's `EnvironmentFile`: an S3 hub's credentials, from the operator's environment.
+const HUB_ENV: &str = "hub.env";
+/// What an S3 hub reads from the environment (see `fleet_hub::S3Config::from_env`).
+const HUB_ENV_VARS: [&str; 8] = [
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ALLOW_HTTP",
+];
 
 /// One file to put on a node: its path under `~/.fuzzfleet`, bytes and mode.
 struct File {
@@ -158,6 +171,13 @@ fn print_outcome(o: &Outcome, dry_run: bool) {
         for f in &o.changed {
             println!("  {f}");
         }
+        if o.changed.iter().any(|f| f == HUB_ENV) {
+            println!(
+                "node {}: {HUB_ENV} holds the S3 hub's {} from your environment (mode 600)",
+                o.node,
+                hub_env_names(),
+            );
+        }
     }
     match o.unit {
         "needs root" => {
@@ -173,6 +193,15 @@ fn print_outcome(o: &Outcome, dry_run: bool) {
         "installed" => println!("node {}: unit installed, agent (re)started", o.node),
         _ => {}
     }
+}
+
+fn hub_env_names() -> String {
+    HUB_ENV_VARS
+        .iter()
+        .filter(|n| std::env::var_os(n).is_some())
+        .copied()
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn deploy_node(
@@ -367,6 +396,16 @@ fn bundle(
             mode: 0o600,
         },
     );
+    let (vars, env) = hub_env(plan);
+    if !vars.is_empty() {
+        files.insert(
+            HUB_ENV.into(),
+            File {
+                bytes: env.into_bytes(),
+                mode: 0o600,
+            },
+        );
+    }
     files.insert(
         UNIT.into(),
         File {
@@ -375,6 +414,26 @@ fn bundle(
         },
     );
     Ok(files)
+}
+
+/// For an S3 hub: the names of the `AWS_*` variables set in the operator's environment,
+/// and them as a systemd `EnvironmentFile`. Nothing for a `file://` hub.
+fn hub_env(plan: &Plan) -> (Vec<&'static str>, String) {
+    let s3 = plan
+        .hub
+        .as_ref()
+        .is_some_and(|h| matches!(h.url, fleet_config::HubUrl::S3 { .. }));
+    let mut names = Vec::new();
+    let mut env = String::new();
+    for name in HUB_ENV_VARS.iter().filter(|_| s3) {
+        if let Ok(value) = std::env::var(name) {
+            names.push(*name);
+            // systemd's double quotes, with its escapes for `"` and `\`.
+            let value = value.replace('\\', "\\\\").replace('"', "\\\"");
+            let _ = writeln!(env, "{name}=\"{value}\"");
+        }
+    }
+    (names, env)
 }
 
 /// A TOML string (a JSON string literal is a valid TOML basic string).
@@ -399,6 +458,7 @@ fn node_config(plan: &Plan, node: &NodePlan, names: &[&str]) -> Result<String> {
     if let Some(w) = plan.workers {
         writeln!(s, "workers = {w}")?;
     }
+    writeln!(s, "tier_slice = {}", dur(plan.tier_slice))?;
     for name in names {
         let t = plan.target(name).expect("a configured target");
         writeln!(s, "\n[[target]]\nname = {}", q(name))?;
@@ -453,7 +513,12 @@ fn node_config(plan: &Plan, node: &NodePlan, names: &[&str]) -> Result<String> {
         tiers.join(", ")
     )?;
     if let Some(hub) = &plan.hub {
-        writeln!(s, "\n[hub]\nurl = {}", q(&hub.url.to_string()))?;
+        writeln!(
+            s,
+            "\n[hub]\nurl = {}\nevery = {}",
+            q(&hub.url.to_string()),
+            dur(hub.every)
+        )?;
     }
     let a = &plan.alerts;
     writeln!(
@@ -493,6 +558,10 @@ fn unit(base: &str, user: &str, node: &str) -> String {
         .replace("WorkingDirectory=/var/lib/fuzzfleet", &format!("WorkingDirectory={base}"))
         .replace("ReadWritePaths=/var/lib/fuzzfleet", &format!("ReadWritePaths={base}"))
         .replace("Environment=FUZZFLEET_NODE=%H", &format!("Environment=FUZZFLEET_NODE={node}"))
+        .replace(
+            "EnvironmentFile=-/etc/fuzzfleet/hub.env",
+            &format!("EnvironmentFile=-{base}/{HUB_ENV}"),
+        )
         .replace("ProtectHome=yes", "ProtectHome=read-only")
         .replace(
             "ExecStart=/opt/fuzzfleet/bin/fuzzfleet --config /etc/fuzzfleet/fleet.toml --state /var/lib/fuzzfleet/state agent --listen 127.0.0.1:7878 --token-file /etc/fuzzfleet/token",

@@ -18,8 +18,6 @@ use crate::{exit, plan};
 
 /// SIGTERM to SIGKILL, per worker; the whole stop stays well inside 10 s.
 const GRACE: Duration = Duration::from_secs(3);
-/// How often a campaign syncs with the hub (plus once at start and once at stop).
-const HUB_SYNC_EVERY: Duration = Duration::from_secs(60);
 /// Per-worker log budget (the current file plus one rotated).
 const MAX_LOG_BYTES: u64 = 8 << 20;
 
@@ -71,9 +69,10 @@ pub(crate) fn campaign_spec(
     for name in &names {
         targets.insert(name.to_string(), plan::campaign_target(plan, name)?);
     }
+    let wanted: usize = tiers.iter().map(|t| t.workers).sum();
     eprintln!(
         "fuzzfleet: {} workers, {} targets in {} tiers ({}); state in {}; Ctrl-C stops",
-        tiers.iter().map(|t| t.workers).sum::<usize>(),
+        wanted.min(workers),
         names.len(),
         tiers.len(),
         tiers
@@ -88,13 +87,12 @@ pub(crate) fn campaign_spec(
             .join("; "),
         layout.root().display()
     );
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let started: usize = tiers.iter().map(|t| t.workers).sum();
-    if started > cores && args.workers.is_none() && plan.workers.is_none() {
-        // Only a tier's own `workers` or one worker per tier can get here.
+    if wanted > workers {
+        // Each tier needs at least one worker, or the tiers' own `workers` ask for more.
         eprintln!(
-            "fuzzfleet: warning: {started} workers on {cores} cores (each of the {} tiers needs at least one, or the tiers' `workers` say so); they share the cores — pass --workers or --tier to choose",
-            tiers.len()
+            "fuzzfleet: the {} tiers need {wanted} workers and this node has {workers}: they take turns of up to {} (`tier_slice`); --workers N or --tier T choose otherwise",
+            tiers.len(),
+            humantime::format_duration(plan.tier_slice)
         );
     }
     let node = fleet_run::hubsync::node_name(&layout)?;
@@ -102,6 +100,8 @@ pub(crate) fn campaign_spec(
         layout,
         targets,
         tiers,
+        slots: workers,
+        tier_slice: plan.tier_slice,
         run_for: args.run_for,
         once: args.once,
         grace: GRACE,
@@ -109,7 +109,7 @@ pub(crate) fn campaign_spec(
         hub: plan.hub.as_ref().map(|h| HubSpec {
             url: h.url.clone(),
             node: node.clone(),
-            every: HUB_SYNC_EVERY,
+            every: h.every,
         }),
         triage: Some(fleet_run::TriageSpec {
             config: fleet_run::triage::TriageConfig {
@@ -317,6 +317,22 @@ pub(crate) fn print_notice(n: &Notice, verbose: bool, log: Log) {
         } => format!("{target}: corpus minimization failed: {e}"),
         Notice::PulledFinding { target, kind, id } => {
             format!("{target}: NEW {kind} from another node, via the hub (finding {id})")
+        }
+        Notice::TierTurn {
+            running,
+            waiting,
+            turn,
+        } => {
+            let waiting = if waiting.is_empty() {
+                String::new()
+            } else {
+                format!("; waiting: {}", waiting.join(", "))
+            };
+            format!(
+                "tiers' turn: {}{waiting} (next turn in {})",
+                running.join(", "),
+                humantime::format_duration(*turn)
+            )
         }
         Notice::HubSynced { error: Some(e), .. } => {
             format!("hub sync failed (fuzzing goes on, retrying): {e}")

@@ -22,11 +22,16 @@ impl Fleet {
     /// A fleet whose config is `body` after a header that declares the Rust fixtures as a
     /// project and `state` as the state dir. The fixtures are built first (once).
     pub fn new(body: &str) -> Self {
+        Self::with_top("", body)
+    }
+
+    /// As [`Fleet::new`], with `top` (top-level keys) before the project.
+    pub fn with_top(top: &str, body: &str) -> Self {
         fleet_testkit::rust_fixture("clean");
         let dir = fleet_testkit::state_temp_dir();
         let project = fleet_testkit::rust_fixture_project();
         let config = format!(
-            "state_dir = \"state\"\n[[project]]\npath = \"{}\"\n{body}",
+            "state_dir = \"state\"\n{top}[[project]]\npath = \"{}\"\n{body}",
             project.display()
         );
         fs::write(dir.path().join("fleet.toml"), config).unwrap();
@@ -212,3 +217,5 @@ impl Drop for KillOnDrop {
 pub fn silent() -> Stdio {
     Stdio::null()
 }
+
+pub mod ssh;
