@@ -304,6 +304,7 @@ impl Pollers {
             listen: "127.0.0.1:0".parse().expect("addr"),
             token: None,
             known_targets: vec![TARGET.into()],
+            fleet: None,
         })
         .expect("server");
         let mut stops = Vec::new();

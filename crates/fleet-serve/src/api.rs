@@ -14,7 +14,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::app::{App, StateError};
-use crate::docs::{API_VERSION, BucketDoc, CrashMark, ErrorDoc, NodeDoc, SeriesDoc};
+use crate::docs::{API_VERSION, BucketDoc, CrashMark, ErrorDoc, FleetDoc, NodeDoc, SeriesDoc};
 use crate::series::{self, DEFAULT_WINDOW_MS, MAX_POINTS};
 
 const OPENAPI: &str = include_str!("../assets/openapi.json");
@@ -31,6 +31,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/openapi.json", get(openapi))
         .route("/api/v1/status", get(status))
         .route("/api/v1/node", get(node))
+        .route("/api/v1/fleet", get(fleet))
         .route("/api/v1/targets/{name}/series", get(series))
         .route("/api/v1/crashes", get(crashes))
         .route("/api/v1/crashes/{id}", get(bucket))
@@ -96,6 +97,16 @@ async fn node(State(app): State<Arc<App>>) -> Json<NodeDoc> {
         state_dir: app.layout.root().display().to_string(),
         hub,
     }))
+}
+
+async fn fleet(State(app): State<Arc<App>>) -> Json<FleetDoc> {
+    match app.fleet().await {
+        Some(doc) => Ok(axum::Json((*doc).clone())),
+        None => Err(ApiError::NotFound(
+            "this server shows its own node only; `fuzzfleet serve --all-nodes` shows the fleet"
+                .into(),
+        )),
+    }
 }
 
 async fn metrics(State(app): State<Arc<App>>) -> Result<Response, ApiError> {

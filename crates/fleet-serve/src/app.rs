@@ -13,9 +13,10 @@ use fleet_run::system::{self, SystemStatus};
 use fleet_store::{Db, Layout, StoreError};
 use tokio::sync::Semaphore;
 
+use crate::FleetView;
 use crate::ServeOptions;
 use crate::auth::Token;
-use crate::docs::SeriesDoc;
+use crate::docs::{FleetDoc, SeriesDoc};
 
 /// Read connections at most: requests beyond wait their turn, so a crowd of clients
 /// costs the campaign no more than this many readers.
@@ -24,6 +25,10 @@ const READERS: usize = 3;
 /// How long a built status or crash document is served again: the campaign writes
 /// every 2 s, so rebuilding more often shows nothing new.
 const DOC_TTL: Duration = Duration::from_millis(1000);
+
+/// How long the fleet's document is served again: reading every node takes a round trip
+/// through each one's tunnel.
+const FLEET_TTL: Duration = Duration::from_secs(5);
 
 /// How often the system figures are refreshed (in the background, never per request).
 const SYSTEM_EVERY: Duration = Duration::from_secs(2);
@@ -44,6 +49,10 @@ pub struct App {
     crashes: Cached<CrashesDoc>,
     /// Each target's default-window series (what every dashboard asks for).
     series: Mutex<HashMap<String, Arc<Cached<SeriesDoc>>>>,
+    fleet_view: Option<Arc<dyn FleetView>>,
+    fleet: Cached<FleetDoc>,
+    /// One fleet read at a time; the others wait for its result.
+    fleet_reading: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for App {
@@ -82,6 +91,9 @@ impl App {
             status: Cached::default(),
             crashes: Cached::default(),
             series: Mutex::new(HashMap::new()),
+            fleet_view: opts.fleet.clone(),
+            fleet: Cached::default(),
+            fleet_reading: tokio::sync::Mutex::new(()),
             layout,
         })
     }
@@ -159,6 +171,29 @@ impl App {
 }
 
 impl App {
+    /// Whether this server shows the fleet (`serve --all-nodes`).
+    pub fn has_fleet(&self) -> bool {
+        self.fleet_view.is_some()
+    }
+
+    /// Every node's status, read at most once per [`FLEET_TTL`]; `None` without a fleet.
+    pub async fn fleet(self: &Arc<Self>) -> Option<Arc<FleetDoc>> {
+        let view = self.fleet_view.clone()?;
+        if let Some(doc) = self.fleet.fresh_within(FLEET_TTL) {
+            return Some(doc);
+        }
+        let _reading = self.fleet_reading.lock().await;
+        if let Some(doc) = self.fleet.fresh_within(FLEET_TTL) {
+            return Some(doc);
+        }
+        let doc = tokio::task::spawn_blocking(move || view.fleet())
+            .await
+            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let doc = Arc::new(doc);
+        self.fleet.put(doc.clone());
+        Some(doc)
+    }
+
     /// The default-window series of `target` if built less than [`DOC_TTL`] ago.
     pub fn cached_series(&self, target: &str) -> Option<Arc<SeriesDoc>> {
         let map = self.series.lock().unwrap_or_else(|e| e.into_inner());
@@ -211,10 +246,14 @@ impl<T> Default for Cached<T> {
 
 impl<T> Cached<T> {
     fn fresh(&self) -> Option<Arc<T>> {
+        self.fresh_within(DOC_TTL)
+    }
+
+    fn fresh_within(&self, ttl: Duration) -> Option<Arc<T>> {
         let guard = self.0.lock().unwrap_or_else(|e| e.into_inner());
         guard
             .as_ref()
-            .filter(|(at, _)| at.elapsed() < DOC_TTL)
+            .filter(|(at, _)| at.elapsed() < ttl)
             .map(|(_, v)| v.clone())
     }
 

@@ -95,6 +95,11 @@ impl Client {
         self.get_json("/api/v1/node")
     }
 
+    /// Every node of the fleet, from a server started with `serve --all-nodes`.
+    pub fn fleet(&self) -> Result<crate::FleetDoc, ClientError> {
+        self.get_json("/api/v1/fleet")
+    }
+
     /// Any path, for what has no method yet: the status code and the body.
     pub fn get_raw(&self, path: &str) -> Result<(u16, Vec<u8>), ClientError> {
         let url = format!("{}{path}", self.base);

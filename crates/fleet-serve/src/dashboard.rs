@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use fleet_run::report::{Bucket, StatusDoc, TargetStatus};
 
-use crate::app::App;
+use crate::app::{App, StateError};
 
 const SCRIPT: &str = include_str!("../assets/app.js");
 const STYLE: &str = include_str!("../assets/style.css");
@@ -20,6 +20,7 @@ const STYLE: &str = include_str!("../assets/style.css");
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
         .route("/", get(node_page))
+        .route("/fleet", get(fleet_page))
         .route("/target/{name}", get(target_page))
         .route("/bucket/{id}", get(bucket_page))
         .route("/assets/app.js", get(script))
@@ -54,11 +55,16 @@ fn page(app: &App, kind: &str, title: &str, body: &str) -> Html<String> {
          <meta name=\"viewport\" content=\"width=device-width\">\
          <title>{title} · fuzzfleet</title><link rel=\"stylesheet\" href=\"/assets/style.css\">\
          </head><body data-page=\"{kind}\">\
-         <header><a href=\"/\">fuzzfleet</a> · node <b>{node}</b>\
+         <header><a href=\"/\">fuzzfleet</a> · node <b>{node}</b>{fleet}\
          <span id=\"system\"></span><span id=\"updated\"></span></header>\
          <main>{body}</main><script src=\"/assets/app.js\"></script></body></html>\n",
         title = esc(title),
         node = esc(&app.node),
+        fleet = if app.has_fleet() {
+            " · <a href=\"/fleet\">fleet</a>"
+        } else {
+            ""
+        },
     ))
 }
 
@@ -73,6 +79,10 @@ fn error_page(app: &App, code: StatusCode, message: &str) -> Response {
 async fn node_page(State(app): State<Arc<App>>) -> Response {
     let (status, crashes) = match (app.status().await, app.crashes().await) {
         (Ok(s), Ok(c)) => (s, c),
+        // An operator's machine that fuzzes nothing itself: its page is the fleet's.
+        (Err(StateError::NoState(_)), _) if app.has_fleet() => {
+            return axum::response::Redirect::to("/fleet").into_response();
+        }
         (Err(e), _) | (_, Err(e)) => {
             return error_page(&app, StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
         }
@@ -89,6 +99,84 @@ async fn node_page(State(app): State<Arc<App>>) -> Response {
     body += "</tbody></table><h2>Crash buckets</h2>";
     body += &bucket_table(&crashes.buckets, true);
     page(&app, "node", "node", &body).into_response()
+}
+
+/// Every node of the config: reached or not, for how long silent, what it runs. The
+/// page reloads itself; the fleet is read at most every few seconds however many watch.
+async fn fleet_page(State(app): State<Arc<App>>) -> Response {
+    let Some(doc) = app.fleet().await else {
+        return error_page(
+            &app,
+            StatusCode::NOT_FOUND,
+            "this server shows its own node only; `fuzzfleet serve --all-nodes` shows the fleet",
+        );
+    };
+    let reached = doc.nodes.iter().filter(|n| n.error.is_none()).count();
+    let mut body = format!(
+        "<h1>Fleet</h1><p class=\"system\">{reached} of {} nodes reached</p>\
+         <table id=\"nodes\"><thead><tr><th>node</th><th>state</th><th>targets running</th>\
+         <th>workers</th><th>execs/s</th><th>crashes</th><th>last heartbeat</th></tr></thead><tbody>",
+        doc.nodes.len()
+    );
+    for n in &doc.nodes {
+        let status = n
+            .status
+            .clone()
+            .and_then(|v| serde_json::from_value::<StatusDoc>(v).ok());
+        let heartbeat = esc(n.last_heartbeat.as_deref().unwrap_or("-"));
+        let name = esc(&n.node);
+        match (&n.error, status) {
+            (None, Some(s)) => {
+                let running: Vec<&str> = s
+                    .targets
+                    .iter()
+                    .filter(|t| t.state == "running")
+                    .map(|t| t.name.as_str())
+                    .collect();
+                let _ = write!(
+                    body,
+                    "<tr class=\"node up\" data-node=\"{name}\"><td>{name}</td>\
+                     <td class=\"state running\">up</td><td>{running}</td><td>{workers}</td>\
+                     <td>{eps:.0}</td><td>{crashes}</td><td>{heartbeat}</td></tr>",
+                    running = esc(&running.join(", ")),
+                    workers = s.targets.iter().map(|t| t.workers).sum::<i64>(),
+                    eps = s.targets.iter().map(|t| t.execs_per_sec).sum::<f64>(),
+                    crashes = s.targets.iter().map(|t| t.crashes).sum::<i64>(),
+                );
+            }
+            (error, _) => {
+                let silent = n.unreachable_for_s.map_or(String::new(), |s| {
+                    format!(", no heartbeat for {}", duration(s))
+                });
+                let _ = write!(
+                    body,
+                    "<tr class=\"node down\" data-node=\"{name}\"><td>{name}</td>\
+                     <td class=\"state failed\">unreachable{silent}</td>\
+                     <td colspan=\"4\" class=\"message\">{error}</td><td>{heartbeat}</td></tr>",
+                    error = esc(error.as_deref().unwrap_or("no status document")),
+                );
+            }
+        }
+    }
+    body += "</tbody></table>";
+    let mut page = page(&app, "fleet", "fleet", &body).0;
+    // The fleet is not in the script's live updates: the page reloads itself.
+    page = page.replacen(
+        "<meta charset=\"utf-8\">",
+        "<meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"10\">",
+        1,
+    );
+    Html(page).into_response()
+}
+
+/// `1h 2m`, `3m 4s`, `5s`.
+fn duration(secs: i64) -> String {
+    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s}s"),
+        (0, _) => format!("{m}m {s}s"),
+        _ => format!("{h}h {m}m"),
+    }
 }
 
 fn system_line(doc: &StatusDoc) -> String {

@@ -89,3 +89,28 @@ pub struct NodeDoc {
 pub struct ErrorDoc {
     pub error: String,
 }
+
+/// `GET /api/v1/fleet`, on a server started with `fuzzfleet serve --all-nodes`: every
+/// node of the config as `fuzzfleet status --all-nodes --json` shows it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FleetDoc {
+    pub version: u32,
+    pub nodes: Vec<FleetNode>,
+}
+
+/// One node of the fleet: its status when it answered, else why not and since when it
+/// has been silent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FleetNode {
+    pub node: String,
+    /// Where its API was read (an SSH tunnel's local end, or the configured URL).
+    pub url: String,
+    /// Its `/api/v1/status` document, as it sent it.
+    pub status: Option<serde_json::Value>,
+    /// Why it could not be read; `None` when it answered.
+    pub error: Option<String>,
+    /// Its last heartbeat in the hub (RFC 3339 UTC), when there is a hub.
+    pub last_heartbeat: Option<String>,
+    /// Seconds since that heartbeat, for a node that did not answer.
+    pub unreachable_for_s: Option<i64>,
+}

@@ -23,6 +23,7 @@ use tokio::sync::oneshot;
 
 pub use app::App;
 pub use client::Client;
+pub use docs::{FleetDoc, FleetNode};
 pub use series::MAX_POINTS;
 
 /// Where `serve` listens unless told otherwise: loopback only.
@@ -37,6 +38,15 @@ pub struct ServeOptions {
     pub token: Option<String>,
     /// The configured targets, listed by `status` even before they first ran.
     pub known_targets: Vec<String>,
+    /// Every node of the fleet (`serve --all-nodes`): `/api/v1/fleet` and the dashboard's
+    /// fleet page. `None`: this node only.
+    pub fleet: Option<Arc<dyn FleetView>>,
+}
+
+/// Reads every node of the fleet (through SSH tunnels or configured URLs). Called on the
+/// blocking pool, one call at a time, its result served for a few seconds.
+pub trait FleetView: Send + Sync + std::fmt::Debug {
+    fn fleet(&self) -> FleetDoc;
 }
 
 #[derive(Debug, thiserror::Error)]

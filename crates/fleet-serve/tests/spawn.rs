@@ -1,7 +1,10 @@
 //! `fleet_serve::spawn`, as the agent will use it: a server on its own thread over a
 //! real state database, read through the typed client, stopped through its handle.
 
-use fleet_serve::{Client, ServeError, ServeOptions, spawn};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fleet_serve::{Client, FleetDoc, FleetNode, FleetView, ServeError, ServeOptions, spawn};
 use fleet_store::{Db, Sample, TargetRecord};
 
 fn state_with_one_target() -> tempfile::TempDir {
@@ -41,6 +44,7 @@ fn options(state: &std::path::Path, listen: &str, token: Option<&str>) -> ServeO
         listen: listen.parse().unwrap(),
         token: token.map(str::to_string),
         known_targets: vec!["beta".into()],
+        fleet: None,
     }
 }
 
@@ -100,5 +104,101 @@ fn a_state_without_a_database_answers_503_not_a_panic() {
     assert!(
         !dir.path().join("fleet.db").exists(),
         "the server created a database"
+    );
+}
+
+/// A fleet of two nodes read over HTTP: one a real server, one an address nobody serves.
+#[derive(Debug)]
+struct TwoNodes {
+    up: String,
+    down: String,
+    reads: AtomicUsize,
+}
+
+impl FleetView for TwoNodes {
+    fn fleet(&self) -> FleetDoc {
+        self.reads.fetch_add(1, Ordering::SeqCst);
+        let node = |name: &str, url: &str| {
+            let read = Client::new(url, None).status();
+            FleetNode {
+                node: name.into(),
+                url: url.into(),
+                status: read.as_ref().ok().map(|s| serde_json::to_value(s).unwrap()),
+                error: read.err().map(|e| e.to_string()),
+                last_heartbeat: None,
+                unreachable_for_s: Some(42),
+            }
+        };
+        FleetDoc {
+            version: 1,
+            nodes: vec![node("up", &self.up), node("down", &self.down)],
+        }
+    }
+}
+
+#[test]
+fn the_fleet_page_and_api_show_every_node_reading_them_at_most_every_few_seconds() {
+    let node_state = state_with_one_target();
+    let node = spawn(options(node_state.path(), "127.0.0.1:0", None)).unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let down = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let view = Arc::new(TwoNodes {
+        up: node.base_url(),
+        down,
+        reads: AtomicUsize::new(0),
+    });
+
+    // Without --all-nodes: no fleet, said so.
+    let state = state_with_one_target();
+    let single = spawn(options(state.path(), "127.0.0.1:0", None)).unwrap();
+    let (code, _) = Client::new(&single.base_url(), None)
+        .get_raw("/api/v1/fleet")
+        .unwrap();
+    assert_eq!(code, 404);
+
+    let server = spawn(ServeOptions {
+        fleet: Some(view.clone()),
+        ..options(state.path(), "127.0.0.1:0", None)
+    })
+    .unwrap();
+    let client = Client::new(&server.base_url(), None);
+    let first = std::time::Instant::now();
+    let doc = client.fleet().unwrap();
+    assert_eq!(doc.nodes.len(), 2);
+    assert!(doc.nodes[0].error.is_none() && doc.nodes[0].status.is_some());
+    assert!(doc.nodes[1].error.is_some() && doc.nodes[1].status.is_none());
+    let (code, page) = client.get_raw("/fleet").unwrap();
+    let page = String::from_utf8(page).unwrap();
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("1 of 2 nodes reached"), "{page}");
+    assert!(
+        page.contains("<tr class=\"node up\" data-node=\"up\">") && page.contains("alpha"),
+        "{page}"
+    );
+    assert!(
+        page.contains("<tr class=\"node down\" data-node=\"down\">")
+            && page.contains("no heartbeat for 42s"),
+        "{page}"
+    );
+    // Many readers at once: the nodes are read once for all of them.
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let url = server.base_url();
+            std::thread::spawn(move || Client::new(&url, None).fleet().unwrap())
+        })
+        .collect();
+    for t in threads {
+        assert_eq!(t.join().unwrap().nodes.len(), 2);
+    }
+    // Once, unless this machine was slow enough for the 5 s cache to run out.
+    let allowed = 1 + first.elapsed().as_secs() as usize / 5;
+    assert!(view.reads.load(Ordering::SeqCst) <= allowed);
+    // The node's own pages link to the fleet's.
+    let (_, front) = client.get_raw("/").unwrap();
+    assert!(
+        String::from_utf8(front)
+            .unwrap()
+            .contains("href=\"/fleet\"")
     );
 }

@@ -295,6 +295,11 @@ pub struct ServeArgs {
     /// the FUZZFLEET_TOKEN environment variable; none on loopback).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
+    /// Also show every node of the config: /api/v1/fleet and the dashboard's fleet page,
+    /// each node read through an SSH tunnel to its agent (or its `api` URL), as
+    /// `status --all-nodes` does.
+    #[arg(long)]
+    pub all_nodes: bool,
 }
 
 #[derive(Debug, Args)]

@@ -129,6 +129,11 @@ impl Tunnel {
     pub fn url(&self) -> String {
         format!("http://{}", self.local)
     }
+
+    /// Whether its ssh still runs (it exits when the connection to the node is lost).
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
 }
 
 impl Drop for Tunnel {

@@ -425,6 +425,7 @@ fn a_campaign_recomputes_line_coverage_on_its_schedule_and_the_api_serves_its_hi
         listen: "127.0.0.1:0".parse().unwrap(),
         token: None,
         known_targets: vec!["cover_known".into()],
+        fleet: None,
     })
     .unwrap();
     let series = fleet_serve::Client::new(&server.base_url(), None)

@@ -49,6 +49,7 @@ pub fn agent(ctx: &Context, args: &AgentArgs) -> Result<i32> {
                 listen: args.listen,
                 token: token.clone(),
                 known_targets: plan.targets.iter().map(|t| t.name.to_string()).collect(),
+                fleet: None,
             };
             let server = fleet_serve::spawn(opts).map_err(|e| match e {
                 ServeError::NeedsToken(_) | ServeError::EmptyToken | ServeError::Bind { .. } => {

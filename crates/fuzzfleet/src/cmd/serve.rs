@@ -15,11 +15,27 @@ pub const TOKEN_ENV: &str = "FUZZFLEET_TOKEN";
 pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
     let plan = ctx.plan_if_present()?;
     let state = ctx.state_dir(plan.as_ref());
-    // A clear error now rather than 503s later (and never create a state dir here).
-    drop(super::open_db(&state)?);
+    // A clear error now rather than 503s later (and never create a state dir here). The
+    // operator's machine may fuzz nothing itself: with --all-nodes it serves the fleet.
+    if !args.all_nodes {
+        drop(super::open_db(&state)?);
+    }
     let token = match &args.token_file {
         Some(file) => Some(read_token(file)?),
         None => std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
+    };
+    let fleet = match (&plan, args.all_nodes) {
+        (_, false) => None,
+        (Some(p), true) if !p.nodes.is_empty() => {
+            let probe = crate::nodes::FleetProbe::new(p.clone(), &state)?;
+            Some(std::sync::Arc::new(probe) as std::sync::Arc<dyn fleet_serve::FleetView>)
+        }
+        (_, true) => {
+            return Err(exit::usage(format!(
+                "--all-nodes: {} has no [node.*]",
+                ctx.config.display()
+            )));
+        }
     };
     let opts = ServeOptions {
         state_dir: state,
@@ -29,6 +45,7 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
             .iter()
             .flat_map(|p| p.targets.iter().map(|t| t.name.to_string()))
             .collect(),
+        fleet,
     };
     let listener = opts.bind().map_err(|e| match e {
         ServeError::NeedsToken(_) | ServeError::EmptyToken | ServeError::Bind { .. } => {
