@@ -12,125 +12,12 @@ use common::runner;
 use fleet_crash::{
     BucketId, Buckets, Crash, InputKey, Repro, Rules, SignatureConfig, parse_report,
 };
+use fleet_testkit::inputs::{Rng, bugs};
 use fleet_testkit::{c_fixture, rust_fixture, state_temp_dir};
 
 /// Distinct inputs generated per bug (the two-callers bug gets this many
 /// through each caller).
 const PER_BUG: usize = 17;
-
-/// A planted bug: its name, the target, and a generator of crashing inputs.
-struct Bug {
-    name: &'static str,
-    target: &'static str,
-    make: fn(&mut Rng) -> Vec<u8>,
-}
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn byte_in(&mut self, lo: u8, hi: u8) -> u8 {
-        lo + (self.next() % (u64::from(hi - lo) + 1)) as u8
-    }
-    fn tail(&mut self, max: usize, lo: u8) -> Vec<u8> {
-        let n = (self.next() % (max as u64 + 1)) as usize;
-        (0..n).map(|_| self.byte_in(lo, 255)).collect()
-    }
-}
-
-fn with(prefix: &[u8], rest: Vec<u8>) -> Vec<u8> {
-    [prefix, &rest].concat()
-}
-
-fn bugs() -> Vec<Bug> {
-    vec![
-        Bug {
-            name: "index",
-            target: "six_bugs",
-            make: |r| with(&[b'A', r.byte_in(16, 255)], r.tail(12, 0)),
-        },
-        Bug {
-            name: "add-overflow",
-            target: "six_bugs",
-            make: |r| {
-                let a = r.byte_in(129, 255);
-                with(
-                    &[
-                        b'B',
-                        a,
-                        r.byte_in(256u16.saturating_sub(u16::from(a)) as u8, 255),
-                    ],
-                    r.tail(12, 0),
-                )
-            },
-        },
-        Bug {
-            name: "unwrap-none",
-            target: "six_bugs",
-            make: |r| with(b"C", r.tail(16, 1)),
-        },
-        Bug {
-            name: "assert-budget",
-            target: "six_bugs",
-            make: |r| with(&[b'D', r.byte_in(201, 255)], r.tail(12, 0)),
-        },
-        Bug {
-            name: "stack-overflow",
-            target: "six_bugs",
-            make: |r| with(&[b'E', r.byte_in(0, 127) * 2 + 1], r.tail(12, 0)),
-        },
-        Bug {
-            name: "assert-version",
-            target: "six_bugs",
-            make: |r| with(&[b'F', 0], r.tail(12, 0)),
-        },
-        Bug {
-            name: "assert-flags",
-            target: "six_bugs",
-            make: |r| {
-                with(
-                    &[b'G', r.byte_in(1, 255), r.byte_in(0x80, 0xff)],
-                    r.tail(12, 0),
-                )
-            },
-        },
-        Bug {
-            name: "width-via-rows",
-            target: "six_bugs",
-            make: |r| with(&[b'H', 0], r.tail(12, 0)),
-        },
-        Bug {
-            name: "width-via-columns",
-            target: "six_bugs",
-            make: |r| with(&[b'I', 0], r.tail(12, 0)),
-        },
-        Bug {
-            name: "c-heap-read",
-            target: "crash_heap",
-            make: |r| with(&[b'B', b'U', b'G', r.byte_in(0, 255)], r.tail(12, 0)),
-        },
-        Bug {
-            name: "c-heap-write",
-            target: "crash_memory",
-            make: |r| {
-                with(
-                    &[b'W', b'R', r.byte_in(8, 255), r.byte_in(0, 255)],
-                    r.tail(12, 0),
-                )
-            },
-        },
-        Bug {
-            name: "c-use-after-free",
-            target: "crash_memory",
-            make: |r| with(&[b'U', b'F', r.byte_in(0, 127) * 2 + 1], r.tail(12, 0)),
-        },
-    ]
-}
 
 /// The bug a crash really is: the two callers of `decode_width` are one.
 fn truth(name: &str) -> &str {
@@ -160,7 +47,7 @@ fn children_cpu_secs() -> f64 {
 fn shuffle<T>(items: &mut [T], seed: u64) {
     let mut rng = Rng(seed);
     for i in (1..items.len()).rev() {
-        items.swap(i, (rng.next() % (i as u64 + 1)) as usize);
+        items.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
     }
 }
 

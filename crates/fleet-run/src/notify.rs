@@ -177,75 +177,20 @@ fn post_with_retries(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::{BufRead, BufReader, Read, Write};
-    use std::net::TcpListener;
+    use fleet_testkit::webhook::Webhook;
     use std::sync::{Arc, Mutex};
-
-    /// A real HTTP receiver on loopback: answers each POST with `status` (the first
-    /// `fail_first` with 503) and records the bodies.
-    fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<String>>>) {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let seen = bodies.clone();
-        std::thread::spawn(move || {
-            let mut n = 0;
-            for stream in listener.incoming() {
-                let Ok(mut stream) = stream else { continue };
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                let mut len = 0;
-                loop {
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        break;
-                    }
-                    if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                        len = v.trim().parse().unwrap_or(0);
-                    }
-                    if line == "\r\n" {
-                        break;
-                    }
-                }
-                let mut body = vec![0; len];
-                reader.read_exact(&mut body).unwrap();
-                n += 1;
-                let status = if n <= fail_first {
-                    "503 Service Unavailable"
-                } else {
-                    seen.lock()
-                        .unwrap()
-                        .push(String::from_utf8_lossy(&body).into_owned());
-                    "200 OK"
-                };
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 {status}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-                );
-            }
-        });
-        (url, bodies)
-    }
 
     #[test]
     fn one_message_per_alert_then_a_digest_past_the_threshold() {
-        let (url, bodies) = receiver(0);
-        let notifier = Notifier::spawn(url, 2, Box::new(|_| {})).unwrap();
+        let hook = Webhook::start();
+        let notifier = Notifier::spawn(hook.url.clone(), 2, Box::new(|_| {})).unwrap();
         for i in 0..5 {
             notifier.alert(format!("bug {i}"));
         }
         // Stopping flushes the held ones as one digest instead of waiting the minute.
         notifier.finish(Duration::from_secs(20));
-        let bodies = bodies.lock().unwrap().clone();
-        assert_eq!(bodies.len(), 3, "{bodies:?}");
-        let texts: Vec<String> = bodies
-            .iter()
-            .map(|b| {
-                serde_json::from_str::<serde_json::Value>(b).unwrap()["text"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            })
-            .collect();
+        let texts = hook.texts();
+        assert_eq!(texts.len(), 3, "{texts:?}");
         assert_eq!(texts[0], "bug 0");
         assert_eq!(texts[1], "bug 1");
         assert!(
@@ -258,15 +203,19 @@ mod tests {
 
     #[test]
     fn a_failing_receiver_is_retried_with_backoff() {
-        let (url, bodies) = receiver(2);
+        let hook = Webhook::failing_first(2);
         let deliveries = Arc::new(Mutex::new(Vec::new()));
         let d = deliveries.clone();
-        let notifier =
-            Notifier::spawn(url, 5, Box::new(move |x| d.lock().unwrap().push(x))).unwrap();
+        let notifier = Notifier::spawn(
+            hook.url.clone(),
+            5,
+            Box::new(move |x| d.lock().unwrap().push(x)),
+        )
+        .unwrap();
         let start = Instant::now();
         notifier.alert("bug".into());
         notifier.finish(Duration::from_secs(20));
-        assert_eq!(bodies.lock().unwrap().len(), 1);
+        assert_eq!(hook.bodies().len(), 1);
         assert_eq!(
             deliveries.lock().unwrap().as_slice(),
             &[Delivery::Sent { messages: 1 }]

@@ -5,6 +5,9 @@
 //! ones by `fixtures/c/build.sh`. A missing toolchain or compiler panics with
 //! the fix; nothing is skipped.
 
+pub mod inputs;
+pub mod webhook;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

@@ -7,81 +7,13 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fleet_testkit::webhook::Webhook;
 use serde_json::Value;
 use support::{Fleet, KillOnDrop};
-
-/// A webhook receiver on 127.0.0.1: answers every POST with 200 and keeps the bodies.
-struct Receiver {
-    url: String,
-    bodies: Arc<Mutex<Vec<Value>>>,
-}
-
-impl Receiver {
-    fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/hook", listener.local_addr().unwrap());
-        let bodies = Arc::new(Mutex::new(Vec::new()));
-        let keep = bodies.clone();
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                let Ok(conn) = conn else { continue };
-                let keep = keep.clone();
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(conn.try_clone().unwrap());
-                    let mut conn = conn;
-                    // One connection may carry several requests (keep-alive).
-                    loop {
-                        let mut len = 0usize;
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        loop {
-                            line.clear();
-                            if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            let l = line.trim_end();
-                            if l.is_empty() {
-                                break;
-                            }
-                            if let Some((k, v)) = l.split_once(':')
-                                && k.eq_ignore_ascii_case("content-length")
-                            {
-                                len = v.trim().parse().unwrap();
-                            }
-                        }
-                        let mut body = vec![0; len];
-                        reader.read_exact(&mut body).unwrap();
-                        keep.lock()
-                            .unwrap()
-                            .push(serde_json::from_slice(&body).unwrap());
-                        let _ = conn.write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\ncontent-type: text/plain\r\n\r\nok",
-                        );
-                    }
-                });
-            }
-        });
-        Receiver { url, bodies }
-    }
-
-    fn texts(&self) -> Vec<String> {
-        self.bodies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|b| b["text"].as_str().unwrap().to_string())
-            .collect()
-    }
-}
 
 fn triaged(buckets: &[Value]) -> Vec<&Value> {
     buckets
@@ -92,7 +24,7 @@ fn triaged(buckets: &[Value]) -> Vec<&Value> {
 
 #[test]
 fn a_live_campaign_reproduces_buckets_and_minimizes_bugs_and_fires_one_webhook_per_bug() {
-    let hook = Receiver::start();
+    let hook = Webhook::start();
     let fleet = Fleet::new(&format!(
         "[tier.t]\ntargets = [\"six_bugs\"]\nbudget = \"1h\"\n\
          [crashes]\nminimize_budget = \"5s\"\n\

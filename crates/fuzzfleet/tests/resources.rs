@@ -7,13 +7,12 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use fleet_testkit::webhook::Webhook;
 use serde_json::Value;
 use support::{Fleet, KillOnDrop, wait_until};
 
@@ -195,54 +194,6 @@ impl Drop for Tmpfs {
     }
 }
 
-/// A webhook receiver on loopback recording each POSTed body.
-fn receiver() -> (String, Arc<Mutex<Vec<String>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let bodies = Arc::new(Mutex::new(Vec::new()));
-    let seen = bodies.clone();
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut len = 0;
-            loop {
-                let mut line = String::new();
-                if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                    break;
-                }
-                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                    len = v.trim().parse().unwrap_or(0);
-                }
-                if line == "\r\n" {
-                    break;
-                }
-            }
-            let mut body = vec![0; len];
-            if reader.read_exact(&mut body).is_ok() {
-                let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                seen.lock()
-                    .unwrap()
-                    .push(v["text"].as_str().unwrap_or_default().to_string());
-            }
-            let _ = write!(
-                stream,
-                "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
-            );
-        }
-    });
-    (url, bodies)
-}
-
-fn count(bodies: &Arc<Mutex<Vec<String>>>, prefix: &str) -> usize {
-    bodies
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|b| b.starts_with(prefix))
-        .count()
-}
-
 /// Every finding's input and report, and every corpus entry, by path, with contents.
 fn kept_files(state: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     let mut out = BTreeMap::new();
@@ -278,7 +229,8 @@ fn a_full_disk_pauses_fuzzing_loses_nothing_and_fuzzing_resumes_when_space_retur
     if !require(is_root(), "mounting a tmpfs for the state dir needs root") {
         return;
     }
-    let (url, bodies) = receiver();
+    let hook = Webhook::start();
+    let url = hook.url.clone();
     let fleet = Fleet::new(&format!(
         "[alerts]\nwebhook = \"{url}\"\ndisk_percent = 50\ndisk_critical_percent = 75\n\
          [tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"1h\"\n"
@@ -345,23 +297,25 @@ fn a_full_disk_pauses_fuzzing_loses_nothing_and_fuzzing_resumes_when_space_retur
             && t["execs"].as_i64().unwrap() > execs
     });
     wait_until("the recoveries delivered", MINUTE, || {
-        count(&bodies, "fuzzfleet: RECOVERED disk-critical") == 1
-            && count(&bodies, "fuzzfleet: RECOVERED disk:") == 1
+        hook.count("fuzzfleet: RECOVERED disk-critical") == 1
+            && hook.count("fuzzfleet: RECOVERED disk:") == 1
     });
     run.stop();
     // One alert and one recovery per condition, though it was checked every 5 s.
     assert_eq!(
-        count(&bodies, "fuzzfleet: ALERT disk-critical"),
+        hook.count("fuzzfleet: ALERT disk-critical"),
         1,
-        "{bodies:?}"
+        "{:?}",
+        hook.texts()
     );
     assert_eq!(
-        count(&bodies, "fuzzfleet: ALERT disk (warning)"),
+        hook.count("fuzzfleet: ALERT disk (warning)"),
         1,
-        "{bodies:?}"
+        "{:?}",
+        hook.texts()
     );
-    assert_eq!(count(&bodies, "fuzzfleet: RECOVERED disk-critical"), 1);
-    assert_eq!(count(&bodies, "fuzzfleet: RECOVERED disk:"), 1);
+    assert_eq!(hook.count("fuzzfleet: RECOVERED disk-critical"), 1);
+    assert_eq!(hook.count("fuzzfleet: RECOVERED disk:"), 1);
     assert_eq!(
         fleet_store::Db::open(&fleet.state().join("fleet.db"))
             .unwrap()
@@ -380,7 +334,8 @@ fn a_full_disk_pauses_fuzzing_loses_nothing_and_fuzzing_resumes_when_space_retur
 
 #[test]
 fn a_sustained_memory_condition_is_one_alert_in_status_log_and_webhook_after_the_sustain_time() {
-    let (url, bodies) = receiver();
+    let hook = Webhook::start();
+    let url = hook.url.clone();
     // 1 %: the machine is always past it, so the condition holds from the start.
     let fleet = Fleet::new(&format!(
         "[alerts]\nwebhook = \"{url}\"\nmem_percent = 1\nsustain = \"6s\"\n\
@@ -393,7 +348,7 @@ fn a_sustained_memory_condition_is_one_alert_in_status_log_and_webhook_after_the
             .is_some_and(|a| a.iter().any(|x| x["kind"] == "memory"))
     });
     wait_until("the memory alert delivered", MINUTE, || {
-        count(&bodies, "fuzzfleet: ALERT memory") == 1
+        hook.count("fuzzfleet: ALERT memory") == 1
     });
     // Not at the first sample: only after the condition held for the sustain time.
     let log = fleet.run_log();
@@ -406,7 +361,12 @@ fn a_sustained_memory_condition_is_one_alert_in_status_log_and_webhook_after_the
     assert!((alerted + 86_400 - started) % 86_400 >= 6, "{log}");
     // It holds: several more checks, still one alert.
     std::thread::sleep(Duration::from_secs(12));
-    assert_eq!(count(&bodies, "fuzzfleet: ALERT memory"), 1, "{bodies:?}");
+    assert_eq!(
+        hook.count("fuzzfleet: ALERT memory"),
+        1,
+        "{:?}",
+        hook.texts()
+    );
     assert_eq!(fleet.run_log().matches("ALERT memory").count(), 1);
     run.stop();
 }

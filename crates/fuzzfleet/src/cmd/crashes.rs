@@ -309,18 +309,11 @@ pub(crate) fn export(doc: &CrashesDoc, dir: &Path) -> Result<usize> {
     Ok(doc.buckets.len())
 }
 
+/// A triage event as `run` prints it (without the per-finding lines), errors on stderr.
 fn print_event(e: &TriageEvent) {
-    match e {
-        TriageEvent::NewBucket {
-            id,
-            target,
-            title,
-            severity,
-            repro,
-        } => println!("{target}: NEW BUG {id} [{severity}, repro {repro}] {title}"),
-        TriageEvent::Regressed { id, target, .. } => println!("{target}: bug {id} REGRESSED"),
-        TriageEvent::Fixed { id, target, .. } => println!("{target}: bug {id} fixed"),
-        TriageEvent::Error { message } => eprintln!("triage: {message}"),
-        _ => {}
+    match (e, super::run::triage_line(e, false)) {
+        (TriageEvent::Error { .. }, Some(line)) => eprintln!("{line}"),
+        (_, Some(line)) => println!("{line}"),
+        (_, None) => {}
     }
 }

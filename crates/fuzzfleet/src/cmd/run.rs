@@ -377,7 +377,8 @@ pub(crate) fn print_notice(n: &Notice, verbose: bool, log: Log) {
 }
 
 /// What the crash pipeline's news looks like in `run`'s log.
-fn triage_line(e: &TriageEvent, verbose: bool) -> Option<String> {
+/// One line for a triage event; the per-finding `Filed` lines only when `verbose`.
+pub(crate) fn triage_line(e: &TriageEvent, verbose: bool) -> Option<String> {
     Some(match e {
         TriageEvent::NewBucket {
             id,
