@@ -329,8 +329,16 @@ impl<'n> Campaign<'n> {
         {
             // Turns resume where they were: time had is kept by tier name.
             let had: BTreeMap<String, u64> = serde_json::from_str(&saved.state).unwrap_or_default();
+            // A tier new to the rotation joins level with the one furthest behind, not
+            // with none of the others' history.
+            let least = spec
+                .tiers
+                .iter()
+                .filter_map(|t| had.get(&t.name).copied())
+                .min()
+                .unwrap_or(0);
             for (i, t) in spec.tiers.iter().enumerate() {
-                r.ran_ms[i] = had.get(&t.name).copied().unwrap_or(0);
+                r.ran_ms[i] = had.get(&t.name).copied().unwrap_or(least);
             }
         }
         let mut slot_count = 0;
@@ -827,8 +835,11 @@ impl<'n> Campaign<'n> {
 
     fn check_all_idle(&mut self) {
         if self.stopping.is_none() && self.slots.iter().all(|s| s.target.is_none()) {
-            // A waiting tier may have something to run: the turn ends early.
-            if self.turns.is_some() && self.take_turns(Instant::now()) {
+            // A waiting tier may have something to run: the turn ends early. One whose
+            // targets are being minimized runs when the minimization ends.
+            if self.turns.is_some()
+                && (self.take_turns(Instant::now()) || !self.minimizing.is_empty())
+            {
                 return;
             }
             let all_finished = self.tiers.iter().all(|t| t.state.finished);
@@ -956,18 +967,16 @@ impl<'n> Campaign<'n> {
     /// time so far that fit, and that have something to run. Tiers that keep running
     /// keep their slots and workers. True when some tier runs this turn.
     fn take_turns(&mut self, now: Instant) -> bool {
-        let Some(turns) = self.turns.as_mut() else {
+        if self.turns.is_none() {
             return false;
-        };
+        }
         let active: Vec<usize> = (0..self.tiers.len())
             .filter(|&i| !self.tiers[i].slots.is_empty())
             .collect();
-        if !self.resources.paused() {
-            turns
-                .rotation
-                .credit(&active, now.saturating_duration_since(turns.credited_at));
-        }
-        turns.credited_at = now;
+        self.save_turns(now);
+        let Some(turns) = self.turns.as_mut() else {
+            return false;
+        };
         let skip: BTreeSet<String> = self
             .failed
             .keys()
@@ -998,17 +1007,6 @@ impl<'n> Campaign<'n> {
             &chosen,
         );
         turns.until = now + turn;
-        let had: BTreeMap<&str, u64> = self
-            .tiers
-            .iter()
-            .zip(&turns.rotation.ran_ms)
-            .map(|(t, ms)| (t.spec.name.as_str(), *ms))
-            .collect();
-        let _ = self.db.save_schedule(
-            ROTATION_ROW,
-            &serde_json::to_string(&had).expect("a map of strings to integers"),
-            now_ms(),
-        );
         let running: Vec<usize> = chosen.iter().map(|c| c.0).collect();
         let announce = running != turns.announced && !running.is_empty();
         turns.announced = running.clone();
@@ -1061,6 +1059,36 @@ impl<'n> Campaign<'n> {
             });
         }
         !running.is_empty()
+    }
+
+    /// Credits the running tiers' time to the rotation and saves it, so that a stop or a
+    /// restart (a reload, a deploy) never loses a turn's time: a run restarted every
+    /// half hour must not start the same tiers every time.
+    fn save_turns(&mut self, now: Instant) {
+        let paused = self.resources.paused();
+        let Some(turns) = self.turns.as_mut() else {
+            return;
+        };
+        let active: Vec<usize> = (0..self.tiers.len())
+            .filter(|&i| !self.tiers[i].slots.is_empty())
+            .collect();
+        if !paused {
+            turns
+                .rotation
+                .credit(&active, now.saturating_duration_since(turns.credited_at));
+        }
+        turns.credited_at = now;
+        let had: BTreeMap<&str, u64> = self
+            .tiers
+            .iter()
+            .zip(&turns.rotation.ran_ms)
+            .map(|(t, ms)| (t.spec.name.as_str(), *ms))
+            .collect();
+        let _ = self.db.save_schedule(
+            ROTATION_ROW,
+            &serde_json::to_string(&had).expect("a map of strings to integers"),
+            now_ms(),
+        );
     }
 
     fn stop_slot(&mut self, s: usize, now: Instant) {
@@ -1290,6 +1318,8 @@ impl<'n> Campaign<'n> {
             for i in tiers {
                 self.decide(i, now);
             }
+            // With tiers taking turns, every slot may be idle waiting for this one.
+            self.check_all_idle();
         }
     }
 
@@ -1315,6 +1345,7 @@ impl<'n> Campaign<'n> {
         for i in 0..self.tiers.len() {
             self.credit(i, now);
         }
+        self.save_turns(now);
         for s in 0..self.slots.len() {
             self.slots[s].target = None;
             self.stop_slot(s, now);
@@ -1340,13 +1371,14 @@ impl<'n> Campaign<'n> {
             self.begin_stop(StopReason::TimeUp);
             return;
         }
+        // The turn first: a tier whose turn ends does not start its next target first.
+        if self.turns.as_ref().is_some_and(|t| now >= t.until) {
+            self.take_turns(now);
+        }
         for i in 0..self.tiers.len() {
             if self.tiers[i].until.is_some_and(|u| now >= u) {
                 self.decide(i, now);
             }
-        }
-        if self.turns.as_ref().is_some_and(|t| now >= t.until) {
-            self.take_turns(now);
         }
         self.check_all_idle();
         let running: BTreeSet<String> = self
@@ -1386,6 +1418,7 @@ impl<'n> Campaign<'n> {
         for i in 0..self.tiers.len() {
             self.credit(i, now);
         }
+        self.save_turns(now);
         let mut workers: BTreeMap<&str, i64> = BTreeMap::new();
         for s in &self.slots {
             if let Some(r) = &s.worker {

@@ -186,11 +186,15 @@ impl App {
         if let Some(doc) = self.fleet.fresh_within(FLEET_TTL) {
             return Some(doc);
         }
-        let doc = tokio::task::spawn_blocking(move || view.fleet())
-            .await
-            .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
-        let doc = Arc::new(doc);
-        self.fleet.put(doc.clone());
+        // Cached by the read itself: a client that leaves mid-read does not waste it.
+        let app = self.clone();
+        let doc = tokio::task::spawn_blocking(move || {
+            let doc = Arc::new(view.fleet());
+            app.fleet.put(doc.clone());
+            doc
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
         Some(doc)
     }
 

@@ -111,13 +111,8 @@ async fn fleet_page(State(app): State<Arc<App>>) -> Response {
             "this server shows its own node only; `fuzzfleet serve --all-nodes` shows the fleet",
         );
     };
-    let reached = doc.nodes.iter().filter(|n| n.error.is_none()).count();
-    let mut body = format!(
-        "<h1>Fleet</h1><p class=\"system\">{reached} of {} nodes reached</p>\
-         <table id=\"nodes\"><thead><tr><th>node</th><th>state</th><th>targets running</th>\
-         <th>workers</th><th>execs/s</th><th>crashes</th><th>last heartbeat</th></tr></thead><tbody>",
-        doc.nodes.len()
-    );
+    let mut reached = 0;
+    let mut body = String::new();
     for n in &doc.nodes {
         let status = n
             .status
@@ -127,6 +122,7 @@ async fn fleet_page(State(app): State<Arc<App>>) -> Response {
         let name = esc(&n.node);
         match (&n.error, status) {
             (None, Some(s)) => {
+                reached += 1;
                 let running: Vec<&str> = s
                     .targets
                     .iter()
@@ -158,7 +154,13 @@ async fn fleet_page(State(app): State<Arc<App>>) -> Response {
             }
         }
     }
-    body += "</tbody></table>";
+    let body = format!(
+        "<h1>Fleet</h1><p class=\"system\">{reached} of {} nodes reached</p>\
+         <table id=\"nodes\"><thead><tr><th>node</th><th>state</th><th>targets running</th>\
+         <th>workers</th><th>execs/s</th><th>crashes</th><th>last heartbeat</th></tr></thead>\
+         <tbody>{body}</tbody></table>",
+        doc.nodes.len()
+    );
     let mut page = page(&app, "fleet", "fleet", &body).0;
     // The fleet is not in the script's live updates: the page reloads itself.
     page = page.replacen(

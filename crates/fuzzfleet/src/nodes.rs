@@ -6,13 +6,14 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use fleet_config::{Plan, SshDest};
 use fleet_serve::{FleetDoc, FleetNode};
 use fleet_tui::Client;
-use fleet_tui::source::remote::host_port;
+use fleet_tui::source::remote::{RemoteError, host_port};
 
 use crate::exit;
 use crate::ssh::Tunnel;
@@ -28,9 +29,13 @@ pub struct Remote {
     /// How to open the tunnel again.
     ssh: Option<SshDest>,
     token: Option<String>,
-    /// The tunnel was (re)opened since the last read: no second try now.
-    fresh: bool,
+    /// When its tunnel was last (re)opened: not again within [`REOPEN_AFTER`].
+    opened_at: Option<Instant>,
 }
+
+/// A tunnel opened less than this long ago is not opened again on a failed read (a node
+/// that just refused is not asked twice in a row).
+const REOPEN_AFTER: Duration = Duration::from_secs(5);
 
 /// The agent's API port on its node's loopback.
 fn api_port() -> u16 {
@@ -51,7 +56,7 @@ impl Remote {
             error: None,
             ssh: None,
             token,
-            fresh: false,
+            opened_at: None,
         }
     }
 
@@ -64,7 +69,7 @@ impl Remote {
             error: None,
             ssh: Some(ssh.clone()),
             token,
-            fresh: false,
+            opened_at: None,
         };
         r.open_tunnel();
         r
@@ -75,7 +80,7 @@ impl Remote {
             return;
         };
         self.tunnel = None;
-        self.fresh = true;
+        self.opened_at = Some(Instant::now());
         match Tunnel::open(name, ssh, api_port()) {
             Ok(tunnel) => {
                 self.client = Client::new(&tunnel.url(), self.token.clone());
@@ -86,24 +91,22 @@ impl Remote {
         }
     }
 
-    /// The node's status document. A tunnelled node whose tunnel is gone, or that did not
-    /// answer through it, gets one new tunnel and one more try (unless its tunnel was
-    /// opened just before this read).
+    /// The node's status document. A tunnelled node whose tunnel is gone, or that could
+    /// not be reached through it, gets a new tunnel and one more try, unless its tunnel
+    /// was opened moments ago. An answer (even 401 or 503) never costs the tunnel.
     pub fn read(&mut self) -> Result<serde_json::Value, String> {
-        let mut fresh = std::mem::take(&mut self.fresh);
-        if self.ssh.is_some() && !fresh && !self.tunnel.as_mut().is_some_and(Tunnel::alive) {
+        let may_reopen =
+            |r: &Remote| r.ssh.is_some() && r.opened_at.is_none_or(|t| t.elapsed() >= REOPEN_AFTER);
+        if may_reopen(self) && !self.tunnel.as_mut().is_some_and(Tunnel::alive) {
             self.open_tunnel();
-            self.fresh = false;
-            fresh = true;
         }
         if let Some(e) = &self.error {
             return Err(e.clone());
         }
         match self.client.status_json() {
             Ok(doc) => Ok(doc),
-            Err(_) if self.ssh.is_some() && !fresh => {
+            Err(RemoteError::Transport { .. }) if may_reopen(self) => {
                 self.open_tunnel();
-                self.fresh = false;
                 if let Some(e) = &self.error {
                     return Err(e.clone());
                 }
@@ -219,18 +222,45 @@ pub fn fleet_doc(remotes: &mut [Remote], heartbeats: &BTreeMap<String, i64>) -> 
 }
 
 /// The fleet as `serve --all-nodes` shows it: the config's nodes, their tunnels kept
-/// open between reads.
+/// open between reads. The tunnels belong to one thread that lives as long as the probe:
+/// ssh dies with the thread that started it (its parent-death signal follows threads),
+/// and the server's blocking threads come and go.
 pub struct FleetProbe {
-    plan: Plan,
-    remotes: Mutex<Vec<Remote>>,
+    nodes: usize,
+    requests: std::sync::Mutex<mpsc::Sender<mpsc::Sender<FleetDoc>>>,
 }
 
 impl FleetProbe {
+    /// Opens every node's tunnel (a bad token file is an error now, not on each read).
     pub fn new(plan: Plan, state_dir: &Path) -> Result<FleetProbe> {
-        let remotes = configured(&plan, state_dir)?;
+        let (requests, incoming) = mpsc::channel::<mpsc::Sender<FleetDoc>>();
+        let (ready, started) = mpsc::channel::<Result<()>>();
+        let nodes = plan.nodes.len();
+        let state_dir = state_dir.to_path_buf();
+        std::thread::Builder::new()
+            .name("fleet-nodes".into())
+            .spawn(move || {
+                let mut remotes = match configured(&plan, &state_dir) {
+                    Ok(r) => {
+                        let _ = ready.send(Ok(()));
+                        r
+                    }
+                    Err(e) => {
+                        let _ = ready.send(Err(e));
+                        return;
+                    }
+                };
+                for reply in incoming {
+                    let doc = fleet_doc(&mut remotes, &heartbeats(Some(&plan)));
+                    let _ = reply.send(doc);
+                }
+            })?;
+        started
+            .recv()
+            .map_err(|_| anyhow::anyhow!("the fleet reader did not start"))??;
         Ok(FleetProbe {
-            plan,
-            remotes: Mutex::new(remotes),
+            nodes,
+            requests: std::sync::Mutex::new(requests),
         })
     }
 }
@@ -238,15 +268,26 @@ impl FleetProbe {
 impl std::fmt::Debug for FleetProbe {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("FleetProbe")
-            .field("nodes", &self.plan.nodes.len())
+            .field("nodes", &self.nodes)
             .finish_non_exhaustive()
     }
 }
 
 impl fleet_serve::FleetView for FleetProbe {
     fn fleet(&self) -> FleetDoc {
-        let heartbeats = heartbeats(Some(&self.plan));
-        let mut remotes = self.remotes.lock().unwrap_or_else(|e| e.into_inner());
-        fleet_doc(&mut remotes, &heartbeats)
+        let (reply, answer) = mpsc::channel();
+        let sent = self
+            .requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .send(reply)
+            .is_ok();
+        match answer.recv() {
+            Ok(doc) if sent => doc,
+            _ => FleetDoc {
+                version: fleet_run::report::DOC_VERSION,
+                nodes: Vec::new(),
+            },
+        }
     }
 }

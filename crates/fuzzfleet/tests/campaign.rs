@@ -390,3 +390,33 @@ fn tiers_needing_more_workers_than_the_node_has_take_turns_and_each_gets_its_bud
     // 15 s of budget on 2 slots, plus start-ups and stops: well under the minute.
     assert!(started.elapsed() >= Duration::from_millis(7500), "{log}");
 }
+
+#[test]
+fn a_restarted_run_continues_the_tiers_turns_where_they_were() {
+    // Turns of an hour, runs of a few seconds: were the rotation's time not kept across
+    // runs, every run would start the same two tiers and the third would never run.
+    let fleet = Fleet::with_top(
+        "tier_slice = \"1h\"\n",
+        "[tier.a]\ntargets = [\"clean\"]\nbudget = \"1h\"\n\
+         [tier.b]\ntargets = [\"slow_unit\"]\nbudget = \"1h\"\n\
+         [tier.c]\ntargets = [\"stateful\"]\nbudget = \"1h\"\n",
+    );
+    let turns = |log: &str| {
+        log.lines()
+            .filter_map(|l| l.split_once("tiers' turn: ").map(|(_, t)| t.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let run = || {
+        let out = fleet.output(&["run", "--no-build", "--for", "4s", "--workers", "2"]);
+        let log = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(0), "{log}");
+        turns(&log)
+    };
+    let first = run();
+    assert!(first[0].starts_with("a, b; waiting: c"), "{first:?}");
+    let second = run();
+    assert!(second[0].starts_with("a, c; waiting: b"), "{second:?}");
+    let third = run();
+    assert!(third[0].starts_with("b, c; waiting: a"), "{third:?}");
+    assert!(fleet.target("stateful")["execs"].as_i64() > Some(0));
+}

@@ -72,6 +72,23 @@ struct Outcome {
 
 pub fn deploy(ctx: &Context, args: &DeployArgs) -> Result<i32> {
     let plan = ctx.plan()?;
+    let s3 = plan
+        .hub
+        .as_ref()
+        .is_some_and(|h| matches!(h.url, fleet_config::HubUrl::S3 { .. }));
+    if s3 && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        eprintln!(
+            "fuzzfleet: warning: the hub is S3 and AWS_ACCESS_KEY_ID is not set here, so no \
+             {HUB_ENV} is written: nodes keep the one they have (if any), else they need \
+             their own credentials (an instance role, or AWS_* in the unit)"
+        );
+    }
+    if std::env::var_os("AWS_SESSION_TOKEN").is_some() {
+        eprintln!(
+            "fuzzfleet: warning: AWS_SESSION_TOKEN is set: those credentials expire, and the \
+             nodes' {HUB_ENV} with them; give the nodes long-lived keys for the hub's prefix"
+        );
+    }
     let nodes: Vec<&NodePlan> = if args.nodes.is_empty() {
         plan.nodes.iter().collect()
     } else {
