@@ -165,8 +165,23 @@ impl Db {
         let conn = Connection::open(path).map_err(open_err)?;
         conn.busy_timeout(Duration::from_secs(10))
             .map_err(open_err)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(open_err)?;
+        // Switching a new file to WAL takes an exclusive lock, and SQLite answers BUSY at
+        // once, without the busy handler, when another process opens the same new file
+        // (`serve` starting beside `run`): retry within the same 10 s.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            match conn.pragma_update(None, "journal_mode", "WAL") {
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if matches!(
+                        e.code,
+                        rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+                    ) && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                result => break result.map_err(open_err)?,
+            }
+        }
         // NORMAL in WAL mode: a power loss may drop the last commits, never corrupt.
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(open_err)?;
