@@ -974,29 +974,31 @@ impl<'n> Campaign<'n> {
             .filter(|&i| !self.tiers[i].slots.is_empty())
             .collect();
         self.save_turns(now);
-        let Some(turns) = self.turns.as_mut() else {
-            return false;
-        };
         let skip: BTreeSet<String> = self
             .failed
             .keys()
             .chain(self.minimizing.keys())
             .cloned()
             .collect();
-        // What each tier would run now, asked of a copy of its schedule.
-        let wants: Vec<usize> = self
-            .tiers
-            .iter()
-            .map(|t| {
-                let mut state = t.state.clone();
-                let runs = !t
-                    .spec
-                    .decide(&mut state, &skip, self.spec.once)
-                    .run
-                    .is_empty();
-                if runs { t.spec.workers } else { 0 }
-            })
-            .collect();
+        // What each tier would run now. Asked of its schedule itself: deciding changes a
+        // state only to mark a `--once` cycle finished or to start the next cycle, both
+        // of which must stick (a tier whose turn and budget end together is never asked
+        // again by `decide`, and `--once` ends only when every tier is finished).
+        let once = self.spec.once;
+        let mut wants = Vec::with_capacity(self.tiers.len());
+        for t in &mut self.tiers {
+            let before = t.state.clone();
+            let runs = !t.spec.decide(&mut t.state, &skip, once).run.is_empty();
+            if t.state != before {
+                let _ = self
+                    .db
+                    .save_schedule(&t.spec.name, &t.state.to_json(), now_ms());
+            }
+            wants.push(if runs { t.spec.workers } else { 0 });
+        }
+        let Some(turns) = self.turns.as_mut() else {
+            return false;
+        };
         let chosen = turns.rotation.choose(&wants);
         let turn = turns.rotation.turn(
             &self
