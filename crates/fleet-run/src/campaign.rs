@@ -889,16 +889,20 @@ impl<'n> Campaign<'n> {
         }
     }
 
+    /// Targets the schedule must skip now: failed ones and those being minimized.
+    fn not_runnable(&self) -> BTreeSet<String> {
+        self.failed
+            .keys()
+            .chain(self.minimizing.keys())
+            .cloned()
+            .collect()
+    }
+
     /// Asks the schedule what tier `i` runs now and moves its slots accordingly.
     fn decide(&mut self, i: usize, now: Instant) {
         self.account(now);
         self.credit(i, now);
-        let skip: BTreeSet<String> = self
-            .failed
-            .keys()
-            .chain(self.minimizing.keys())
-            .cloned()
-            .collect();
+        let skip = self.not_runnable();
         let t = &mut self.tiers[i];
         if t.slots.is_empty() {
             // Waiting for its turn (or a tier without workers): nothing runs.
@@ -974,12 +978,7 @@ impl<'n> Campaign<'n> {
             .filter(|&i| !self.tiers[i].slots.is_empty())
             .collect();
         self.save_turns(now);
-        let skip: BTreeSet<String> = self
-            .failed
-            .keys()
-            .chain(self.minimizing.keys())
-            .cloned()
-            .collect();
+        let skip = self.not_runnable();
         // What each tier would run now. Asked of its schedule itself: deciding changes a
         // state only to mark a `--once` cycle finished or to start the next cycle, both
         // of which must stick (a tier whose turn and budget end together is never asked

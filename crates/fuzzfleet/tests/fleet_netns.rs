@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 use support::ssh::{TestUser, can_run_sshd, client_config, keygen, mode, run, unit_command};
-use support::{Fleet, KillOnDrop, signal, wait_exit, wait_until};
+use support::{Fleet, KillOnDrop, names, signal, wait_exit, wait_until};
 
 const MINUTE: Duration = Duration::from_secs(60);
 const HUB_PORT: u16 = 9000;
@@ -290,16 +290,6 @@ impl Node {
 /// Marks a step in the test's output, with the time since the test started.
 fn step(started: std::time::Instant, what: &str) {
     eprintln!("[{:>5.1}s] {what}", started.elapsed().as_secs_f64());
-}
-
-fn names(dir: &Path) -> BTreeSet<String> {
-    fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Nodes listed on a bucket of `target` with a signature (a triaged bug).

@@ -3,20 +3,9 @@
 
 mod support;
 
-use std::collections::BTreeSet;
 use std::fs;
 
-use support::Fleet;
-
-fn names(dir: &std::path::Path) -> BTreeSet<String> {
-    fs::read_dir(dir)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
+use support::{Fleet, names};
 
 #[test]
 fn two_nodes_converge_on_the_union_of_corpora_and_share_findings_through_the_hub() {

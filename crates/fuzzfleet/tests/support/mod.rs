@@ -133,6 +133,17 @@ impl Fleet {
     }
 }
 
+/// The file names in `dir` (none when it does not exist).
+pub fn names(dir: &Path) -> BTreeSet<String> {
+    fs::read_dir(dir)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Pids of the direct children of `pid` (fuzzfleet's workers).
 pub fn children_of(pid: u32) -> BTreeSet<u32> {
     let mut out = BTreeSet::new();
