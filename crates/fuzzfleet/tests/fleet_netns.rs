@@ -305,10 +305,16 @@ fn nodes_of_bug(buckets: &[Value], target: &str) -> BTreeSet<String> {
 /// A corpus entry no fuzzer would write, named by its SHA-1 as corpus entries are.
 fn plant(node: &Node, target: &str, tag: &str) -> String {
     let bytes = format!("{tag}, planted on {} by {}", node.name, std::process::id());
-    let sha = fleet_store::sha1_hex(bytes.as_bytes());
+    plant_bytes(node, target, bytes.as_bytes())
+}
+
+/// Writes `bytes` into a target's corpus on `node` as the node's user would; returns
+/// its name.
+fn plant_bytes(node: &Node, target: &str, bytes: &[u8]) -> String {
+    let sha = fleet_store::sha1_hex(bytes);
     let dir = node.state().join("corpus").join(target);
     let tmp = dir.join(format!(".{sha}.tmp"));
-    fs::write(&tmp, &bytes).unwrap();
+    fs::write(&tmp, bytes).unwrap();
     run(Command::new("chown")
         .arg(format!("{0}:{0}", node.user.0))
         .arg(&tmp));
@@ -553,9 +559,18 @@ fn three_nodes_in_their_own_namespaces_deploy_share_findings_and_survive_a_cut_l
     net.link("a", false);
     let planted_in_cut = plant(&nodes[0], "clean", "during the cut");
     // A crash only node a can find: an input of its own that crash_magic crashes on.
+    // Six bytes, so it stays among the bucket's kept inputs (`keep_inputs` keeps the
+    // smallest 100, and by the cut the fleet has found a hundred inputs of the bug, most
+    // far longer): a longer one is counted and its input dropped, as it should be. Two
+    // bytes of this run's own, so the other nodes do not find the same input.
+    let pid = std::process::id().to_le_bytes();
     let crash_in_cut = format!(
         "crash-{}",
-        plant(&nodes[0], "crash_magic", "FUZZ during the cut")
+        plant_bytes(
+            &nodes[0],
+            "crash_magic",
+            &[b'F', b'U', b'Z', b'Z', pid[0], pid[1]]
+        )
     );
     let found = (0..120).any(|_| {
         std::thread::sleep(Duration::from_secs(1));
@@ -602,16 +617,36 @@ fn three_nodes_in_their_own_namespaces_deploy_share_findings_and_survive_a_cut_l
         "{crash_in_cut} reached the operator through a cut link"
     );
 
+    // A minute after it was found, node a still has it: its triage kept the input.
+    assert!(
+        nodes[0]
+            .files("crashes/crash_magic")
+            .contains(&crash_in_cut),
+        "node a dropped {crash_in_cut} in triage"
+    );
+
     step(t0, "status in the cut");
     // The link returns: what node a found while cut off arrives, and it is reachable.
     net.link("a", true);
-    wait_until(
-        "node a's crash from the cut at the operator",
-        2 * MINUTE,
-        || {
-            let sync = operator(&["corpus", "sync"]);
-            sync.status.success() && operator_crashes().contains(&crash_in_cut)
-        },
+    let deadline = std::time::Instant::now() + 3 * MINUTE;
+    let (arrived, last_sync) = loop {
+        let sync = operator(&["corpus", "sync"]);
+        if sync.status.success() && operator_crashes().contains(&crash_in_cut) {
+            break (true, text(&sync));
+        }
+        if std::time::Instant::now() > deadline {
+            break (false, text(&sync));
+        }
+        std::thread::sleep(Duration::from_secs(1));
+    };
+    assert!(
+        arrived,
+        "node a's crash from the cut never reached the operator; its last sync: \
+         {last_sync}\nnode a still has it: {}\n{}",
+        nodes[0]
+            .files("crashes/crash_magic")
+            .contains(&crash_in_cut),
+        logs(&nodes[..1])
     );
     wait_until("the entry planted during the cut on node b", MINUTE, || {
         nodes[1].files("corpus/clean").contains(&planted_in_cut)
