@@ -16,7 +16,7 @@ use fleet_tui::Client;
 use fleet_tui::source::remote::{RemoteError, host_port};
 
 use crate::exit;
-use crate::ssh::Tunnel;
+use crate::ssh::{Opening, Tunnel};
 
 /// A remote node to read: its configured name (if any) and its API.
 pub struct Remote {
@@ -24,6 +24,8 @@ pub struct Remote {
     pub client: Client,
     /// The SSH tunnel the client goes through (a node with `ssh` and no `api`).
     pub tunnel: Option<Tunnel>,
+    /// Its tunnel's ssh, started and not yet waited for.
+    opening: Option<Opening>,
     /// Why the node could not be reached at all (its tunnel did not open).
     pub error: Option<String>,
     /// How to open the tunnel again.
@@ -53,6 +55,7 @@ impl Remote {
             name,
             client: Client::new(url, token.clone()),
             tunnel: None,
+            opening: None,
             error: None,
             ssh: None,
             token,
@@ -60,28 +63,46 @@ impl Remote {
         }
     }
 
-    /// A node reached through a tunnel to `ssh`, opened now; a failure is kept as its error.
+    /// A node reached through a tunnel to `ssh`, its ssh started now (on this thread,
+    /// which the tunnel lives as long as); the first read waits for it.
     pub fn through(name: &str, ssh: &SshDest, token: Option<String>) -> Remote {
         let mut r = Remote {
             name: Some(name.to_string()),
             client: Client::new(&format!("ssh://{ssh}"), token.clone()),
             tunnel: None,
+            opening: None,
             error: None,
             ssh: Some(ssh.clone()),
             token,
             opened_at: None,
         };
-        r.open_tunnel();
+        r.start_tunnel();
         r
     }
 
-    fn open_tunnel(&mut self) {
+    /// Starts a new tunnel's ssh. Call it on the thread that owns the remotes: the ssh
+    /// ends with that thread.
+    fn start_tunnel(&mut self) {
         let (Some(ssh), Some(name)) = (&self.ssh, &self.name) else {
             return;
         };
         self.tunnel = None;
         self.opened_at = Some(Instant::now());
-        match Tunnel::open(name, ssh, api_port()) {
+        match Tunnel::start(name, ssh, api_port()) {
+            Ok(opening) => {
+                self.opening = Some(opening);
+                self.error = None;
+            }
+            Err(e) => self.error = Some(e),
+        }
+    }
+
+    /// Waits for a tunnel being opened; any thread may do this.
+    fn settle(&mut self) {
+        let Some(opening) = self.opening.take() else {
+            return;
+        };
+        match opening.wait() {
             Ok(tunnel) => {
                 self.client = Client::new(&tunnel.url(), self.token.clone());
                 self.tunnel = Some(tunnel);
@@ -91,30 +112,82 @@ impl Remote {
         }
     }
 
-    /// The node's status document. A tunnelled node whose tunnel is gone, or that could
-    /// not be reached through it, gets a new tunnel and one more try, unless its tunnel
-    /// was opened moments ago. An answer (even 401 or 503) never costs the tunnel.
-    pub fn read(&mut self) -> Result<serde_json::Value, String> {
-        let may_reopen =
-            |r: &Remote| r.ssh.is_some() && r.opened_at.is_none_or(|t| t.elapsed() >= REOPEN_AFTER);
-        if may_reopen(self) && !self.tunnel.as_mut().is_some_and(Tunnel::alive) {
-            self.open_tunnel();
-        }
-        if let Some(e) = &self.error {
-            return Err(e.clone());
-        }
-        match self.client.status_json() {
-            Ok(doc) => Ok(doc),
-            Err(RemoteError::Transport { .. }) if may_reopen(self) => {
-                self.open_tunnel();
-                if let Some(e) = &self.error {
-                    return Err(e.clone());
-                }
-                self.client.status_json().map_err(|e| e.to_string())
-            }
-            Err(e) => Err(e.to_string()),
+    /// A tunnelled node whose tunnel was not (re)opened in the last [`REOPEN_AFTER`].
+    fn may_reopen(&self) -> bool {
+        self.ssh.is_some() && self.opened_at.is_none_or(|t| t.elapsed() >= REOPEN_AFTER)
+    }
+
+    /// Before a read, on the owning thread: a tunnel that is gone is started again
+    /// (unless it was opened moments ago).
+    fn prepare(&mut self) {
+        if self.opening.is_none()
+            && self.may_reopen()
+            && !self.tunnel.as_mut().is_some_and(Tunnel::alive)
+        {
+            self.start_tunnel();
         }
     }
+
+    /// One read of the status document, waiting for the tunnel first; any thread.
+    fn attempt(&mut self) -> Attempt {
+        self.settle();
+        if let Some(e) = &self.error {
+            return Attempt::Failed(e.clone());
+        }
+        match self.client.status_json() {
+            Ok(doc) => Attempt::Read(doc),
+            Err(e @ RemoteError::Transport { .. }) => Attempt::Transport(e.to_string()),
+            Err(e) => Attempt::Failed(e.to_string()),
+        }
+    }
+
+    /// Waits for the tunnels being opened, all at once (`status --watch` reads the
+    /// clients itself).
+    pub fn settle_all(remotes: &mut [Remote]) {
+        let all = vec![true; remotes.len()];
+        in_parallel(remotes, &all, Remote::settle);
+    }
+}
+
+/// What one read of a node came to.
+enum Attempt {
+    Read(serde_json::Value),
+    /// The connection failed: through a tunnel, a new tunnel gets one more try.
+    Transport(String),
+    /// An answer that is an error (401, 503, a bad document), or no tunnel at all.
+    Failed(String),
+}
+
+impl Attempt {
+    fn into_result(self) -> Result<serde_json::Value, String> {
+        match self {
+            Attempt::Read(doc) => Ok(doc),
+            Attempt::Transport(e) | Attempt::Failed(e) => Err(e),
+        }
+    }
+}
+
+/// Runs `f` on each remote picked, each on its own thread, and returns the results in
+/// order (`None` where not picked): a node that does not answer costs its own timeout,
+/// not everyone's. A few dozen nodes are a few dozen short-lived threads, each waiting
+/// on a socket.
+fn in_parallel<T: Send>(
+    remotes: &mut [Remote],
+    pick: &[bool],
+    f: impl Fn(&mut Remote) -> T + Sync,
+) -> Vec<Option<T>> {
+    let f = &f;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = remotes
+            .iter_mut()
+            .zip(pick)
+            .map(|(r, &picked)| picked.then(|| scope.spawn(move || f(r))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))))
+            .collect()
+    })
 }
 
 pub fn read_token(path: &Path) -> Result<String> {
@@ -177,22 +250,57 @@ pub fn heartbeats(plan: Option<&Plan>) -> BTreeMap<String, i64> {
         .unwrap_or_default()
 }
 
-/// Reads every node once: its status, or why not and how long it has been silent.
+/// Reads every node once, all nodes at once: its status, or why not and how long it has
+/// been silent. A tunnelled node that cannot be reached through its tunnel gets a new
+/// tunnel and one more try. Call it on the thread that owns the remotes (it may start
+/// tunnels).
 pub fn fleet_doc(remotes: &mut [Remote], heartbeats: &BTreeMap<String, i64>) -> FleetDoc {
     let now = fleet_store::now_ms();
-    let nodes = remotes
+    for r in remotes.iter_mut() {
+        r.prepare();
+    }
+    let all = vec![true; remotes.len()];
+    let mut attempts: Vec<Attempt> = in_parallel(remotes, &all, Remote::attempt)
+        .into_iter()
+        .flatten()
+        .collect();
+    let retry: Vec<bool> = remotes
         .iter_mut()
-        .map(|r| {
-            let result = r.read();
-            let name = r.name.clone().unwrap_or_else(|| {
-                // A URL alone: the node's own name when it tells it.
-                result
-                    .as_ref()
-                    .ok()
-                    .and_then(|_| r.client.node().ok())
-                    .and_then(|n| n.name)
-                    .unwrap_or_else(|| host_port(r.client.base()))
-            });
+        .zip(&attempts)
+        .map(|(r, a)| {
+            let again = matches!(a, Attempt::Transport(_)) && r.may_reopen();
+            if again {
+                r.start_tunnel();
+            }
+            again
+        })
+        .collect();
+    for (slot, again) in attempts
+        .iter_mut()
+        .zip(in_parallel(remotes, &retry, Remote::attempt))
+    {
+        if let Some(again) = again {
+            *slot = again;
+        }
+    }
+    let results: Vec<_> = attempts.into_iter().map(Attempt::into_result).collect();
+    // A node given by URL alone is named as it names itself, when it answers.
+    let ask: Vec<bool> = remotes
+        .iter()
+        .zip(&results)
+        .map(|(r, result)| r.name.is_none() && result.is_ok())
+        .collect();
+    let told = in_parallel(remotes, &ask, |r| r.client.node().ok().and_then(|n| n.name));
+    let nodes = remotes
+        .iter()
+        .zip(results)
+        .zip(told)
+        .map(|((r, result), told)| {
+            let name = r
+                .name
+                .clone()
+                .or(told.flatten())
+                .unwrap_or_else(|| host_port(r.client.base()));
             let last = heartbeats.get(&name).copied();
             let url = r.client.base().to_string();
             match result {

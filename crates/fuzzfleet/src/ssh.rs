@@ -70,9 +70,20 @@ pub struct Tunnel {
     pub local: SocketAddr,
 }
 
+/// A tunnel's ssh started and not yet carrying connections: [`Opening::wait`] may run on
+/// any thread, while the ssh stays tied to the thread that started it.
+pub struct Opening {
+    node: String,
+    dest: SshDest,
+    child: Child,
+    local: SocketAddr,
+}
+
 impl Tunnel {
-    /// Opens the tunnel and waits until it carries connections (or ssh gives up).
-    pub fn open(node: &str, dest: &SshDest, remote_port: u16) -> Result<Tunnel, String> {
+    /// Starts the tunnel's ssh; [`Opening::wait`] waits until it carries connections.
+    /// The ssh receives SIGTERM when the thread that called this
+    /// ends, so call it on a thread that lives as long as the tunnel.
+    pub fn start(node: &str, dest: &SshDest, remote_port: u16) -> Result<Opening, String> {
         let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .and_then(|l| l.local_addr())
             .map_err(|e| format!("no free local port for a tunnel: {e}"))?
@@ -99,31 +110,15 @@ impl Tunnel {
                 Ok(())
             });
         }
-        let mut child = cmd
+        let child = cmd
             .spawn()
             .map_err(|e| format!("cannot run ssh (is the OpenSSH client installed?): {e}"))?;
-        let deadline = Instant::now() + Duration::from_secs(u64::from(CONNECT_TIMEOUT_S) + 5);
-        loop {
-            if let Ok(Some(_)) = child.try_wait() {
-                let mut said = String::new();
-                if let Some(mut err) = child.stderr.take() {
-                    let _ = err.read_to_string(&mut said);
-                }
-                return Err(explain(node, dest, &said));
-            }
-            if TcpStream::connect_timeout(&local, Duration::from_millis(200)).is_ok() {
-                return Ok(Tunnel { child, local });
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!(
-                    "node {node} ({dest}): the ssh tunnel did not open within {}s",
-                    CONNECT_TIMEOUT_S + 5
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        Ok(Opening {
+            node: node.to_string(),
+            dest: dest.clone(),
+            child,
+            local,
+        })
     }
 
     pub fn url(&self) -> String {
@@ -133,6 +128,40 @@ impl Tunnel {
     /// Whether its ssh still runs (it exits when the connection to the node is lost).
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Opening {
+    /// Waits until the tunnel carries connections, or ssh gives up (its error explained),
+    /// or [`CONNECT_TIMEOUT_S`] and 5 s more have passed.
+    pub fn wait(mut self) -> Result<Tunnel, String> {
+        let (node, local) = (self.node.as_str(), self.local);
+        let deadline = Instant::now() + Duration::from_secs(u64::from(CONNECT_TIMEOUT_S) + 5);
+        loop {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                let mut said = String::new();
+                if let Some(mut err) = self.child.stderr.take() {
+                    let _ = err.read_to_string(&mut said);
+                }
+                return Err(explain(node, &self.dest, &said));
+            }
+            if TcpStream::connect_timeout(&local, Duration::from_millis(200)).is_ok() {
+                return Ok(Tunnel {
+                    child: self.child,
+                    local,
+                });
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                return Err(format!(
+                    "node {node} ({}): the ssh tunnel did not open within {}s",
+                    self.dest,
+                    CONNECT_TIMEOUT_S + 5
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 

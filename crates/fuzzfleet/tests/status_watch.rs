@@ -318,6 +318,62 @@ fn watch_without_a_terminal_is_a_usage_error() {
     }
 }
 
+/// Nodes that accept connections and never answer, sharing one count of the
+/// connections open at once and its highest value.
+struct SilentNodes {
+    urls: Vec<String>,
+    most_at_once: Arc<AtomicUsize>,
+}
+
+impl SilentNodes {
+    fn start(n: usize) -> Self {
+        let open = Arc::new(AtomicUsize::new(0));
+        let most_at_once = Arc::new(AtomicUsize::new(0));
+        let urls = (0..n)
+            .map(|_| {
+                let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+                let url = format!("http://{}", listener.local_addr().unwrap());
+                let (open, most) = (open.clone(), most_at_once.clone());
+                thread::spawn(move || {
+                    for mut stream in listener.incoming().flatten() {
+                        let (open, most) = (open.clone(), most.clone());
+                        thread::spawn(move || {
+                            let now = open.fetch_add(1, Ordering::SeqCst) + 1;
+                            most.fetch_max(now, Ordering::SeqCst);
+                            // Held until the client gives up and closes it.
+                            let _ = std::io::copy(&mut stream, &mut std::io::sink());
+                            open.fetch_sub(1, Ordering::SeqCst);
+                        });
+                    }
+                });
+                url
+            })
+            .collect();
+        SilentNodes { urls, most_at_once }
+    }
+}
+
+#[test]
+fn nodes_are_read_all_at_once_so_one_that_never_answers_does_not_hold_up_the_rest() {
+    let fleet = Fleet::new(TARGETS);
+    let silent = SilentNodes::start(3);
+    let mut args = vec!["status", "--json"];
+    for url in &silent.urls {
+        args.extend(["--node", url.as_str()]);
+    }
+    let out = fleet.output(&args);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let doc = json_of(&out);
+    let nodes = doc["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{doc:#}");
+    for (node, url) in nodes.iter().zip(&silent.urls) {
+        assert_eq!(node["url"], url.as_str(), "{doc:#}");
+        assert!(node["error"].is_string(), "{doc:#}");
+    }
+    // Read one after another, no two connections would ever be open together.
+    assert_eq!(silent.most_at_once.load(Ordering::SeqCst), 3);
+}
+
 /// A node's API on 127.0.0.1, serving a fixed status document, a short series per
 /// target and the node's info; every request needs `Authorization: Bearer TOKEN`.
 struct Api {

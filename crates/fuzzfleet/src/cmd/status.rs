@@ -152,7 +152,7 @@ fn remote_once(
 fn watch(
     ctx: &Context,
     plan: Option<&Plan>,
-    remotes: Vec<Remote>,
+    mut remotes: Vec<Remote>,
     explicit: bool,
     args: &StatusArgs,
 ) -> Result<i32> {
@@ -176,6 +176,7 @@ fn watch(
         )));
     }
     // The tunnels live as long as the view.
+    Remote::settle_all(&mut remotes);
     let mut tunnels = Vec::new();
     for r in remotes {
         sources.push(Box::new(RemoteSource::new(r.name, r.client)));
