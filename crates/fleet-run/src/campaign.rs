@@ -1279,6 +1279,8 @@ impl<'n> Campaign<'n> {
 
     fn minimized(&mut self, target: String, outcome: Result<MinimizeOutcome, String>) {
         self.minimizing.remove(&target);
+        // What crashed in the merge, waiting in the incoming dir: findings now.
+        self.sweep(&target, false, None);
         let files = match &outcome {
             Ok(o) if o.replaced => o.files_after,
             Ok(o) => o.files_before,

@@ -43,22 +43,81 @@ pub struct MinimizeOutcome {
     pub features_after: u64,
     /// Whether the merged corpus replaced the old one.
     pub replaced: bool,
+    /// Corpus entries that crashed, hung or ran out of memory in the merge: now in the
+    /// target's incoming dir as findings, the entries in quarantine.
+    pub findings: u64,
 }
 
 /// Merges `target`'s corpus into a minimal one and swaps it in if no feature is lost.
-/// The caller makes sure no worker writes the corpus meanwhile.
+/// The caller makes sure no worker writes the corpus meanwhile. A corpus entry that
+/// crashes, hangs or runs out of memory on the way is a finding, not a leftover: its
+/// artifact goes to the target's incoming dir (the caller's sweep takes it in) and the
+/// entry to quarantine, whether or not the minimization succeeds.
 pub fn minimize(
     layout: &Layout,
     target: &CampaignTarget,
     progress: &mut dyn FnMut(&str),
 ) -> Result<MinimizeOutcome, MinimizeError> {
-    let corpus_dir = layout.corpus_dir(&target.name);
     let work = layout.root().join("minimize").join(&target.name);
+    let result = merge_and_swap(layout, target, &work, progress);
+    let found = rescue_findings(layout, &target.name, &work.join("artifacts"));
+    let mut outcome = result?;
+    outcome.findings = found;
+    fs::remove_dir_all(&work).map_err(|source| MinimizeError::Io {
+        what: "cannot remove the merge dir".into(),
+        source,
+    })?;
+    if let Some(parent) = work.parent() {
+        // Only succeeds when no other target's merge is in progress.
+        let _ = fs::remove_dir(parent);
+    }
+    Ok(outcome)
+}
+
+/// Moves every artifact a merge or replay wrote into the target's incoming dir, and the
+/// corpus entry it names (`crash-<sha1>`, the corpus's own name for it) into quarantine,
+/// so the next minimization and the next worker do not stop on it again. Returns how
+/// many artifacts were moved.
+fn rescue_findings(layout: &Layout, target: &str, artifacts: &Path) -> u64 {
+    let Ok(entries) = fs::read_dir(artifacts) else {
+        return 0;
+    };
+    let incoming = layout.incoming_dir(target);
+    if fs::create_dir_all(&incoming).is_err() {
+        return 0;
+    }
+    let mut moved = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !entry.file_type().is_ok_and(|t| t.is_file())
+            || fs::rename(entry.path(), incoming.join(&name)).is_err()
+        {
+            continue;
+        }
+        moved += 1;
+        if let Some((_, sha1)) = name.to_str().and_then(|n| n.split_once('-')) {
+            let _ = corpus::quarantine(
+                &layout.corpus_dir(target),
+                &layout.quarantine_dir(target),
+                sha1,
+            );
+        }
+    }
+    moved
+}
+
+fn merge_and_swap(
+    layout: &Layout,
+    target: &CampaignTarget,
+    work: &Path,
+    progress: &mut dyn FnMut(&str),
+) -> Result<MinimizeOutcome, MinimizeError> {
+    let corpus_dir = layout.corpus_dir(&target.name);
     let io_err = |what: &str| {
         let what = what.to_string();
         move |source| MinimizeError::Io { what, source }
     };
-    crate::worker::reset_dir(&work).map_err(io_err("cannot prepare the merge dir"))?;
+    crate::worker::reset_dir(work).map_err(io_err("cannot prepare the merge dir"))?;
     let merged = work.join("merged");
     let artifacts = work.join("artifacts");
     fs::create_dir_all(&merged).map_err(io_err("cannot create the merge dir"))?;
@@ -94,6 +153,7 @@ pub fn minimize(
         bytes_after,
         features_after,
         replaced: false,
+        findings: 0,
     };
     if features_after >= features_before {
         // Swap by renames on one filesystem: the corpus dir is whole at every moment
@@ -102,11 +162,6 @@ pub fn minimize(
         fs::rename(&corpus_dir, &old).map_err(io_err("cannot move the old corpus aside"))?;
         fs::rename(&merged, &corpus_dir).map_err(io_err("cannot move the merged corpus in"))?;
         outcome.replaced = true;
-    }
-    fs::remove_dir_all(&work).map_err(io_err("cannot remove the merge dir"))?;
-    if let Some(parent) = work.parent() {
-        // Only succeeds when no other target's merge is in progress.
-        let _ = fs::remove_dir(parent);
     }
     Ok(outcome)
 }
@@ -216,6 +271,7 @@ pub fn recover(layout: &Layout, target: &str) -> io::Result<()> {
     if !corpus_dir.exists() && old.is_dir() {
         fs::rename(&old, &corpus_dir)?;
     }
+    rescue_findings(layout, target, &work.join("artifacts"));
     fs::remove_dir_all(&work)
 }
 

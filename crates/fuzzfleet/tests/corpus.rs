@@ -222,3 +222,77 @@ fn regress_replays_corpora_and_known_crashes_and_fails_while_a_bug_is_there() {
         "every kept crash input still crashes"
     );
 }
+
+#[test]
+fn a_corpus_input_that_crashes_in_the_merge_becomes_a_finding_and_the_next_merge_goes_through() {
+    let fleet = Fleet::new("");
+    let seeds = fleet.path().join("inputs");
+    fs::create_dir_all(&seeds).unwrap();
+    for i in 0..20 {
+        fs::write(seeds.join(format!("s{i}")), format!("record {i}")).unwrap();
+    }
+    // crash_magic panics on an input that starts with FUZZ: a corpus entry that crashes
+    // (a target rebuilt with a new bug, an entry synced from an older build).
+    let crasher = b"FUZZ\x07 in the corpus";
+    fs::write(seeds.join("crasher"), crasher).unwrap();
+    let sha1 = fleet_store::sha1_hex(crasher);
+    let out = fleet.output(&[
+        "corpus",
+        "import",
+        seeds.to_str().unwrap(),
+        "--target",
+        "crash_magic",
+    ]);
+    assert!(out.status.success(), "{}", stdout(&out));
+
+    // The merge cannot go on over it, and says so; the crash is kept, not lost with the
+    // merge's leftovers, and the entry is set aside.
+    let out = fleet.output(&["corpus", "minimize", "crash_magic"]);
+    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains(&format!("kept as finding {sha1}")), "{text}");
+    let crashes = support::names(&fleet.state().join("crashes/crash_magic"));
+    assert!(crashes.contains(&format!("crash-{sha1}")), "{crashes:?}");
+    let quarantined = support::names(&fleet.state().join("quarantine/crash_magic"));
+    assert!(quarantined.contains(&sha1), "{quarantined:?}");
+    assert!(
+        !fleet
+            .state()
+            .join("corpus/crash_magic")
+            .join(&sha1)
+            .exists()
+    );
+    assert!(
+        !fleet
+            .state()
+            .join("incoming/crash_magic")
+            .join(format!("crash-{sha1}"))
+            .exists()
+    );
+
+    // Triaged like any finding: one bug, reproduced from the kept input.
+    let out = fleet.output(&["crashes", "triage"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let buckets = fleet.buckets();
+    assert!(
+        buckets
+            .iter()
+            .any(|b| b["target"] == "crash_magic" && b["repro"] == "always"),
+        "{buckets:#?}"
+    );
+
+    // The next minimization goes through the rest of the corpus.
+    let out = fleet.output(&["corpus", "minimize", "crash_magic"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!fleet.state().join("minimize").exists(), "merge leftovers");
+}

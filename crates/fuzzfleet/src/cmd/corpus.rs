@@ -8,6 +8,29 @@ use super::Context;
 use crate::cli::CorpusCommand;
 use crate::{exit, plan};
 
+/// Records what crashed during a minimization (the corpus entries, now in quarantine)
+/// as findings, and says so: a crash in the corpus is a bug to triage.
+fn take_in_findings(layout: &Layout, target: &str) -> Result<usize> {
+    if !layout.incoming_dir(target).is_dir() {
+        return Ok(0);
+    }
+    let db = fleet_store::Db::open(&layout.db_path())?;
+    let kept = fleet_run::findings::sweep(layout, &db, target, false, fleet_store::now_ms());
+    let mut found = 0;
+    for k in kept {
+        found += 1;
+        match k {
+            Ok(k) => println!(
+                "{target}: a corpus input failed in the merge ({}): kept as finding {} and \
+                 set aside in quarantine; `fuzzfleet crashes triage` files it",
+                k.kind, k.sha1
+            ),
+            Err(e) => eprintln!("{target}: a finding of the merge could not be kept: {e}"),
+        }
+    }
+    Ok(found)
+}
+
 pub fn corpus(ctx: &Context, cmd: CorpusCommand) -> Result<i32> {
     let plan = ctx.plan()?;
     let layout = Layout::new(ctx.state_dir(Some(&plan)));
@@ -25,7 +48,20 @@ pub fn corpus(ctx: &Context, cmd: CorpusCommand) -> Result<i32> {
             known(&target)?;
             let t = plan::campaign_target(&plan, &target)?;
             let _lock = super::lock_state(&layout, "`corpus minimize`")?;
-            let outcome = minimize::minimize(&layout, &t, &mut |line| eprintln!("  {line}"))?;
+            let outcome = minimize::minimize(&layout, &t, &mut |line| eprintln!("  {line}"));
+            let found = take_in_findings(&layout, &target)?;
+            let outcome = match outcome {
+                Ok(o) => o,
+                // A bug in the corpus is a finding, not a failure of fuzzfleet's.
+                Err(e) if found > 0 => {
+                    eprintln!(
+                        "{target}: minimization stopped on it (the rest of the corpus is as it was): {e}\n\
+                         {target}: run `fuzzfleet corpus minimize {target}` again without it"
+                    );
+                    return Ok(exit::PROBLEM);
+                }
+                Err(e) => return Err(e.into()),
+            };
             println!(
                 "{target}: {} files, {} bytes, {} features -> {} files, {} bytes, {} features",
                 outcome.files_before,
