@@ -10,9 +10,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use fleet_engine::libfuzzer::{
-    LogLine, MergeOptions, ReplayInputs, ReplayOptions, merge_command, parse_line, replay_command,
+    LogLine, MergeOptions, ReplayInputs, ReplayOptions, classify_artifact, merge_command,
+    parse_line, replay_command,
 };
-use fleet_engine::{EngineCommand, libfuzzer::Limits};
+
+use fleet_engine::{EngineCommand, FindingKind, libfuzzer::Limits};
 use fleet_store::Layout;
 
 use crate::campaign::CampaignTarget;
@@ -59,10 +61,18 @@ pub fn minimize(
     progress: &mut dyn FnMut(&str),
 ) -> Result<MinimizeOutcome, MinimizeError> {
     let work = layout.root().join("minimize").join(&target.name);
+    // What an interrupted minimization left: its corpus back, its findings taken out.
+    recover(layout, &target.name).map_err(|source| MinimizeError::Io {
+        what: "cannot clear what an interrupted minimization left".into(),
+        source,
+    })?;
     let result = merge_and_swap(layout, target, &work, progress);
-    let found = rescue_findings(layout, &target.name, &work.join("artifacts"));
+    let rescued = rescue_findings(layout, &target.name, &work.join("artifacts"));
     let mut outcome = result?;
-    outcome.findings = found;
+    outcome.findings = rescued.map_err(|source| MinimizeError::Io {
+        what: "cannot move the merge's findings to the incoming dir (left in the merge dir)".into(),
+        source,
+    })?;
     fs::remove_dir_all(&work).map_err(|source| MinimizeError::Io {
         what: "cannot remove the merge dir".into(),
         source,
@@ -75,35 +85,40 @@ pub fn minimize(
 }
 
 /// Moves every artifact a merge or replay wrote into the target's incoming dir, and the
-/// corpus entry it names (`crash-<sha1>`, the corpus's own name for it) into quarantine,
-/// so the next minimization and the next worker do not stop on it again. Returns how
-/// many artifacts were moved.
-fn rescue_findings(layout: &Layout, target: &str, artifacts: &Path) -> u64 {
+/// corpus entry it names (`crash-<sha1>`: the corpus's own name for it) into quarantine,
+/// so the next minimization and the next worker do not stop on it again; a slow unit
+/// stays in the corpus. Returns how many artifacts were moved; an error when one could
+/// not be (it is left where it is, and so is the merge dir).
+fn rescue_findings(layout: &Layout, target: &str, artifacts: &Path) -> io::Result<u64> {
     let Ok(entries) = fs::read_dir(artifacts) else {
-        return 0;
+        return Ok(0);
     };
     let incoming = layout.incoming_dir(target);
-    if fs::create_dir_all(&incoming).is_err() {
-        return 0;
-    }
+    fs::create_dir_all(&incoming)?;
     let mut moved = 0;
+    let mut failed = None;
     for entry in entries.flatten() {
         let name = entry.file_name();
-        if !entry.file_type().is_ok_and(|t| t.is_file())
-            || fs::rename(entry.path(), incoming.join(&name)).is_err()
-        {
+        if !entry.file_type().is_ok_and(|t| t.is_file()) {
+            continue;
+        }
+        if let Err(e) = fs::rename(entry.path(), incoming.join(&name)) {
+            failed = Some(e);
             continue;
         }
         moved += 1;
-        if let Some((_, sha1)) = name.to_str().and_then(|n| n.split_once('-')) {
-            let _ = corpus::quarantine(
+        let artifact = name.to_str().and_then(classify_artifact);
+        if let Some((kind, sha1)) = artifact
+            && kind != FindingKind::SlowUnit
+        {
+            corpus::quarantine(
                 &layout.corpus_dir(target),
                 &layout.quarantine_dir(target),
                 sha1,
-            );
+            )?;
         }
     }
-    moved
+    failed.map_or(Ok(moved), Err)
 }
 
 fn merge_and_swap(
@@ -259,8 +274,9 @@ fn run(
     Ok(tail)
 }
 
-/// Puts a corpus back if fuzzfleet died between the two renames of a swap, and removes
-/// what an interrupted minimization left. Runs before a target's workers start.
+/// Puts a corpus back if fuzzfleet died between the two renames of a swap, takes the
+/// findings of an interrupted merge out, and removes what else it left. Runs before a
+/// target's workers start and before each minimization.
 pub fn recover(layout: &Layout, target: &str) -> io::Result<()> {
     let corpus_dir = layout.corpus_dir(target);
     let work = layout.root().join("minimize").join(target);
@@ -268,10 +284,16 @@ pub fn recover(layout: &Layout, target: &str) -> io::Result<()> {
         return Ok(());
     }
     let old = work.join("old");
-    if !corpus_dir.exists() && old.is_dir() {
+    // The swap stopped between its renames: the old corpus is the only one. A corpus dir
+    // made since (empty: nothing ran on it) gives way to it.
+    let empty = fs::read_dir(&corpus_dir).map_or(true, |mut d| d.next().is_none());
+    if old.is_dir() && empty {
+        if corpus_dir.exists() {
+            fs::remove_dir(&corpus_dir)?;
+        }
         fs::rename(&old, &corpus_dir)?;
     }
-    rescue_findings(layout, target, &work.join("artifacts"));
+    rescue_findings(layout, target, &work.join("artifacts"))?;
     fs::remove_dir_all(&work)
 }
 
@@ -307,4 +329,54 @@ pub fn export(layout: &Layout, target: &str, dest: &Path) -> io::Result<u64> {
         }
     }
     Ok(copied)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A merge dir as a swap cut off between its renames leaves it: the old corpus in
+    /// `old`, and an artifact of the merge.
+    fn cut_swap(layout: &Layout) -> (PathBuf, String) {
+        let work = layout.root().join("minimize").join("t");
+        fs::create_dir_all(work.join("old")).unwrap();
+        fs::write(work.join("old").join("entry"), b"the only copy").unwrap();
+        fs::create_dir_all(work.join("artifacts")).unwrap();
+        let artifact = format!("crash-{}", fleet_store::sha1_hex(b"boom"));
+        fs::write(work.join("artifacts").join(&artifact), b"boom").unwrap();
+        (work, artifact)
+    }
+
+    #[test]
+    fn a_swap_cut_between_its_renames_gets_its_corpus_back_though_an_empty_one_was_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let (work, artifact) = cut_swap(&layout);
+        // A start that made the target's dirs before recovering.
+        fs::create_dir_all(layout.corpus_dir("t")).unwrap();
+        recover(&layout, "t").unwrap();
+        assert_eq!(
+            fs::read(layout.corpus_dir("t").join("entry")).unwrap(),
+            b"the only copy"
+        );
+        assert!(layout.incoming_dir("t").join(&artifact).is_file());
+        assert!(!work.exists());
+    }
+
+    #[test]
+    fn a_finished_swap_keeps_the_merged_corpus_and_the_merges_findings() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::new(dir.path());
+        let (work, artifact) = cut_swap(&layout);
+        fs::create_dir_all(layout.corpus_dir("t")).unwrap();
+        fs::write(layout.corpus_dir("t").join("merged"), b"m").unwrap();
+        recover(&layout, "t").unwrap();
+        let left: Vec<_> = fs::read_dir(layout.corpus_dir("t"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["merged"]);
+        assert!(layout.incoming_dir("t").join(&artifact).is_file());
+        assert!(!work.exists());
+    }
 }

@@ -1,6 +1,9 @@
 //! `fuzzfleet corpus`: minimize (coverage-preserving), export and import corpora.
 
+use std::collections::BTreeSet;
+
 use anyhow::Result;
+use fleet_engine::libfuzzer::artifact_file_name;
 use fleet_run::minimize;
 use fleet_store::Layout;
 
@@ -8,9 +11,21 @@ use super::Context;
 use crate::cli::CorpusCommand;
 use crate::{exit, plan};
 
-/// Records what crashed during a minimization (the corpus entries, now in quarantine)
-/// as findings, and says so: a crash in the corpus is a bug to triage.
-fn take_in_findings(layout: &Layout, target: &str) -> Result<usize> {
+/// The artifacts waiting in a target's incoming dir, by file name.
+fn incoming(layout: &Layout, target: &str) -> BTreeSet<String> {
+    std::fs::read_dir(layout.incoming_dir(target))
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Records what waits in the target's incoming dir as findings, and names those the
+/// minimization put there (`merged`): a corpus input that crashed, hung or ran out of
+/// memory is a bug to triage. Returns how many of those were kept.
+fn take_in_findings(layout: &Layout, target: &str, merged: &BTreeSet<String>) -> Result<usize> {
     if !layout.incoming_dir(target).is_dir() {
         return Ok(0);
     }
@@ -18,14 +33,24 @@ fn take_in_findings(layout: &Layout, target: &str) -> Result<usize> {
     let kept = fleet_run::findings::sweep(layout, &db, target, false, fleet_store::now_ms());
     let mut found = 0;
     for k in kept {
-        found += 1;
         match k {
-            Ok(k) => println!(
-                "{target}: a corpus input failed in the merge ({}): kept as finding {} and \
-                 set aside in quarantine; `fuzzfleet crashes triage` files it",
-                k.kind, k.sha1
-            ),
-            Err(e) => eprintln!("{target}: a finding of the merge could not be kept: {e}"),
+            Ok(k) if merged.contains(&artifact_file_name(k.kind, &k.sha1)) => {
+                found += 1;
+                let set_aside = layout.quarantine_dir(target).join(&k.sha1).exists();
+                println!(
+                    "{target}: a corpus input failed in the merge ({}): kept as finding {}{}; \
+                     `fuzzfleet crashes triage` files it",
+                    k.kind,
+                    k.sha1,
+                    if set_aside {
+                        ", its entry set aside in quarantine"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!("{target}: a finding could not be kept: {e}"),
         }
     }
     Ok(found)
@@ -48,12 +73,14 @@ pub fn corpus(ctx: &Context, cmd: CorpusCommand) -> Result<i32> {
             known(&target)?;
             let t = plan::campaign_target(&plan, &target)?;
             let _lock = super::lock_state(&layout, "`corpus minimize`")?;
+            let waiting = incoming(&layout, &target);
             let outcome = minimize::minimize(&layout, &t, &mut |line| eprintln!("  {line}"));
-            let found = take_in_findings(&layout, &target)?;
+            let merged = &incoming(&layout, &target) - &waiting;
+            let found = take_in_findings(&layout, &target, &merged)?;
             let outcome = match outcome {
                 Ok(o) => o,
-                // A bug in the corpus is a finding, not a failure of fuzzfleet's.
-                Err(e) if found > 0 => {
+                // A bug in the corpus stopped it: a finding, not a failure of fuzzfleet's.
+                Err(e @ minimize::MinimizeError::Engine { .. }) if found > 0 => {
                     eprintln!(
                         "{target}: minimization stopped on it (the rest of the corpus is as it was): {e}\n\
                          {target}: run `fuzzfleet corpus minimize {target}` again without it"
