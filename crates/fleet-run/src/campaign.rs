@@ -432,16 +432,18 @@ impl<'n> Campaign<'n> {
     fn prepare(&mut self) -> Result<(), CampaignError> {
         let layout = self.spec.layout.clone();
         for t in self.spec.targets.values() {
+            // Before the corpus dir is made: a swap cut off between its renames left the
+            // corpus in the merge dir only.
+            minimize::recover(&layout, &t.name).map_err(|source| CampaignError::Io {
+                what: format!("the corpus of {} after an interrupted minimization", t.name),
+                source,
+            })?;
             for dir in [layout.corpus_dir(&t.name), layout.incoming_dir(&t.name)] {
                 std::fs::create_dir_all(&dir).map_err(|source| CampaignError::Io {
                     what: dir.display().to_string(),
                     source,
                 })?;
             }
-            minimize::recover(&layout, &t.name).map_err(|source| CampaignError::Io {
-                what: format!("the corpus of {} after an interrupted minimization", t.name),
-                source,
-            })?;
             corpus::repair(&layout.corpus_dir(&t.name)).map_err(|source| CampaignError::Io {
                 what: format!("the corpus of {}", t.name),
                 source,
@@ -974,9 +976,7 @@ impl<'n> Campaign<'n> {
         if self.turns.is_none() {
             return false;
         }
-        let active: Vec<usize> = (0..self.tiers.len())
-            .filter(|&i| !self.tiers[i].slots.is_empty())
-            .collect();
+        let active = self.tiers_holding_slots();
         self.save_turns(now);
         let skip = self.not_runnable();
         // What each tier would run now. Asked of its schedule itself: deciding changes a
@@ -1062,17 +1062,22 @@ impl<'n> Campaign<'n> {
         !running.is_empty()
     }
 
+    /// The tiers whose turn it is: those holding slots.
+    fn tiers_holding_slots(&self) -> Vec<usize> {
+        (0..self.tiers.len())
+            .filter(|&i| !self.tiers[i].slots.is_empty())
+            .collect()
+    }
+
     /// Credits the running tiers' time to the rotation and saves it, so that a stop or a
     /// restart (a reload, a deploy) never loses a turn's time: a run restarted every
     /// half hour must not start the same tiers every time.
     fn save_turns(&mut self, now: Instant) {
         let paused = self.resources.paused();
+        let active = self.tiers_holding_slots();
         let Some(turns) = self.turns.as_mut() else {
             return;
         };
-        let active: Vec<usize> = (0..self.tiers.len())
-            .filter(|&i| !self.tiers[i].slots.is_empty())
-            .collect();
         if !paused {
             turns
                 .rotation
