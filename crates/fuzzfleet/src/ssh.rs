@@ -68,15 +68,49 @@ pub fn explain(node: &str, dest: &SshDest, stderr: &str) -> String {
 pub struct Tunnel {
     child: Child,
     pub local: SocketAddr,
+    _port: PortHold,
 }
 
 /// A tunnel's ssh started and not yet carrying connections: [`Opening::wait`] may run on
-/// any thread, while the ssh stays tied to the thread that started it.
+/// any thread, while the ssh stays tied to the thread that started it. Dropped unwaited,
+/// its ssh is stopped.
 pub struct Opening {
     node: String,
     dest: SshDest,
-    child: Child,
-    local: SocketAddr,
+    tunnel: Tunnel,
+}
+
+/// Local ports handed to tunnels of this process and not yet released. A port is found
+/// free by binding it and letting it go; ssh binds it later, so tunnels started together
+/// must not be handed the same one.
+static PORTS: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+    std::sync::Mutex::new(std::collections::BTreeSet::new());
+
+/// A local port of [`PORTS`], released when dropped.
+struct PortHold(u16);
+
+impl PortHold {
+    fn take() -> Result<PortHold, String> {
+        for _ in 0..64 {
+            let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+                .and_then(|l| l.local_addr())
+                .map_err(|e| format!("no free local port for a tunnel: {e}"))?
+                .port();
+            if PORTS.lock().unwrap_or_else(|e| e.into_inner()).insert(port) {
+                return Ok(PortHold(port));
+            }
+        }
+        Err("no free local port for a tunnel".into())
+    }
+}
+
+impl Drop for PortHold {
+    fn drop(&mut self) {
+        PORTS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
 }
 
 impl Tunnel {
@@ -84,10 +118,8 @@ impl Tunnel {
     /// The ssh receives SIGTERM when the thread that called this
     /// ends, so call it on a thread that lives as long as the tunnel.
     pub fn start(node: &str, dest: &SshDest, remote_port: u16) -> Result<Opening, String> {
-        let port = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .and_then(|l| l.local_addr())
-            .map_err(|e| format!("no free local port for a tunnel: {e}"))?
-            .port();
+        let hold = PortHold::take()?;
+        let port = hold.0;
         let local = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
         let mut cmd = command(dest);
         cmd.args([
@@ -116,8 +148,11 @@ impl Tunnel {
         Ok(Opening {
             node: node.to_string(),
             dest: dest.clone(),
-            child,
-            local,
+            tunnel: Tunnel {
+                child,
+                local,
+                _port: hold,
+            },
         })
     }
 
@@ -134,29 +169,28 @@ impl Tunnel {
 impl Opening {
     /// Waits until the tunnel carries connections, or ssh gives up (its error explained),
     /// or [`CONNECT_TIMEOUT_S`] and 5 s more have passed.
-    pub fn wait(mut self) -> Result<Tunnel, String> {
-        let (node, local) = (self.node.as_str(), self.local);
+    pub fn wait(self) -> Result<Tunnel, String> {
+        let Opening {
+            node,
+            dest,
+            mut tunnel,
+        } = self;
         let deadline = Instant::now() + Duration::from_secs(u64::from(CONNECT_TIMEOUT_S) + 5);
         loop {
-            if let Ok(Some(_)) = self.child.try_wait() {
+            if let Ok(Some(_)) = tunnel.child.try_wait() {
                 let mut said = String::new();
-                if let Some(mut err) = self.child.stderr.take() {
+                if let Some(mut err) = tunnel.child.stderr.take() {
                     let _ = err.read_to_string(&mut said);
                 }
-                return Err(explain(node, &self.dest, &said));
+                return Err(explain(&node, &dest, &said));
             }
-            if TcpStream::connect_timeout(&local, Duration::from_millis(200)).is_ok() {
-                return Ok(Tunnel {
-                    child: self.child,
-                    local,
-                });
+            if TcpStream::connect_timeout(&tunnel.local, Duration::from_millis(200)).is_ok() {
+                return Ok(tunnel);
             }
             if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
+                // Dropping the tunnel stops its ssh.
                 return Err(format!(
-                    "node {node} ({}): the ssh tunnel did not open within {}s",
-                    self.dest,
+                    "node {node} ({dest}): the ssh tunnel did not open within {}s",
                     CONNECT_TIMEOUT_S + 5
                 ));
             }
