@@ -345,16 +345,16 @@ fn a_grown_corpus_is_minimized_in_the_background_while_its_target_waits_its_turn
     assert!(!line.contains("old corpus kept"), "{line}");
 }
 
+/// Three tiers of one target each, for the rotation's tests.
+const THREE_TIERS: &str = "[tier.a]\ntargets = [\"clean\"]\nbudget = \"1h\"\n\
+                           [tier.b]\ntargets = [\"slow_unit\"]\nbudget = \"1h\"\n\
+                           [tier.c]\ntargets = [\"stateful\"]\nbudget = \"1h\"\n";
+
 #[test]
 fn tiers_needing_more_workers_than_the_node_has_take_turns_and_each_gets_its_budget() {
     // Three tiers of one worker each on two slots: never more than two workers at once,
     // and `--once` still completes every tier's cycle.
-    let fleet = Fleet::with_top(
-        "tier_slice = \"2s\"\n",
-        "[tier.a]\ntargets = [\"clean\"]\nbudget = \"1h\"\n\
-         [tier.b]\ntargets = [\"slow_unit\"]\nbudget = \"1h\"\n\
-         [tier.c]\ntargets = [\"stateful\"]\nbudget = \"1h\"\n",
-    );
+    let fleet = Fleet::with_top("tier_slice = \"2s\"\n", THREE_TIERS);
     let names = ["clean", "slow_unit", "stateful"];
     let mut run = KillOnDrop(fleet.start(&["--once", "--budget", "5s", "--workers", "2"]));
     let started = Instant::now();
@@ -395,12 +395,7 @@ fn tiers_needing_more_workers_than_the_node_has_take_turns_and_each_gets_its_bud
 fn a_restarted_run_continues_the_tiers_turns_where_they_were() {
     // Turns of an hour, runs of a few seconds: were the rotation's time not kept across
     // runs, every run would start the same two tiers and the third would never run.
-    let fleet = Fleet::with_top(
-        "tier_slice = \"1h\"\n",
-        "[tier.a]\ntargets = [\"clean\"]\nbudget = \"1h\"\n\
-         [tier.b]\ntargets = [\"slow_unit\"]\nbudget = \"1h\"\n\
-         [tier.c]\ntargets = [\"stateful\"]\nbudget = \"1h\"\n",
-    );
+    let fleet = Fleet::with_top("tier_slice = \"1h\"\n", THREE_TIERS);
     let turns = |log: &str| {
         log.lines()
             .filter_map(|l| l.split_once("tiers' turn: ").map(|(_, t)| t.to_string()))

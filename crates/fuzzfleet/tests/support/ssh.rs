@@ -75,16 +75,7 @@ pub fn sshd(
     )
     .unwrap();
     fs::create_dir_all("/run/sshd").unwrap();
-    let (program, args) = match wrap.split_first() {
-        Some((p, rest)) => (*p, rest.to_vec()),
-        None => ("/usr/sbin/sshd", Vec::new()),
-    };
-    let mut cmd = Command::new(program);
-    cmd.args(&args);
-    if !wrap.is_empty() {
-        cmd.arg("/usr/sbin/sshd");
-    }
-    let child = cmd
+    let child = wrapped(wrap, "/usr/sbin/sshd")
         .args(["-D", "-e", "-f"])
         .arg(&config)
         .stdout(Stdio::null())
@@ -218,15 +209,7 @@ pub fn unit_command(unit: &str, home: &Path, wrap: &[&str]) -> Command {
     }
     let exec = value("ExecStart");
     let argv: Vec<&str> = exec.split_whitespace().collect();
-    let (program, rest) = match wrap.split_first() {
-        Some((p, rest)) => (*p, rest.to_vec()),
-        None => ("setpriv", Vec::new()),
-    };
-    let mut cmd = Command::new(program);
-    cmd.args(&rest);
-    if !wrap.is_empty() {
-        cmd.arg("setpriv");
-    }
+    let mut cmd = wrapped(wrap, "setpriv");
     cmd.args([
         &format!("--reuid={user}"),
         &format!("--regid={user}"),
@@ -240,4 +223,16 @@ pub fn unit_command(unit: &str, home: &Path, wrap: &[&str]) -> Command {
     .envs(&env)
     .current_dir(value("WorkingDirectory"));
     cmd
+}
+
+/// `program` run through `wrap` (e.g. `ip netns exec NS`), or directly when it is empty.
+fn wrapped(wrap: &[&str], program: &str) -> Command {
+    match wrap.split_first() {
+        Some((first, rest)) => {
+            let mut cmd = Command::new(first);
+            cmd.args(rest).arg(program);
+            cmd
+        }
+        None => Command::new(program),
+    }
 }
