@@ -271,12 +271,7 @@ fn a_corpus_input_that_crashes_in_the_merge_becomes_a_finding_and_the_next_merge
     );
 
     // Triaged like any finding: one bug, reproduced from the kept input.
-    let out = fleet.output(&["crashes", "triage"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fleet.triage();
     let buckets = fleet.buckets();
     assert!(
         buckets

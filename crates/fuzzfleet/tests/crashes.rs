@@ -184,12 +184,7 @@ fn a_rebuilt_target_marks_its_bug_fixed_and_putting_the_bug_back_marks_it_regres
     fs::write(&config, text).unwrap();
 
     fleet.run_once("3s", 1);
-    let out = fleet.output(&["crashes", "triage"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    fleet.triage();
     let buckets = fleet.buckets();
     let bugs = triaged(&buckets);
     assert_eq!(bugs.len(), 1, "{buckets:#?}");
@@ -280,8 +275,7 @@ fn merge_and_split_persist_and_later_crashes_follow_them_and_export_writes_sarif
     fleet_testkit::rust_fixture("six_bugs");
     import(&fleet, seeds.path());
     fleet.run_once("8s", 1);
-    let triage = fleet.output(&["crashes", "triage"]);
-    assert!(triage.status.success());
+    fleet.triage();
     // The fuzzer may find more of the planted bugs in the time; these three are there.
     let by_title = ids_by_title(&fleet);
     let titles: Vec<&String> = by_title.keys().collect();
@@ -335,7 +329,7 @@ fn merge_and_split_persist_and_later_crashes_follow_them_and_export_writes_sarif
     fs::write(seeds.path().join("g2"), b"G\x02\x81").unwrap();
     import(&fleet, seeds.path());
     fleet.run_once("8s", 1);
-    assert!(fleet.output(&["crashes", "triage"]).status.success());
+    fleet.triage();
     assert_eq!(count(&flags), 0, "the merge holds for later crashes");
     let merged_n = count(&version);
     assert!(merged_n > version_n + flags_n, "{merged_n}");

@@ -33,7 +33,7 @@ fn two_nodes_converge_on_the_union_of_corpora_and_share_findings_through_the_hub
     // A fuzzes; its last sync at stop pushes its corpus and crashes.
     a.run_once("6s", 1);
     // What a's campaign left untriaged at its stop is triaged now.
-    assert!(a.output(&["crashes", "triage"]).status.success());
+    a.triage();
     let a_buckets = a.buckets();
     assert!(!a_buckets.is_empty());
     assert_eq!(a.status()["hub"]["state"], "ok", "{}", a.status());
@@ -67,12 +67,7 @@ fn two_nodes_converge_on_the_union_of_corpora_and_share_findings_through_the_hub
 
     // A's crashes are in B's list — triaged on B into the same buckets, since a bucket's
     // id comes from the bug's signature — with their reports and A as the node.
-    let triage = b.output(&["crashes", "triage"]);
-    assert!(
-        triage.status.success(),
-        "{}",
-        String::from_utf8_lossy(&triage.stderr)
-    );
+    b.triage();
     let b_buckets = b.buckets();
     for found in &a_buckets {
         let there = b_buckets

@@ -118,6 +118,16 @@ impl Fleet {
             .unwrap_or(Value::Null)
     }
 
+    /// `crashes triage`: files every finding not triaged yet; it must succeed.
+    pub fn triage(&self) {
+        let out = self.output(&["crashes", "triage"]);
+        assert!(
+            out.status.success(),
+            "crashes triage failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
     pub fn buckets(&self) -> Vec<Value> {
         if !self.state().join("fleet.db").exists() {
             return Vec::new();
