@@ -144,6 +144,32 @@ fn status_and_crashes_json_have_the_contract_shape() {
     assert_eq!(b["state"], "open");
     assert!(b["count"].as_i64().unwrap() >= 1);
     assert!(Path::new(b["input_path"].as_str().unwrap()).exists());
+    // The id its finding had before triage, as `crashes list` showed it then, still
+    // names the bug.
+    let input = Path::new(b["input_path"].as_str().unwrap());
+    let (kind, sha1) = input
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.split_once('-'))
+        .unwrap();
+    let pending_id =
+        &fleet_store::sha1_hex(format!("crash_magic\0{kind}\0{sha1}").as_bytes())[..12];
+    let out = fleet.output(&["crashes", "show", pending_id, "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(shown["id"], b["id"], "{shown:#}");
+    let out = fleet.output(&["crashes", "repro", pending_id, "--runs", "1", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let repro: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(repro["id"], b["id"], "{repro:#}");
     // Whether the background minimization finished before the stop varies: pinned as
     // the nullable fields they are.
     b["minimized_path"] = Value::Null;

@@ -36,11 +36,13 @@ pub fn crashes(ctx: &Context, cmd: CrashesCommand) -> Result<i32> {
         }
         CrashesCommand::List { json: false } => list(&doc()?),
         CrashesCommand::Show { id, json } => {
+            let id = filed_id(&db, id)?;
             let doc = doc()?;
             let b = find(&doc, &id)?;
             show(b, json)?;
         }
         CrashesCommand::Repro { id, runs, json } => {
+            let id = filed_id(&db, id)?;
             let mut p = pipeline()?;
             let runs = runs
                 .or(plan.as_ref().map(|p| p.crashes.repro_runs))
@@ -89,6 +91,7 @@ pub fn crashes(ctx: &Context, cmd: CrashesCommand) -> Result<i32> {
             return Ok(if reproduced { exit::OK } else { exit::PROBLEM });
         }
         CrashesCommand::Minimize { id, budget } => {
+            let id = filed_id(&db, id)?;
             let mut p = pipeline()?;
             if let Some(b) = budget {
                 p.set_minimize_budget(b);
@@ -185,6 +188,17 @@ fn triage_error(e: TriageError) -> anyhow::Error {
         TriageError::NoBucket(_) | TriageError::NotRunnable(_) => exit::usage(e.to_string()),
         e => anyhow::Error::new(e),
     }
+}
+
+/// The bucket `id` names. An untriaged finding's own id, listed before triage filed it,
+/// stays good: it names the bucket the finding is in now.
+fn filed_id(db: &fleet_store::Db, id: String) -> Result<String> {
+    let filed = db
+        .findings()?
+        .into_iter()
+        .find(|f| f.bucket.is_some() && report::bucket_id(f) == id)
+        .and_then(|f| f.bucket);
+    Ok(filed.unwrap_or(id))
 }
 
 fn find<'a>(doc: &'a CrashesDoc, id: &str) -> Result<&'a Bucket> {
