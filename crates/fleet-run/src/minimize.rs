@@ -13,7 +13,6 @@ use fleet_engine::libfuzzer::{
     LogLine, MergeOptions, ReplayInputs, ReplayOptions, classify_artifact, merge_command,
     parse_line, replay_command,
 };
-
 use fleet_engine::{EngineCommand, FindingKind, libfuzzer::Limits};
 use fleet_store::Layout;
 
@@ -45,9 +44,6 @@ pub struct MinimizeOutcome {
     pub features_after: u64,
     /// Whether the merged corpus replaced the old one.
     pub replaced: bool,
-    /// Corpus entries that crashed, hung or ran out of memory in the merge: now in the
-    /// target's incoming dir as findings, the entries in quarantine.
-    pub findings: u64,
 }
 
 /// Merges `target`'s corpus into a minimal one and swaps it in if no feature is lost.
@@ -68,8 +64,8 @@ pub fn minimize(
     })?;
     let result = merge_and_swap(layout, target, &work, progress);
     let rescued = rescue_findings(layout, &target.name, &work.join("artifacts"));
-    let mut outcome = result?;
-    outcome.findings = rescued.map_err(|source| MinimizeError::Io {
+    let outcome = result?;
+    rescued.map_err(|source| MinimizeError::Io {
         what: "cannot move the merge's findings to the incoming dir (left in the merge dir)".into(),
         source,
     })?;
@@ -87,15 +83,14 @@ pub fn minimize(
 /// Moves every artifact a merge or replay wrote into the target's incoming dir, and the
 /// corpus entry it names (`crash-<sha1>`: the corpus's own name for it) into quarantine,
 /// so the next minimization and the next worker do not stop on it again; a slow unit
-/// stays in the corpus. Returns how many artifacts were moved; an error when one could
-/// not be (it is left where it is, and so is the merge dir).
-fn rescue_findings(layout: &Layout, target: &str, artifacts: &Path) -> io::Result<u64> {
+/// stays in the corpus. An error when an artifact could not be moved (it is left where it
+/// is, and so is the merge dir).
+fn rescue_findings(layout: &Layout, target: &str, artifacts: &Path) -> io::Result<()> {
     let Ok(entries) = fs::read_dir(artifacts) else {
-        return Ok(0);
+        return Ok(());
     };
     let incoming = layout.incoming_dir(target);
     fs::create_dir_all(&incoming)?;
-    let mut moved = 0;
     let mut failed = None;
     for entry in entries.flatten() {
         let name = entry.file_name();
@@ -106,7 +101,6 @@ fn rescue_findings(layout: &Layout, target: &str, artifacts: &Path) -> io::Resul
             failed = Some(e);
             continue;
         }
-        moved += 1;
         let artifact = name.to_str().and_then(classify_artifact);
         if let Some((kind, sha1)) = artifact
             && kind != FindingKind::SlowUnit
@@ -118,7 +112,7 @@ fn rescue_findings(layout: &Layout, target: &str, artifacts: &Path) -> io::Resul
             )?;
         }
     }
-    failed.map_or(Ok(moved), Err)
+    failed.map_or(Ok(()), Err)
 }
 
 fn merge_and_swap(
@@ -168,7 +162,6 @@ fn merge_and_swap(
         bytes_after,
         features_after,
         replaced: false,
-        findings: 0,
     };
     if features_after >= features_before {
         // Swap by renames on one filesystem: the corpus dir is whole at every moment
