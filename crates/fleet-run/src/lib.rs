@@ -18,6 +18,7 @@ mod stats;
 pub mod system;
 pub mod triage;
 pub mod worker;
+mod worker_output;
 
 pub use campaign::{
     AutoMinimize, CampaignSpec, CampaignTarget, Notice, StopReason, Summary, TriageSpec, run,

@@ -1,0 +1,155 @@
+//! A worker's output, read on its own thread: every line into a bounded log, status lines
+//! and artifacts (with the report around them) turned into events.
+
+use std::collections::VecDeque;
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+
+use crate::events::{Event, RunId, WorkerMsg};
+use crate::output::{LineKind, classify_line, is_inited};
+
+/// Lines of output kept for the message of a worker that ends.
+const TAIL_LINES: usize = 40;
+/// A crash report is the output since the last status line; cap it so a harness that
+/// prints without end cannot make fuzzfleet's memory grow.
+const REPORT_MAX_LINES: usize = 2000;
+
+#[derive(Default)]
+pub(crate) struct OutputSummary {
+    pub(crate) tail: Vec<String>,
+    pub(crate) saw_inited: bool,
+}
+
+/// Reads the worker's output until EOF: logs every line, sends status and artifacts.
+pub(crate) fn read_output(
+    run: RunId,
+    pipe: io::PipeReader,
+    mut log: BoundedLog,
+    tx: &Sender<Event>,
+) -> OutputSummary {
+    let mut reader = BufReader::new(pipe);
+    let mut buf = Vec::new();
+    let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
+    let mut report: Vec<String> = Vec::new();
+    let mut saw_inited = false;
+    loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        log.write(&buf);
+        let line = String::from_utf8_lossy(&buf);
+        let line = line.trim_end_matches(['\n', '\r']);
+        if tail.len() == TAIL_LINES {
+            tail.pop_front();
+        }
+        tail.push_back(line.to_string());
+        let msg = match classify_line(line) {
+            LineKind::Status(status) => {
+                report.clear();
+                if is_inited(&status) && !saw_inited {
+                    saw_inited = true;
+                    let _ = tx.send(Event::Worker(run, WorkerMsg::Inited));
+                }
+                Some(WorkerMsg::Status(status))
+            }
+            LineKind::ArtifactWritten(path) => {
+                report.push(line.to_string());
+                let text = report.join("\n");
+                report.clear();
+                Some(WorkerMsg::Artifact { path, report: text })
+            }
+            LineKind::FinalExecs(n) => Some(WorkerMsg::FinalExecs(n)),
+            LineKind::Unparsed(error) => Some(WorkerMsg::ParseError(error)),
+            LineKind::Other => {
+                if report.len() < REPORT_MAX_LINES {
+                    report.push(line.to_string());
+                }
+                None
+            }
+        };
+        if let Some(msg) = msg {
+            let _ = tx.send(Event::Worker(run, msg));
+        }
+    }
+    log.flush();
+    OutputSummary {
+        tail: tail.into(),
+        saw_inited,
+    }
+}
+
+/// A log file that keeps at most `max_bytes`: at half of it, the file becomes `<name>.1`
+/// (replacing the previous one) and a new file starts.
+pub(crate) struct BoundedLog {
+    path: PathBuf,
+    file: Option<io::BufWriter<File>>,
+    written: u64,
+    max_bytes: u64,
+}
+
+impl BoundedLog {
+    pub(crate) fn open(path: &Path, max_bytes: u64) -> io::Result<Self> {
+        let file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let written = file.metadata()?.len();
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: Some(io::BufWriter::new(file)),
+            written,
+            max_bytes,
+        })
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        if self.written + bytes.len() as u64 > self.max_bytes / 2 {
+            self.rotate();
+        }
+        if let Some(f) = &mut self.file
+            && f.write_all(bytes).is_ok()
+        {
+            self.written += bytes.len() as u64;
+        }
+    }
+
+    fn rotate(&mut self) {
+        self.flush();
+        let mut old = self.path.clone().into_os_string();
+        old.push(".1");
+        let _ = fs::rename(&self.path, &old);
+        // A log that cannot be reopened (disk full) is dropped, never a reason to stop.
+        self.file = File::create(&self.path).ok().map(io::BufWriter::new);
+        self.written = 0;
+    }
+
+    fn flush(&mut self) {
+        if let Some(f) = &mut self.file {
+            let _ = f.flush();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounded_log_keeps_at_most_its_budget() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w0.log");
+        let mut log = BoundedLog::open(&path, 1000).unwrap();
+        for i in 0..500 {
+            log.write(format!("line {i}\n").as_bytes());
+        }
+        log.flush();
+        let a = fs::metadata(&path).unwrap().len();
+        let b = fs::metadata(dir.path().join("w0.log.1")).unwrap().len();
+        assert!(a + b <= 1000, "{a} + {b}");
+        assert!(fs::read_to_string(&path).unwrap().ends_with("line 499\n"));
+    }
+}
