@@ -5,8 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod coverage;
+mod rates;
 
 pub use coverage::CoverageRow;
+pub use rates::TargetRates;
 
 use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
@@ -17,6 +19,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0002_nodes_and_meta.sql"),
     include_str!("migrations/0003_crash_pipeline.sql"),
     include_str!("migrations/0004_coverage.sql"),
+    include_str!("migrations/0005_rates.sql"),
 ];
 
 /// Raw samples are this many seconds apart; older ones are folded (see [`Db::compact_samples`]).

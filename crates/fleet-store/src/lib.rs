@@ -12,7 +12,7 @@ pub use atomic::{sha1_hex, write_atomic};
 pub use buckets::{BucketPut, BucketRecord, Triage};
 pub use db::{
     CoverageRow, Db, FindingInsert, FindingRecord, RAW_SPAN_S, Sample, ScheduleRow, StoreError,
-    TargetRecord, WorkerEvent,
+    TargetRates, TargetRecord, WorkerEvent,
 };
 pub use layout::Layout;
 pub use time_util::{now_ms, rfc3339};
