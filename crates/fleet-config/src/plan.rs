@@ -38,6 +38,15 @@ pub mod defaults {
     pub const TIER_SLICE: Duration = Duration::from_secs(3600);
     /// How often a campaign syncs with the hub.
     pub const HUB_EVERY: Duration = Duration::from_secs(60);
+    /// How often `run` prints its one-line progress summary.
+    pub const PROGRESS_EVERY: Duration = Duration::from_secs(60);
+    /// How long a stopping run triages what it found before it exits.
+    pub const TRIAGE_DEADLINE: Duration = Duration::from_secs(30);
+    /// Severity of recoverable sanitizer reports (UBSan `runtime error:` lines).
+    pub const RECOVERABLE_SEVERITY: &str = "low";
+    /// The severity names of the crash pipeline (fleet-crash's `Severity`), most
+    /// severe first; `recoverable_severity` must be one of them.
+    pub const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
 }
 
 /// A validated `fleet.toml`.
@@ -53,6 +62,8 @@ pub struct Plan {
     pub workers: Option<NonZeroUsize>,
     /// Length of a tier's turn when the tiers need more workers than the node has.
     pub tier_slice: Duration,
+    /// How often `run` prints its one-line progress summary.
+    pub progress_every: Duration,
     /// `[[project]]`s, in file order.
     pub projects: Vec<ProjectPlan>,
     /// Every target, from projects and `[[target]]`, sorted by name.
@@ -218,11 +229,16 @@ impl Default for CorpusPlan {
 }
 
 /// The crash pipeline's settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CrashesPlan {
     pub keep_inputs: u64,
     pub repro_runs: u32,
     pub minimize_budget: Duration,
+    /// How long a stopping run triages what it found before it exits.
+    pub triage_deadline: Duration,
+    /// Severity of recoverable sanitizer reports (UBSan `runtime error:` lines): one
+    /// of [`defaults::SEVERITIES`].
+    pub recoverable_severity: String,
 }
 
 impl Default for CrashesPlan {
@@ -231,6 +247,8 @@ impl Default for CrashesPlan {
             keep_inputs: defaults::KEEP_INPUTS,
             repro_runs: defaults::REPRO_RUNS,
             minimize_budget: defaults::MINIMIZE_BUDGET,
+            triage_deadline: defaults::TRIAGE_DEADLINE,
+            recoverable_severity: defaults::RECOVERABLE_SEVERITY.to_owned(),
         }
     }
 }

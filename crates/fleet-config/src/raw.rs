@@ -30,6 +30,8 @@ pub(crate) struct RawConfig {
     /// one), they take turns of this length, never longer than a target's budget.
     /// Default "1h".
     pub tier_slice: Option<S<RawDuration>>,
+    /// How often `run` prints its one-line progress summary. Default "1m".
+    pub progress_every: Option<S<RawDuration>>,
     /// Per-target defaults, used where a `[[target]]` or `[[project]]` does not say.
     pub defaults: Option<RawDefaults>,
     /// cargo-fuzz projects whose targets are built and registered.
@@ -75,6 +77,11 @@ pub(crate) struct RawCrashes {
     pub repro_runs: Option<S<i64>>,
     /// Time box of minimizing one bucket's input. Default "60s".
     pub minimize_budget: Option<S<RawDuration>>,
+    /// How long a stopping run triages what it found before it exits. Default "30s".
+    pub triage_deadline: Option<S<RawDuration>>,
+    /// Severity given to recoverable sanitizer reports (UBSan `runtime error:` lines):
+    /// `"critical"`, `"high"`, `"medium"` or `"low"`. Default `"low"`.
+    pub recoverable_severity: Option<S<String>>,
 }
 
 /// `[corpus]`: automatic corpus minimization during a campaign.

@@ -39,6 +39,7 @@ fn minimal_config_runs_its_binary_in_the_implicit_tier() {
         state_dir: dir.join(".fuzzfleet"),
         workers: None,
         tier_slice: HOUR,
+        progress_every: Duration::from_secs(60),
         projects: vec![],
         targets: vec![TargetPlan {
             name: target("true"),
@@ -79,6 +80,8 @@ fn minimal_config_runs_its_binary_in_the_implicit_tier() {
             keep_inputs: 100,
             repro_runs: 3,
             minimize_budget: Duration::from_secs(60),
+            triage_deadline: Duration::from_secs(30),
+            recoverable_severity: "low".into(),
         },
         coverage: CoveragePlan {
             every: Some(Duration::from_secs(3600)),
@@ -111,6 +114,7 @@ fn full_config_sets_every_key() {
         state_dir: dir.join("state"),
         workers: NonZeroUsize::new(6),
         tier_slice: Duration::from_secs(1800),
+        progress_every: Duration::from_secs(60),
         projects: vec![ProjectPlan {
             path: fuzz.clone(),
             toolchain: "nightly-2025-06-01".into(),
@@ -217,6 +221,8 @@ fn full_config_sets_every_key() {
             keep_inputs: 20,
             repro_runs: 5,
             minimize_budget: Duration::from_secs(120),
+            triage_deadline: Duration::from_secs(30),
+            recoverable_severity: "low".into(),
         },
         coverage: CoveragePlan {
             every: Some(Duration::from_secs(1800)),

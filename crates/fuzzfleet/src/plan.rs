@@ -219,3 +219,17 @@ pub fn triage_targets(plan: &Plan) -> BTreeMap<String, fleet_run::triage::Triage
         .map(|t| (t.name.clone(), fleet_run::triage::TriageTarget::from(&t)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    /// `[crashes] recoverable_severity` is checked against fleet-config's list, which
+    /// must name exactly the crash pipeline's severities.
+    #[test]
+    fn config_severities_are_the_crash_pipelines() {
+        let pipeline: Vec<&str> = fleet_crash::Severity::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
+        assert_eq!(fleet_config::defaults::SEVERITIES.to_vec(), pipeline);
+    }
+}

@@ -7,7 +7,9 @@ use toml::Spanned;
 use super::Ctx;
 use super::values;
 use crate::names::{NodeName, TierName};
-use crate::plan::{AlertsPlan, CorpusPlan, CoveragePlan, CrashesPlan, HubPlan, NodePlan, TierPlan};
+use crate::plan::{
+    AlertsPlan, CorpusPlan, CoveragePlan, CrashesPlan, HubPlan, NodePlan, TierPlan, defaults,
+};
 use crate::raw::{RawAlerts, RawCorpus, RawCoverage, RawCrashes, RawHub, RawNode};
 
 /// Nodes in file order. `declared_tiers` are the tier names the file declares, valid
@@ -89,7 +91,7 @@ pub(super) fn hub(ctx: &mut Ctx<'_>, raw: &RawHub) -> Option<HubPlan> {
         .every
         .as_ref()
         .and_then(|v| values::duration(ctx, v))
-        .unwrap_or(crate::plan::defaults::HUB_EVERY);
+        .unwrap_or(defaults::HUB_EVERY);
     values::parsed(ctx, &raw.url).map(|url| HubPlan { url, every })
 }
 
@@ -166,6 +168,25 @@ pub(super) fn crashes(ctx: &mut Ctx<'_>, raw: Option<&RawCrashes>) -> CrashesPla
         .and_then(|v| values::duration(ctx, v))
     {
         plan.minimize_budget = d;
+    }
+    if let Some(d) = raw
+        .triage_deadline
+        .as_ref()
+        .and_then(|v| values::duration(ctx, v))
+    {
+        plan.triage_deadline = d;
+    }
+    if let Some(v) = &raw.recoverable_severity {
+        let name = v.get_ref().as_str();
+        if defaults::SEVERITIES.contains(&name) {
+            plan.recoverable_severity = name.to_owned();
+        } else {
+            let mut hint = values::suggestion(name, defaults::SEVERITIES);
+            if hint.is_empty() {
+                hint = " (expected \"critical\", \"high\", \"medium\" or \"low\")".to_owned();
+            }
+            ctx.error(v.span(), format!("unknown severity \"{name}\"{hint}"));
+        }
     }
     plan
 }

@@ -76,6 +76,11 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
         .as_ref()
         .and_then(|v| values::duration(ctx, v))
         .unwrap_or(defaults::TIER_SLICE);
+    let progress_every = raw
+        .progress_every
+        .as_ref()
+        .and_then(|v| values::duration(ctx, v))
+        .unwrap_or(defaults::PROGRESS_EVERY);
     let target_defaults = targets::defaults(ctx, raw.defaults.as_ref());
     let known = targets::projects_and_targets(ctx, &raw.project, &raw.target, &target_defaults);
     let tiers = tiers::tiers(ctx, &raw.tier, &known);
@@ -92,6 +97,7 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
         state_dir,
         workers,
         tier_slice,
+        progress_every,
         projects: known.projects,
         targets: known.targets,
         tiers,
