@@ -448,3 +448,136 @@ fn orphans_case(env: &[(&str, &str)], base: u32) {
         sleepers(&mark).is_empty()
     });
 }
+
+/// A loop device holding an ext4 image, mounted; unmounted and detached when dropped.
+struct LoopMount {
+    dir: PathBuf,
+    device: String,
+}
+
+impl LoopMount {
+    /// Makes `image` (`size_mb`, ext4 with `reserved_percent` for root) and mounts it
+    /// on `dir`. `Err` says why the machine refused (no loop device, no mount).
+    fn ext4(image: &Path, dir: &Path, size_mb: u64, reserved_percent: u8) -> Result<Self, String> {
+        let run = |cmd: &mut Command| -> Result<String, String> {
+            let out = cmd.output().map_err(|e| format!("{cmd:?}: {e}"))?;
+            if out.status.success() {
+                Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+            } else {
+                Err(format!(
+                    "{cmd:?}: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ))
+            }
+        };
+        fs::File::create(image)
+            .and_then(|f| f.set_len(size_mb << 20))
+            .map_err(|e| e.to_string())?;
+        run(Command::new("mkfs.ext4")
+            .args(["-q", "-F", "-m", &reserved_percent.to_string()])
+            .arg(image))?;
+        let device = run(Command::new("losetup")
+            .args(["--find", "--show"])
+            .arg(image))?;
+        fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+        let mounted = LoopMount {
+            dir: dir.to_path_buf(),
+            device,
+        };
+        run(Command::new("mount").arg(&mounted.device).arg(dir))?;
+        Ok(mounted)
+    }
+}
+
+impl Drop for LoopMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.dir).status();
+        let _ = Command::new("losetup").arg("-d").arg(&self.device).status();
+    }
+}
+
+/// `df`'s Use% of `dir` (rounded up, as df rounds).
+fn df_percent(dir: &Path) -> f64 {
+    let out = Command::new("df")
+        .args(["--output=pcent"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .last()
+        .unwrap()
+        .trim()
+        .trim_end_matches('%')
+        .parse()
+        .unwrap_or_else(|e| panic!("df: {text}: {e}"))
+}
+
+#[test]
+fn disk_usage_is_dfs_on_an_ext4_with_half_its_blocks_reserved() {
+    let tools = ["mkfs.ext4", "losetup", "mount", "df"];
+    let missing: Vec<&str> = tools
+        .into_iter()
+        .filter(|t| {
+            Command::new("sh")
+                .args(["-c", &format!("command -v {t}")])
+                .output()
+                .map_or(true, |o| !o.status.success())
+        })
+        .collect();
+    if !require(missing.is_empty(), &format!("{missing:?} not installed")) {
+        return;
+    }
+    let dir = fleet_testkit::state_temp_dir();
+    let mnt = dir.path().join("mnt");
+    let disk = match LoopMount::ext4(&dir.path().join("ext4.img"), &mnt, 64, 50) {
+        Ok(d) => d,
+        Err(why) => {
+            // The tools are there; the kernel (or the container) refuses loop devices.
+            eprintln!("SKIPPED: this machine does not allow a loop mount: {why}");
+            return;
+        }
+    };
+    let state = disk.dir.join("state");
+    // About a quarter of the space an unprivileged writer has.
+    fs::create_dir_all(&state).unwrap();
+    fs::write(disk.dir.join("ballast"), vec![0x5au8; 7 << 20]).unwrap();
+    Command::new("sync").status().unwrap();
+    let df = df_percent(&disk.dir);
+
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    let out = fleet
+        .cmd(&["--state"])
+        .arg(&state)
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)));
+    let detail = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "disk")
+        .unwrap()["detail"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let doctor: f64 = detail
+        .split_once("GiB free, ")
+        .and_then(|(_, rest)| rest.strip_suffix("% used"))
+        .unwrap_or_else(|| panic!("{detail}"))
+        .parse()
+        .unwrap();
+    // Counting the reserve as used would say over 60%; df says about a quarter.
+    assert!((10.0..40.0).contains(&df), "df says {df}%");
+    assert!(
+        (doctor - df).abs() <= 1.0,
+        "doctor: {detail}, df: {df}% on {}",
+        disk.device
+    );
+    // The disk guard and `status` read the same figure.
+    let u = fleet_run::system::disk_usage(&state).unwrap();
+    assert!((u.used_percent.ceil() - df).abs() <= 1.0, "{u:?}, df {df}%");
+    drop(disk);
+}

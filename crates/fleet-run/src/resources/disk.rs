@@ -111,17 +111,11 @@ fn tree_size(dir: &Path) -> (u64, u64) {
     total
 }
 
-/// Used share and free bytes of the filesystem holding `dir`.
+/// Used share and available bytes of the filesystem holding `dir`, as `df` counts them
+/// ([`crate::system::disk_usage`]).
 pub fn usage(dir: &Path) -> io::Result<(f64, u64)> {
-    let st = nix::sys::statvfs::statvfs(dir).map_err(io::Error::from)?;
-    let total = st.blocks() as f64;
-    let free = st.blocks_available() as f64;
-    let used = if total > 0.0 {
-        100.0 * (total - free) / total
-    } else {
-        0.0
-    };
-    Ok((used, st.blocks_available() * st.fragment_size()))
+    let u = crate::system::disk_usage(dir)?;
+    Ok((u.used_percent, u.available_bytes))
 }
 
 #[cfg(test)]

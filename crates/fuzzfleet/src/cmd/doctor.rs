@@ -331,17 +331,13 @@ fn state_writable(state: &Path) -> Check {
 }
 
 fn disk(state: &Path) -> Check {
-    let existing = state
-        .ancestors()
-        .find(|p| p.exists())
-        .unwrap_or(Path::new("/"));
-    match nix::sys::statvfs::statvfs(existing) {
-        Ok(st) => {
-            let free = st.blocks_available() * st.fragment_size();
-            let used = fleet_run::system::disk_used_percent(existing).unwrap_or(0.0);
+    match fleet_run::system::disk_usage(state) {
+        Ok(u) => {
+            let free = u.available_bytes;
             let detail = format!(
-                "{:.1} GiB free, {used:.0}% used",
-                free as f64 / (1u64 << 30) as f64
+                "{:.1} GiB free, {:.0}% used",
+                free as f64 / (1u64 << 30) as f64,
+                u.used_percent
             );
             if free < LOW_DISK_BYTES {
                 check(
