@@ -57,9 +57,6 @@ impl IntoResponse for ApiError {
         let (code, error) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, m),
-            ApiError::State(e @ StateError::NoState(_)) => {
-                (StatusCode::SERVICE_UNAVAILABLE, e.to_string())
-            }
             ApiError::State(e) => {
                 tracing::warn!("request failed: {e}");
                 (StatusCode::INTERNAL_SERVER_ERROR, e.to_string())

@@ -66,8 +66,6 @@ impl std::fmt::Debug for App {
 /// Why a request could not be answered from the state.
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
-    #[error("no fuzzfleet state in {0} yet (start a campaign with `fuzzfleet run`)")]
-    NoState(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -121,26 +119,35 @@ impl App {
         let _permit = self.readers.acquire().await.expect("never closed");
         let app = self.clone();
         tokio::task::spawn_blocking(move || {
-            let db = app.take_db()?;
+            let (db, real) = app.take_db()?;
             let out = f(&app, &db);
-            app.idle.lock().unwrap_or_else(|e| e.into_inner()).push(db);
+            if real {
+                app.idle.lock().unwrap_or_else(|e| e.into_inner()).push(db);
+            }
             out
         })
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     }
 
-    fn take_db(&self) -> Result<Db, StateError> {
+    /// A read connection and whether it is the state's own. Before the first `run` made
+    /// the database, an empty one in memory stands in for it (an empty campaign: the
+    /// configured targets, never run, no crashes), and the state dir is left alone; the
+    /// real database is opened as soon as it appears.
+    fn take_db(&self) -> Result<(Db, bool), StateError> {
         if let Some(db) = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop() {
-            return Ok(db);
+            return Ok((db, true));
         }
         let path = self.layout.db_path();
         if !path.exists() {
-            return Err(StateError::NoState(
-                self.layout.root().display().to_string(),
-            ));
+            return Ok((Db::open(std::path::Path::new(":memory:"))?, false));
         }
-        Ok(Db::open(&path)?)
+        Ok((Db::open(&path)?, true))
+    }
+
+    /// Whether a campaign has made the state's database yet.
+    pub fn has_state(&self) -> bool {
+        self.layout.db_path().exists()
     }
 
     /// The status document, rebuilt at most once per [`DOC_TTL`].

@@ -12,7 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use fleet_run::report::{Bucket, StatusDoc, TargetStatus};
 
-use crate::app::{App, StateError};
+use crate::app::App;
 
 const SCRIPT: &str = include_str!("../assets/app.js");
 const STYLE: &str = include_str!("../assets/style.css");
@@ -77,12 +77,12 @@ fn error_page(app: &App, code: StatusCode, message: &str) -> Response {
 }
 
 async fn node_page(State(app): State<Arc<App>>) -> Response {
+    // An operator's machine that fuzzes nothing itself: its page is the fleet's.
+    if app.has_fleet() && !app.has_state() {
+        return axum::response::Redirect::to("/fleet").into_response();
+    }
     let (status, crashes) = match (app.status().await, app.crashes().await) {
         (Ok(s), Ok(c)) => (s, c),
-        // An operator's machine that fuzzes nothing itself: its page is the fleet's.
-        (Err(StateError::NoState(_)), _) if app.has_fleet() => {
-            return axum::response::Redirect::to("/fleet").into_response();
-        }
         (Err(e), _) | (_, Err(e)) => {
             return error_page(&app, StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
         }

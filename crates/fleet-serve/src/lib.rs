@@ -57,8 +57,10 @@ pub enum ServeError {
          an SSH tunnel"
     )]
     NeedsToken(SocketAddr),
-    #[error("the token is empty")]
+    #[error("the token is empty (or only whitespace)")]
     EmptyToken,
+    #[error("{0}")]
+    BadToken(TokenError),
     #[error("cannot listen on {addr}: {source}")]
     Bind {
         addr: SocketAddr,
@@ -69,12 +71,18 @@ pub enum ServeError {
 }
 
 impl ServeOptions {
-    /// Refuses what must never run: a non-loopback listener without a token, an empty token.
+    /// Refuses what must never run: a non-loopback listener without a token, a token that
+    /// breaks [`check_token`]'s rules (as given: callers trim it with [`check_token`]).
     pub fn check(&self) -> Result<(), ServeError> {
         match &self.token {
-            Some(t) if t.is_empty() => Err(ServeError::EmptyToken),
+            Some(t) => match check_token(t) {
+                Ok(checked) if checked == *t => Ok(()),
+                Ok(_) => Err(ServeError::BadToken(TokenError::Whitespace)),
+                Err(TokenError::Empty) => Err(ServeError::EmptyToken),
+                Err(e) => Err(ServeError::BadToken(e)),
+            },
             None if !self.listen.ip().is_loopback() => Err(ServeError::NeedsToken(self.listen)),
-            _ => Ok(()),
+            None => Ok(()),
         }
     }
 
@@ -87,6 +95,36 @@ impl ServeOptions {
         })?;
         listener.set_nonblocking(true)?;
         Ok(listener)
+    }
+}
+
+/// The fewest characters a token may have (`deploy` makes 64).
+pub const MIN_TOKEN_LEN: usize = 16;
+
+/// Why a token is refused. The same rules hold for every source of a token: the
+/// `FUZZFLEET_TOKEN` variable, `--token-file`, a node's `token_file` and the tokens
+/// `deploy` keeps.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the token is empty (or only whitespace)")]
+    Empty,
+    #[error(
+        "the token is {0} characters long; a token needs at least {MIN_TOKEN_LEN} \
+         (`head -c 32 /dev/urandom | base64` makes one)"
+    )]
+    TooShort(usize),
+    #[error("the token has whitespace around it")]
+    Whitespace,
+}
+
+/// The token as used: `raw` without the whitespace around it (a file's final newline),
+/// refused when nothing is left or it is shorter than [`MIN_TOKEN_LEN`] characters.
+pub fn check_token(raw: &str) -> Result<String, TokenError> {
+    let t = raw.trim();
+    match t.chars().count() {
+        0 => Err(TokenError::Empty),
+        n if n < MIN_TOKEN_LEN => Err(TokenError::TooShort(n)),
+        _ => Ok(t.to_string()),
     }
 }
 

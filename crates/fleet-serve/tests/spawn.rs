@@ -4,7 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use fleet_serve::{Client, FleetDoc, FleetNode, FleetView, ServeError, ServeOptions, spawn};
+use fleet_serve::{
+    Client, FleetDoc, FleetNode, FleetView, ServeError, ServeOptions, TokenError, spawn,
+};
 use fleet_store::{Db, Sample, TargetRecord};
 
 fn state_with_one_target() -> tempfile::TempDir {
@@ -75,6 +77,8 @@ fn a_spawned_server_serves_the_state_until_stopped() {
     );
 }
 
+const TOKEN: &str = "tok-sixteen-chars";
+
 #[test]
 fn spawn_refuses_a_non_loopback_address_without_a_token_and_guards_with_one() {
     let state = state_with_one_target();
@@ -82,29 +86,67 @@ fn spawn_refuses_a_non_loopback_address_without_a_token_and_guards_with_one() {
     assert!(matches!(err, ServeError::NeedsToken(_)), "{err}");
     let err = spawn(options(state.path(), "127.0.0.1:0", Some(""))).unwrap_err();
     assert!(matches!(err, ServeError::EmptyToken), "{err}");
-    let server = spawn(options(state.path(), "0.0.0.0:0", Some("tok"))).unwrap();
+    let err = spawn(options(state.path(), "127.0.0.1:0", Some("   "))).unwrap_err();
+    assert!(matches!(err, ServeError::EmptyToken), "{err}");
+    let err = spawn(options(state.path(), "0.0.0.0:0", Some("tok"))).unwrap_err();
+    assert!(
+        matches!(err, ServeError::BadToken(TokenError::TooShort(3))),
+        "{err}"
+    );
+    let err = spawn(options(
+        state.path(),
+        "0.0.0.0:0",
+        Some(" sixteen-chars-tok"),
+    ))
+    .unwrap_err();
+    assert!(
+        matches!(err, ServeError::BadToken(TokenError::Whitespace)),
+        "{err}"
+    );
+    let server = spawn(options(state.path(), "0.0.0.0:0", Some(TOKEN))).unwrap();
     assert!(server.base_url().starts_with("http://127.0.0.1:"));
-    let right = Client::new(&server.base_url(), Some("tok".into()));
+    let right = Client::new(&server.base_url(), Some(TOKEN.into()));
     assert_eq!(
         right.node().unwrap().cores,
         std::thread::available_parallelism().unwrap().get()
     );
-    let wrong = Client::new(&server.base_url(), Some("tak".into()));
+    let wrong = Client::new(&server.base_url(), Some("tok-sixteen-chars-long".into()));
     assert_eq!(wrong.status().unwrap_err().status(), Some(401));
     let (code, body) = wrong.get_raw("/healthz").unwrap();
     assert_eq!((code, body.as_slice()), (200, &b"ok\n"[..]));
 }
 
 #[test]
-fn a_state_without_a_database_answers_503_not_a_panic() {
+fn a_state_without_a_database_is_an_empty_campaign_until_one_appears() {
     let dir = tempfile::tempdir().unwrap();
-    let server = spawn(options(dir.path(), "127.0.0.1:0", None)).unwrap();
+    let state = dir.path().join("state");
+    let server = spawn(options(&state, "127.0.0.1:0", None)).unwrap();
     let client = Client::new(&server.base_url(), None);
-    assert_eq!(client.status().unwrap_err().status(), Some(503));
-    assert!(
-        !dir.path().join("fleet.db").exists(),
-        "the server created a database"
-    );
+    let status = client.status().unwrap();
+    let names: Vec<_> = status.targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["beta"], "the configured targets, never run");
+    assert!(client.crashes().unwrap().buckets.is_empty());
+    assert!(client.series("beta").unwrap().points.is_empty());
+    assert!(!state.exists(), "the server created the state dir");
+    // The campaign starts: its database is read from then on.
+    std::fs::rename(state_with_one_target().keep(), &state).unwrap();
+    wait_for(|| {
+        client.status().is_ok_and(|s| {
+            s.targets
+                .iter()
+                .any(|t| t.name == "alpha" && t.execs == 1000)
+        })
+    });
+    assert_eq!(client.series("alpha").unwrap().points.len(), 3);
+}
+
+/// Polls `ok` until it holds (at most 10 s: the documents are cached for a second).
+fn wait_for(ok: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !ok() {
+        assert!(std::time::Instant::now() < deadline, "not within 10 s");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 /// A fleet of two nodes read over HTTP: one a real server, one an address nobody serves.

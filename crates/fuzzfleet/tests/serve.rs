@@ -24,16 +24,41 @@ fn fleet_with_empty_state() -> Fleet {
     fleet
 }
 
+/// A unit may start `serve` before the first `run`: it serves an empty campaign (the
+/// configured targets, never run) without making the state dir, and the campaign's state
+/// once it appears.
+#[test]
+fn serve_started_before_the_first_run_picks_the_campaign_up() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    let mut server = Server::start(&fleet, "127.0.0.1:0", &[], &[]);
+    let client = server.client(None);
+    let status = client.status().unwrap();
+    let clean = status.targets.iter().find(|t| t.name == "clean").unwrap();
+    assert_eq!(clean.execs, 0, "{clean:?}");
+    assert!(client.crashes().unwrap().buckets.is_empty());
+    for page in ["/", "/target/clean"] {
+        let r = server.get(page, &[]);
+        assert_eq!(r.status, 200, "{page}: {}", r.text());
+        assert!(!r.text().contains("no fuzzfleet state"), "{page}");
+    }
+    assert!(!fleet.state().exists(), "serve made the state dir");
+
+    let out = fleet.run_once("3s", 1);
+    assert!(out.status.success(), "{out:?}");
+    wait_until("serve to read the campaign", MINUTE, || {
+        client.status().is_ok_and(|s| {
+            s.targets
+                .iter()
+                .any(|t| t.name == "clean" && t.execs > 0 && t.coverage.is_some())
+        })
+    });
+    assert!(!client.series("clean").unwrap().points.is_empty());
+    server.stop();
+}
+
 #[test]
 fn serve_refuses_what_it_must_not_do_with_exit_2() {
-    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
-    // No state yet: a clear usage error, and no state dir is made.
-    let out = fleet.output(&["serve", "--listen", "127.0.0.1:0"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no fuzzfleet state"));
-    assert!(!fleet.state().exists());
-
-    fleet_store::Db::open(&fleet.state().join("fleet.db")).unwrap();
+    let fleet = fleet_with_empty_state();
     let out = fleet
         .cmd(&["serve", "--listen", "0.0.0.0:0"])
         .env_remove("FUZZFLEET_TOKEN")
@@ -66,12 +91,73 @@ fn serve_refuses_what_it_must_not_do_with_exit_2() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+/// Every source of a token follows the same rules: trimmed, refused when blank or shorter
+/// than 16 characters, with a line saying which source and why, and exit 2.
+#[test]
+fn blank_or_short_tokens_are_refused_from_every_source() {
+    let fleet = fleet_with_empty_state();
+    let refused = |args: &[&str], env: Option<&str>| {
+        let mut cmd = fleet.cmd(&["serve", "--listen", "0.0.0.0:0"]);
+        cmd.args(args);
+        match env {
+            Some(v) => cmd.env("FUZZFLEET_TOKEN", v),
+            None => cmd.env_remove("FUZZFLEET_TOKEN"),
+        };
+        let out = cmd.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}: {stderr}");
+        assert!(!stderr.contains("serving"), "{stderr}");
+        stderr
+    };
+    for blank in ["", "   ", "\t\n"] {
+        let stderr = refused(&[], Some(blank));
+        assert!(
+            stderr.contains("FUZZFLEET_TOKEN: the token is empty"),
+            "{blank:?}: {stderr}"
+        );
+    }
+    let stderr = refused(&[], Some("   short-token   "));
+    assert!(
+        stderr.contains("FUZZFLEET_TOKEN: the token is 11 characters long")
+            && stderr.contains("at least 16"),
+        "{stderr}"
+    );
+    for (name, text, why) in [
+        ("blank", "   \n", "the token is empty"),
+        ("short", "0123456789abcde\n", "15 characters long"),
+    ] {
+        let file = fleet.path().join(name);
+        fs::write(&file, text).unwrap();
+        let stderr = refused(&["--token-file", file.to_str().unwrap()], None);
+        assert!(
+            stderr.contains(&format!("the token file {}: ", file.display()))
+                && stderr.contains(why),
+            "{stderr}"
+        );
+    }
+    // Sixteen characters once trimmed are enough.
+    let file = fleet.path().join("ok");
+    fs::write(&file, "  0123456789abcdef \n").unwrap();
+    let mut server = Server::start(
+        &fleet,
+        "127.0.0.1:0",
+        &["--token-file", file.to_str().unwrap()],
+        &[],
+    );
+    let ok = server.get(
+        "/api/v1/status",
+        &[("Authorization", "Bearer 0123456789abcdef")],
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    server.stop();
+}
+
 #[test]
 fn a_token_guards_every_route_but_healthz_on_a_non_loopback_listener() {
     let fleet = fleet_with_empty_state();
     let token_file = fleet.path().join("token");
-    fs::write(&token_file, "s3cret-token+/=\n").unwrap();
-    let token = "s3cret-token+/=";
+    fs::write(&token_file, "s3cret-token-xyz+/=\n").unwrap();
+    let token = "s3cret-token-xyz+/=";
     // Bound on every address, reached through loopback only.
     let mut server = Server::start(
         &fleet,
@@ -98,9 +184,9 @@ fn a_token_guards_every_route_but_healthz_on_a_non_loopback_listener() {
         assert_eq!(none.status, 401, "{path} without a token");
         assert!(none.json()["error"].is_string(), "{path}");
         assert!(none.header("www-authenticate").is_some(), "{path}");
-        let wrong = server.get(path, &[("Authorization", "Bearer s3cret-token+/")]);
+        let wrong = server.get(path, &[("Authorization", "Bearer s3cret-token-xyz+/")]);
         assert_eq!(wrong.status, 401, "{path} with a wrong token");
-        let wrong = server.get(path, &[("Authorization", "Bearer s3cret-token+/=x")]);
+        let wrong = server.get(path, &[("Authorization", "Bearer s3cret-token-xyz+/=x")]);
         assert_eq!(wrong.status, 401, "{path} with a longer token");
     }
     for path in [
@@ -122,9 +208,12 @@ fn a_token_guards_every_route_but_healthz_on_a_non_loopback_listener() {
 
     // A browser opens a page once with ?token=: it is sent back without the token in
     // the address, with an HttpOnly cookie that then authenticates pages and the API.
-    let wrong = server.get("/?token=guess", &[]);
-    assert_eq!(wrong.status, 401);
-    let first = server.get("/target/clean?token=s3cret-token%2B%2F%3D&x=1", &[]);
+    for guess in ["guess", "%20%20%20", "", "%20s3cret-token-xyz%2B%2F%3D%20x"] {
+        let wrong = server.get(&format!("/?token={guess}"), &[]);
+        assert_eq!(wrong.status, 401, "?token={guess}");
+        assert_eq!(wrong.header("set-cookie"), None, "?token={guess}");
+    }
+    let first = server.get("/target/clean?token=s3cret-token-xyz%2B%2F%3D&x=1", &[]);
     assert_eq!(first.status, 303, "{}", first.text());
     assert_eq!(first.header("location"), Some("/target/clean?x=1"));
     let cookie = first.header("set-cookie").unwrap().to_string();
@@ -147,10 +236,13 @@ fn a_token_guards_every_route_but_healthz_on_a_non_loopback_listener() {
         &fleet,
         "127.0.0.1:0",
         &[],
-        &[("FUZZFLEET_TOKEN", "envtoken")],
+        &[("FUZZFLEET_TOKEN", " env-token-of-20-chars\n")],
     );
     assert_eq!(server.get("/api/v1/status", &[]).status, 401);
-    let ok = server.get("/api/v1/status", &[("Authorization", "Bearer envtoken")]);
+    let ok = server.get(
+        "/api/v1/status",
+        &[("Authorization", "Bearer env-token-of-20-chars")],
+    );
     assert_eq!(ok.status, 200);
     server.stop();
 }
@@ -447,14 +539,14 @@ fn check_openapi_with_schemathesis(fleet: &Fleet, server: &Server) {
         fleet,
         "127.0.0.1:0",
         &[],
-        &[("FUZZFLEET_TOKEN", "st-token")],
+        &[("FUZZFLEET_TOKEN", "schemathesis-token")],
     );
     // st keeps a cache dir in its working directory: not in the source tree.
     let cwd = tempfile::tempdir().unwrap();
     let out = Command::new("st")
         .current_dir(cwd.path())
         .args(["run", &format!("{}/api/openapi.json", guarded.url)])
-        .args(["--header", "Authorization: Bearer st-token"])
+        .args(["--header", "Authorization: Bearer schemathesis-token"])
         .args(["--checks", "all", "--max-examples", "25", "--workers", "1"])
         .args(["--phases", "examples,coverage,fuzzing"])
         .args(["--request-timeout", "10", "--max-time", "25"])

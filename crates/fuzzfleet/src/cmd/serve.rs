@@ -15,15 +15,9 @@ pub const TOKEN_ENV: &str = "FUZZFLEET_TOKEN";
 pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
     let plan = ctx.plan_if_present()?;
     let state = ctx.state_dir(plan.as_ref());
-    // A clear error now rather than 503s later (and never create a state dir here). The
-    // operator's machine may fuzz nothing itself: with --all-nodes it serves the fleet.
-    if !args.all_nodes {
-        drop(super::open_db(&state)?);
-    }
-    let token = match &args.token_file {
-        Some(file) => Some(read_token(file)?),
-        None => std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()),
-    };
+    // No state yet (a unit may start `serve` before the first `run`): an empty campaign
+    // is served until the database appears. The state dir is never created here.
+    let token = token_from(args.token_file.as_deref())?;
     let fleet = match (&plan, args.all_nodes) {
         (_, false) => None,
         (Some(p), true) if !p.nodes.is_empty() => {
@@ -48,9 +42,10 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
         fleet,
     };
     let listener = opts.bind().map_err(|e| match e {
-        ServeError::NeedsToken(_) | ServeError::EmptyToken | ServeError::Bind { .. } => {
-            exit::usage(e.to_string())
-        }
+        ServeError::NeedsToken(_)
+        | ServeError::EmptyToken
+        | ServeError::BadToken(_)
+        | ServeError::Bind { .. } => exit::usage(e.to_string()),
         e => e.into(),
     })?;
     let addr = listener.local_addr()?;
@@ -68,16 +63,29 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
     Ok(exit::OK)
 }
 
+/// The server's token: from `file` when given, else from `FUZZFLEET_TOKEN` when it is set
+/// (set but blank is refused, not taken for "no token"). Both follow the same rules
+/// ([`fleet_serve::check_token`]); a broken one is a usage error naming where it came from.
+pub(crate) fn token_from(file: Option<&Path>) -> Result<Option<String>> {
+    if let Some(file) = file {
+        return read_token(file).map(Some);
+    }
+    match std::env::var(TOKEN_ENV) {
+        Ok(raw) => fleet_serve::check_token(&raw)
+            .map(Some)
+            .map_err(|e| exit::usage(format!("{TOKEN_ENV}: {e}"))),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(exit::usage(format!("{TOKEN_ENV}: the token is not UTF-8")))
+        }
+    }
+}
+
+/// A token file's token, trimmed and checked by [`fleet_serve::check_token`].
 pub(crate) fn read_token(file: &Path) -> Result<String> {
     let text = std::fs::read_to_string(file)
         .with_context(|| format!("cannot read the token file {}", file.display()))
         .map_err(|e| exit::usage(format!("{e:#}")))?;
-    let token = text.trim().to_string();
-    if token.is_empty() {
-        return Err(exit::usage(format!(
-            "the token file {} is empty",
-            file.display()
-        )));
-    }
-    Ok(token)
+    fleet_serve::check_token(&text)
+        .map_err(|e| exit::usage(format!("the token file {}: {e}", file.display())))
 }
