@@ -40,9 +40,37 @@ use raw::RawConfig;
 
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Plan, ConfigError> {
-    let text = std::fs::read_to_string(path)
+    let bytes = std::fs::read(path)
         .map_err(|e| ConfigError::new(path, None, "", format!("cannot read config file: {e}")))?;
-    parse(path, &text)
+    match String::from_utf8(bytes) {
+        Ok(text) => parse(path, &text),
+        Err(e) => Err(not_utf8(path, e.as_bytes(), e.utf8_error())),
+    }
+}
+
+/// Invalid UTF-8: the line and column of the first bad byte, and the key on that line
+/// (read from the text with bad bytes replaced, which keeps the prefix's offsets).
+fn not_utf8(path: &Path, bytes: &[u8], e: std::str::Utf8Error) -> ConfigError {
+    let at = e.valid_up_to();
+    let text = String::from_utf8_lossy(bytes);
+    let (root, _) = DeTable::parse_recoverable(&text);
+    let locator = Locator::new(&text, root.get_ref());
+    let line_start = bytes[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = 1 + String::from_utf8_lossy(&bytes[line_start..at])
+        .chars()
+        .count();
+    ConfigError::new(
+        path,
+        Some(locator.line(at)),
+        locator.key(&(at..at + 1)),
+        format!(
+            "invalid UTF-8 (byte 0x{:02x} at column {column}): the file must be UTF-8 text",
+            bytes[at]
+        ),
+    )
 }
 
 /// Validates `text` as the contents of the config file at `path`. Paths in it are
@@ -68,6 +96,16 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, ConfigError> {
             })
             .collect();
         return Err(ConfigError::gather(errors).expect("at least one syntax error"));
+    }
+    if root.get_ref().is_empty() {
+        return Err(ConfigError::new(
+            path,
+            None,
+            "",
+            "the config has no settings (it is empty or only comments): declare what to fuzz \
+             with [[target]], [[project]] or [[harnesses]] (`fuzzfleet init` writes a config \
+             for the current directory; docs/config.md lists every key)",
+        ));
     }
     let raw = RawConfig::deserialize(toml::Deserializer::from(root)).map_err(|e| {
         located(Problem {

@@ -38,6 +38,15 @@ pub mod defaults {
     pub const TIER_SLICE: Duration = Duration::from_secs(3600);
     /// How often a campaign syncs with the hub.
     pub const HUB_EVERY: Duration = Duration::from_secs(60);
+    /// Most workers a node (or a tier, or `--workers`) may ask for: far above any
+    /// machine's cores, far below what would exhaust memory just to plan them.
+    pub const MAX_WORKERS: u64 = 4096;
+    /// Largest `rss_limit_mb`: 1 TiB, in MiB.
+    pub const MAX_RSS_LIMIT_MB: u64 = 1 << 20;
+    /// Largest `timeout_s`: one day per input.
+    pub const MAX_TIMEOUT_S: u64 = 86_400;
+    /// Largest `max_len`: 1 GiB, in bytes.
+    pub const MAX_MAX_LEN: u64 = 1 << 30;
     /// How often `run` prints its one-line progress summary.
     pub const PROGRESS_EVERY: Duration = Duration::from_secs(60);
     /// How long a stopping run triages what it found before it exits.

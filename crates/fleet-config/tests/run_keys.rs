@@ -6,12 +6,8 @@ use std::time::Duration;
 
 use fleet_config::{defaults, parse};
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn file() -> PathBuf {
-    dir().join("run-keys.toml")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("run-keys.toml")
 }
 
 fn problems(text: &str) -> Vec<String> {
@@ -25,7 +21,7 @@ fn problems(text: &str) -> Vec<String> {
 
 #[test]
 fn defaults_when_absent() {
-    let plan = parse(&file(), "").unwrap();
+    let plan = parse(&file(), "workers = 0\n").unwrap();
     assert_eq!(plan.progress_every, Duration::from_secs(60));
     assert_eq!(plan.progress_every, defaults::PROGRESS_EVERY);
     assert_eq!(plan.crashes.triage_deadline, Duration::from_secs(30));

@@ -3,6 +3,7 @@
 //! problem in the file; the plan is only returned when there were none.
 
 mod fleet;
+mod state;
 mod targets;
 mod tiers;
 mod values;
@@ -58,14 +59,40 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
             ctx.error(dir.span(), "must not be empty");
             PathBuf::new()
         }
-        Some(dir) => ctx.resolve(dir.get_ref()),
-        None => ctx.resolve(defaults::STATE_DIR),
+        Some(dir) => {
+            let path = ctx.resolve(dir.get_ref());
+            if let Some(problem) = state::unusable(&path) {
+                ctx.error(dir.span(), problem);
+            }
+            path
+        }
+        None => {
+            let path = ctx.resolve(defaults::STATE_DIR);
+            if let Some(problem) = state::unusable(&path) {
+                // No key to point at: the default is at fault, so say how to change it.
+                ctx.problems.push(Problem {
+                    span: None,
+                    message: format!("state_dir (default \"{}\"): {problem}; set `state_dir` to a writable directory", defaults::STATE_DIR),
+                });
+            }
+            path
+        }
     };
     let workers = raw.workers.as_ref().and_then(|w| match *w.get_ref() {
         n if n < 0 => {
             ctx.error(
                 w.span(),
                 format!("must be 0 (one per core) or a positive integer, got {n}"),
+            );
+            None
+        }
+        n if n as u64 > defaults::MAX_WORKERS => {
+            ctx.error(
+                w.span(),
+                format!(
+                    "must be 0 (one per core) or at most {} workers, got {n}",
+                    defaults::MAX_WORKERS
+                ),
             );
             None
         }

@@ -37,12 +37,12 @@ pub(super) fn defaults(ctx: &mut Ctx<'_>, raw: Option<&RawDefaults>) -> Defaults
         rss_limit_mb: raw
             .rss_limit_mb
             .as_ref()
-            .and_then(|v| values::positive(ctx, v))
+            .and_then(|v| rss_limit_mb(ctx, v))
             .unwrap_or(defaults::RSS_LIMIT_MB),
         timeout_s: raw
             .timeout_s
             .as_ref()
-            .and_then(|v| values::positive(ctx, v))
+            .and_then(|v| timeout_s(ctx, v))
             .unwrap_or(defaults::TIMEOUT_S),
         sanitizer: raw
             .sanitizer
@@ -60,8 +60,16 @@ pub(super) fn defaults(ctx: &mut Ctx<'_>, raw: Option<&RawDefaults>) -> Defaults
 
 fn max_len(ctx: &mut Ctx<'_>, value: Option<&Spanned<i64>>) -> Option<usize> {
     value
-        .and_then(|v| values::positive(ctx, v))
+        .and_then(|v| values::bounded(ctx, v, defaults::MAX_MAX_LEN, "bytes"))
         .and_then(|n| usize::try_from(n).ok())
+}
+
+fn rss_limit_mb(ctx: &mut Ctx<'_>, value: &Spanned<i64>) -> Option<u64> {
+    values::bounded(ctx, value, defaults::MAX_RSS_LIMIT_MB, "MiB (1 TiB)")
+}
+
+fn timeout_s(ctx: &mut Ctx<'_>, value: &Spanned<i64>) -> Option<u64> {
+    values::bounded(ctx, value, defaults::MAX_TIMEOUT_S, "seconds (one day)")
 }
 
 /// A target found so far, with where it was defined (for "first defined on line N").
@@ -457,10 +465,10 @@ fn apply_options(ctx: &mut Ctx<'_>, raw: &RawTarget, plan: &mut TargetPlan) -> b
         plan.seeds = values::existing_path(ctx, seeds, "seeds", Expect::Directory);
     }
     if let Some(v) = &raw.rss_limit_mb {
-        plan.rss_limit_mb = values::positive(ctx, v).unwrap_or(plan.rss_limit_mb);
+        plan.rss_limit_mb = rss_limit_mb(ctx, v).unwrap_or(plan.rss_limit_mb);
     }
     if let Some(v) = &raw.timeout_s {
-        plan.timeout_s = values::positive(ctx, v).unwrap_or(plan.timeout_s);
+        plan.timeout_s = timeout_s(ctx, v).unwrap_or(plan.timeout_s);
     }
     if raw.max_len.is_some() {
         plan.max_len = max_len(ctx, raw.max_len.as_ref());

@@ -53,7 +53,7 @@ pub(super) fn tiers(
         let budget = values::duration(ctx, &tier.budget);
         let mode = mode(ctx, tier);
         let workers = tier.workers.as_ref().and_then(|w| {
-            values::positive(ctx, w)
+            values::bounded(ctx, w, defaults::MAX_WORKERS, "workers")
                 .and_then(|n| usize::try_from(n).ok())
                 .and_then(NonZeroUsize::new)
         });

@@ -45,6 +45,25 @@ pub(super) fn positive(ctx: &mut Ctx<'_>, value: &Spanned<i64>) -> Option<u64> {
     }
 }
 
+/// A count or size from 1 to `max`; `unit` names what is counted in the message.
+pub(super) fn bounded(
+    ctx: &mut Ctx<'_>,
+    value: &Spanned<i64>,
+    max: u64,
+    unit: &str,
+) -> Option<u64> {
+    match u64::try_from(*value.get_ref()) {
+        Ok(n) if n > max => {
+            ctx.error(
+                value.span(),
+                format!("must be at most {max} {unit}, got {n}"),
+            );
+            None
+        }
+        _ => positive(ctx, value),
+    }
+}
+
 pub(super) fn percent(ctx: &mut Ctx<'_>, value: &Spanned<i64>) -> Option<u8> {
     match u8::try_from(*value.get_ref()) {
         Ok(n) if (1..=100).contains(&n) => Some(n),
