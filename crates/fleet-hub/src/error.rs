@@ -50,6 +50,12 @@ pub enum HubError {
     #[error("hub object {key} is unusable: {reason}")]
     BadObject { key: String, reason: String },
 
+    /// A directory hub holds something fuzzfleet will not write through or read at this
+    /// key (a link on the way, a directory where the object belongs). Not a fault of the
+    /// hub as a whole: the rest goes on, and a person removes what is there.
+    #[error(transparent)]
+    Refused(#[from] crate::keys::Refusal),
+
     /// The local side: the state dir's corpus, crashes or hub state.
     #[error("hub sync cannot use {path}: {source}")]
     Local {

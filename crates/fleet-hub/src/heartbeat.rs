@@ -73,8 +73,12 @@ pub(crate) async fn write(store: &Store, heartbeat: &Heartbeat) -> Result<(), Hu
 pub(crate) async fn read_all(store: &Store) -> Result<Heartbeats, HubError> {
     meta::read(store).await?;
     let dir = keys::heartbeats_dir();
-    let mut out = Heartbeats::default();
-    for key in store.list_after(&dir, None).await? {
+    let listed = store.list_after(&dir, None).await?;
+    let mut out = Heartbeats {
+        refused: listed.refused,
+        ..Heartbeats::default()
+    };
+    for key in listed.keys {
         let name = keys::last_segment(&key);
         let node = match name.strip_suffix(".json").map(NodeName::new) {
             Some(Ok(node)) if key == dir.clone().join(name) => node,
@@ -91,9 +95,9 @@ pub(crate) async fn read_all(store: &Store) -> Result<Heartbeats, HubError> {
         let bytes = match store.get(&key, MAX_HEARTBEAT_BYTES).await? {
             Got::Bytes(b) => b,
             Got::Missing => continue,
-            Got::TooLarge(n) => {
-                out.refused
-                    .push(Refusal::new(&key, format!("{n} bytes, too large")));
+            refused => {
+                let reason = refused.refusal(MAX_HEARTBEAT_BYTES).unwrap_or_default();
+                out.refused.push(Refusal::new(&key, reason));
                 continue;
             }
         };

@@ -21,6 +21,7 @@
 //!
 //! Key layout, object formats and the sync protocol: `docs/hub.md`.
 
+mod dirstore;
 mod error;
 mod heartbeat;
 mod keys;
@@ -54,7 +55,9 @@ async fn contents(store: &store::Store, target: &TargetName) -> Result<Contents,
     meta::read(store).await?;
     let mut out = Contents::default();
     let dir = keys::corpus_dir(target);
-    for key in store.list_after(&dir, None).await? {
+    let listed = store.list_after(&dir, None).await?;
+    out.refused.extend(listed.refused);
+    for key in listed.keys {
         let name = keys::last_segment(&key);
         match Sha1Name::new(name) {
             Ok(sha) if key == dir.clone().join(name) => out.corpus.push(sha),
@@ -67,7 +70,9 @@ async fn contents(store: &store::Store, target: &TargetName) -> Result<Contents,
     let dir = keys::crashes_dir(target);
     let mut reports = std::collections::HashSet::new();
     let mut inputs = Vec::new();
-    for key in store.list_after(&dir, None).await? {
+    let listed = store.list_after(&dir, None).await?;
+    out.refused.extend(listed.refused);
+    for key in listed.keys {
         let name = keys::last_segment(&key);
         let (stem, is_report) = match name.strip_suffix(".log") {
             Some(stem) => (stem, true),
@@ -102,7 +107,18 @@ async fn contents(store: &store::Store, target: &TargetName) -> Result<Contents,
 /// An opened hub. Cheap to keep for the life of the process; one per hub URL.
 pub struct Hub {
     store: store::Store,
-    runtime: tokio::runtime::Runtime,
+    /// Always `Some` until dropped.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Hub {
+    /// A directory-hub read that never answered (a hung share) is left on its thread:
+    /// dropping the hub must not wait for it, or the process could never exit.
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl std::fmt::Debug for Hub {
@@ -130,7 +146,17 @@ impl Hub {
             let _guard = runtime.enter();
             store::Store::open(url, options)?
         };
-        Ok(Self { store, runtime })
+        Ok(Self {
+            store,
+            runtime: Some(runtime),
+        })
+    }
+
+    fn block_on<T>(&self, f: impl std::future::Future<Output = T>) -> T {
+        self.runtime
+            .as_ref()
+            .expect("runtime until drop")
+            .block_on(f)
     }
 
     /// The hub's URL as configured, for messages.
@@ -156,25 +182,23 @@ impl Hub {
         node: &NodeName,
         targets: &[TargetName],
     ) -> Result<SyncReport, HubError> {
-        self.runtime
-            .block_on(sync::run(&self.store, layout, node, targets))
+        self.block_on(sync::run(&self.store, layout, node, targets))
     }
 
     /// Everything the hub holds for `target`, by full listing: for audits (`doctor`,
     /// `collect`, tests), never for sync, whose cost must not grow with the corpus.
     pub fn contents(&self, target: &TargetName) -> Result<Contents, HubError> {
-        self.runtime.block_on(contents(&self.store, target))
+        self.block_on(contents(&self.store, target))
     }
 
     /// Writes (replaces) this node's heartbeat.
     pub fn write_heartbeat(&self, heartbeat: &Heartbeat) -> Result<(), HubError> {
-        self.runtime
-            .block_on(heartbeat::write(&self.store, heartbeat))
+        self.block_on(heartbeat::write(&self.store, heartbeat))
     }
 
     /// Every node's latest heartbeat.
     pub fn heartbeats(&self) -> Result<Heartbeats, HubError> {
-        self.runtime.block_on(heartbeat::read_all(&self.store))
+        self.block_on(heartbeat::read_all(&self.store))
     }
 }
 

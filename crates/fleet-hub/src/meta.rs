@@ -63,6 +63,23 @@ pub(crate) async fn read(store: &Store) -> Result<Option<Meta>, HubError> {
                 reason: format!("{n} bytes, not a meta.json"),
             });
         }
+        // Without meta.json nothing else can be done: a hub that does not answer is
+        // unreachable (degraded), not skipped.
+        Got::Stalled(limit) => {
+            return Err(HubError::Unreachable {
+                url: store.url().to_owned(),
+                op: "get",
+                key: key.to_string(),
+                attempts: 1,
+                source: format!("no answer within {limit:?}").into(),
+            });
+        }
+        Got::Refused(reason) => {
+            return Err(HubError::BadObject {
+                key: key.to_string(),
+                reason: format!("{reason} (remove or replace it; the hub is unusable until then)"),
+            });
+        }
     };
     let bad = |reason: String| HubError::BadObject {
         key: key.to_string(),
@@ -86,11 +103,33 @@ pub(crate) async fn read(store: &Store) -> Result<Option<Meta>, HubError> {
         });
     }
     let meta: Meta = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
-    if meta.hub_id.is_empty() || meta.hub_id.len() > 64 || meta.hub_id.contains(char::is_whitespace)
-    {
-        return Err(bad(format!("hub_id {:?} is not an id", meta.hub_id)));
-    }
+    check_hub_id(&meta.hub_id).map_err(|why| bad(format!("hub_id {:?} {why}", meta.hub_id)))?;
     Ok(Some(meta))
+}
+
+/// A `hub_id` follows the rule of every name fuzzfleet takes from outside (it is written
+/// into local state files, and must never be able to become a path): 1 to 64 characters
+/// from `A-Z a-z 0-9 _ . -`, not starting with `.`.
+fn check_hub_id(id: &str) -> Result<(), String> {
+    const MAX: usize = 64;
+    if id.is_empty() {
+        return Err("is empty".to_owned());
+    }
+    if id.starts_with('.') {
+        return Err("starts with '.'".to_owned());
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+    {
+        return Err(format!(
+            "contains {c:?}: a hub_id has only A-Z, a-z, 0-9, '_', '.', '-'"
+        ));
+    }
+    if id.len() > MAX {
+        return Err(format!("is {} characters long (at most {MAX})", id.len()));
+    }
+    Ok(())
 }
 
 /// Unique enough for what it does (telling one hub's lifetime from the next):
@@ -102,4 +141,29 @@ fn new_hub_id(node: &str) -> String {
         .unwrap_or(0);
     let seed = format!("{nanos}-{}-{node}", std::process::id());
     fleet_store::sha1_hex(seed.as_bytes())[..16].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hub_ids_are_names() {
+        assert!(check_hub_id(&new_hub_id("n")).is_ok());
+        for (bad, why) in [
+            ("../../x", "starts with '.'"),
+            ("a/../../x", "contains '/'"),
+            ("", "is empty"),
+            ("a b", "contains ' '"),
+            ("bad:id", "contains ':'"),
+        ] {
+            let err = check_hub_id(bad).unwrap_err();
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+        assert!(
+            check_hub_id(&"a".repeat(65))
+                .unwrap_err()
+                .contains("65 characters")
+        );
+    }
 }

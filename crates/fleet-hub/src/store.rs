@@ -1,6 +1,8 @@
 //! The object store under the hub: opening it from `[hub] url`, and every request it gets,
 //! each bounded in time, retried with exponential backoff when the failure is transient,
-//! and counted so benchmarks and status can say what a sync cost.
+//! and counted so benchmarks and status can say what a sync cost. An S3 hub goes through
+//! `object_store`; a directory hub through the crate's own `dirstore`, which never
+//! follows a link and reads only regular files.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -11,7 +13,6 @@ use bytes::Bytes;
 use fleet_config::HubUrl;
 use futures::StreamExt;
 use object_store::aws::AmazonS3Builder;
-use object_store::local::LocalFileSystem;
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{
@@ -19,6 +20,8 @@ use object_store::{
 };
 
 use crate::HubError;
+use crate::dirstore::{DirError, DirGot, DirStore};
+use crate::keys::Refusal;
 use crate::options::{HubOptions, S3Config, is_loopback_http};
 
 /// Requests made so far, by kind. A listing counts one request per page of 1000 keys
@@ -76,9 +79,40 @@ impl Op {
 
 const LIST_PAGE: u64 = 1000;
 
+/// Where the objects are.
+enum Backend {
+    Dir(Arc<DirStore>),
+    Object(Arc<dyn ObjectStore>),
+}
+
+/// What a directory-hub operation came to.
+enum DirOutcome<T> {
+    Done(T),
+    /// The key's object (or a directory on its way) is not something fuzzfleet uses.
+    Refused(String),
+    /// No answer within the request's limit (its thread is left to finish alone).
+    Stalled,
+}
+
+/// Keys found by a listing, and entries it refused (a directory hub's links, FIFOs…).
+#[derive(Debug, Default)]
+pub(crate) struct Listing {
+    pub(crate) keys: Vec<Path>,
+    pub(crate) refused: Vec<Refusal>,
+}
+
+impl Listing {
+    fn of(keys: Vec<Path>) -> Self {
+        Self {
+            keys,
+            refused: Vec::new(),
+        }
+    }
+}
+
 /// The opened store, its URL for messages, and its counters.
 pub(crate) struct Store {
-    inner: Arc<dyn ObjectStore>,
+    backend: Backend,
     /// A directory hub's directory, checked before each sync.
     dir: Option<std::path::PathBuf>,
     url: String,
@@ -93,7 +127,7 @@ impl Store {
             url: shown.clone(),
             reason,
         };
-        let inner: Arc<dyn ObjectStore> = match url {
+        let backend = match url {
             HubUrl::Dir(dir) => {
                 if !dir.is_dir() {
                     return Err(open_err(format!(
@@ -101,11 +135,7 @@ impl Store {
                         dir.display()
                     )));
                 }
-                // fsync: an object must be durable before the batch that names it is.
-                let fs = LocalFileSystem::new_with_prefix(dir)
-                    .map_err(|e| open_err(e.to_string()))?
-                    .with_fsync(true);
-                Arc::new(fs)
+                Backend::Dir(Arc::new(DirStore::new(dir.clone())))
             }
             HubUrl::S3 { bucket, prefix } => {
                 let s3 = opts.s3.clone().unwrap_or_else(S3Config::from_env);
@@ -145,11 +175,11 @@ impl Store {
                     builder = builder.with_token(v);
                 }
                 let s3 = builder.build().map_err(|e| open_err(e.to_string()))?;
-                if prefix.is_empty() {
+                Backend::Object(if prefix.is_empty() {
                     Arc::new(s3)
                 } else {
                     Arc::new(PrefixStore::new(s3, Path::from(prefix.as_str())))
-                }
+                })
             }
         };
         let dir = match url {
@@ -157,7 +187,7 @@ impl Store {
             HubUrl::S3 { .. } => None,
         };
         Ok(Self {
-            inner,
+            backend,
             dir,
             url: shown,
             counters: Counters::default(),
@@ -258,12 +288,79 @@ impl Store {
         }
     }
 
+    /// Runs one directory-hub operation on the blocking pool, within the request limit.
+    async fn dir_op<T, F>(
+        &self,
+        store: &Arc<DirStore>,
+        op: Op,
+        key: &Path,
+        f: F,
+    ) -> Result<DirOutcome<T>, HubError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&DirStore) -> Result<T, DirError> + Send + 'static,
+    {
+        self.count(op, 1);
+        let store = Arc::clone(store);
+        let task = tokio::task::spawn_blocking(move || f(&store));
+        let failed = |source: Box<dyn std::error::Error + Send + Sync>| HubError::Unreachable {
+            url: self.url.clone(),
+            op: op.name(),
+            key: key.to_string(),
+            attempts: 1,
+            source,
+        };
+        match tokio::time::timeout(self.opts.request_timeout, task).await {
+            Err(_) => Ok(DirOutcome::Stalled),
+            Ok(Err(joined)) => Err(failed(Box::new(joined))),
+            Ok(Ok(Ok(v))) => Ok(DirOutcome::Done(v)),
+            Ok(Ok(Err(DirError::Refused(reason)))) => Ok(DirOutcome::Refused(reason)),
+            Ok(Ok(Err(DirError::Io(e)))) => Err(match e.kind() {
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+                    HubError::Denied {
+                        url: self.url.clone(),
+                        op: op.name(),
+                        key: key.to_string(),
+                        source: Box::new(e),
+                    }
+                }
+                _ => failed(Box::new(e)),
+            }),
+        }
+    }
+
+    fn stalled(&self, op: Op, key: &Path) -> HubError {
+        HubError::Unreachable {
+            url: self.url.clone(),
+            op: op.name(),
+            key: key.to_string(),
+            attempts: 1,
+            source: format!("no answer within {:?}", self.opts.request_timeout).into(),
+        }
+    }
+
     /// The object's bytes, or `None` if there is none. An object larger than `max_bytes`
     /// is refused before its body is read.
     pub(crate) async fn get(&self, key: &Path, max_bytes: u64) -> Result<Got, HubError> {
+        let inner = match &self.backend {
+            Backend::Object(inner) => inner,
+            Backend::Dir(dir) => {
+                let k = key.clone();
+                let got = self
+                    .dir_op(dir, Op::Get, key, move |d| d.get(&k, max_bytes))
+                    .await?;
+                return Ok(match got {
+                    DirOutcome::Done(DirGot::Bytes(b)) => Got::Bytes(b),
+                    DirOutcome::Done(DirGot::Missing) => Got::Missing,
+                    DirOutcome::Done(DirGot::TooLarge(n)) => Got::TooLarge(n),
+                    DirOutcome::Refused(reason) => Got::Refused(reason),
+                    DirOutcome::Stalled => Got::Stalled(self.opts.request_timeout),
+                });
+            }
+        };
         let res = self
             .retrying(Op::Get, key, || async {
-                let got = self.inner.get(key).await?;
+                let got = inner.get(key).await?;
                 if got.meta.size > max_bytes {
                     return Ok(Got::TooLarge(got.meta.size));
                 }
@@ -277,10 +374,33 @@ impl Store {
         }
     }
 
+    /// A directory-hub write: `only_new` keeps what is there and answers false.
+    async fn dir_put(
+        &self,
+        dir: &Arc<DirStore>,
+        key: &Path,
+        bytes: Bytes,
+        only_new: bool,
+    ) -> Result<bool, HubError> {
+        let k = key.clone();
+        match self
+            .dir_op(dir, Op::Put, key, move |d| d.put(&k, &bytes, only_new))
+            .await?
+        {
+            DirOutcome::Done(placed) => Ok(placed),
+            DirOutcome::Refused(reason) => Err(HubError::Refused(Refusal::new(key, reason))),
+            DirOutcome::Stalled => Err(self.stalled(Op::Put, key)),
+        }
+    }
+
     pub(crate) async fn put(&self, key: &Path, bytes: Bytes) -> Result<(), HubError> {
+        let inner = match &self.backend {
+            Backend::Object(inner) => inner,
+            Backend::Dir(dir) => return self.dir_put(dir, key, bytes, false).await.map(drop),
+        };
         let res = self
             .retrying(Op::Put, key, || {
-                self.inner.put(key, PutPayload::from_bytes(bytes.clone()))
+                inner.put(key, PutPayload::from_bytes(bytes.clone()))
             })
             .await?;
         res.map(|_| ()).map_err(|e| self.denied(Op::Put, key, e))
@@ -290,9 +410,13 @@ impl Store {
     /// A store without conditional writes gets a plain write (the race it cannot
     /// close only matters when two nodes create a hub in the same instant).
     pub(crate) async fn put_new(&self, key: &Path, bytes: Bytes) -> Result<bool, HubError> {
+        let inner = match &self.backend {
+            Backend::Object(inner) => inner,
+            Backend::Dir(dir) => return self.dir_put(dir, key, bytes, true).await,
+        };
         let res = self
             .retrying(Op::Put, key, || {
-                self.inner.put_opts(
+                inner.put_opts(
                     key,
                     PutPayload::from_bytes(bytes.clone()),
                     PutOptions::from(PutMode::Create),
@@ -313,28 +437,72 @@ impl Store {
         }
     }
 
+    /// Whether an object is at `key`. In a directory hub, anything but a regular file
+    /// there is an error naming the key ([`HubError::Refused`]).
     pub(crate) async fn exists(&self, key: &Path) -> Result<bool, HubError> {
-        match self
-            .retrying(Op::Head, key, || self.inner.head(key))
-            .await?
-        {
+        let inner = match &self.backend {
+            Backend::Object(inner) => inner,
+            Backend::Dir(dir) => {
+                let k = key.clone();
+                return match self
+                    .dir_op(dir, Op::Head, key, move |d| d.exists(&k))
+                    .await?
+                {
+                    DirOutcome::Done(found) => Ok(found),
+                    DirOutcome::Refused(reason) => {
+                        Err(HubError::Refused(Refusal::new(key, reason)))
+                    }
+                    DirOutcome::Stalled => Err(self.stalled(Op::Head, key)),
+                };
+            }
+        };
+        match self.retrying(Op::Head, key, || inner.head(key)).await? {
             Ok(_) => Ok(true),
             Err(object_store::Error::NotFound { .. }) => Ok(false),
             Err(e) => Err(self.denied(Op::Head, key, e)),
         }
     }
 
+    /// A directory-hub listing; a prefix that is itself refused (a link) is one refusal.
+    async fn dir_list(
+        &self,
+        dir: &Arc<DirStore>,
+        prefix: &Path,
+        recursive: bool,
+    ) -> Result<Listing, HubError> {
+        let p = prefix.clone();
+        match self
+            .dir_op(dir, Op::List, prefix, move |d| d.list(&p, recursive))
+            .await?
+        {
+            DirOutcome::Done(listed) => {
+                self.count(Op::List, listed.keys.len() as u64 / LIST_PAGE);
+                Ok(Listing {
+                    keys: listed.keys,
+                    refused: listed.refused,
+                })
+            }
+            DirOutcome::Refused(reason) => Ok(Listing {
+                keys: Vec::new(),
+                refused: vec![Refusal::new(prefix, reason)],
+            }),
+            DirOutcome::Stalled => Err(self.stalled(Op::List, prefix)),
+        }
+    }
+
     /// The "directories" right under `prefix` (one listing request per page).
-    pub(crate) async fn list_dirs(&self, prefix: &Path) -> Result<Vec<Path>, HubError> {
+    pub(crate) async fn list_dirs(&self, prefix: &Path) -> Result<Listing, HubError> {
+        let inner = match &self.backend {
+            Backend::Object(inner) => inner,
+            Backend::Dir(dir) => return self.dir_list(dir, prefix, false).await,
+        };
         let res = self
-            .retrying(Op::List, prefix, || {
-                self.inner.list_with_delimiter(Some(prefix))
-            })
+            .retrying(Op::List, prefix, || inner.list_with_delimiter(Some(prefix)))
             .await?;
         let listed = res.map_err(|e| self.denied(Op::List, prefix, e))?;
         let n = (listed.common_prefixes.len() + listed.objects.len()) as u64;
         self.count(Op::List, n / LIST_PAGE);
-        Ok(listed.common_prefixes)
+        Ok(Listing::of(listed.common_prefixes))
     }
 
     /// Every key under `prefix` that sorts after `offset`: stores that can (S3) start the
@@ -347,21 +515,27 @@ impl Store {
         &self,
         prefix: &Path,
         offset: Option<&Path>,
-    ) -> Result<Vec<Path>, HubError> {
+    ) -> Result<Listing, HubError> {
+        let inner = match &self.backend {
+            Backend::Object(inner) => inner,
+            Backend::Dir(dir) => {
+                let mut listed = self.dir_list(dir, prefix, true).await?;
+                if let Some(offset) = offset {
+                    listed.keys.retain(|k| k > offset);
+                }
+                return Ok(listed);
+            }
+        };
         let attempts = self.opts.attempts.max(1);
-        let resumable = self.dir.is_none();
         let mut backoff = self.opts.backoff_initial;
         let mut keys: Vec<Path> = Vec::new();
         let mut failures = 0;
         loop {
             self.count(Op::List, 1);
-            if !resumable {
-                keys.clear();
-            }
             let start = keys.last().or(offset).cloned();
             let mut stream = match &start {
-                Some(start) => self.inner.list_with_offset(Some(prefix), start),
-                None => self.inner.list(Some(prefix)),
+                Some(start) => inner.list_with_offset(Some(prefix), start),
+                None => inner.list(Some(prefix)),
             };
             let mut got = 0u64;
             let err: Box<dyn std::error::Error + Send + Sync> = loop {
@@ -369,7 +543,7 @@ impl Store {
                     Err(_) => {
                         break format!("no answer within {:?}", self.opts.request_timeout).into();
                     }
-                    Ok(None) => return Ok(keys),
+                    Ok(None) => return Ok(Listing::of(keys)),
                     Ok(Some(Ok(meta))) => {
                         keys.push(meta.location);
                         got += 1;
@@ -415,6 +589,24 @@ pub(crate) enum Got {
     Bytes(Bytes),
     Missing,
     TooLarge(u64),
+    /// A directory hub's object that is not a regular file, or reached through a link:
+    /// why it was not read.
+    Refused(String),
+    /// A directory hub's object not read within the request limit: skipped, so one
+    /// object that never answers cannot hold up a sync.
+    Stalled(Duration),
+}
+
+impl Got {
+    /// Why an object this get did not return is refused (`None` for bytes or missing).
+    pub(crate) fn refusal(&self, max: u64) -> Option<String> {
+        match self {
+            Got::Bytes(_) | Got::Missing => None,
+            Got::TooLarge(n) => Some(format!("{n} bytes, larger than the {max}-byte limit")),
+            Got::Refused(reason) => Some(reason.clone()),
+            Got::Stalled(limit) => Some(format!("not read within {limit:?}; skipped")),
+        }
+    }
 }
 
 enum Class {

@@ -40,7 +40,9 @@ pub struct SyncReport {
     /// Local files left for the next sync: their content does not match their name yet
     /// (a fuzzer still writing them).
     pub skipped_local: usize,
-    /// Hub keys not used, each with why (bad names, bad hashes, oversized objects).
+    /// Hub keys not used, each with why (bad names, bad hashes, oversized objects; in a
+    /// directory hub, links and anything not a regular file; objects not read in time).
+    /// Each was skipped: the rest of the sync went on.
     pub refused: Vec<Refusal>,
     /// The hub had lost what this node had pushed (wiped, replaced): everything local
     /// was offered again.
@@ -162,13 +164,22 @@ impl TargetSync<'_> {
         // (restored from an old copy, logs deleted). Offer everything again.
         if let Some(seq) = self.state.target(target).last_seq
             && !known.is_empty()
-            && !self
+        {
+            match self
                 .store
                 .exists(&keys::batch(target, self.node, seq))
-                .await?
-        {
-            known.reset(self.hub_id)?;
-            self.report.hub_reset = true;
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    known.reset(self.hub_id)?;
+                    self.report.hub_reset = true;
+                }
+                // Something planted where the batch should be (a link, a directory):
+                // reported; whether the hub lost data cannot be told from it.
+                Err(HubError::Refused(refusal)) => self.report.refused.push(refusal),
+                Err(e) => return Err(e),
+            }
         }
         self.pull(target, &mut known).await?;
         self.push(target, &mut known).await

@@ -31,8 +31,9 @@ impl TargetSync<'_> {
         target: &TargetName,
         known: &mut Known,
     ) -> Result<(), HubError> {
-        let dirs = self.store.list_dirs(&keys::log_dir(target)).await?;
-        for dir in dirs {
+        let listed = self.store.list_dirs(&keys::log_dir(target)).await?;
+        self.report.refused.extend(listed.refused);
+        for dir in listed.keys {
             let node = match keys::parse_node(&dir) {
                 Ok(n) => n,
                 Err(refusal) => {
@@ -58,8 +59,9 @@ impl TargetSync<'_> {
         let offset = cursor.map(|seq| keys::batch(target, node, seq));
         let dir = keys::node_log_dir(target, node);
         let listed = self.store.list_after(&dir, offset.as_ref()).await?;
+        self.report.refused.extend(listed.refused);
         let mut batches = Vec::new();
-        for key in listed {
+        for key in listed.keys {
             let name = keys::last_segment(&key);
             if key != dir.clone().join(name) {
                 self.report.refused.push(Refusal::new(
@@ -101,6 +103,11 @@ impl TargetSync<'_> {
                     key,
                     format!("{n} bytes, too large for a batch"),
                 ));
+                return Ok(());
+            }
+            refused => {
+                let reason = refused.refusal(MAX_BATCH_BYTES).unwrap_or_default();
+                self.report.refused.push(Refusal::new(key, reason));
                 return Ok(());
             }
         };
@@ -283,11 +290,8 @@ impl FetchCtx<'_> {
                         "named by a batch but missing from the hub",
                     ));
                 }
-                Got::TooLarge(n) => {
-                    refused = Some(Refusal::new(
-                        &key,
-                        format!("{n} bytes, larger than the {max}-byte limit"),
-                    ));
+                other => {
+                    refused = Some(Refusal::new(&key, other.refusal(max).unwrap_or_default()));
                 }
             }
         }
@@ -328,7 +332,7 @@ impl FetchCtx<'_> {
                 }
             }
             Got::Missing => refuse("named by a batch but missing from the hub".to_owned()),
-            Got::TooLarge(n) => refuse(format!("{n} bytes, larger than the {max}-byte limit")),
+            other => refuse(other.refusal(max).unwrap_or_default()),
         }
     }
 }

@@ -7,7 +7,7 @@ use futures::StreamExt;
 
 use super::{BATCH_VERSION, Batch, BatchCrash, TargetSync};
 use crate::HubError;
-use crate::keys::{self, CrashName, Sha1Name};
+use crate::keys::{self, CrashName, Refusal, Sha1Name};
 use crate::local::{self, Known};
 use crate::store::Store;
 
@@ -16,6 +16,9 @@ enum Pushed {
     Corpus(Sha1Name),
     Crash(CrashName, Option<Sha1Name>),
     Skipped,
+    /// The hub would not take it (a directory hub with a link on the way): reported,
+    /// and offered again next sync.
+    Refused(Refusal),
 }
 
 enum Job {
@@ -69,6 +72,7 @@ impl TargetSync<'_> {
             while let Some(pushed) = puts.next().await {
                 match pushed {
                     Ok(Pushed::Skipped) => self.report.skipped_local += 1,
+                    Ok(Pushed::Refused(r)) => self.report.refused.push(r),
                     Ok(p) => done.push(p),
                     Err(e) => {
                         failed = Some(e);
@@ -80,7 +84,16 @@ impl TargetSync<'_> {
             // What did get through is named now, so a failure later in the chunk does not
             // cost it again (when the hub takes the batch at all).
             if !done.is_empty() {
-                self.commit_batch(target, done, known).await?;
+                match self.commit_batch(target, done, known).await {
+                    Ok(()) => {}
+                    // The node's log cannot be written (a link planted on its way): what
+                    // was put stays unnamed, and is offered again next sync.
+                    Err(HubError::Refused(r)) => {
+                        self.report.refused.push(r);
+                        return failed.map_or(Ok(()), Err);
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             if let Some(e) = failed {
                 return Err(e);
@@ -119,7 +132,7 @@ impl TargetSync<'_> {
                     name: name.to_string(),
                     report_sha1: report.as_ref().map(Sha1Name::to_string),
                 }),
-                Pushed::Skipped => {}
+                Pushed::Skipped | Pushed::Refused(_) => {}
             }
         }
         batch.corpus.sort();
@@ -137,7 +150,7 @@ impl TargetSync<'_> {
                     self.report.pushed_crashes += 1;
                     known.add_crash(name, report);
                 }
-                Pushed::Skipped => {}
+                Pushed::Skipped | Pushed::Refused(_) => {}
             }
         }
         known.flush(self.hub_id)?;
@@ -167,10 +180,11 @@ impl PushCtx<'_> {
                 if Sha1Name::of(&bytes) != sha {
                     return Ok(Pushed::Skipped);
                 }
-                self.store
-                    .put(&keys::corpus(self.target, &sha), Bytes::from(bytes))
-                    .await?;
-                Ok(Pushed::Corpus(sha))
+                let key = keys::corpus(self.target, &sha);
+                match self.store.put(&key, Bytes::from(bytes)).await {
+                    Ok(()) => Ok(Pushed::Corpus(sha)),
+                    Err(e) => refused(e),
+                }
             }
             Job::Crash(name) => {
                 let (t, kind, sha) = (self.target.as_str(), name.kind.as_str(), name.sha1.as_str());
@@ -184,15 +198,25 @@ impl PushCtx<'_> {
                 let report = local::read_optional(&self.layout.finding_report(t, kind, sha))?;
                 let report_sha = report.as_deref().map(Sha1Name::of);
                 if let Some(report) = report {
-                    self.store
-                        .put(&keys::crash_report(self.target, &name), Bytes::from(report))
-                        .await?;
+                    let key = keys::crash_report(self.target, &name);
+                    if let Err(e) = self.store.put(&key, Bytes::from(report)).await {
+                        return refused(e);
+                    }
                 }
-                self.store
-                    .put(&keys::crash_input(self.target, &name), Bytes::from(input))
-                    .await?;
-                Ok(Pushed::Crash(name, report_sha))
+                let key = keys::crash_input(self.target, &name);
+                match self.store.put(&key, Bytes::from(input)).await {
+                    Ok(()) => Ok(Pushed::Crash(name, report_sha)),
+                    Err(e) => refused(e),
+                }
             }
         }
+    }
+}
+
+/// A put the hub refused is one entry skipped; any other failure stops the push.
+fn refused(e: HubError) -> Result<Pushed, HubError> {
+    match e {
+        HubError::Refused(r) => Ok(Pushed::Refused(r)),
+        e => Err(e),
     }
 }
