@@ -36,6 +36,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/crashes", get(crashes))
         .route("/api/v1/crashes/{id}", get(bucket))
         .route("/api/v1/crashes/{id}/input", get(input))
+        .route("/api/v1/crashes/{id}/minimized", get(minimized))
 }
 
 /// An error response.
@@ -202,14 +203,37 @@ async fn input(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
     let bucket = find_bucket(&app, id).await?;
-    let gone = || ApiError::NotFound(format!("the input of {} is not on disk", bucket.id));
-    let path = inside_state(&app, &bucket.input_path).ok_or_else(gone)?;
+    let path = bucket.input_path.clone();
+    download(&app, &bucket, &path, "").await
+}
+
+async fn minimized(
+    State(app): State<Arc<App>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Response, ApiError> {
+    let bucket = find_bucket(&app, id).await?;
+    let path = bucket.minimized_path.clone().unwrap_or_default();
+    download(&app, &bucket, &path, "-minimized").await
+}
+
+/// A file of the bucket as an attachment named `<kind>-<id><suffix>`.
+async fn download(
+    app: &App,
+    bucket: &fleet_run::report::Bucket,
+    path: &str,
+    suffix: &str,
+) -> Result<Response, ApiError> {
+    let gone = || ApiError::NotFound(format!("that input of {} is not on disk", bucket.id));
+    let path = inside_state(app, path).ok_or_else(gone)?;
     let meta = tokio::fs::metadata(&path).await.map_err(|_| gone())?;
     if !meta.is_file() || meta.len() > INPUT_MAX_BYTES {
         return Err(gone());
     }
     let bytes = tokio::fs::read(&path).await.map_err(|_| gone())?;
-    let disposition = format!("attachment; filename=\"{}-{}\"", bucket.kind, bucket.id);
+    let disposition = format!(
+        "attachment; filename=\"{}-{}{suffix}\"",
+        bucket.kind, bucket.id
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
@@ -268,7 +292,7 @@ async fn find_bucket(
 
 /// The path, if it names a file inside the state dir (paths come from the database, which
 /// other nodes' findings also fill: never follow one out of the state dir).
-fn inside_state(app: &App, path: &str) -> Option<PathBuf> {
+pub fn inside_state(app: &App, path: &str) -> Option<PathBuf> {
     let root = app.layout.root().canonicalize().ok()?;
     let path = std::path::Path::new(path);
     let path = if path.is_absolute() {

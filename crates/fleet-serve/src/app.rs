@@ -41,6 +41,7 @@ pub struct App {
     /// Read once: `available_parallelism` reads cgroup files on every call.
     pub cores: usize,
     pub token: Option<Token>,
+    pub repro: crate::ReproInfo,
     readers: Semaphore,
     idle: Mutex<Vec<Db>>,
     system: Arc<RwLock<SystemStatus>>,
@@ -71,7 +72,7 @@ pub enum StateError {
 }
 
 impl App {
-    pub fn new(opts: &ServeOptions) -> Arc<Self> {
+    pub fn new(opts: &ServeOptions, repro: crate::ReproInfo) -> Arc<Self> {
         let layout = Layout::new(&opts.state_dir);
         let node = node_name(&layout);
         let system = Arc::new(RwLock::new(SystemStatus::default()));
@@ -92,6 +93,7 @@ impl App {
             fleet_view: opts.fleet.clone(),
             fleet: Cached::default(),
             fleet_reading: tokio::sync::Mutex::new(()),
+            repro,
             layout,
         })
     }

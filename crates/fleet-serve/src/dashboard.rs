@@ -22,7 +22,8 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/", get(node_page))
         .route("/fleet", get(fleet_page))
         .route("/target/{name}", get(target_page))
-        .route("/bucket/{id}", get(bucket_page))
+        .route("/crashes", get(crate::crash_pages::crashes_page))
+        .route("/bucket/{id}", get(crate::crash_pages::bucket_page))
         .route("/assets/app.js", get(script))
         .route("/assets/style.css", get(style))
         .fallback(not_found)
@@ -49,13 +50,14 @@ async fn not_found() -> Response {
         .into_response()
 }
 
-fn page(app: &App, kind: &str, title: &str, body: &str) -> Html<String> {
+pub fn page(app: &App, kind: &str, title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
          <title>{title} · fuzzfleet</title><link rel=\"stylesheet\" href=\"/assets/style.css\">\
          </head><body data-page=\"{kind}\">\
-         <header><a href=\"/\">fuzzfleet</a> · node <b>{node}</b>{fleet}\
+         <header><a href=\"/\">fuzzfleet</a> · node <b>{node}</b> · \
+         <a href=\"/crashes\">crashes</a>{fleet}\
          <span id=\"system\"></span><span id=\"updated\"></span></header>\
          <main>{body}</main><script src=\"/assets/app.js\"></script></body></html>\n",
         title = esc(title),
@@ -68,7 +70,7 @@ fn page(app: &App, kind: &str, title: &str, body: &str) -> Html<String> {
     ))
 }
 
-fn error_page(app: &App, code: StatusCode, message: &str) -> Response {
+pub fn error_page(app: &App, code: StatusCode, message: &str) -> Response {
     let body = format!(
         "<h1>{}</h1><p><a href=\"/\">back to the node</a></p>",
         esc(message)
@@ -96,8 +98,20 @@ async fn node_page(State(app): State<Arc<App>>) -> Response {
     for t in &status.targets {
         body += &target_row(t);
     }
-    body += "</tbody></table><h2>Crash buckets</h2>";
-    body += &bucket_table(&crashes.buckets, true);
+    let bugs: Vec<&Bucket> = crashes
+        .buckets
+        .iter()
+        .filter(|b| b.signature.is_some())
+        .collect();
+    let _ = write!(
+        body,
+        "</tbody></table><h2>Bugs <a class=\"more\" href=\"/crashes\">all crashes</a></h2>"
+    );
+    body += &if bugs.is_empty() {
+        "<p id=\"crashes\" class=\"empty\">No bugs filed yet.</p>".to_string()
+    } else {
+        crate::crash_pages::bucket_rows(&bugs, true)
+    };
     page(&app, "node", "node", &body).into_response()
 }
 
@@ -224,36 +238,6 @@ fn target_row(t: &TargetStatus) -> String {
     )
 }
 
-fn bucket_table(buckets: &[Bucket], with_target: bool) -> String {
-    if buckets.is_empty() {
-        return "<p id=\"buckets\" class=\"empty\">No crashes yet.</p>".into();
-    }
-    let mut out = String::from(
-        "<table id=\"buckets\"><thead><tr><th>id</th><th>target</th><th>kind</th>\
-         <th>count</th><th>first seen</th><th>last seen</th><th>title</th></tr></thead><tbody>",
-    );
-    for b in buckets {
-        let target = if with_target {
-            format!("<a href=\"/target/{0}\">{0}</a>", esc(&b.target))
-        } else {
-            esc(&b.target)
-        };
-        let _ = write!(
-            out,
-            "<tr class=\"bucket\"><td><a class=\"bucket-link\" href=\"/bucket/{id}\">{id}</a></td>\
-             <td>{target}</td><td>{kind}</td><td>{count}</td><td>{first}</td><td>{last}</td>\
-             <td>{title}</td></tr>",
-            id = esc(&b.id),
-            kind = esc(&b.kind),
-            count = b.count,
-            first = esc(&b.first_seen),
-            last = esc(&b.last_seen),
-            title = esc(&b.title),
-        );
-    }
-    out + "</tbody></table>"
-}
-
 async fn target_page(
     State(app): State<Arc<App>>,
     name: Result<Path<String>, axum::extract::rejection::PathRejection>,
@@ -306,88 +290,30 @@ async fn target_page(
              data-metric=\"{metric}\" data-points=\"0\"></svg></figure>"
         );
     }
-    body += "</div><h2>Crash buckets</h2>";
-    let mine: Vec<Bucket> = crashes
+    body += "</div><h2>Bugs</h2>";
+    let mine: Vec<&Bucket> = crashes
         .buckets
         .iter()
-        .filter(|b| b.target == t.name)
-        .cloned()
+        .filter(|b| b.target == t.name && b.signature.is_some())
         .collect();
-    body += &bucket_table(&mine, false);
+    body += &if mine.is_empty() {
+        "<p id=\"crashes\" class=\"empty\">No bugs filed yet.</p>".to_string()
+    } else {
+        crate::crash_pages::bucket_rows(&mine, false)
+    };
+    let pending = crashes
+        .buckets
+        .iter()
+        .filter(|b| b.target == t.name && b.signature.is_none())
+        .count();
+    if pending > 0 {
+        let _ = write!(
+            body,
+            "<p class=\"pending\">{} not triaged yet (<a href=\"/crashes?target={n}\">crashes</a>)</p>",
+            crate::crash_pages::plural(pending as i64, "finding", "findings")
+        );
+    }
     page(&app, "target", &t.name, &body).into_response()
-}
-
-async fn bucket_page(
-    State(app): State<Arc<App>>,
-    id: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> Response {
-    let Ok(Path(id)) = id else {
-        return error_page(&app, StatusCode::BAD_REQUEST, "bad bucket id");
-    };
-    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return error_page(&app, StatusCode::NOT_FOUND, "no such bucket");
-    }
-    let crashes = match app.crashes().await {
-        Ok(c) => c,
-        Err(e) => return error_page(&app, StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
-    };
-    let Some(b) = crashes.buckets.iter().find(|b| b.id == id) else {
-        return error_page(&app, StatusCode::NOT_FOUND, "no such bucket");
-    };
-    let report = crate::api::report_of(&app, b)
-        .await
-        .unwrap_or_else(|| "(no report was captured)".into());
-    let mut body = format!(
-        "<h1>Bucket {}</h1><p class=\"title\">{}</p>",
-        esc(&b.id),
-        esc(&b.title)
-    );
-    body += "<table class=\"facts\">";
-    for (k, v) in [
-        (
-            "target",
-            format!("<a href=\"/target/{0}\">{0}</a>", esc(&b.target)),
-        ),
-        ("kind", esc(&b.kind)),
-        ("count", b.count.to_string()),
-        ("first seen", esc(&b.first_seen)),
-        ("last seen", esc(&b.last_seen)),
-        ("reproduces", esc(&b.repro)),
-        ("severity", esc(b.severity.as_deref().unwrap_or("-"))),
-        (
-            "state",
-            match (&b.state, &b.state_build) {
-                (Some(state), Some(build)) if state != "open" => {
-                    format!(
-                        "{} in build {}",
-                        esc(state),
-                        esc(&build[..build.len().min(12)])
-                    )
-                }
-                (Some(state), _) => esc(state),
-                (None, _) => "not triaged yet".into(),
-            },
-        ),
-        (
-            "minimized input",
-            esc(b.minimized_path.as_deref().unwrap_or("-")),
-        ),
-        ("signature", esc(b.signature.as_deref().unwrap_or("-"))),
-        ("nodes", esc(&b.nodes.join(", "))),
-        (
-            "input",
-            format!(
-                "<a id=\"download\" href=\"/api/v1/crashes/{0}/input\" download>download</a> ({1})",
-                esc(&b.id),
-                esc(&b.input_path)
-            ),
-        ),
-    ] {
-        let _ = write!(body, "<tr><th>{k}</th><td>{v}</td></tr>");
-    }
-    body += "</table><h2>Report</h2>";
-    let _ = write!(body, "<pre id=\"report\">{}</pre>", esc(&report));
-    page(&app, "bucket", &b.id, &body).into_response()
 }
 
 /// Text safe inside HTML elements and double-quoted attributes.
@@ -407,7 +333,7 @@ pub fn esc(s: &str) -> String {
 }
 
 /// 1536 → "1.5K": binary units, one decimal.
-fn bytes(n: i64) -> String {
+pub fn bytes(n: i64) -> String {
     let mut v = n as f64;
     for unit in ["B", "K", "M", "G"] {
         if v < 1024.0 {

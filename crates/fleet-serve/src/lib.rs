@@ -8,6 +8,7 @@ mod api;
 mod app;
 mod auth;
 pub mod client;
+mod crash_pages;
 mod dashboard;
 pub mod docs;
 mod metrics;
@@ -23,6 +24,7 @@ use tokio::sync::oneshot;
 
 pub use app::App;
 pub use client::Client;
+pub use crash_pages::shell_word;
 pub use docs::{FleetDoc, FleetNode};
 pub use series::MAX_POINTS;
 
@@ -41,6 +43,18 @@ pub struct ServeOptions {
     /// Every node of the fleet (`serve --all-nodes`): `/api/v1/fleet` and the dashboard's
     /// fleet page. `None`: this node only.
     pub fleet: Option<Arc<dyn FleetView>>,
+}
+
+/// What the pages need to print commands a user can paste: how to call fuzzfleet on
+/// this state, and each target's executable. Without it the bucket page still prints
+/// `fuzzfleet crashes repro ID`, and the libFuzzer command with the binary left to fill.
+#[derive(Clone, Debug, Default)]
+pub struct ReproInfo {
+    /// The start of a fuzzfleet command line for this state, e.g.
+    /// `fuzzfleet --config /etc/fuzzfleet/fleet.toml --state /var/lib/fuzzfleet`.
+    pub fuzzfleet: Option<String>,
+    /// Each target's executable, by target name.
+    pub binaries: std::collections::BTreeMap<String, PathBuf>,
 }
 
 /// Reads every node of the fleet (through SSH tunnels or configured URLs). Called on the
@@ -145,7 +159,17 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let app = App::new(opts);
+    serve_with(opts, ReproInfo::default(), listener, shutdown).await
+}
+
+/// [`serve`], with what the pages need to print repro commands.
+pub async fn serve_with(
+    opts: &ServeOptions,
+    repro: ReproInfo,
+    listener: TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let app = App::new(opts, repro);
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
@@ -229,7 +253,11 @@ pub fn spawn(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
 }
 
 /// Serves on `listener` in a runtime of its own until SIGINT or SIGTERM (for `fuzzfleet serve`).
-pub fn run_until_signal(opts: &ServeOptions, listener: TcpListener) -> Result<(), ServeError> {
+pub fn run_until_signal(
+    opts: &ServeOptions,
+    repro: ReproInfo,
+    listener: TcpListener,
+) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .max_blocking_threads(8)
@@ -240,7 +268,7 @@ pub fn run_until_signal(opts: &ServeOptions, listener: TcpListener) -> Result<()
         use tokio::signal::unix::{SignalKind, signal};
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;
-        serve(opts, listener, async move {
+        serve_with(opts, repro, listener, async move {
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}

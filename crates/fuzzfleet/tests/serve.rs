@@ -36,7 +36,7 @@ fn serve_started_before_the_first_run_picks_the_campaign_up() {
     let clean = status.targets.iter().find(|t| t.name == "clean").unwrap();
     assert_eq!(clean.execs, 0, "{clean:?}");
     assert!(client.crashes().unwrap().buckets.is_empty());
-    for page in ["/", "/target/clean"] {
+    for page in ["/", "/target/clean", "/crashes"] {
         let r = server.get(page, &[]);
         assert_eq!(r.status, 200, "{page}: {}", r.text());
         assert!(!r.text().contains("no fuzzfleet state"), "{page}");
@@ -521,6 +521,7 @@ fn check_openapi_with_schemathesis(fleet: &Fleet, server: &Server) {
         "/api/v1/crashes",
         "/api/v1/crashes/{id}",
         "/api/v1/crashes/{id}/input",
+        "/api/v1/crashes/{id}/minimized",
         "/api/v1/targets/{name}/series",
         "/metrics",
         "/healthz",
@@ -603,6 +604,130 @@ fn attrs<'a>(html: &'a str, attr: &str) -> Vec<&'a str> {
         .collect()
 }
 
+/// The text of the element with `id` (its inner HTML up to the element's end tag).
+fn element<'a>(html: &'a str, tag: &str, id: &str) -> &'a str {
+    let start = html
+        .find(&format!("<{tag} id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no <{tag} id={id}>:\n{html}"));
+    let rest = &html[start..];
+    let body = &rest[rest.find('>').unwrap() + 1..];
+    &body[..body.find(&format!("</{tag}>")).unwrap()]
+}
+
+/// HTML entities the pages write, decoded.
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+/// `/crashes` has a row per bug (as the API lists them), its filters work, and each
+/// bucket page has commands to paste that name the real binary and input.
+fn check_crash_pages(browser: &str, server: &Server) {
+    let client = server.client(None);
+    let bug_ids = || -> BTreeSet<String> {
+        client
+            .crashes()
+            .unwrap()
+            .buckets
+            .into_iter()
+            .filter(|b| b.signature.is_some())
+            .map(|b| b.id)
+            .collect()
+    };
+    // Triage may file a bug between two reads: compare with the API read on each side.
+    let (dom, api) = loop {
+        let before = bug_ids();
+        let dom = rendered(browser, &format!("{}/crashes", server.url), None);
+        if bug_ids() == before {
+            break (dom, before);
+        }
+    };
+    let rows: BTreeSet<String> = dom
+        .split("<tr class=\"bucket\" data-id=\"")
+        .skip(1)
+        .map(|r| r.split('"').next().unwrap().to_string())
+        .collect();
+    assert_eq!(rows, api, "a row per bug:\n{dom}");
+    assert_eq!(
+        dom.matches("<tr class=\"bucket\"").count(),
+        api.len(),
+        "one row each"
+    );
+    let crashes = client.crashes().unwrap();
+    let b = crashes
+        .buckets
+        .iter()
+        .find(|b| b.signature.is_some() && b.minimized_path.is_some())
+        .unwrap();
+    let severity = b.severity.clone().unwrap();
+    for (query, has) in [
+        ("target=clean", false),
+        ("target=crash_magic", true),
+        (&format!("severity={severity}") as &str, true),
+        ("state=fixed", false),
+        ("state=open", true),
+    ] {
+        let page = server.get(&format!("/crashes?{query}"), &[]);
+        assert_eq!(page.status, 200, "{query}");
+        let text = page.text();
+        assert_eq!(
+            text.contains(&format!("data-id=\"{}\"", b.id)),
+            has,
+            "{query}:\n{text}"
+        );
+        assert!(text.contains("<form id=\"filters\""), "{query}");
+    }
+
+    let page = rendered(browser, &format!("{}/bucket/{}", server.url, b.id), None);
+    let repro = unescape(element(&page, "pre", "repro"));
+    let lines: Vec<&str> = repro.lines().collect();
+    assert!(
+        lines[0].starts_with("fuzzfleet --config ")
+            && lines[0].ends_with(&format!("crashes repro {}", b.id)),
+        "{repro}"
+    );
+    // libFuzzer's own command: the target's real binary on the (minimized) input.
+    let (binary, input) = lines[1].split_once(' ').unwrap();
+    assert!(
+        binary.ends_with("crash_magic") && Path::new(binary).is_file(),
+        "{repro}"
+    );
+    let minimized = b.minimized_path.as_deref().unwrap();
+    assert_eq!(
+        Path::new(input).canonicalize().unwrap(),
+        Path::new(minimized).canonicalize().unwrap()
+    );
+    let size = fs::metadata(minimized).unwrap().len();
+    assert!(
+        page.contains(&format!("id=\"minimized-size\" data-bytes=\"{size}\"")),
+        "{page}"
+    );
+    let dump = unescape(element(&page, "pre", "hexdump"));
+    let first = fs::read(minimized).unwrap();
+    let hex: String = first.iter().take(4).map(|b| format!("{b:02x} ")).collect();
+    assert!(dump.starts_with(&format!("00000000  {hex}")), "{dump}");
+    assert!(page.contains("id=\"download-minimized\""), "{page}");
+    let (code, got) = client
+        .get_raw(&format!("/api/v1/crashes/{}/minimized", b.id))
+        .unwrap();
+    assert_eq!((code, got), (200, first));
+    let actions = unescape(element(&page, "pre", "actions"));
+    assert!(
+        actions.contains(&format!("crashes merge {} INTO", b.id))
+            && actions.contains(&format!("crashes split {}", b.id)),
+        "{actions}"
+    );
+    let history = element(&page, "table", "history");
+    let counted: i64 = attrs(history, "data-crashes")
+        .iter()
+        .map(|n| n.parse::<i64>().unwrap())
+        .sum();
+    assert!(counted >= 1, "{history}");
+}
+
 fn check_dashboard_in_chromium(server: &Server) {
     let Some(browser) = chromium() else {
         required("chromium", false);
@@ -653,6 +778,7 @@ fn check_dashboard_in_chromium(server: &Server) {
     assert!(bucket.contains("<pre id=\"report\">"), "{bucket}");
     assert!(!bucket.contains("(no report was captured)"), "{bucket}");
     assert!(bucket.contains("id=\"download\""), "{bucket}");
+    check_crash_pages(browser, server);
     let target = rendered(browser, &format!("{}/target/crash_magic", server.url), None);
     // Every libFuzzer plot has points; line coverage has none until a coverage round ran
     // (tests/coverage.rs covers that plot's data).

@@ -58,9 +58,42 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
             "no token: loopback only"
         }
     );
-    fleet_serve::run_until_signal(&opts, listener)?;
+    fleet_serve::run_until_signal(&opts, repro_info(ctx, plan.as_ref(), &opts), listener)?;
     eprintln!("fuzzfleet: stopped serving");
     Ok(exit::OK)
+}
+
+/// What the bucket page prints to paste: this config and state, each target's binary.
+fn repro_info(
+    ctx: &Context,
+    plan: Option<&fleet_config::Plan>,
+    opts: &ServeOptions,
+) -> fleet_serve::ReproInfo {
+    let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut fuzzfleet = String::from("fuzzfleet");
+    if plan.is_some() {
+        fuzzfleet += &format!(
+            " --config {}",
+            fleet_serve::shell_word(&abs(&ctx.config).display().to_string())
+        );
+    }
+    fuzzfleet += &format!(
+        " --state {}",
+        fleet_serve::shell_word(&abs(&opts.state_dir).display().to_string())
+    );
+    let binaries = plan
+        .iter()
+        .flat_map(|p| {
+            p.targets.iter().filter_map(|t| {
+                let bin = crate::plan::binary_of(p, t).ok()?;
+                Some((t.name.to_string(), abs(&bin)))
+            })
+        })
+        .collect();
+    fleet_serve::ReproInfo {
+        fuzzfleet: Some(fuzzfleet),
+        binaries,
+    }
 }
 
 /// The server's token: from `file` when given, else from `FUZZFLEET_TOKEN` when it is set
