@@ -392,12 +392,10 @@ impl<'n> Campaign<'n> {
         for message in notes {
             notify(Notice::Resource { message });
         }
-        // Paths a worker needs must stay visible when /tmp is replaced by its private one.
-        let hide_tmp = !spec.layout.root().starts_with("/tmp")
-            && spec.targets.values().all(|t| {
-                !t.binary.starts_with("/tmp")
-                    && !t.dict.as_ref().is_some_and(|d| d.starts_with("/tmp"))
-            });
+        // Every worker gets a private /tmp wherever the state dir is (what it needs under
+        // /tmp is bound back inside); where mount namespaces are refused, the first
+        // spawn says so and the workers get TMPDIR only.
+        let hide_tmp = true;
         Ok(Self {
             spec,
             db,
@@ -1145,6 +1143,12 @@ impl<'n> Campaign<'n> {
             log_path: layout.worker_log(&target, s),
             tmp_dir: layout.worker_tmp(s),
             hide_tmp: self.hide_tmp,
+            visible: [layout.root(), t.binary.as_path()]
+                .into_iter()
+                .chain(t.dict.as_deref())
+                .map(std::path::Path::to_path_buf)
+                .collect(),
+            keep_tmp: worker::keep_tmp_requested(),
             max_log_bytes: 8 << 20,
             memory,
         };
@@ -1152,13 +1156,17 @@ impl<'n> Campaign<'n> {
         self.next_run += 1;
         let mut result = worker::spawn(run, &wspec, self.tx.clone());
         if let (Err(e), true) = (&result, wspec.hide_tmp) {
-            // Mount namespaces are not allowed here: keep TMPDIR, say so once.
-            (self.notify)(Notice::PrivateTmpUnavailable {
-                error: e.to_string(),
-            });
-            self.hide_tmp = false;
             wspec.hide_tmp = false;
-            result = worker::spawn(run, &wspec, self.tx.clone());
+            let without = worker::spawn(run, &wspec, self.tx.clone());
+            if without.is_ok() {
+                // The private /tmp was what failed (mount namespaces refused here):
+                // workers get TMPDIR only, said once.
+                (self.notify)(Notice::PrivateTmpUnavailable {
+                    error: e.to_string(),
+                });
+                self.hide_tmp = false;
+            }
+            result = without;
         }
         match result {
             Ok(worker) => {

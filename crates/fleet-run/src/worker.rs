@@ -2,7 +2,7 @@
 //! private temp dir, its output read on its own thread into a bounded log and turned
 //! into events, and its end reported exactly once, after its whole group is gone.
 
-use std::ffi::{CString, OsString};
+use std::ffi::{CStr, CString, OsString};
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -33,8 +33,15 @@ pub struct WorkerSpec {
     pub log_path: PathBuf,
     /// The worker's private temp dir: `TMPDIR`, and `/tmp` itself when `hide_tmp`.
     pub tmp_dir: PathBuf,
-    /// Bind-mount `tmp_dir` over `/tmp` in a private mount namespace (where permitted).
+    /// Bind-mount `tmp_dir` over `/tmp` in a private mount namespace; spawning fails
+    /// where that is not permitted (the caller may then spawn without).
     pub hide_tmp: bool,
+    /// Paths the worker needs (state dir, binary, dict): those under `/tmp` are bound
+    /// back onto the same path under its private `/tmp`, so they stay visible.
+    pub visible: Vec<PathBuf>,
+    /// Keep `tmp_dir`'s contents when the worker ends (for debugging); otherwise it is
+    /// emptied once the worker's whole process group is gone.
+    pub keep_tmp: bool,
     /// The log is rotated once at half this size, so at most this much is kept.
     pub max_log_bytes: u64,
     /// The memory watch (and cgroup) of this run; `None`: unwatched.
@@ -78,9 +85,11 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
         .stderr(writer)
         .process_group(0);
     let parent = std::process::id() as libc::pid_t;
-    let tmp = CString::new(spec.tmp_dir.as_os_str().as_bytes())
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    let hide_tmp = spec.hide_tmp;
+    let private_tmp = if spec.hide_tmp {
+        Some(PrivateTmp::prepare(&spec.tmp_dir, &spec.visible)?)
+    } else {
+        None
+    };
     let cgroup_procs = match spec.memory.as_ref().and_then(|m| m.cgroup.as_ref()) {
         Some(cg) => Some(
             CString::new(cg.procs_file().as_os_str().as_bytes())
@@ -122,30 +131,18 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
             for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
                 libc::signal(sig, libc::SIG_DFL);
             }
-            if hide_tmp && libc::unshare(libc::CLONE_NEWNS) == 0 {
-                // Private propagation first, so the bind below never reaches the host.
-                let flags = libc::MS_REC | libc::MS_PRIVATE;
-                if libc::mount(
-                    std::ptr::null(),
-                    c"/".as_ptr(),
-                    std::ptr::null(),
-                    flags,
-                    std::ptr::null(),
-                ) == 0
-                {
-                    libc::mount(
-                        tmp.as_ptr(),
-                        c"/tmp".as_ptr(),
-                        std::ptr::null(),
-                        libc::MS_BIND | libc::MS_REC,
-                        std::ptr::null(),
-                    );
-                }
+            if let Some(p) = &private_tmp {
+                p.enter()?;
             }
             Ok(())
         });
     }
-    let child = cmd.spawn()?;
+    let child = cmd.spawn().map_err(|e| match spec.hide_tmp {
+        // The mount namespace is the likely refusal; the caller tells which by
+        // spawning again without it.
+        true => io::Error::new(e.kind(), format!("{e} (with a private /tmp)")),
+        false => e,
+    })?;
     // Close our copies of the pipe's write end, so the reader sees EOF when the group ends.
     drop(cmd);
     let pid = Pid::from_raw(child.id() as i32);
@@ -158,6 +155,7 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
         .and_then(|m| m.start(run, pid, tx.clone()).ok());
     let log = BoundedLog::open(&spec.log_path, spec.max_log_bytes)?;
     let (done_tx, done_rx) = mpsc::channel();
+    let (keep_tmp, tmp_dir) = (spec.keep_tmp, spec.tmp_dir.clone());
     let reader_tx = tx.clone();
     thread::Builder::new()
         .name(format!("worker-{run}-out"))
@@ -174,6 +172,11 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
             // Whatever the leader left behind in its group goes too.
             let _ = killpg(pid, Signal::SIGKILL);
             let summary = done_rx.recv_timeout(DRAIN_WAIT).unwrap_or_default();
+            // What the worker left in its temp dir goes with it (before `Exited`, so a
+            // restart on this slot never races the removal).
+            if !keep_tmp {
+                let _ = reset_dir(&tmp_dir);
+            }
             let _ = tx.send(Event::Worker(
                 run,
                 WorkerMsg::Exited(WorkerExit {
@@ -201,6 +204,177 @@ fn wait_exit(pid: Pid) -> (Option<i32>, Option<i32>) {
     }
 }
 
+/// Set (to anything but `0`), workers' temp dirs are kept when they end, for debugging.
+pub const KEEP_TMP_ENV: &str = "FUZZFLEET_KEEP_TMP";
+
+/// Whether [`KEEP_TMP_ENV`] asks to keep workers' temp dirs.
+pub fn keep_tmp_requested() -> bool {
+    std::env::var_os(KEEP_TMP_ENV).is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// A private `/tmp` for one worker, every C string it needs made before the fork: the
+/// worker's own dir, bind-mounted over `/tmp` in a mount namespace of its own, with
+/// the paths it needs under the old `/tmp` bound back onto the same paths first.
+struct PrivateTmp {
+    dir: CString,
+    /// (source, mount point inside `dir`), outermost first.
+    binds: Vec<(CString, CString)>,
+}
+
+impl PrivateTmp {
+    /// Works out the binds for `visible` and makes their mount points inside `dir` (a
+    /// directory for a directory, an empty file for a file). Paths not under `/tmp`,
+    /// or missing, need nothing.
+    fn prepare(dir: &Path, visible: &[PathBuf]) -> io::Result<Self> {
+        let cstr = |p: &Path| {
+            CString::new(p.as_os_str().as_bytes())
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))
+        };
+        let mut binds = Vec::new();
+        for (source, inside) in tmp_binds(visible) {
+            let Ok(meta) = fs::metadata(&source) else {
+                continue;
+            };
+            let point = dir.join(&inside);
+            if meta.is_dir() {
+                fs::create_dir_all(&point)?;
+            } else {
+                if let Some(parent) = point.parent() {
+                    fs::create_dir_all(parent)?;
+                }
+                fs::File::create(&point)?;
+            }
+            binds.push((cstr(&source)?, cstr(&point)?));
+        }
+        Ok(Self {
+            dir: cstr(dir)?,
+            binds,
+        })
+    }
+
+    /// Between fork and exec: a private mount namespace whose `/tmp` is `dir`, the binds
+    /// in place. Only raw system calls on memory made before the fork.
+    fn enter(&self) -> io::Result<()> {
+        let mount = |source: &CStr, target: &CStr, flags: libc::c_ulong| {
+            // SAFETY: both strings live in `self`, made before the fork.
+            let rc = unsafe {
+                libc::mount(
+                    source.as_ptr(),
+                    target.as_ptr(),
+                    std::ptr::null(),
+                    flags,
+                    std::ptr::null(),
+                )
+            };
+            if rc == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        };
+        // SAFETY: unshare has no memory preconditions.
+        if unsafe { libc::unshare(libc::CLONE_NEWNS) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // Private propagation first, so no mount below ever reaches the host.
+        // SAFETY: a null source and type are allowed for a propagation change.
+        if unsafe {
+            libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            )
+        } != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        for (source, point) in &self.binds {
+            mount(source, point, libc::MS_BIND | libc::MS_REC)?;
+        }
+        mount(&self.dir, c"/tmp", libc::MS_BIND | libc::MS_REC)
+    }
+}
+
+/// For each of `paths` under `/tmp` (the outermost of nested ones only), the path to
+/// bind and where it goes relative to the private `/tmp`. A file directly in `/tmp`
+/// is bound alone; a deeper file brings its directory (a binary's libraries sit next
+/// to it). `/tmp` itself is never bound: that would be no private `/tmp` at all.
+pub fn tmp_binds(paths: &[PathBuf]) -> Vec<(PathBuf, PathBuf)> {
+    let tmp = Path::new("/tmp");
+    let mut wanted: Vec<PathBuf> = paths
+        .iter()
+        .filter_map(|p| {
+            let p = std::path::absolute(p).ok()?;
+            // The path as the worker uses it (not canonical: a symlink under /tmp must
+            // be there by its own name), with `.` and doubled slashes gone.
+            let p: PathBuf = p.components().collect();
+            let inside = p.strip_prefix(tmp).ok()?;
+            if inside.as_os_str().is_empty() {
+                return None;
+            }
+            let whole = if p.is_dir() || inside.components().count() == 1 {
+                p.clone()
+            } else {
+                p.parent()?.to_path_buf()
+            };
+            Some(whole)
+        })
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut out: Vec<(PathBuf, PathBuf)> = Vec::new();
+    for p in wanted {
+        // Sorted, so a path's ancestors come before it.
+        if out.iter().any(|(outer, _)| p.starts_with(outer)) {
+            continue;
+        }
+        let inside = p
+            .strip_prefix(tmp)
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        out.push((p, inside));
+    }
+    out
+}
+
+/// Whether a worker can have a private `/tmp` here, with `visible` bound back: runs
+/// `sh` the way a worker starts, its private `/tmp` in `dir` (made, then removed), and
+/// checks that its `/tmp` is `dir` and that it sees each of `visible`. What `doctor`
+/// shows.
+pub fn probe_private_tmp(dir: &Path, visible: &[PathBuf]) -> io::Result<()> {
+    reset_dir(dir)?;
+    let result = (|| {
+        let tmp = PrivateTmp::prepare(dir, visible)?;
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args([
+            "-c",
+            r#"test /tmp -ef "$1" || exit 3; shift; for p; do test -e "$p" || exit 4; done"#,
+            "sh",
+        ])
+        .arg(dir)
+        .args(visible.iter().filter(|p| p.exists()))
+        .stdin(Stdio::null());
+        // SAFETY: `enter` makes raw system calls on memory prepared before the fork.
+        unsafe {
+            cmd.pre_exec(move || tmp.enter());
+        }
+        match cmd.status()?.code() {
+            Some(0) => Ok(()),
+            Some(3) => Err(io::Error::other(
+                "/tmp inside the namespace is not the private dir",
+            )),
+            Some(4) => Err(io::Error::other(
+                "a path the worker needs is not visible under the private /tmp",
+            )),
+            other => Err(io::Error::other(format!("the probe exited {other:?}"))),
+        }
+    })();
+    let _ = fs::remove_dir_all(dir);
+    result
+}
+
 /// Empties (or creates) a directory, so a restarted worker starts from a clean temp dir.
 pub fn reset_dir(dir: &Path) -> io::Result<()> {
     match fs::remove_dir_all(dir) {
@@ -209,4 +383,68 @@ pub fn reset_dir(dir: &Path) -> io::Result<()> {
         Err(e) => return Err(e),
     }
     fs::create_dir_all(dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> PathBuf {
+        PathBuf::from(s)
+    }
+
+    #[test]
+    fn only_the_outermost_paths_under_tmp_are_bound_back() {
+        let binds = tmp_binds(&[
+            p("/tmp/ff-test-state-that-does-not-exist"),
+            p("/tmp/ff-test-state-that-does-not-exist/corpus/t"),
+            p("/var/lib/fuzzfleet"),
+            p("/tmp"),
+            p("/tmp/"),
+            p("/tmp/x.dict"),
+            p("/tmp/build/bin/target_bin"),
+            p("/tmp//build/./bin/other_bin"),
+            p("/tmpfoo/state"),
+        ]);
+        assert_eq!(
+            binds,
+            vec![
+                (p("/tmp/build/bin"), p("build/bin")),
+                (
+                    p("/tmp/ff-test-state-that-does-not-exist"),
+                    p("ff-test-state-that-does-not-exist")
+                ),
+                (p("/tmp/x.dict"), p("x.dict")),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_private_tmp_shows_the_paths_under_the_machines_tmp_a_worker_needs() {
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("SKIPPED: a mount namespace needs root here");
+            return;
+        }
+        // A state dir under the machine's /tmp, removed even if the test fails.
+        let outer = tempfile::Builder::new()
+            .prefix("fuzzfleet-test-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        let state = outer.path().join("state");
+        let bin = outer.path().join("bin");
+        fs::create_dir_all(state.join("corpus/t")).unwrap();
+        fs::create_dir_all(&bin).unwrap();
+        fs::write(bin.join("target"), b"").unwrap();
+        let dir = state.join("tmp/w0");
+        probe_private_tmp(&dir, &[state.clone(), bin.join("target")]).unwrap();
+        // The probe cleans up after itself: nothing inside the state dir's tmp/.
+        assert!(!dir.exists());
+        // Without the binds, the same paths are hidden: the probe sees they are not.
+        reset_dir(&dir).unwrap();
+        let prepared = PrivateTmp::prepare(&dir, &[]).unwrap();
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", r#"test -e "$1""#, "sh"]).arg(&state);
+        unsafe { cmd.pre_exec(move || prepared.enter()) };
+        assert!(!cmd.status().unwrap().success());
+    }
 }
