@@ -81,6 +81,9 @@ const EXPECTED: &[Expect] = &[
     e("startup-missing-corpus-dir.log", CODE_1, ExitKind::SanitizerOrStartupError, 0, false, &[], None),
     e("startup-missing-library.log", (Some(127), None), ExitKind::Other(127), 0, false, &[], None),
     e("timeout.log", CODE_70, ExitKind::Timeout, 1, true, &[Timeout], None),
+    e("timeout-cpp-join.log", CODE_70, ExitKind::Timeout, 12, true, &[Timeout], None),
+    e("ubsan-halt.log", CODE_1, ExitKind::SanitizerOrStartupError, 4, true, &[Crash], None),
+    e("ubsan-recover.log", CODE_0, ExitKind::Done, 34, true, &[], Some(12_293_697)),
     e("unrecognized-flag.log", CODE_0, ExitKind::Done, 3, true, &[], None),
 ];
 

@@ -1,6 +1,7 @@
-//! The libFuzzer adapter: worker, replay, reproduce and merge commands; status-line, notice and final-stats parsing; artifact and exit classification.
+//! The libFuzzer adapter: worker, replay, reproduce and merge commands; status-line, notice and final-stats parsing; whole reports out of a worker's output; artifact and exit classification.
 
 mod artifact;
+mod assemble;
 mod commands;
 mod error;
 mod exit;
@@ -14,6 +15,7 @@ mod report;
 mod status;
 
 pub use artifact::{artifact_file_name, classify_artifact};
+pub use assemble::{Assembled, CONTEXT_LINES, REPORT_MAX_LINES, ReportAssembler};
 pub use commands::{
     Limits, MergeOptions, ReplayInputs, ReplayOptions, ReproduceOptions, merge_command,
     replay_command, reproduce_command,
