@@ -180,12 +180,12 @@ fn count_units(command: &BuildCommand) -> Option<usize> {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Stream {
+pub(crate) enum Stream {
     Stdout,
     Stderr,
 }
 
-fn spawn_reader(
+pub(crate) fn spawn_reader(
     pipe: impl Read + Send + 'static,
     stream: Stream,
     tx: mpsc::Sender<(Stream, String)>,

@@ -13,6 +13,7 @@
 
 mod discover;
 mod error;
+mod harness;
 mod locate;
 mod names;
 mod plan;
@@ -27,10 +28,14 @@ use toml::de::DeTable;
 
 pub use discover::{DiscoverError, FUZZ_TARGETS_DIR, ProjectTarget, discover_targets, fuzz_dir};
 pub use error::ConfigError;
+pub use harness::{
+    FUZZ_ENTRY, FoundHarness, OptionLine, find_harnesses, glob_match, is_libfuzzer_binary,
+    libfuzzer_options,
+};
 pub use names::{MAX_NAME_LEN, NameError, NodeName, TargetName, TierName};
 pub use plan::{
-    AlertsPlan, CorpusPlan, CoverageBuild, CoveragePlan, CrashesPlan, HubPlan, NodePlan, Plan,
-    ProjectPlan, TargetPlan, TargetSource, TierPlan, defaults,
+    AlertsPlan, BuildStep, CorpusPlan, CoverageBuild, CoveragePlan, CrashesPlan, HarnessPlan,
+    HubPlan, NodePlan, Plan, ProjectPlan, TargetPlan, TargetSource, TierPlan, defaults,
 };
 pub use types::{Engine, HttpUrl, HubUrl, Sanitizer, SshDest, TierMode};
 
@@ -120,7 +125,8 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, ConfigError> {
         .unwrap_or_else(|| PathBuf::from("/"));
     let mut ctx = validate::Ctx::new(&base_dir, &locator);
     let plan = validate::plan(&mut ctx, file.clone(), raw);
-    let errors: Vec<ConfigError> = ctx.problems.into_iter().map(located).collect();
+    let mut errors: Vec<ConfigError> = ctx.problems.into_iter().map(located).collect();
+    errors.extend(ctx.elsewhere);
     match ConfigError::gather(errors) {
         None => Ok(plan),
         Some(errors) => Err(errors),

@@ -75,6 +75,8 @@ pub struct Plan {
     pub progress_every: Duration,
     /// `[[project]]`s, in file order.
     pub projects: Vec<ProjectPlan>,
+    /// `[[harnesses]]` directories, in file order.
+    pub harnesses: Vec<HarnessPlan>,
     /// Every target, from projects and `[[target]]`, sorted by name.
     pub targets: Vec<TargetPlan>,
     /// Tiers in file order; when the file declares none but has targets, one implicit
@@ -164,9 +166,56 @@ pub struct TargetPlan {
     pub sanitizer: Sanitizer,
     /// Extra libFuzzer flags, each `-name=value`: `[defaults] args`, then the target's.
     pub args: Vec<String>,
+    /// An OSS-Fuzz seed archive (`<binary>_seed_corpus.zip`) of a harness found in a
+    /// `[[harnesses]]` directory; its files are seeds when `seeds` is not set.
+    pub seed_zip: Option<PathBuf>,
     /// How to get a prebuilt target's coverage variant; `None` for project targets
     /// (cargo-fuzz's coverage build) and prebuilt targets without one.
     pub coverage: Option<CoverageBuild>,
+}
+
+/// A directory of prebuilt C/C++ harnesses (`[[harnesses]]`), and the command that
+/// builds them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HarnessPlan {
+    /// Where the harness binaries are; absolute. May not exist before the build.
+    pub dir: PathBuf,
+    /// Which file names in `dir` are harnesses.
+    pub glob: String,
+    pub strip_prefix: Option<String>,
+    pub build: Option<BuildStep>,
+    /// The targets found there (sorted), less those a `[[target]]` with its own
+    /// `binary` took over. Empty when `dir` has no harness yet.
+    pub targets: Vec<TargetName>,
+    /// Whether any harness was found. When not (the directory is still to be built),
+    /// names the file gives that no harness defines yet are not errors: the plan is
+    /// to be loaded again after the build.
+    pub built: bool,
+}
+
+/// A project's own build command (`build`, `build_dir`, `env` of `[[harnesses]]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BuildStep {
+    /// Run with `sh -c`.
+    pub command: String,
+    /// Where it runs; absolute, exists.
+    pub dir: PathBuf,
+    /// Added to fuzzfleet's environment, sorted by name.
+    pub env: Vec<(String, String)>,
+}
+
+impl Plan {
+    /// The `[[harnesses]]` entries still to be built (no harness found in their dir).
+    pub fn unbuilt_harnesses(&self) -> impl Iterator<Item = &HarnessPlan> {
+        self.harnesses.iter().filter(|h| !h.built)
+    }
+
+    /// The `[[harnesses]]` entry a target was found by.
+    pub fn harnesses_of(&self, target: &str) -> Option<&HarnessPlan> {
+        self.harnesses
+            .iter()
+            .find(|h| h.targets.iter().any(|t| t == target))
+    }
 }
 
 /// A prebuilt target's coverage variant (`coverage_build`, `coverage_binary`).

@@ -37,6 +37,10 @@ pub(crate) struct RawConfig {
     /// cargo-fuzz projects whose targets are built and registered.
     #[serde(default)]
     pub project: Vec<S<RawProject>>,
+    /// Directories of prebuilt C/C++ harnesses, found by a glob, optionally built by a
+    /// command of the project's own.
+    #[serde(default)]
+    pub harnesses: Vec<S<RawHarnesses>>,
     /// Prebuilt targets, or options for a project's target.
     #[serde(default)]
     pub target: Vec<S<RawTarget>>,
@@ -126,6 +130,31 @@ pub(crate) struct RawProject {
     pub toolchain: Option<S<String>>,
     /// Sanitizer for this project's targets; default `[defaults] sanitizer`.
     pub sanitizer: Option<S<String>>,
+}
+
+/// `[[harnesses]]`: every libFuzzer binary in a directory whose name matches a glob
+/// becomes a target; `build`, when set, makes them.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHarnesses {
+    /// The directory the harness binaries are in (the build's output). Required.
+    pub dir: S<String>,
+    /// Which file names in `dir` are harnesses, e.g. `"fuzz_*"`. Default `"*"`.
+    pub glob: Option<S<String>>,
+    /// Removed from the front of a harness's file name to make its target name
+    /// (`"fuzz_"`: `fuzz_parse` → `parse`).
+    pub strip_prefix: Option<S<String>>,
+    /// Shell command (`sh -c`) that builds the harnesses, e.g. `"make -j fuzz"`; run by
+    /// `fuzzfleet build` and before `run`.
+    pub build: Option<S<String>>,
+    /// Where `build` runs. Default: the config file's directory.
+    pub build_dir: Option<S<String>>,
+    /// Environment variables for `build`, e.g. `{ CXX = "clang++-14" }`.
+    pub env: Option<S<BTreeMap<S<String>, S<String>>>>,
+    /// A directory holding `NAME/` seed directories, one per target.
+    pub seeds: Option<S<String>>,
+    /// A directory holding `NAME.dict` dictionaries, one per target.
+    pub dicts: Option<S<String>>,
 }
 
 /// `[[target]]`: a prebuilt binary (with `binary`), or, without `binary`, options for

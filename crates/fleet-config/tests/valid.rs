@@ -41,6 +41,7 @@ fn minimal_config_runs_its_binary_in_the_implicit_tier() {
         tier_slice: HOUR,
         progress_every: Duration::from_secs(60),
         projects: vec![],
+        harnesses: vec![],
         targets: vec![TargetPlan {
             name: target("true"),
             engine: Engine::LibFuzzer,
@@ -52,6 +53,7 @@ fn minimal_config_runs_its_binary_in_the_implicit_tier() {
             max_len: None,
             sanitizer: Sanitizer::Address,
             args: vec![],
+            seed_zip: None,
             coverage: None,
         }],
         tiers: vec![TierPlan {
@@ -106,6 +108,7 @@ fn full_config_sets_every_key() {
         max_len: Some(4096),
         sanitizer: Sanitizer::None,
         args: vec!["-use_value_profile=1".into()],
+        seed_zip: None,
         coverage: None,
     };
     let expected = Plan {
@@ -121,6 +124,7 @@ fn full_config_sets_every_key() {
             sanitizer: Sanitizer::None,
             targets: vec![target("block"), target("merkle"), target("utxo")],
         }],
+        harnesses: vec![],
         targets: vec![
             TargetPlan {
                 // Found by convention in the project.
@@ -139,6 +143,7 @@ fn full_config_sets_every_key() {
                 max_len: Some(512),
                 sanitizer: Sanitizer::None,
                 args: vec!["-use_value_profile=1".into(), "-only_ascii=1".into()],
+                seed_zip: None,
                 coverage: Some(CoverageBuild {
                     command: Some("make -C c coverage".into()),
                     binary: dir.join("build/cov/c_parser"),

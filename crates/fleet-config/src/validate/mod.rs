@@ -3,6 +3,7 @@
 //! problem in the file; the plan is only returned when there were none.
 
 mod fleet;
+mod harnesses;
 mod state;
 mod targets;
 mod tiers;
@@ -23,6 +24,8 @@ pub(crate) struct Ctx<'a> {
     base_dir: &'a Path,
     locator: &'a Locator<'a>,
     pub problems: Vec<Problem>,
+    /// Problems in files the config points to (a harness's `.options`), located there.
+    pub elsewhere: Vec<crate::ConfigError>,
 }
 
 impl<'a> Ctx<'a> {
@@ -31,6 +34,7 @@ impl<'a> Ctx<'a> {
             base_dir,
             locator,
             problems: Vec::new(),
+            elsewhere: Vec::new(),
         }
     }
 
@@ -109,7 +113,13 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
         .and_then(|v| values::duration(ctx, v))
         .unwrap_or(defaults::PROGRESS_EVERY);
     let target_defaults = targets::defaults(ctx, raw.defaults.as_ref());
-    let known = targets::projects_and_targets(ctx, &raw.project, &raw.target, &target_defaults);
+    let known = targets::projects_and_targets(
+        ctx,
+        &raw.project,
+        &raw.harnesses,
+        &raw.target,
+        &target_defaults,
+    );
     let tiers = tiers::tiers(ctx, &raw.tier, &known);
     let declared_tiers = raw.tier.keys().map(|k| k.get_ref().as_str()).collect();
     let nodes = fleet::nodes(ctx, &raw.node, &tiers, &declared_tiers);
@@ -126,6 +136,7 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
         tier_slice,
         progress_every,
         projects: known.projects,
+        harnesses: known.harnesses,
         targets: known.targets,
         tiers,
         nodes,

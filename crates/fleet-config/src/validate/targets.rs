@@ -11,18 +11,18 @@ use super::Ctx;
 use super::values::{self, Expect};
 use crate::discover;
 use crate::names::TargetName;
-use crate::plan::{CoverageBuild, ProjectPlan, TargetPlan, TargetSource, defaults};
-use crate::raw::{RawDefaults, RawProject, RawTarget};
+use crate::plan::{CoverageBuild, HarnessPlan, ProjectPlan, TargetPlan, TargetSource, defaults};
+use crate::raw::{RawDefaults, RawHarnesses, RawProject, RawTarget};
 use crate::types::{Engine, Sanitizer};
 
 /// `[defaults]` resolved.
 pub(super) struct Defaults {
-    engine: Engine,
-    rss_limit_mb: u64,
-    timeout_s: u64,
-    sanitizer: Sanitizer,
-    max_len: Option<usize>,
-    args: Vec<String>,
+    pub engine: Engine,
+    pub rss_limit_mb: u64,
+    pub timeout_s: u64,
+    pub sanitizer: Sanitizer,
+    pub max_len: Option<usize>,
+    pub args: Vec<String>,
 }
 
 pub(super) fn defaults(ctx: &mut Ctx<'_>, raw: Option<&RawDefaults>) -> Defaults {
@@ -78,12 +78,15 @@ struct Entry {
     defined_at: Range<usize>,
     /// Set once a `[[target]]` without `binary` has given this project target options.
     overridden_at: Option<Range<usize>>,
+    /// Found in `Registry::harnesses[i]`'s directory.
+    harness: Option<usize>,
 }
 
 /// The targets stage two knows of, and what it could not know: tiers referring to
 /// a target that failed validation are not told it is unknown as well.
 pub(super) struct Targets {
     pub projects: Vec<ProjectPlan>,
+    pub harnesses: Vec<HarnessPlan>,
     pub targets: Vec<TargetPlan>,
     /// Declared targets that were rejected.
     pub rejected: BTreeSet<String>,
@@ -101,6 +104,7 @@ impl Targets {
 pub(super) fn projects_and_targets(
     ctx: &mut Ctx<'_>,
     raw_projects: &[Spanned<RawProject>],
+    raw_harnesses: &[Spanned<RawHarnesses>],
     raw_targets: &[Spanned<RawTarget>],
     defaults: &Defaults,
 ) -> Targets {
@@ -108,11 +112,18 @@ pub(super) fn projects_and_targets(
     for raw in raw_projects {
         registry.add_project(ctx, raw.get_ref(), defaults);
     }
+    for raw in raw_harnesses {
+        registry.add_harnesses(ctx, raw.get_ref(), defaults);
+    }
     for raw in raw_targets {
         registry.add_target(ctx, raw.get_ref(), defaults);
     }
+    for h in &mut registry.harnesses {
+        h.targets.sort();
+    }
     Targets {
         projects: registry.projects,
+        harnesses: registry.harnesses,
         targets: registry.entries.into_values().map(|e| e.plan).collect(),
         rejected: registry.rejected,
         incomplete: registry.incomplete,
@@ -124,6 +135,7 @@ pub(super) fn projects_and_targets(
 struct Registry {
     projects: Vec<ProjectPlan>,
     project_spans: Vec<Range<usize>>,
+    harnesses: Vec<HarnessPlan>,
     entries: BTreeMap<TargetName, Entry>,
     rejected: BTreeSet<String>,
     /// A project failed to load: its targets are unknown, so entries naming them are
@@ -176,6 +188,7 @@ impl Registry {
                     .iter()
                     .map(|dir| project.path.join(dir).join(name.as_str()))
                     .find(|p| p.is_dir()),
+                seed_zip: None,
                 name: name.clone(),
                 engine: defaults.engine,
                 source: TargetSource::Project { project: index },
@@ -193,6 +206,7 @@ impl Registry {
                     plan,
                     defined_at: raw.path.span(),
                     overridden_at: None,
+                    harness: None,
                 },
             );
         }
@@ -202,6 +216,69 @@ impl Registry {
             ..project
         });
         self.project_spans.push(raw.path.span());
+    }
+
+    /// The harnesses of a `[[harnesses]]` directory. A name already taken (by another
+    /// harness or a project's target) is an error naming both; an entry whose
+    /// directory is still to be built leaves the names the file uses open.
+    fn add_harnesses(&mut self, ctx: &mut Ctx<'_>, raw: &RawHarnesses, defaults: &Defaults) {
+        let Some(group) = super::harnesses::group(ctx, raw, defaults) else {
+            self.incomplete = true;
+            return;
+        };
+        if !group.plan.built {
+            self.incomplete = true;
+        }
+        let index = self.harnesses.len();
+        let mut names = Vec::new();
+        for (found, mut plan) in group.found {
+            let name = match TargetName::new(found.name.as_str()) {
+                Ok(name) => name,
+                Err(e) => {
+                    ctx.error(
+                        raw.dir.span(),
+                        format!(
+                            "harness \"{}\": {e} (set `strip_prefix`, or rename it)",
+                            found.binary.display()
+                        ),
+                    );
+                    continue;
+                }
+            };
+            if let Some(first) = self.entries.get(&name) {
+                let first_is = match &first.plan.source {
+                    TargetSource::Binary(path) => format!("\"{}\"", path.display()),
+                    TargetSource::Project { project } => format!(
+                        "a target of project \"{}\"",
+                        self.projects[*project].path.display()
+                    ),
+                };
+                let line = ctx.line(&first.defined_at);
+                ctx.error(
+                    raw.dir.span(),
+                    format!(
+                        "target \"{name}\" is found twice: {first_is} (line {line}) and \"{}\" (rename one, or set `strip_prefix` or `glob`)",
+                        found.binary.display()
+                    ),
+                );
+                continue;
+            }
+            plan.name = name.clone();
+            names.push(name.clone());
+            self.entries.insert(
+                name,
+                Entry {
+                    plan,
+                    defined_at: raw.dir.span(),
+                    overridden_at: None,
+                    harness: Some(index),
+                },
+            );
+        }
+        self.harnesses.push(HarnessPlan {
+            targets: names,
+            ..group.plan
+        });
     }
 
     fn add_target(&mut self, ctx: &mut Ctx<'_>, raw: &RawTarget, defaults: &Defaults) {
@@ -220,6 +297,13 @@ impl Registry {
                 format!("duplicate target name \"{name}\" (first defined on line {line})"),
             );
         };
+        // An explicit `[[target]]` with its own binary wins over a found harness.
+        if raw.binary.is_some()
+            && let Some(i) = self.entries.get(&name).and_then(|e| e.harness)
+        {
+            self.entries.remove(&name);
+            self.harnesses[i].targets.retain(|t| t != &name);
+        }
         match (&raw.binary, self.entries.get_mut(&name)) {
             (Some(_), Some(first)) => duplicate(ctx, &first.defined_at),
             (Some(binary), None) => match prebuilt(ctx, raw, binary, name.clone(), defaults) {
@@ -228,6 +312,7 @@ impl Registry {
                         plan,
                         defined_at: raw.name.span(),
                         overridden_at: None,
+                        harness: None,
                     };
                     self.entries.insert(name, entry);
                 }
@@ -236,14 +321,18 @@ impl Registry {
                 }
             },
             (None, Some(entry)) => match (&entry.plan.source, &entry.overridden_at) {
-                (TargetSource::Binary(_), _) => duplicate(ctx, &entry.defined_at),
-                (TargetSource::Project { .. }, Some(first)) => {
+                (_, Some(first)) => {
                     let line = ctx.line(first);
                     ctx.error(
                         raw.name.span(),
                         format!("options for target \"{name}\" are already given on line {line}"),
                     );
                 }
+                (TargetSource::Binary(_), None) if entry.harness.is_some() => {
+                    override_harness_target(ctx, raw, &mut entry.plan);
+                    entry.overridden_at = Some(raw.name.span());
+                }
+                (TargetSource::Binary(_), None) => duplicate(ctx, &entry.defined_at),
                 (TargetSource::Project { .. }, None) => {
                     override_project_target(ctx, raw, &mut entry.plan);
                     entry.overridden_at = Some(raw.name.span());
@@ -353,6 +442,7 @@ fn prebuilt(
         max_len: defaults.max_len,
         sanitizer: sanitizer?,
         args: defaults.args.clone(),
+        seed_zip: None,
         coverage: None,
     };
     let ok = apply_options(ctx, raw, &mut plan);
@@ -397,6 +487,25 @@ fn override_project_target(ctx: &mut Ctx<'_>, raw: &RawTarget, plan: &mut Target
         );
     }
     apply_options(ctx, raw, plan);
+}
+
+/// A `[[target]]` without `binary`, naming a harness found in a `[[harnesses]]`
+/// directory: a prebuilt target, so every key but `binary` may be set.
+fn override_harness_target(ctx: &mut Ctx<'_>, raw: &RawTarget, plan: &mut TargetPlan) {
+    if let Some(engine) = raw.engine.as_ref().and_then(|e| values::parsed(ctx, e)) {
+        plan.engine = engine;
+    }
+    if let Some(sanitizer) = raw.sanitizer.as_ref().and_then(|s| values::parsed(ctx, s)) {
+        plan.sanitizer = sanitizer;
+    }
+    apply_options(ctx, raw, plan);
+    if let TargetSource::Binary(binary) = &plan.source {
+        let binary = binary.clone();
+        let (coverage, _) = coverage_build(ctx, raw, &binary);
+        if coverage.is_some() {
+            plan.coverage = coverage;
+        }
+    }
 }
 
 /// `coverage_build` and `coverage_binary` of a prebuilt target; false when invalid.

@@ -180,30 +180,43 @@ pub(super) fn libfuzzer_args(
 ) -> Vec<String> {
     let mut args = Vec::new();
     for arg in list.get_ref() {
-        let text = arg.get_ref();
-        let name = text
-            .strip_prefix('-')
-            .and_then(|rest| rest.split_once('='))
-            .map(|(name, _)| name)
-            .filter(|name| {
-                name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-                    && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-            });
-        match name {
-            None => ctx.error(
-                arg.span(),
-                format!("invalid libFuzzer flag \"{text}\" (expected \"-name=value\")"),
-            ),
-            Some(name) => match RESERVED_FLAGS.iter().find(|(flag, _)| *flag == name) {
-                Some((_, why)) => ctx.error(
-                    arg.span(),
-                    format!("libFuzzer flag \"-{name}\" cannot be set in args: {why}"),
-                ),
-                None => args.push(text.clone()),
-            },
+        match libfuzzer_flag(arg.get_ref()) {
+            Ok(flag) => args.push(flag),
+            Err(message) => ctx.error(arg.span(), message),
         }
     }
     args
+}
+
+/// One libFuzzer flag, `-name=value`, not one of the reserved ones.
+pub(super) fn libfuzzer_flag(text: &str) -> Result<String, String> {
+    let name = text
+        .strip_prefix('-')
+        .and_then(|rest| rest.split_once('='))
+        .map(|(name, _)| name)
+        .filter(|name| {
+            name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        });
+    match name {
+        None => Err(format!(
+            "invalid libFuzzer flag \"{text}\" (expected \"-name=value\")"
+        )),
+        Some(name) => match RESERVED_FLAGS.iter().find(|(flag, _)| *flag == name) {
+            Some((_, why)) => Err(format!(
+                "libFuzzer flag \"-{name}\" cannot be set in args: {why}"
+            )),
+            None => Ok(text.to_owned()),
+        },
+    }
+}
+
+/// Flags fuzzfleet sets itself whatever a harness's `.options` says (the ones with a
+/// key of their own are not among them).
+pub(super) fn set_by_fuzzfleet(name: &str) -> bool {
+    RESERVED_FLAGS
+        .iter()
+        .any(|(flag, why)| *flag == name && !why.starts_with("set it with"))
 }
 
 /// " (did you mean \"x\"?)" when a known name is one or two edits away, else "".
