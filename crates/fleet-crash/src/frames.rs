@@ -1,4 +1,4 @@
-//! Which stack frames say something about the bug: everything except sanitizer runtime, libFuzzer, libfuzzer-sys, Rust panic machinery, std/core/alloc, libc and unknown frames.
+//! Which stack frames say something about the bug: everything except sanitizer runtime, libFuzzer, libfuzzer-sys, Rust panic machinery, std/core/alloc, libc (its wait, join and sleep calls included) and unknown frames.
 
 use crate::normalize::clean_function;
 use crate::report::Frame;
@@ -43,6 +43,10 @@ const RUNTIME_PREFIXES: &[&str] = &[
     "_Unwind_",
     "__restore_rt",
     "__sigaction",
+    // Where a hung thread sits inside glibc: futex and low-level lock waits.
+    "__futex",
+    "futex_",
+    "__lll_",
 ];
 
 /// Exact names of frames that are never the bug's: process start, signal
@@ -93,6 +97,40 @@ const RUNTIME_NAMES: &[&str] = &[
     "vsnprintf",
     "printf",
     "fprintf",
+    // Waits, joins and sleeps: a hang's innermost frames when a thread blocks (the
+    // alarm interrupts the main thread, e.g. in a destructor joining a worker). The
+    // hang is in whoever called them; these are libc's names, which a program cannot
+    // reuse without interposing on libc.
+    "pthread_join",
+    "pthread_timedjoin_np",
+    "pthread_clockjoin_np",
+    "pthread_cond_wait",
+    "pthread_cond_timedwait",
+    "pthread_cond_clockwait",
+    "pthread_mutex_lock",
+    "pthread_mutex_timedlock",
+    "pthread_rwlock_rdlock",
+    "pthread_rwlock_wrlock",
+    "pthread_barrier_wait",
+    "pthread_spin_lock",
+    "sem_wait",
+    "sem_timedwait",
+    "sem_clockwait",
+    "nanosleep",
+    "clock_nanosleep",
+    "usleep",
+    "sleep",
+    "sched_yield",
+    "poll",
+    "ppoll",
+    "select",
+    "pselect",
+    "epoll_wait",
+    "epoll_pwait",
+    "syscall",
+    "wait",
+    "waitpid",
+    "pause",
 ];
 
 /// Source-path fragments of runtime code, for frames whose (inlined,
@@ -210,6 +248,20 @@ mod tests {
             "#0 0x1 in __libc_start_call_main csu/../sysdeps/nptl/libc_start_call_main.h:58:16",
             "#0 0x1 in _start (/x/six_bugs+0xd0b10)",
             "#0 0x1 in <alloc::vec::Vec<T> as core::ops::index::Index<I>>::index /rustc/x/library/alloc/src/vec/mod.rs:3:3",
+            // A hang's waits and joins, symbolized or not, static or shared.
+            "#4 0x1 in __futex_abstimed_wait_common64 nptl/./nptl/futex-internal.c:57:12",
+            "#5 0x1 in __futex_abstimed_wait_common (/x/static-harness+0x8af15)",
+            "#6 0x1 in __pthread_clockjoin_ex nptl/./nptl/pthread_join_common.c:102:14",
+            "#7 0x1 in std::thread::join() (/lib/x86_64-linux-gnu/libstdc++.so.6+0xd4516)",
+            "#1 0x1 in pthread_join (/x/static-harness+0x1234)",
+            "#1 0x1 in pthread_cond_wait ../sysdeps/nptl/pthread_cond_wait.c:10:3",
+            "#1 0x1 in std::condition_variable::wait(std::unique_lock<std::mutex>&) (/x/h+0x1)",
+            "#1 0x1 in std::__1::thread::join() (/x/h+0x1)",
+            "#1 0x1 in __lll_lock_wait (/x/static-harness+0x1)",
+            "#1 0x1 in nanosleep (/x/static-harness+0x1)",
+            "#1 0x1 in epoll_wait ../sysdeps/unix/sysv/linux/epoll_wait.c:30:10",
+            "#1 0x1 in poll (/x/static-harness+0x1)",
+            "#2 0x1 in fuzzer::Fuzzer::AlarmCallback() (/x/h+0x41e69)",
         ] {
             assert!(is_runtime(&frame(line), true), "{line}");
         }
@@ -223,6 +275,8 @@ mod tests {
             "#0 0x1 in crash::_::__libfuzzer_sys_run crash.560b1065df7af128-cgu.0",
             "#0 0x1 in store_record /work/main/fixtures/c/crash_memory.c:26:19",
             "#0 0x1 in <my::Parser as my::Decode>::decode /src/p.rs:3:3",
+            "#8 0x1 in (anonymous namespace)::Pool::~Pool() /work/main/fixtures/cpp/hang_join.cc:45:13",
+            "#0 0x1 in Pool::wait_for_jobs() /src/pool.cc:10:3",
         ] {
             assert!(!is_runtime(&frame(line), true), "{line}");
         }

@@ -26,6 +26,7 @@ mod kind;
 pub mod minimize;
 pub mod normalize;
 mod process;
+mod recoverable;
 mod report;
 pub mod reproduce;
 mod rules;
@@ -40,6 +41,10 @@ pub use id::{BUCKET_ID_LEN, BucketId, InvalidBucketId};
 pub use kind::{Access, CrashKind, UnknownCrashKind};
 pub use minimize::{Minimization, MinimizeOptions, MinimizeOutcome, minimize_command};
 pub use process::{OwnChild, RunError, RunLimits, own_child, own_children};
+pub use recoverable::{
+    DEFAULT_RECOVERABLE_SEVERITY, RECOVERABLE_KIND, RecoverableReport, classify_recoverable,
+    recoverable_severity,
+};
 pub use report::{
     Frame, Location, Panic, Report, parse_backtrace_frame, parse_report, parse_sanitizer_frame,
 };

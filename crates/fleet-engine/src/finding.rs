@@ -5,11 +5,12 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// What an artifact written by a fuzzer is evidence of.
+/// What an artifact written by a fuzzer is evidence of, or (`ubsan`) a
+/// sanitizer report the target recovered from, which leaves no artifact.
 ///
-/// The names (serde, `Display`, `FromStr`) are the vocabulary of DESIGN.md
-/// and of the `crashes list --json` contract: `crash`, `leak`, `timeout`,
-/// `oom`, `slow`. `SlowUnit` is spelled `slow` everywhere, including serde,
+/// The names (serde, `Display`, `FromStr`) are the vocabulary of the
+/// `crashes list --json` contract: `crash`, `leak`, `timeout`, `oom`,
+/// `slow`, `ubsan`. `SlowUnit` is spelled `slow` everywhere, including serde,
 /// so the database, the API and the CLI never disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -20,16 +21,20 @@ pub enum FindingKind {
     Oom,
     #[serde(rename = "slow")]
     SlowUnit,
+    /// A UBSan `runtime error:` the target went on after (built with
+    /// `-fsanitize-recover`): no input, only the report and its location.
+    Ubsan,
 }
 
 impl FindingKind {
     /// Every kind, in a stable order (for tables and tests).
-    pub const ALL: [FindingKind; 5] = [
+    pub const ALL: [FindingKind; 6] = [
         FindingKind::Crash,
         FindingKind::Leak,
         FindingKind::Timeout,
         FindingKind::Oom,
         FindingKind::SlowUnit,
+        FindingKind::Ubsan,
     ];
 
     /// The stable lowercase name.
@@ -40,7 +45,13 @@ impl FindingKind {
             FindingKind::Timeout => "timeout",
             FindingKind::Oom => "oom",
             FindingKind::SlowUnit => "slow",
+            FindingKind::Ubsan => "ubsan",
         }
+    }
+
+    /// Whether libFuzzer writes an input file (an artifact) for this kind.
+    pub fn has_artifact(self) -> bool {
+        self != FindingKind::Ubsan
     }
 }
 
@@ -52,7 +63,7 @@ impl fmt::Display for FindingKind {
 
 /// A finding kind name that is not one of `crash`, `leak`, `timeout`, `oom`, `slow`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown finding kind {0:?} (expected crash, leak, timeout, oom or slow)")]
+#[error("unknown finding kind {0:?} (expected crash, leak, timeout, oom, slow or ubsan)")]
 pub struct UnknownFindingKind(pub String);
 
 impl FromStr for FindingKind {

@@ -50,7 +50,7 @@ mod tests {
 
     #[test]
     fn every_kind_round_trips() {
-        for kind in FindingKind::ALL {
+        for kind in FindingKind::ALL.into_iter().filter(|k| k.has_artifact()) {
             let name = artifact_file_name(kind, H);
             assert_eq!(classify_artifact(&name), Some((kind, H)), "{name}");
         }

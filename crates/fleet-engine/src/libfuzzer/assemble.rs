@@ -63,6 +63,29 @@ pub enum Assembled {
     },
 }
 
+/// The line that says what a report is about: its first `ERROR` line, panic or
+/// alarm, else its first non-empty line.
+pub fn headline(report: &str) -> &str {
+    let telling = |l: &&str| {
+        matches!(
+            parse_line(l),
+            Ok(Some(LogLine::Notice(
+                Notice::LibFuzzerError { .. }
+                    | Notice::SanitizerError { .. }
+                    | Notice::Panic { .. }
+                    | Notice::Alarm { .. }
+                    | Notice::RuntimeError { .. }
+            )))
+        )
+    };
+    let mut lines = report.lines();
+    lines
+        .clone()
+        .find(telling)
+        .or_else(|| lines.find(|l| !l.trim().is_empty()))
+        .unwrap_or("")
+}
+
 /// A UBSan report whose fate is not known yet.
 #[derive(Debug)]
 struct Pending {

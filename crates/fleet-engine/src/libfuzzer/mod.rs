@@ -15,7 +15,7 @@ mod report;
 mod status;
 
 pub use artifact::{artifact_file_name, classify_artifact};
-pub use assemble::{Assembled, CONTEXT_LINES, REPORT_MAX_LINES, ReportAssembler};
+pub use assemble::{Assembled, CONTEXT_LINES, REPORT_MAX_LINES, ReportAssembler, headline};
 pub use commands::{
     Limits, MergeOptions, ReplayInputs, ReplayOptions, ReproduceOptions, merge_command,
     replay_command, reproduce_command,
