@@ -33,6 +33,8 @@ const COMPACT_EVERY: Duration = Duration::from_secs(3600);
 const QUICK_EXIT: Duration = Duration::from_secs(1);
 /// How long a stopping campaign waits for the triage thread's current step.
 const TRIAGE_FINAL_WAIT: Duration = Duration::from_secs(2);
+/// After the triage deadline, how long a reproduction still running may take to notice.
+const TRIAGE_DRAIN_SLACK: Duration = Duration::from_secs(2);
 /// How long a stopping campaign waits for queued webhook messages.
 const WEBHOOK_FINAL_WAIT: Duration = Duration::from_secs(5);
 /// How long a stopping campaign waits for its last hub sync.
@@ -85,6 +87,8 @@ pub struct CampaignSpec {
     /// SIGHUP stops the campaign with [`StopReason::Reload`] (the agent reloads its
     /// config); otherwise it stops it like SIGTERM (a closed terminal).
     pub reload_on_hup: bool,
+    /// How often a one-line [`Notice::Progress`] summary is given; `None`: never.
+    pub progress_every: Option<Duration>,
 }
 
 /// The crash pipeline of a campaign and where its news goes.
@@ -95,6 +99,9 @@ pub struct TriageSpec {
     pub webhook: Option<String>,
     /// More alerts than this within a minute become one digest.
     pub digest_after: usize,
+    /// How long a stopping campaign triages what it found before it exits
+    /// (`[crashes] triage_deadline`); a second Ctrl-C cuts it short.
+    pub final_deadline: Duration,
 }
 
 /// The hub a campaign syncs with, as whom, and how often.
@@ -195,6 +202,14 @@ pub enum Notice {
     Stopping {
         reason: StopReason,
     },
+    /// The periodic one-line summary (`progress_every`).
+    Progress(Progress),
+    /// The workers stopped; what they found is triaged for up to `deadline`.
+    FinalTriage {
+        deadline: Duration,
+    },
+    /// A second Ctrl-C: the rest of the final triage is left for the next run.
+    FinalTriageSkipped,
     Error {
         message: String,
     },
@@ -203,6 +218,22 @@ pub enum Notice {
     Resource {
         message: String,
     },
+}
+
+/// What the campaign did since the last progress line, and what it does next.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    /// Targets with workers now.
+    pub running: Vec<String>,
+    pub workers: usize,
+    pub execs_per_sec: f64,
+    /// Features gained since the last line, over all targets.
+    pub new_features: u64,
+    /// New bugs (buckets) and crash artifacts since the last line.
+    pub new_bugs: usize,
+    pub artifacts: usize,
+    /// The schedule's next step and when, e.g. `("tier1 moves to its next target", 3h)`.
+    pub next: Option<(String, Duration)>,
 }
 
 /// The outcome of a campaign.
@@ -297,6 +328,17 @@ struct Campaign<'n> {
     hide_tmp: bool,
     started: Instant,
     stopping: Option<(StopReason, Instant)>,
+    /// A second Ctrl-C came: no more grace, no triage at the end.
+    hurry: bool,
+    /// Targets just given workers, announced when the first of them is fuzzing.
+    starting: BTreeMap<String, usize>,
+    /// The last progress line, and what it counted then.
+    progress_at: Instant,
+    progress_features: BTreeMap<String, u64>,
+    progress_bugs: usize,
+    progress_artifacts: usize,
+    /// Whether the triage thread was last told the disk is full.
+    triage_paused: bool,
     new_findings: usize,
     last_flush: Instant,
     last_corpus_scan: Option<Instant>,
@@ -378,7 +420,9 @@ impl<'n> Campaign<'n> {
         let mut live = BTreeMap::new();
         for name in spec.targets.keys() {
             let previous = db.target(name)?;
-            live.insert(name.clone(), TargetLive::resume(name, previous));
+            let mut l = TargetLive::resume(name, previous);
+            l.resume_rates(db.target_rates(name)?);
+            live.insert(name.clone(), l);
         }
         let (guard, notes) = resources::Guard::new(spec.resources.clone(), spec.layout.clone());
         notify(Notice::Resource {
@@ -410,6 +454,13 @@ impl<'n> Campaign<'n> {
             hide_tmp,
             started: now,
             stopping: None,
+            hurry: false,
+            starting: BTreeMap::new(),
+            progress_at: now,
+            progress_features: BTreeMap::new(),
+            progress_bugs: 0,
+            progress_artifacts: 0,
+            triage_paused: false,
             new_findings: 0,
             last_flush: now,
             last_corpus_scan: None,
@@ -490,6 +541,11 @@ impl<'n> Campaign<'n> {
             }
         }
         self.start_triage();
+        self.progress_features = self
+            .live
+            .iter()
+            .map(|(n, l)| (n.clone(), l.features().unwrap_or(0)))
+            .collect();
         let now = Instant::now();
         if self.turns.is_some() {
             self.take_turns(now);
@@ -584,6 +640,9 @@ impl<'n> Campaign<'n> {
                 {
                     n.alert(text);
                 }
+                if matches!(e, crate::triage::TriageEvent::NewBucket { .. }) {
+                    self.progress_bugs += 1;
+                }
                 if let crate::triage::TriageEvent::NewBucket { target, .. }
                 | crate::triage::TriageEvent::Regressed { target, .. } = &e
                     && let Some(live) = self.live.get_mut(target)
@@ -600,8 +659,9 @@ impl<'n> Campaign<'n> {
                 None => self.begin_stop(StopReason::Signal),
                 // A reload asked twice is one reload.
                 Some(_) if sig == libc::SIGHUP => {}
-                // A second Ctrl-C: no more grace.
+                // A second Ctrl-C: no more grace, and no triage at the end.
                 Some(_) => {
+                    self.hurry = true;
                     for s in &self.slots {
                         if let Some(r) = &s.worker {
                             r.worker.signal(Signal::SIGKILL);
@@ -644,6 +704,9 @@ impl<'n> Campaign<'n> {
                 if let Some(r) = &mut self.slots[slot].worker {
                     r.inited_at = Some(Instant::now());
                 }
+                if let Some(workers) = self.starting.remove(&target) {
+                    (self.notify)(Notice::TargetStarted { target, workers });
+                }
             }
             WorkerMsg::Status(status) => {
                 if let Some(live) = self.live.get_mut(&target) {
@@ -682,6 +745,9 @@ impl<'n> Campaign<'n> {
                 }
             }
             WorkerMsg::ParseError(error) => (self.notify)(Notice::EngineOutput { target, error }),
+            msg @ (WorkerMsg::LostReport { .. } | WorkerMsg::Recoverable { .. }) => {
+                self.report_without_artifact(&target, msg)
+            }
             WorkerMsg::Exited(exit) => self.exited(slot, run, exit),
         }
     }
@@ -694,6 +760,7 @@ impl<'n> Campaign<'n> {
     ) {
         match kept {
             Ok(k) => {
+                self.progress_artifacts += 1;
                 if let Some(r) = slot.and_then(|s| self.slots[s].worker.as_mut()) {
                     r.found.push(k.sha1.clone());
                 }
@@ -811,6 +878,7 @@ impl<'n> Campaign<'n> {
     }
 
     fn fail_target(&mut self, target: &str, message: String) {
+        self.starting.remove(target);
         let _ = self
             .db
             .log_event(now_ms(), Some(target), "failed", &message);
@@ -963,7 +1031,9 @@ impl<'n> Campaign<'n> {
                 .iter()
                 .find(|a| a.target == target)
                 .map_or(0, |a| a.workers);
-            (self.notify)(Notice::TargetStarted { target, workers });
+            // Announced once a worker is fuzzing: a target that cannot start says only
+            // that it failed.
+            self.starting.insert(target, workers);
         }
     }
 
@@ -1418,6 +1488,13 @@ impl<'n> Campaign<'n> {
                 .collect();
             process::reap_orphans(&live_pids);
         }
+        if self
+            .spec
+            .progress_every
+            .is_some_and(|every| now.duration_since(self.progress_at) >= every)
+        {
+            self.progress(now);
+        }
         if now.duration_since(self.last_compact) >= COMPACT_EVERY {
             self.last_compact = now;
             if let Err(e) = self.db.compact_samples(now_ms()) {
@@ -1460,8 +1537,10 @@ impl<'n> Campaign<'n> {
                 if rescan {
                     l.corpus = corpus::size(&layout.corpus_dir(name));
                 }
+                l.sample_rate(n, at);
                 let record = l.record(n, at);
                 db.put_target(&record)?;
+                db.put_target_rates(&l.rates(at))?;
                 if n > 0 {
                     db.put_sample(&TargetLive::sample(&record, at))?;
                 }
@@ -1486,7 +1565,14 @@ impl<'n> Campaign<'n> {
         for r in self.resources.check(now, &pids, &self.db) {
             (self.notify)(Notice::Resource { message: r.text() });
         }
-        if self.resources.paused() {
+        let paused = self.resources.paused();
+        if paused != self.triage_paused {
+            self.triage_paused = paused;
+            if let Some(t) = &self.triage {
+                t.pause(paused);
+            }
+        }
+        if paused {
             for s in 0..self.slots.len() {
                 self.stop_slot(s, now);
             }
@@ -1533,15 +1619,7 @@ impl<'n> Campaign<'n> {
             let _ = corpus::repair(&self.spec.layout.corpus_dir(name));
         }
         if let Some(triage) = self.triage.take() {
-            // What is not triaged now is triaged by the next campaign or command.
-            triage.finish(TRIAGE_FINAL_WAIT);
-            // News the pipeline sent while the loop was ending still reaches the user and
-            // the webhook (a bug is announced once: now or never).
-            while let Ok(ev) = rx.try_recv() {
-                if matches!(ev, Event::Triage(_) | Event::Webhook(_)) {
-                    self.handle(ev);
-                }
-            }
+            self.final_triage(triage, rx);
         }
         if let Some(hub) = self.hub.take() {
             // The last findings reach the hub, within the stop's time limit.
@@ -1555,6 +1633,137 @@ impl<'n> Campaign<'n> {
             reason,
             new_findings: self.new_findings,
             failed: self.failed,
+        }
+    }
+}
+
+impl Campaign<'_> {
+    /// Gives the periodic one-line summary and starts counting again.
+    fn progress(&mut self, now: Instant) {
+        self.progress_at = now;
+        let mut running = BTreeSet::new();
+        let mut workers = 0;
+        for s in &self.slots {
+            if let Some(r) = &s.worker {
+                running.insert(r.target.clone());
+                workers += 1;
+            }
+        }
+        let mut new_features = 0;
+        for (name, live) in &self.live {
+            let now_features = live.features().unwrap_or(0);
+            let before = self
+                .progress_features
+                .insert(name.clone(), now_features)
+                .unwrap_or(now_features);
+            new_features += now_features.saturating_sub(before);
+        }
+        let execs_per_sec = running
+            .iter()
+            .filter_map(|t| self.live.get(t))
+            .map(TargetLive::rate_now)
+            .sum();
+        let mut next: Option<(String, Duration)> = self
+            .tiers
+            .iter()
+            .filter(|t| !t.slots.is_empty())
+            .filter_map(|t| {
+                let until = t.until?;
+                Some((
+                    format!("{} moves on", t.spec.name),
+                    until.saturating_duration_since(now),
+                ))
+            })
+            .min_by_key(|(_, d)| *d);
+        if let Some(turns) = &self.turns {
+            let d = turns.until.saturating_duration_since(now);
+            if next.as_ref().is_none_or(|(_, n)| d < *n) {
+                next = Some(("the tiers' turn ends".into(), d));
+            }
+        }
+        let p = Progress {
+            running: running.into_iter().collect(),
+            workers,
+            execs_per_sec,
+            new_features,
+            new_bugs: std::mem::take(&mut self.progress_bugs),
+            artifacts: std::mem::take(&mut self.progress_artifacts),
+            next,
+        };
+        (self.notify)(Notice::Progress(p));
+    }
+
+    /// The workers are gone: what they found is filed and new bugs reproduced, within
+    /// the deadline, before the campaign ends; a second Ctrl-C cuts it short. What is not
+    /// done is taken up by the next campaign or `crashes triage`.
+    fn final_triage(&mut self, triage: crate::triage::TriageThread, rx: &Receiver<Event>) {
+        let deadline = self
+            .spec
+            .triage
+            .as_ref()
+            .map_or(Duration::ZERO, |t| t.final_deadline);
+        if !self.hurry && !deadline.is_zero() {
+            (self.notify)(Notice::FinalTriage { deadline });
+            let until = Instant::now() + deadline;
+            triage.drain(until);
+            while !triage.is_finished() && Instant::now() < until + TRIAGE_DRAIN_SLACK {
+                match rx.recv_timeout(TICK) {
+                    Ok(Event::Signal(sig)) if sig != libc::SIGHUP => {
+                        self.hurry = true;
+                        (self.notify)(Notice::FinalTriageSkipped);
+                        break;
+                    }
+                    Ok(ev @ (Event::Triage(_) | Event::Webhook(_))) => self.handle(ev),
+                    Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        }
+        triage.finish(TRIAGE_FINAL_WAIT);
+        // News the pipeline sent while the loop was ending still reaches the user and
+        // the webhook (a bug is announced once: now or never).
+        while let Ok(ev) = rx.try_recv() {
+            if matches!(ev, Event::Triage(_) | Event::Webhook(_)) {
+                self.handle(ev);
+            }
+        }
+    }
+
+    /// A report the worker's output ended without an artifact for, or one the target
+    /// recovered from. The first is a finding lost (its worker was stopped while writing
+    /// it): said, logged and counted. The second is kept as a finding of its own kind.
+    fn report_without_artifact(&mut self, target: &str, msg: WorkerMsg) {
+        match msg {
+            WorkerMsg::LostReport { report } => {
+                let message = format!(
+                    "{target}: a failure report with no artifact after it (its worker was stopped while writing it), finding lost: {}",
+                    fleet_engine::libfuzzer::headline(&report)
+                );
+                let _ = self
+                    .db
+                    .log_event(now_ms(), Some(target), "lost-finding", &message);
+                if let Some(live) = self.live.get_mut(target) {
+                    live.lost_findings += 1;
+                }
+                (self.notify)(Notice::Error { message });
+            }
+            WorkerMsg::Recoverable {
+                location,
+                message,
+                report,
+            } => {
+                let class = fleet_crash::classify_recoverable(&location, &message);
+                let kept = findings::intake_recoverable(
+                    &self.spec.layout,
+                    &self.db,
+                    target,
+                    &class.key,
+                    &report,
+                    now_ms(),
+                );
+                self.kept(target, None, kept);
+            }
+            _ => {}
         }
     }
 }

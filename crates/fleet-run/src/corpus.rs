@@ -104,6 +104,25 @@ pub fn repair(corpus: &Path) -> io::Result<usize> {
 
 /// Number of files and total bytes of a corpus directory (dot files, which are
 /// in-progress writes, are not counted).
+/// Sets each named target's recorded corpus figures to what is on disk, after its corpus
+/// changed outside a campaign (`corpus minimize`, `restore`, `corpus import`), so `status`
+/// never shows the old counts. Targets never recorded are left alone.
+pub fn recount(
+    layout: &fleet_store::Layout,
+    db: &fleet_store::Db,
+    targets: &[String],
+) -> Result<(), fleet_store::StoreError> {
+    for name in targets {
+        if let Some(mut t) = db.target(name)? {
+            let (files, bytes) = size(&layout.corpus_dir(name));
+            t.corpus_files = files as i64;
+            t.corpus_bytes = bytes as i64;
+            db.put_target(&t)?;
+        }
+    }
+    Ok(())
+}
+
 pub fn size(corpus: &Path) -> (u64, u64) {
     let Ok(entries) = fs::read_dir(corpus) else {
         return (0, 0);

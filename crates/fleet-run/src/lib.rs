@@ -5,6 +5,7 @@ pub mod campaign;
 pub mod corpus;
 mod events;
 pub mod findings;
+pub mod fmt;
 pub mod hubsync;
 pub mod minimize;
 pub mod notify;
@@ -21,5 +22,6 @@ pub mod worker;
 mod worker_output;
 
 pub use campaign::{
-    AutoMinimize, CampaignSpec, CampaignTarget, Notice, StopReason, Summary, TriageSpec, run,
+    AutoMinimize, CampaignSpec, CampaignTarget, Notice, Progress, StopReason, Summary, TriageSpec,
+    run,
 };

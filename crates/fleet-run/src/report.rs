@@ -25,19 +25,49 @@ pub struct StatusDoc {
 }
 
 /// One target's line in `status --json`.
+///
+/// The three crash counts, named the same everywhere (see docs/status.md):
+/// `crashes` counts **artifacts** (every time libFuzzer wrote a crashing input, copies of
+/// the same input included), `inputs` the **distinct crashing inputs**, `bugs` the
+/// **buckets** (an input not triaged yet counts as its own until triage files it;
+/// `buckets` is the same number under its version-1 name).
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct TargetStatus {
     pub name: String,
     pub state: String,
+    /// True when the target has never had a worker fuzzing (apart from `stopped`).
+    #[serde(default)]
+    pub never_run: bool,
     pub workers: i64,
     pub execs: i64,
+    /// Execs per second now: execs counted over the last 30 s of wall time, across
+    /// worker restarts; 0 when no worker runs.
     pub execs_per_sec: f64,
+    /// The rate it had the last time it ran (shown after a stop).
+    #[serde(default)]
+    pub last_execs_per_sec: f64,
+    /// Execs over wall time of the campaign run that last ran it.
+    #[serde(default)]
+    pub avg_execs_per_sec: f64,
     pub coverage: Option<i64>,
     pub features: Option<i64>,
     pub corpus_files: i64,
     pub corpus_bytes: i64,
     pub crashes: i64,
     pub buckets: i64,
+    #[serde(default)]
+    pub inputs: i64,
+    #[serde(default)]
+    pub bugs: i64,
+    /// Crashing inputs not triaged yet.
+    #[serde(default)]
+    pub pending: i64,
+    /// Crash reports seen with no artifact after them (a worker cut off while writing).
+    #[serde(default)]
+    pub lost_findings: i64,
+    /// Its place in the schedule (filled by callers that know the config's tiers).
+    #[serde(default)]
+    pub schedule: Option<SchedulePlace>,
     pub last_new_coverage_at: Option<String>,
     /// Line coverage of the code under test in percent, from the newest source-based
     /// coverage computation (`fuzzfleet coverage`); null until one has run.
@@ -47,6 +77,50 @@ pub struct TargetStatus {
     pub restarts: i64,
     pub message: Option<String>,
     pub updated_at: String,
+}
+
+/// A target's place in its tier's schedule: the budget of its turn in the current cycle,
+/// how much of it is used and what is left.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SchedulePlace {
+    pub tier: String,
+    pub cycle: u64,
+    pub budget_s: u64,
+    pub used_s: u64,
+    pub left_s: u64,
+}
+
+/// A tier as the config gives it, for [`schedule_places`].
+#[derive(Clone, Debug)]
+pub struct TierBudget {
+    pub name: String,
+    pub budget: std::time::Duration,
+    pub targets: Vec<String>,
+}
+
+/// Each target's place in its tier's current cycle, from the saved schedule.
+pub fn schedule_places(
+    db: &Db,
+    tiers: &[TierBudget],
+) -> Result<BTreeMap<String, SchedulePlace>, StoreError> {
+    let mut places = BTreeMap::new();
+    for t in tiers {
+        let saved = db.load_schedule(&t.name)?;
+        let state = crate::schedule::TierState::from_json(saved.as_ref().map(|r| r.state.as_str()));
+        for target in &t.targets {
+            let used_ms = state.consumed_ms.get(target).copied().unwrap_or(0);
+            let budget_s = t.budget.as_secs();
+            let used_s = (used_ms / 1000).min(budget_s);
+            places.entry(target.clone()).or_insert(SchedulePlace {
+                tier: t.name.clone(),
+                cycle: state.cycle,
+                budget_s,
+                used_s,
+                left_s: budget_s - used_s,
+            });
+        }
+    }
+    Ok(places)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -107,15 +181,24 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
     }
     // Crashes count every time one was hit; buckets count bugs (an untriaged finding is
     // its own until triage files it).
-    let mut crashes: BTreeMap<String, (i64, i64)> = BTreeMap::new();
+    let mut crashes: BTreeMap<String, CrashCounts> = BTreeMap::new();
     let mut seen: std::collections::BTreeSet<(String, String)> = Default::default();
     for f in db.findings()?.iter().filter(|f| is_crash(f)) {
         let e = crashes.entry(f.target.clone()).or_default();
-        e.0 += f.count;
+        e.artifacts += f.count;
+        e.inputs += 1;
+        if f.bucket.is_none() {
+            e.pending += 1;
+        }
         if seen.insert((f.target.clone(), finding_bucket_id(f))) {
-            e.1 += 1;
+            e.bugs += 1;
         }
     }
+    let rates: BTreeMap<String, fleet_store::TargetRates> = db
+        .all_target_rates()?
+        .into_iter()
+        .map(|r| (r.name.clone(), r))
+        .collect();
     let mut line_coverage: BTreeMap<String, f64> = BTreeMap::new();
     for name in records.keys() {
         if let Some(p) = db.latest_coverage(name)?.and_then(|c| c.line_percent()) {
@@ -125,8 +208,17 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
     let targets = records
         .into_values()
         .map(|t| {
-            let (crashes, buckets) = crashes.get(&t.name).copied().unwrap_or_default();
+            let counts = crashes.get(&t.name).copied().unwrap_or_default();
+            let rate = rates.get(&t.name).cloned().unwrap_or_default();
             TargetStatus {
+                never_run: t.fuzz_ms == 0 && t.execs == 0 && t.workers == 0,
+                last_execs_per_sec: round1(rate.last_execs_per_sec),
+                avg_execs_per_sec: round1(rate.avg_execs_per_sec),
+                lost_findings: rate.lost_findings,
+                inputs: counts.inputs,
+                bugs: counts.bugs,
+                pending: counts.pending,
+                schedule: None,
                 line_coverage: line_coverage.get(&t.name).copied(),
                 uptime: (t.slot_ms > 0).then(|| (t.fuzz_ms as f64 / t.slot_ms as f64).min(1.0)),
                 last_new_coverage_at: t.last_new_coverage_at.map(rfc3339),
@@ -135,13 +227,13 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
                 state: t.state,
                 workers: t.workers,
                 execs: t.execs,
-                execs_per_sec: (t.execs_per_sec * 10.0).round() / 10.0,
+                execs_per_sec: round1(t.execs_per_sec),
                 coverage: t.coverage,
                 features: t.features,
                 corpus_files: t.corpus_files,
                 corpus_bytes: t.corpus_bytes,
-                crashes,
-                buckets,
+                crashes: counts.artifacts,
+                buckets: counts.bugs,
                 restarts: t.restarts,
                 message: t.message,
             }
@@ -157,6 +249,19 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
         hub,
         resources: crate::resources::load_status(db),
     })
+}
+
+/// One target's crash counts (see [`TargetStatus`]).
+#[derive(Clone, Copy, Debug, Default)]
+struct CrashCounts {
+    artifacts: i64,
+    inputs: i64,
+    bugs: i64,
+    pending: i64,
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
 }
 
 /// The id of an untriaged finding's own entry: derived from what the finding is (target,

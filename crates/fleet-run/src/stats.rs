@@ -1,10 +1,12 @@
 //! Live figures of one target, folded from its workers' status lines: execs summed over
-//! every worker run (a restarted worker starts counting from zero again), rates summed
-//! over the running ones, coverage and features as the maximum.
+//! every worker run (a restarted worker starts counting from zero again), coverage and
+//! features as the maximum, and the rate as execs counted over wall time (see
+//! [`RateWindow`]), so a target that restarts every few seconds, before libFuzzer prints
+//! a rate, still shows one.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 
-use fleet_store::{Sample, TargetRecord};
+use fleet_store::{Sample, TargetRates, TargetRecord};
 
 use crate::events::RunId;
 use crate::output::Status;
@@ -14,6 +16,62 @@ struct RunFigures {
     execs: u64,
     exec_per_sec: f64,
     rss_mb: Option<u64>,
+    /// When `execs` was printed.
+    status_at_ms: Option<i64>,
+}
+
+impl RunFigures {
+    /// Execs of this run by `at_ms`: the last count printed, plus the run's own rate for
+    /// the time since (libFuzzer prints counts only at powers of two and on new
+    /// coverage, so a fast worker's count can stand still for minutes).
+    fn execs_by(&self, at_ms: i64) -> f64 {
+        let since_s = self
+            .status_at_ms
+            .map_or(0.0, |t| (at_ms - t).max(0) as f64 / 1000.0);
+        self.execs as f64 + self.exec_per_sec * since_s
+    }
+}
+
+/// How far back the live rate looks.
+pub const RATE_WINDOW_MS: i64 = 30_000;
+/// A window shorter than this gives no rate of its own yet (libFuzzer's printed rates
+/// stand in).
+pub const RATE_MIN_SPAN_MS: i64 = 4_000;
+
+/// Samples of a target's execs (counted and estimated) while it has workers: the rate is
+/// their growth over wall time, across any number of worker restarts.
+#[derive(Debug, Default)]
+pub struct RateWindow {
+    samples: VecDeque<(i64, f64)>,
+}
+
+impl RateWindow {
+    /// Adds a sample; samples older than the window are dropped.
+    pub fn push(&mut self, at_ms: i64, execs: f64) {
+        // A count can only grow; a smaller estimate (a run's exact final count below
+        // its estimate) holds at the last value rather than run backwards.
+        let execs = self.samples.back().map_or(execs, |&(_, e)| e.max(execs));
+        self.samples.push_back((at_ms, execs));
+        while self
+            .samples
+            .front()
+            .is_some_and(|&(t, _)| at_ms - t > RATE_WINDOW_MS)
+        {
+            self.samples.pop_front();
+        }
+    }
+
+    /// The target has no workers: the next rate starts from scratch.
+    pub fn clear(&mut self) {
+        self.samples.clear();
+    }
+
+    /// Execs per second over the window, once it spans [`RATE_MIN_SPAN_MS`].
+    pub fn rate(&self) -> Option<f64> {
+        let (&(t0, e0), &(t1, e1)) = (self.samples.front()?, self.samples.back()?);
+        let span = t1 - t0;
+        (span >= RATE_MIN_SPAN_MS).then(|| (e1 - e0).max(0.0) * 1000.0 / span as f64)
+    }
 }
 
 /// One target's figures while the campaign runs.
@@ -36,6 +94,16 @@ pub struct TargetLive {
     pub findings_changed: bool,
     /// Files and bytes in the corpus directory at its last count.
     pub corpus: (u64, u64),
+    /// Crash reports seen with no artifact after them (a worker cut off while writing).
+    pub lost_findings: u64,
+    window: RateWindow,
+    /// The rate now (0 without workers), the last one it had while running, and what
+    /// this campaign run counted: execs and wall time with workers.
+    rate_now: f64,
+    last_rate: f64,
+    run_started_execs: u64,
+    run_wall_ms: i64,
+    last_sample_ms: Option<i64>,
 }
 
 impl TargetLive {
@@ -56,6 +124,61 @@ impl TargetLive {
             slot_ms: p.slot_ms.max(0) as u64,
             findings_changed: false,
             corpus: (p.corpus_files.max(0) as u64, p.corpus_bytes.max(0) as u64),
+            lost_findings: 0,
+            window: RateWindow::default(),
+            rate_now: 0.0,
+            last_rate: 0.0,
+            run_started_execs: p.execs.max(0) as u64,
+            run_wall_ms: 0,
+            last_sample_ms: None,
+        }
+    }
+
+    /// Carries over what an earlier run recorded of the rates and lost reports.
+    pub fn resume_rates(&mut self, previous: Option<TargetRates>) {
+        if let Some(r) = previous {
+            self.last_rate = r.last_execs_per_sec;
+            self.lost_findings = r.lost_findings.max(0) as u64;
+        }
+    }
+
+    /// Takes a rate sample (every flush): `workers` running now, at `at_ms`.
+    pub fn sample_rate(&mut self, workers: i64, at_ms: i64) {
+        let previous = self.last_sample_ms.replace(at_ms);
+        if workers == 0 {
+            self.window.clear();
+            self.rate_now = 0.0;
+            return;
+        }
+        if let Some(p) = previous {
+            self.run_wall_ms += (at_ms - p).clamp(0, 60_000);
+        }
+        let estimate =
+            self.finished_execs as f64 + self.runs.values().map(|r| r.execs_by(at_ms)).sum::<f64>();
+        self.window.push(at_ms, estimate);
+        self.rate_now = self
+            .window
+            .rate()
+            .unwrap_or_else(|| self.runs.values().map(|r| r.exec_per_sec).sum());
+        self.last_rate = self.rate_now;
+    }
+
+    /// This run's average: its execs over the wall time it had workers.
+    pub fn average_rate(&self) -> f64 {
+        average(
+            self.execs().saturating_sub(self.run_started_execs),
+            self.run_wall_ms,
+        )
+    }
+
+    /// The rates and lost reports `status` reads beside the record.
+    pub fn rates(&self, at_ms: i64) -> TargetRates {
+        TargetRates {
+            name: self.name.clone(),
+            last_execs_per_sec: self.last_rate,
+            avg_execs_per_sec: self.average_rate(),
+            lost_findings: self.lost_findings as i64,
+            updated_at: at_ms,
         }
     }
 
@@ -70,6 +193,7 @@ impl TargetLive {
         let figures = self.runs.entry(run).or_default();
         figures.execs = figures.execs.max(status.execs);
         figures.exec_per_sec = status.exec_per_sec as f64;
+        figures.status_at_ms = Some(at_ms);
         if status.rss_mb.is_some() {
             figures.rss_mb = status.rss_mb;
         }
@@ -113,6 +237,15 @@ impl TargetLive {
         }
     }
 
+    pub fn features(&self) -> Option<u64> {
+        self.features
+    }
+
+    /// Execs per second now (as of the last flush).
+    pub fn rate_now(&self) -> f64 {
+        self.rate_now
+    }
+
     pub fn execs(&self) -> u64 {
         self.finished_execs + self.runs.values().map(|r| r.execs).sum::<u64>()
     }
@@ -126,7 +259,7 @@ impl TargetLive {
             message: self.message.clone(),
             workers,
             execs: self.execs() as i64,
-            execs_per_sec: self.runs.values().map(|r| r.exec_per_sec).sum(),
+            execs_per_sec: self.rate_now,
             coverage: self.coverage.map(|c| c as i64),
             features: self.features.map(|f| f as i64),
             corpus_files: corpus_files as i64,
@@ -161,5 +294,110 @@ impl TargetLive {
             corpus_bytes: Some(record.corpus_bytes),
             rss_mb: record.rss_mb,
         }
+    }
+}
+
+/// Execs per second over `wall_ms` (0 when no time has passed).
+pub fn average(execs: u64, wall_ms: i64) -> f64 {
+    if wall_ms <= 0 {
+        0.0
+    } else {
+        execs as f64 * 1000.0 / wall_ms as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleet_engine::libfuzzer::StatusEvent;
+
+    fn status(execs: u64, rate: u64) -> Status {
+        Status {
+            event: StatusEvent::Pulse,
+            execs,
+            cov: Some(10),
+            ft: Some(20),
+            corpus_files: None,
+            corpus_bytes: None,
+            focus: None,
+            lim: None,
+            units: None,
+            exec_per_sec: rate,
+            rss_mb: None,
+            unit: None,
+        }
+    }
+
+    #[test]
+    fn a_window_needs_a_few_seconds_and_never_runs_backwards() {
+        let mut w = RateWindow::default();
+        w.push(0, 0.0);
+        w.push(2_000, 2_000.0);
+        assert_eq!(w.rate(), None);
+        w.push(4_000, 4_000.0);
+        assert_eq!(w.rate(), Some(1000.0));
+        w.push(6_000, 3_000.0);
+        assert!((w.rate().unwrap() - 4000.0 / 6.0).abs() < 1e-6);
+        // Everything older than the window is gone: no rate until it spans again.
+        w.push(40_000, 10_000.0);
+        assert_eq!(w.rate(), None);
+        w.push(45_000, 15_000.0);
+        assert_eq!(w.rate(), Some(1000.0));
+        w.clear();
+        assert_eq!(w.rate(), None);
+    }
+
+    #[test]
+    fn a_target_that_restarts_before_printing_a_rate_still_has_one() {
+        // Each worker run crashes after 3 s and 3000 execs, printing no rate at all:
+        // only INITED (rate 0) and the final count.
+        let mut t = TargetLive::resume("t", None);
+        let mut at = 0;
+        for run in 1..=10u64 {
+            t.run_started(run);
+            t.observe(run, &status(2, 0), at);
+            t.sample_rate(1, at);
+            at += 2_000;
+            t.sample_rate(1, at);
+            at += 1_000;
+            t.observe_final(run, 3_000);
+            t.run_ended(run);
+        }
+        t.run_started(11);
+        t.sample_rate(1, at);
+        let rate = t.record(1, at).execs_per_sec;
+        assert!((900.0..=1100.0).contains(&rate), "{rate}");
+        assert!((900.0..=1100.0).contains(&t.average_rate()));
+    }
+
+    #[test]
+    fn after_a_stop_the_rate_is_zero_and_the_last_and_average_remain() {
+        let mut t = TargetLive::resume("t", None);
+        t.run_started(1);
+        for i in 0..10 {
+            t.observe(1, &status(i * 5_000, 2_500), i as i64 * 2_000);
+            t.sample_rate(1, i as i64 * 2_000);
+        }
+        assert!((t.record(1, 18_000).execs_per_sec - 2_500.0).abs() < 1.0);
+        t.run_ended(1);
+        t.stop();
+        t.sample_rate(0, 20_000);
+        let rates = t.rates(20_000);
+        assert_eq!(t.record(0, 20_000).execs_per_sec, 0.0);
+        assert!((rates.last_execs_per_sec - 2_500.0).abs() < 1.0);
+        assert!((rates.avg_execs_per_sec - 2_500.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn a_fast_worker_between_powers_of_two_keeps_its_rate() {
+        // libFuzzer printed #1048576 at 10 s; the next line comes at #2097152.
+        let mut t = TargetLive::resume("t", None);
+        t.run_started(1);
+        t.observe(1, &status(1 << 20, 100_000), 0);
+        for at in (0..=20_000).step_by(2_000) {
+            t.sample_rate(1, at);
+        }
+        let rate = t.record(1, 20_000).execs_per_sec;
+        assert!((rate - 100_000.0).abs() < 1.0, "{rate}");
     }
 }

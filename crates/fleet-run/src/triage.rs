@@ -13,7 +13,7 @@ use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use fleet_crash::{
     Buckets, Crash, CrashKind, InputKey, Kept, MinimizeOptions, MinimizeOutcome, Report, Repro,
@@ -28,6 +28,9 @@ pub const RULES_META: &str = "crash-rules";
 /// `findings.repro` of a finding filed under a known, always-reproducing bug from the
 /// fuzzer's own report, without running it again.
 pub const REPRO_KNOWN: &str = "known";
+/// What libFuzzer's `-minimize_crash=1` prints when the input it was given does not
+/// crash (FuzzerDriver.cpp, `MinimizeCrashInput`).
+const LIBFUZZER_DID_NOT_CRASH: &str = "did not crash";
 /// `findings.repro` of a finding filed from the fuzzer's report, not reproduced yet.
 pub const REPRO_PENDING: &str = "pending";
 
@@ -138,6 +141,8 @@ pub enum TriageEvent {
         from: u64,
         to: Option<u64>,
     },
+    /// A bucket's input did not crash when minimization ran it: not minimized.
+    NotMinimized { id: String, target: String },
     /// A bucket no longer reproduces with the target's new build.
     Fixed {
         id: String,
@@ -151,6 +156,13 @@ pub enum TriageEvent {
         target: String,
         title: String,
         build: String,
+    },
+    /// A stopping campaign's triage is done: findings filed and new bugs reproduced
+    /// since it began, and reproductions `left` for the next run.
+    Drained {
+        filed: usize,
+        reproduced: usize,
+        left: usize,
     },
     /// Something went wrong with one finding or bucket; the pipeline goes on.
     Error { message: String },
@@ -179,6 +191,23 @@ impl TriageEvent {
                 short(build)
             )),
             _ => None,
+        }
+    }
+}
+
+/// The slow part of triaging one finding, queued by the campaign's triage thread.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Work {
+    /// A new bug's first finding, filed from its report: run it to learn its repro.
+    Reproduce(i64),
+    /// A finding with no usable report: run it to get one, then file it.
+    Describe(i64),
+}
+
+impl Work {
+    pub fn finding(self) -> i64 {
+        match self {
+            Work::Reproduce(id) | Work::Describe(id) => id,
         }
     }
 }
@@ -423,7 +452,9 @@ impl Pipeline {
         let pending = self.db.pending_findings()?;
         let n = pending.len();
         for f in pending {
-            self.triage_record(&f, on_event)?;
+            if let Some(work) = self.file_record(&f, on_event)? {
+                self.work(work, on_event)?;
+            }
         }
         for f in self.db.unreproduced_findings()? {
             self.reproduce_filed(&f)?;
@@ -431,19 +462,76 @@ impl Pipeline {
         Ok(n)
     }
 
-    /// Triages finding `id` (no-op when it is already triaged or unknown).
+    /// Triages finding `id` at once, reproduction included (no-op when it is already
+    /// triaged or unknown).
     pub fn triage(&mut self, id: i64, on_event: &mut dyn FnMut(TriageEvent)) -> Result<()> {
+        if let Some(work) = self.file_finding(id, on_event)? {
+            self.work(work, on_event)?;
+        }
+        Ok(())
+    }
+
+    /// Files finding `id` from the fuzzer's own report, running nothing: a copy of a
+    /// known bug is done; a new bug is filed (news within seconds) and its reproduction
+    /// is returned as work to do; a finding without a usable report is returned as work
+    /// too (it is run to get one) and stays pending until then.
+    pub fn file_finding(
+        &mut self,
+        id: i64,
+        on_event: &mut dyn FnMut(TriageEvent),
+    ) -> Result<Option<Work>> {
         match self.db.finding(id)? {
-            Some(f) if f.bucket.is_none() && f.kind != "slow" => self.triage_record(&f, on_event),
-            _ => Ok(()),
+            Some(f) if f.bucket.is_none() && f.kind != "slow" => self.file_record(&f, on_event),
+            _ => Ok(None),
         }
     }
 
-    fn triage_record(
+    fn file_record(
         &mut self,
         f: &FindingRecord,
         on_event: &mut dyn FnMut(TriageEvent),
-    ) -> Result<()> {
+    ) -> Result<Option<Work>> {
+        let Some(report) = f
+            .report_path
+            .as_deref()
+            .and_then(|p| fs::read_to_string(p).ok())
+            .as_deref()
+            .and_then(parse_report)
+        else {
+            return Ok(Some(Work::Describe(f.id)));
+        };
+        let Ok(bytes) = fs::read(&f.input_path) else {
+            on_event(TriageEvent::Error {
+                message: format!("finding {} has no input at {}", f.id, f.input_path),
+            });
+            return Ok(None);
+        };
+        let crash = Crash::new(&f.target, InputKey::of(&bytes), &report, &self.signature);
+        let known = self.buckets.get(&self.rules.route(&crash)).is_some();
+        let build = self.build_id(&f.target);
+        if known {
+            // The 10 000th copy of a bug costs a database write, whatever its repro.
+            self.file(f, crash, REPRO_KNOWN, build, on_event)?;
+            return Ok(None);
+        }
+        self.file(f, crash, REPRO_PENDING, build, on_event)?;
+        Ok(Some(Work::Reproduce(f.id)))
+    }
+
+    /// Does the slow part of triaging a finding: runs its input.
+    pub fn work(&mut self, work: Work, on_event: &mut dyn FnMut(TriageEvent)) -> Result<()> {
+        let Some(f) = self.db.finding(work.finding())? else {
+            return Ok(());
+        };
+        match work {
+            Work::Reproduce(_) => self.reproduce_filed(&f),
+            Work::Describe(_) if f.bucket.is_none() => self.describe(&f, on_event),
+            Work::Describe(_) => Ok(()),
+        }
+    }
+
+    /// Files a finding whose report was not captured: its input is run to get one.
+    fn describe(&mut self, f: &FindingRecord, on_event: &mut dyn FnMut(TriageEvent)) -> Result<()> {
         let input = PathBuf::from(&f.input_path);
         let Ok(bytes) = fs::read(&input) else {
             on_event(TriageEvent::Error {
@@ -451,42 +539,10 @@ impl Pipeline {
             });
             return Ok(());
         };
-        let key = InputKey::of(&bytes);
-        let first_seen = f
-            .report_path
-            .as_deref()
-            .and_then(|p| fs::read_to_string(p).ok());
-        let from_fuzzer = first_seen.as_deref().and_then(parse_report);
-
-        // A finding the fuzzer's own report already files under a bug that always
-        // reproduces is not run again: the 10 000th copy of a shallow bug costs nothing.
-        // Any other is filed from that report at once — a new bug is news within seconds
-        // — and reproduced after (`reproduce_filed`), which settles its `repro`.
-        if let Some(report) = &from_fuzzer {
-            let crash = Crash::new(&f.target, key.clone(), report, &self.signature);
-            let id = self.rules.route(&crash);
-            let build = self.build_id(&f.target);
-            if self.buckets.get(&id).is_some()
-                && self
-                    .db
-                    .bucket(id.as_str())?
-                    .is_some_and(|b| b.repro == "always")
-            {
-                return self.file(f, crash, REPRO_KNOWN, build, on_event);
-            }
-            self.file(f, crash, REPRO_PENDING, build, on_event)?;
-            return match self.db.finding(f.id)? {
-                Some(filed) => self.reproduce_filed(&filed),
-                None => Ok(()),
-            };
-        }
-
         let build = self.build_id(&f.target);
         let (repro, report) = match self.runner(&f.target) {
             Some(runner) => {
                 let r = runner.reproduce(&input, self.config.repro_runs, None)?;
-                // The full symbolized report, then what the fuzzer printed when it found
-                // the input (a hang that does not replay keeps only that).
                 self.keep_output(f, r.output.as_deref());
                 (r.repro.as_str(), r.report)
             }
@@ -494,11 +550,32 @@ impl Pipeline {
             // not tried here.
             None => (REPRO_PENDING, None),
         };
-        let report = report
-            .or(from_fuzzer)
-            .unwrap_or_else(|| fallback_report(&f.kind));
-        let crash = Crash::new(&f.target, key, &report, &self.signature);
+        let report = report.unwrap_or_else(|| fallback_report(&f.kind));
+        let crash = Crash::new(&f.target, InputKey::of(&bytes), &report, &self.signature);
         self.file(f, crash, repro, build, on_event)
+    }
+
+    /// Files a finding without a report under its kind's frameless bucket, running
+    /// nothing (its target's reproductions are backed up); it is reproduced later.
+    pub fn file_unreported(
+        &mut self,
+        id: i64,
+        on_event: &mut dyn FnMut(TriageEvent),
+    ) -> Result<()> {
+        let Some(f) = self.db.finding(id)?.filter(|f| f.bucket.is_none()) else {
+            return Ok(());
+        };
+        let Ok(bytes) = fs::read(&f.input_path) else {
+            return Ok(());
+        };
+        let crash = Crash::new(
+            &f.target,
+            InputKey::of(&bytes),
+            &fallback_report(&f.kind),
+            &self.signature,
+        );
+        let build = self.build_id(&f.target);
+        self.file(&f, crash, REPRO_PENDING, build, on_event)
     }
 
     /// Reproduces a finding already filed from the fuzzer's report: records how often it
@@ -684,6 +761,18 @@ impl Pipeline {
                 )?;
                 Some(*len)
             }
+            // libFuzzer ran the input and it did not crash: nothing was minimized, and
+            // the bucket says so rather than "minimized" (the path stays empty, so it is
+            // not tried again until a new representative comes).
+            MinimizeOutcome::NotSmaller if m.output.contains(LIBFUZZER_DID_NOT_CRASH) => {
+                self.db
+                    .set_bucket_minimized(id, "", &record.representative)?;
+                on_event(TriageEvent::NotMinimized {
+                    id: id.to_owned(),
+                    target: record.target.clone(),
+                });
+                return Ok(());
+            }
             // Nothing smaller: the input is its own minimized form.
             MinimizeOutcome::NotSmaller => {
                 self.db
@@ -854,6 +943,75 @@ fn fallback_report(kind: &str) -> Report {
 /// What the campaign asks of its triage thread.
 enum Job {
     Finding(i64),
+    /// The disk is full (true) or has room again: no runs, no writes while paused.
+    Pause(bool),
+    /// The campaign is stopping and its workers are gone: file everything sent, then
+    /// reproduce new bugs until `deadline`, then end.
+    Drain {
+        deadline: Instant,
+    },
+}
+
+/// Reproductions waiting, per target, served in turn so one target's crash storm cannot
+/// starve another's new bug; each target holds at most [`WORK_PER_TARGET`].
+#[derive(Debug, Default)]
+pub struct WorkQueue {
+    by_target: BTreeMap<String, VecDeque<Work>>,
+    /// The target served last (the next one after it goes first).
+    last: Option<String>,
+}
+
+/// Reproductions one target may have waiting; findings beyond it wait in the database
+/// (filed from their report where they have one) for a later round.
+pub const WORK_PER_TARGET: usize = 16;
+
+impl WorkQueue {
+    /// Queues `work`; false when the target's queue is full (the work was not queued).
+    pub fn push(&mut self, target: &str, work: Work) -> bool {
+        let q = self.by_target.entry(target.to_owned()).or_default();
+        if q.contains(&work) {
+            return true;
+        }
+        if q.len() >= WORK_PER_TARGET {
+            return false;
+        }
+        // A new bug's reproduction goes before findings still to be described.
+        match work {
+            Work::Reproduce(_) => {
+                let at = q
+                    .iter()
+                    .position(|w| matches!(w, Work::Describe(_)))
+                    .unwrap_or(q.len());
+                q.insert(at, work);
+            }
+            Work::Describe(_) => q.push_back(work),
+        }
+        true
+    }
+
+    /// The next work, taking targets in turn.
+    pub fn pop(&mut self) -> Option<(String, Work)> {
+        let next = match &self.last {
+            Some(last) => self
+                .by_target
+                .range::<String, _>((std::ops::Bound::Excluded(last), std::ops::Bound::Unbounded))
+                .find(|(_, q)| !q.is_empty())
+                .or_else(|| self.by_target.iter().find(|(_, q)| !q.is_empty())),
+            None => self.by_target.iter().find(|(_, q)| !q.is_empty()),
+        }
+        .map(|(t, _)| t.clone())?;
+        let work = self.by_target.get_mut(&next)?.pop_front()?;
+        self.last = Some(next.clone());
+        Some((next, work))
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_target.values().map(VecDeque::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The pipeline on a thread of its own, at low priority, fed by the campaign.
@@ -866,10 +1024,143 @@ pub struct TriageThread {
 /// How often the thread looks for rule changes and rebuilt binaries when idle.
 const IDLE_CHECK: Duration = Duration::from_secs(10);
 
+/// The thread's state between jobs.
+struct Worker {
+    pipeline: Pipeline,
+    on_event: Box<dyn FnMut(TriageEvent) + Send>,
+    work: WorkQueue,
+    to_minimize: VecDeque<String>,
+    paused: bool,
+    drain: Option<Instant>,
+    /// Findings filed and reproductions done since the drain began.
+    drained: (usize, usize),
+}
+
+impl Worker {
+    fn report(&mut self, r: Result<()>) {
+        if let Err(e) = r {
+            (self.on_event)(TriageEvent::Error {
+                message: format!("crash triage: {e}"),
+            });
+        }
+    }
+
+    /// Files a finding from its report (fast); queues what needs a run.
+    fn finding(&mut self, id: i64) {
+        let mut news = Vec::new();
+        let r = self.pipeline.file_finding(id, &mut |e| news.push(e));
+        let filed = news
+            .iter()
+            .any(|e| matches!(e, TriageEvent::NewBucket { .. } | TriageEvent::Filed { .. }));
+        if filed && self.drain.is_some() {
+            self.drained.0 += 1;
+        }
+        for e in news {
+            if let TriageEvent::NewBucket { id, .. } = &e {
+                self.minimize_later(id);
+            }
+            (self.on_event)(e);
+        }
+        match r {
+            Ok(Some(work)) => self.queue(work),
+            Ok(None) => {}
+            Err(e) => self.report(Err(e)),
+        }
+    }
+
+    fn queue(&mut self, work: Work) {
+        let target = match self.pipeline.db.finding(work.finding()) {
+            Ok(Some(f)) => f.target,
+            Ok(None) => return,
+            Err(e) => return self.report(Err(e.into())),
+        };
+        if !self.work.push(&target, work) && matches!(work, Work::Describe(_)) {
+            // Its target's queue is full: filed now under its kind, run later.
+            let mut news = Vec::new();
+            let r = self
+                .pipeline
+                .file_unreported(work.finding(), &mut |e| news.push(e));
+            for e in news {
+                (self.on_event)(e);
+            }
+            self.report(r);
+        }
+    }
+
+    /// One slow step: a reproduction, else (not while draining) a minimization.
+    /// Returns whether there was one.
+    fn step(&mut self) -> bool {
+        if let Some((_, work)) = self.work.pop() {
+            let mut news = Vec::new();
+            let r = self.pipeline.work(work, &mut |e| news.push(e));
+            for e in news {
+                if let TriageEvent::NewBucket { id, .. } = &e {
+                    self.minimize_later(id);
+                }
+                (self.on_event)(e);
+            }
+            self.report(r);
+            if self.drain.is_some() {
+                self.drained.1 += 1;
+            }
+            return true;
+        }
+        if self.drain.is_none()
+            && let Some(id) = self.to_minimize.pop_front()
+        {
+            let r = self.pipeline.minimize(&id, &mut *self.on_event);
+            self.report(r);
+            return true;
+        }
+        false
+    }
+
+    /// Re-tests changed builds, re-reads rules, finds inputs to minimize.
+    fn checks(&mut self) {
+        let r = self.pipeline.reload_rules_if_changed().map(|_| ());
+        self.report(r);
+        for t in self.pipeline.target_names() {
+            let r = self.pipeline.retest(&t, &mut *self.on_event);
+            self.report(r);
+        }
+        // A smaller input may have become a representative.
+        for id in self.pipeline.unminimized().unwrap_or_default() {
+            self.minimize_later(&id);
+        }
+    }
+
+    /// Queues a bucket for minimization once (the same input is not minimized twice).
+    fn minimize_later(&mut self, id: &str) {
+        if !self.to_minimize.iter().any(|q| q == id) {
+            self.to_minimize.push_back(id.to_owned());
+        }
+    }
+
+    /// What an earlier run left: findings not filed, new bugs not reproduced.
+    fn resume(&mut self) {
+        let pending = match self.pipeline.db.pending_findings() {
+            Ok(p) => p,
+            Err(e) => return self.report(Err(e.into())),
+        };
+        for f in pending {
+            self.finding(f.id);
+        }
+        match self.pipeline.db.unreproduced_findings() {
+            Ok(fs) => {
+                for f in fs {
+                    self.queue(Work::Reproduce(f.id));
+                }
+            }
+            Err(e) => self.report(Err(e.into())),
+        }
+    }
+}
+
 impl TriageThread {
-    /// Starts the thread: it first re-tests buckets against changed builds and triages
-    /// what an earlier run left pending, then each finding sent to it, then minimizes
-    /// new representatives when nothing else waits.
+    /// Starts the thread: it first re-tests buckets against changed builds and takes up
+    /// what an earlier run left, then files each finding sent to it as it comes — from
+    /// the fuzzer's report, running nothing, so it keeps up with any crash storm — and
+    /// between findings reproduces new bugs (targets in turn), then minimizes.
     pub fn spawn(
         layout: Layout,
         targets: BTreeMap<String, TriageTarget>,
@@ -882,7 +1173,7 @@ impl TriageThread {
         let handle = std::thread::Builder::new()
             .name("triage".into())
             .spawn(move || {
-                let mut pipeline = match Pipeline::open(layout, targets, config) {
+                let pipeline = match Pipeline::open(layout, targets, config) {
                     Ok(p) => p,
                     Err(e) => {
                         on_event(TriageEvent::Error {
@@ -891,71 +1182,16 @@ impl TriageThread {
                         return;
                     }
                 };
-                let stopped = || stopping.load(std::sync::atomic::Ordering::Relaxed);
-                let report = |r: Result<()>, on_event: &mut dyn FnMut(TriageEvent)| {
-                    if let Err(e) = r {
-                        on_event(TriageEvent::Error {
-                            message: format!("crash triage: {e}"),
-                        });
-                    }
+                let mut w = Worker {
+                    pipeline,
+                    on_event,
+                    work: WorkQueue::default(),
+                    to_minimize: VecDeque::new(),
+                    paused: false,
+                    drain: None,
+                    drained: (0, 0),
                 };
-                for t in pipeline.target_names() {
-                    if stopped() {
-                        return;
-                    }
-                    let r = pipeline.retest(&t, &mut *on_event);
-                    report(r, &mut *on_event);
-                }
-                let r = pipeline.triage_pending(&mut *on_event).map(|_| ());
-                report(r, &mut *on_event);
-                let mut to_minimize: VecDeque<String> =
-                    pipeline.unminimized().unwrap_or_default().into();
-                let mut last_check = std::time::Instant::now();
-                loop {
-                    if stopped() {
-                        return;
-                    }
-                    let wait = if to_minimize.is_empty() {
-                        IDLE_CHECK
-                    } else {
-                        Duration::ZERO
-                    };
-                    match rx.recv_timeout(wait) {
-                        Ok(Job::Finding(id)) => {
-                            let mut news = Vec::new();
-                            let r = pipeline.triage(id, &mut |e| news.push(e));
-                            report(r, &mut *on_event);
-                            for e in news {
-                                if let TriageEvent::NewBucket { id, .. } = &e {
-                                    to_minimize.push_back(id.clone());
-                                }
-                                on_event(e);
-                            }
-                        }
-                        Err(mpsc::RecvTimeoutError::Timeout) => {
-                            if let Some(id) = to_minimize.pop_front() {
-                                let r = pipeline.minimize(&id, &mut *on_event);
-                                report(r, &mut *on_event);
-                            }
-                        }
-                        Err(mpsc::RecvTimeoutError::Disconnected) => return,
-                    }
-                    if last_check.elapsed() >= IDLE_CHECK {
-                        last_check = std::time::Instant::now();
-                        let r = pipeline.reload_rules_if_changed().map(|_| ());
-                        report(r, &mut *on_event);
-                        for t in pipeline.target_names() {
-                            let r = pipeline.retest(&t, &mut *on_event);
-                            report(r, &mut *on_event);
-                        }
-                        // A smaller input may have become a representative.
-                        for id in pipeline.unminimized().unwrap_or_default() {
-                            if !to_minimize.contains(&id) {
-                                to_minimize.push_back(id);
-                            }
-                        }
-                    }
-                }
+                run_thread(&mut w, &rx, &stopping);
             })?;
         Ok(TriageThread {
             tx: Some(tx),
@@ -966,8 +1202,28 @@ impl TriageThread {
 
     /// Queues a new finding.
     pub fn finding(&self, id: i64) {
+        self.send(Job::Finding(id));
+    }
+
+    /// Pauses (disk full) or resumes the pipeline.
+    pub fn pause(&self, paused: bool) {
+        self.send(Job::Pause(paused));
+    }
+
+    /// The campaign's workers are gone: file everything sent so far, reproduce new bugs
+    /// until `deadline`, then end (see [`TriageThread::is_finished`]). The thread reports
+    /// [`TriageEvent::Drained`] when it is done.
+    pub fn drain(&self, deadline: Instant) {
+        self.send(Job::Drain { deadline });
+    }
+
+    pub fn is_finished(&self) -> bool {
+        self.handle.as_ref().is_none_or(|h| h.is_finished())
+    }
+
+    fn send(&self, job: Job) {
         if let Some(tx) = &self.tx {
-            let _ = tx.send(Job::Finding(id));
+            let _ = tx.send(job);
         }
     }
 
@@ -977,11 +1233,130 @@ impl TriageThread {
     pub fn finish(mut self, wait: Duration) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         drop(self.tx.take());
-        let deadline = std::time::Instant::now() + wait;
+        let deadline = Instant::now() + wait;
         if let Some(h) = self.handle.take() {
-            while !h.is_finished() && std::time::Instant::now() < deadline {
+            while !h.is_finished() && Instant::now() < deadline {
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+    }
+}
+
+fn run_thread(w: &mut Worker, rx: &mpsc::Receiver<Job>, stopping: &std::sync::atomic::AtomicBool) {
+    let stopped = || stopping.load(std::sync::atomic::Ordering::Relaxed);
+    for t in w.pipeline.target_names() {
+        if stopped() {
+            return;
+        }
+        let r = w.pipeline.retest(&t, &mut *w.on_event);
+        w.report(r);
+    }
+    w.resume();
+    for id in w.pipeline.unminimized().unwrap_or_default() {
+        w.minimize_later(&id);
+    }
+    let mut last_check = Instant::now();
+    loop {
+        if stopped() {
+            return;
+        }
+        // Every finding waiting is filed before any slow step.
+        loop {
+            match rx.try_recv() {
+                Ok(job) => handle_job(w, job),
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) if w.drain.is_some() => break,
+                Err(mpsc::TryRecvError::Disconnected) => return,
+            }
+            if stopped() {
+                return;
+            }
+        }
+        if let Some(deadline) = w.drain {
+            if Instant::now() >= deadline || !w.step() {
+                let left = w.work.len();
+                (w.on_event)(TriageEvent::Drained {
+                    filed: w.drained.0,
+                    reproduced: w.drained.1,
+                    left,
+                });
+                return;
+            }
+            continue;
+        }
+        let busy = !w.paused && w.step();
+        let wait = if busy { Duration::ZERO } else { IDLE_CHECK };
+        match rx.recv_timeout(wait) {
+            Ok(job) => handle_job(w, job),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+        if !w.paused && last_check.elapsed() >= IDLE_CHECK {
+            last_check = Instant::now();
+            w.checks();
+        }
+    }
+}
+
+fn handle_job(w: &mut Worker, job: Job) {
+    match job {
+        // While the disk is full nothing is written: the finding is filed on resume
+        // (it is in the database, pending).
+        Job::Finding(_) if w.paused => {}
+        Job::Finding(id) => w.finding(id),
+        Job::Pause(p) => {
+            let resumed = w.paused && !p;
+            w.paused = p;
+            if resumed {
+                w.resume();
+            }
+        }
+        Job::Drain { deadline } => {
+            w.drain = Some(deadline);
+            w.paused = false;
+            // Findings an earlier pause left pending are part of what is drained.
+            w.resume();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_take_turns_and_new_bugs_go_first() {
+        let mut q = WorkQueue::default();
+        assert!(q.push("a", Work::Describe(1)));
+        assert!(q.push("a", Work::Reproduce(2)));
+        assert!(q.push("a", Work::Reproduce(3)));
+        assert!(q.push("b", Work::Describe(4)));
+        assert!(
+            q.push("a", Work::Reproduce(2)),
+            "a duplicate is already queued"
+        );
+        assert_eq!(q.len(), 4);
+        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
+        assert_eq!(
+            order,
+            vec![
+                ("a".into(), Work::Reproduce(2)),
+                ("b".into(), Work::Describe(4)),
+                ("a".into(), Work::Reproduce(3)),
+                ("a".into(), Work::Describe(1)),
+            ]
+        );
+        assert!(q.is_empty());
+    }
+
+    #[test]
+    fn a_storm_of_one_target_is_bounded() {
+        let mut q = WorkQueue::default();
+        for id in 0..WORK_PER_TARGET as i64 {
+            assert!(q.push("storm", Work::Describe(id)));
+        }
+        assert!(!q.push("storm", Work::Describe(999)));
+        assert!(q.push("quiet", Work::Reproduce(1000)));
+        assert_eq!(q.len(), WORK_PER_TARGET + 1);
     }
 }

@@ -1,6 +1,6 @@
 //! Plain-text formatting shared by the live view and the one-shot `status` table.
 
-use crate::wire::StatusWire;
+use crate::wire::{StatusWire, TargetWire};
 
 /// 1536 → "1.5K": binary units, one decimal.
 pub fn human_bytes(n: i64) -> String {
@@ -29,30 +29,89 @@ pub fn age(ms: i64) -> String {
     }
 }
 
+/// An exec rate: `850`, `12.3k`, `1.5M`.
+pub fn rate(r: f64) -> String {
+    if r >= 1e6 {
+        format!("{:.1}M", r / 1e6)
+    } else if r >= 1e4 {
+        format!("{:.0}k", r / 1e3)
+    } else if r >= 1e3 {
+        format!("{:.1}k", r / 1e3)
+    } else {
+        format!("{r:.0}")
+    }
+}
+
+/// Seconds as the two largest units, spaced: "45s", "3h 20m", "2d".
+pub fn span(s: u64) -> String {
+    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    let Some(i) = units.iter().position(|(n, _)| s >= *n) else {
+        return "0s".into();
+    };
+    let (n, u) = units[i];
+    let mut out = format!("{}{u}", s / n);
+    if let Some((m, v)) = units.get(i + 1) {
+        let rest = (s % n) / m;
+        if rest > 0 {
+            out.push_str(&format!(" {rest}{v}"));
+        }
+    }
+    out
+}
+
+/// A target's turn: `tier1 3h/48h` (used of its budget in the current cycle).
+fn turn(t: &TargetWire) -> String {
+    match &t.schedule {
+        Some(s) => format!("{} {}/{}", s.tier, span(s.used_s), span(s.budget_s)),
+        None => "-".into(),
+    }
+}
+
+/// The rate column: now while running; after a stop, the last rate and the run's
+/// average, labelled.
+fn rates(t: &TargetWire) -> (String, String) {
+    let now = if t.state == "running" {
+        rate(t.execs_per_sec.unwrap_or(0.0))
+    } else {
+        "-".into()
+    };
+    let before = match (t.last_execs_per_sec, t.avg_execs_per_sec) {
+        (Some(l), Some(a)) if l > 0.0 || a > 0.0 => format!("{}/{}", rate(l), rate(a)),
+        _ => "-".into(),
+    };
+    (now, before)
+}
+
 /// The one-shot `status` table of one node's status document.
 pub fn table(doc: &StatusWire) -> String {
     let mut out = format!(
-        "{:<22} {:<8} {:>3} {:>12} {:>9} {:>7} {:>8} {:>15} {:>7} {:>7}  {}\n",
+        "{:<22} {:<9} {:>3} {:>12} {:>7} {:>11} {:>7} {:>8} {:>15} {:>5} {:>6} {:>7} {:<16} {:>7}  {}\n",
         "TARGET",
         "STATE",
         "W",
         "EXECS",
         "EXEC/S",
+        "LAST/AVG",
         "COV",
         "FT",
         "CORPUS",
-        "CRASHES",
+        "BUGS",
+        "INPUTS",
+        "HITS",
+        "TURN",
         "UPTIME",
         "LAST NEW COVERAGE"
     );
     for t in &doc.targets {
+        let (now, before) = rates(t);
         out += &format!(
-            "{:<22} {:<8} {:>3} {:>12} {:>9.0} {:>7} {:>8} {:>15} {:>7} {:>7}  {}\n",
+            "{:<22} {:<9} {:>3} {:>12} {:>7} {:>11} {:>7} {:>8} {:>15} {:>5} {:>6} {:>7} {:<16} {:>7}  {}\n",
             t.name,
-            t.state,
+            t.state_word(),
             t.workers.unwrap_or(0),
             t.execs.unwrap_or(0),
-            t.execs_per_sec.unwrap_or(0.0),
+            now,
+            before,
             t.coverage.map_or("-".into(), |c| c.to_string()),
             t.features.map_or("-".into(), |c| c.to_string()),
             format!(
@@ -60,7 +119,10 @@ pub fn table(doc: &StatusWire) -> String {
                 t.corpus_files.unwrap_or(0),
                 human_bytes(t.corpus_bytes.unwrap_or(0))
             ),
+            t.bug_count(),
+            t.inputs.unwrap_or(0),
             t.crashes.unwrap_or(0),
+            turn(t),
             t.uptime
                 .map_or("-".into(), |u| format!("{:.1}%", u * 100.0)),
             t.last_new_coverage_at.as_deref().unwrap_or("-"),
@@ -68,10 +130,16 @@ pub fn table(doc: &StatusWire) -> String {
         if let Some(m) = &t.message {
             out += &format!("  └ {m}\n");
         }
+        if let Some(n) = t.lost_findings.filter(|n| *n > 0) {
+            out += &format!(
+                "  └ {n} crash report(s) lost: a worker was cut off before writing its input (see its log)\n"
+            );
+        }
     }
+    out += &totals(doc);
     if let Some(s) = &doc.system {
         out += &format!(
-            "\nsystem: cpu {:.0}%  memory {} of {}  disk {:.0}% used\n",
+            "system: cpu {:.0}%  memory {} of {}  disk {:.0}% used\n",
             s.cpu_percent.unwrap_or(0.0),
             human_bytes(s.mem_used_bytes.unwrap_or(0) as i64),
             human_bytes(s.mem_total_bytes.unwrap_or(0) as i64),
@@ -79,6 +147,37 @@ pub fn table(doc: &StatusWire) -> String {
         );
     }
     out
+}
+
+/// The totals line under the table.
+pub fn totals(doc: &StatusWire) -> String {
+    let t = &doc.targets;
+    let running = t.iter().filter(|t| t.state == "running").count();
+    let never = t.iter().filter(|t| t.state_word() == "never run").count();
+    let workers: i64 = t.iter().map(|t| t.workers.unwrap_or(0)).sum();
+    let execs: i64 = t.iter().map(|t| t.execs.unwrap_or(0)).sum();
+    let rate_now: f64 = t
+        .iter()
+        .filter(|t| t.state == "running")
+        .map(|t| t.execs_per_sec.unwrap_or(0.0))
+        .sum();
+    let bugs: i64 = t.iter().map(TargetWire::bug_count).sum();
+    let inputs: i64 = t.iter().map(|t| t.inputs.unwrap_or(0)).sum();
+    let hits: i64 = t.iter().map(|t| t.crashes.unwrap_or(0)).sum();
+    let pending: i64 = t.iter().map(|t| t.pending.unwrap_or(0)).sum();
+    let mut line = format!(
+        "\ntotal: {running} of {} targets running on {workers} workers, {} execs/s; {execs} execs; {bugs} bugs, {inputs} crashing inputs, {hits} crash hits",
+        t.len(),
+        rate(rate_now)
+    );
+    if pending > 0 {
+        line += &format!(" ({pending} inputs not triaged yet)");
+    }
+    if never > 0 {
+        line += &format!("; {never} never run");
+    }
+    line.push('\n');
+    line
 }
 
 #[cfg(test)]
@@ -93,5 +192,8 @@ mod tests {
         assert_eq!(age(725_000), "12m05s");
         assert_eq!(age(3 * 3_600_000 + 20 * 60_000), "3h20m");
         assert_eq!(age(-5), "0s");
+        assert_eq!(span(2 * 86_400), "2d");
+        assert_eq!(span(3 * 3600 + 20 * 60 + 5), "3h 20m");
+        assert_eq!(rate(12_345.0), "12k");
     }
 }

@@ -41,6 +41,41 @@ pub struct TargetWire {
     pub last_new_coverage_at: Option<String>,
     pub uptime: Option<f64>,
     pub message: Option<String>,
+    pub never_run: bool,
+    pub last_execs_per_sec: Option<f64>,
+    pub avg_execs_per_sec: Option<f64>,
+    pub inputs: Option<i64>,
+    pub bugs: Option<i64>,
+    pub pending: Option<i64>,
+    pub lost_findings: Option<i64>,
+    pub schedule: Option<ScheduleWire>,
+}
+
+/// A target's place in its tier's schedule.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ScheduleWire {
+    pub tier: String,
+    pub cycle: u64,
+    pub budget_s: u64,
+    pub used_s: u64,
+    pub left_s: u64,
+}
+
+impl TargetWire {
+    /// The state as people read it: `never run` apart from `stopped`.
+    pub fn state_word(&self) -> &str {
+        if self.never_run && self.state != "running" && self.state != "failed" {
+            "never run"
+        } else {
+            &self.state
+        }
+    }
+
+    /// Bugs: `bugs`, or `buckets` from a node before the three counts were named.
+    pub fn bug_count(&self) -> i64 {
+        self.bugs.or(self.buckets).unwrap_or(0)
+    }
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]

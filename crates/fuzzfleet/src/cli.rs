@@ -14,7 +14,7 @@ Getting started:
   fuzzfleet run --budget 10s --once     a smoke run: every target for 10 s
   fuzzfleet run                         the configured campaign, until Ctrl-C
   fuzzfleet status                      what is running and what it found
-  fuzzfleet crashes list                the findings, newest last
+  fuzzfleet crashes list                the bugs found, most severe first
   fuzzfleet doctor                      what is missing on this machine, and the fix
 
 Exit codes: 0 ok, 1 the command ran and found a problem, 2 usage or config error, 3 internal failure.";
@@ -59,10 +59,16 @@ pub enum Command {
     },
     /// Write every corpus, finding and the database to FILE (a .tar.gz with a manifest
     /// of checksums); works while a campaign runs.
-    Backup { file: PathBuf },
+    Backup {
+        /// The archive to write (a .tar.gz; replaced atomically if it exists).
+        file: PathBuf,
+    },
     /// Restore a backup into the state dir, merging with what is there (nothing is
     /// replaced or duplicated); a corrupt archive is refused before anything is written.
-    Restore { file: PathBuf },
+    Restore {
+        /// An archive written by `fuzzfleet backup`.
+        file: PathBuf,
+    },
     /// Check toolchains, engines, limits and the state dir, and say what to fix.
     Doctor(DoctorArgs),
     /// Serve the state over HTTP: the JSON API, Prometheus /metrics and a web dashboard
@@ -166,15 +172,17 @@ pub struct StatusArgs {
     #[arg(long, conflicts_with = "watch")]
     pub json: bool,
     /// A live view, refreshed every --interval: s sort, r reverse, ↑↓ select, Enter
-    /// details, n next node, q quit. Shows the local node and the config's nodes that
-    /// have an `api` URL, or only the --node URLs.
+    /// details, n next node, q quit. Shows the local node and every node of the config
+    /// (read at its `api` URL, or through an SSH tunnel to its agent), or only the --node
+    /// URLs.
     #[arg(long)]
     pub watch: bool,
     /// Read a remote agent's HTTP API instead of the local state, e.g.
     /// `http://127.0.0.1:7878` (repeatable).
     #[arg(long = "node", value_name = "URL")]
     pub nodes: Vec<String>,
-    /// Read every node of the config that has an `api` URL (token from its `token_file`).
+    /// Read every node of the config: at its `api` URL, or through an SSH tunnel to its
+    /// agent's loopback port (token from its `token_file`).
     #[arg(long, conflicts_with = "nodes")]
     pub all_nodes: bool,
     /// File holding the bearer token sent to the --node URLs.
@@ -187,16 +195,20 @@ pub struct StatusArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum CrashesCommand {
-    /// List the bugs: one bucket per signature, most severe first, then findings not
-    /// triaged yet (repro `pending`), each its own entry.
+    /// List the bugs: one bucket per signature, most severe first; crashing inputs not
+    /// triaged yet are one summary line per target (`--pending` lists each).
     List {
-        /// Print as JSON (`{version, buckets: [...]}`).
+        /// Print as JSON (`{version, buckets: [...]}`; untriaged inputs are entries of
+        /// their own with repro `pending`).
         #[arg(long)]
         json: bool,
+        /// List each untriaged crashing input on its own line.
+        #[arg(long)]
+        pending: bool,
     },
     /// Show one bucket: title, severity, counts, inputs, state and the full report.
     Show {
-        /// The bucket id from `crashes list`.
+        /// A bucket id, or an untriaged input's id, from `crashes list`.
         id: String,
         /// Print as JSON.
         #[arg(long)]
@@ -205,6 +217,8 @@ pub enum CrashesCommand {
     /// Run a bucket's input (the minimized one when there is one) against the current
     /// build; exit 0 when it crashes with the bucket's signature, 1 when it does not.
     Repro {
+        /// A bucket id, or an untriaged input's id, from `crashes list` (an untriaged
+        /// input is triaged first).
         id: String,
         /// How many runs (default: `[crashes] repro_runs`).
         #[arg(long, value_name = "N")]
@@ -216,6 +230,7 @@ pub enum CrashesCommand {
     /// Minimize a bucket's input now (a campaign does this in the background); the
     /// result must still crash with the bucket's signature. Both inputs are kept.
     Minimize {
+        /// A bucket id, or an untriaged input's id, from `crashes list`.
         id: String,
         /// Time box (default: `[crashes] minimize_budget`).
         #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -236,7 +251,9 @@ pub enum CrashesCommand {
     /// Write each bucket to DIR/<target>/<id>/ (input, minimized input, report,
     /// bucket.json); with --sarif also DIR/fuzzfleet.sarif for CI code scanning.
     Export {
+        /// The directory to write into (created if missing).
         dir: PathBuf,
+        /// Also write DIR/fuzzfleet.sarif (SARIF 2.1.0: one result per bug).
         #[arg(long)]
         sarif: bool,
     },

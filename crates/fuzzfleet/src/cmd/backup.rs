@@ -33,6 +33,10 @@ pub fn restore(ctx: &Context, file: &Path) -> Result<i32> {
     let _lock = super::lock_state(&layout, "`restore`")?;
     match backup::restore(&layout, file) {
         Ok(stats) => {
+            // The corpus figures `status` shows are what is on disk now.
+            let db = fleet_store::Db::open(&layout.db_path())?;
+            let names: Vec<String> = db.targets()?.into_iter().map(|t| t.name).collect();
+            fleet_run::corpus::recount(&layout, &db, &names)?;
             println!(
                 "restored {} files ({} bytes) and {} findings into {}; {} files were already there",
                 stats.files,

@@ -89,6 +89,8 @@ pub fn corpus(ctx: &Context, cmd: CorpusCommand) -> Result<i32> {
                 }
                 Err(e) => return Err(e.into()),
             };
+            let db = fleet_store::Db::open(&layout.db_path())?;
+            fleet_run::corpus::recount(&layout, &db, std::slice::from_ref(&target))?;
             println!(
                 "{target}: {} files, {} bytes, {} features -> {} files, {} bytes, {} features",
                 outcome.files_before,

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::Write;
 use std::path::Path;
 
 use anyhow::{Context as _, Result};
@@ -31,19 +32,26 @@ pub fn crashes(ctx: &Context, cmd: CrashesCommand) -> Result<i32> {
         Pipeline::open(layout.clone(), targets, config).map_err(triage_error)
     };
     match cmd {
-        CrashesCommand::List { json: true } => {
+        CrashesCommand::List { json: true, .. } => {
             println!("{}", serde_json::to_string_pretty(&doc()?)?);
         }
-        CrashesCommand::List { json: false } => list(&doc()?),
+        CrashesCommand::List {
+            json: false,
+            pending,
+        } => list(&doc()?, pending),
         CrashesCommand::Show { id, json } => {
             let id = filed_id(&db, id)?;
             let doc = doc()?;
             let b = find(&doc, &id)?;
-            show(b, json)?;
+            let binary = plan
+                .as_ref()
+                .and_then(|p| plan::triage_targets(p).remove(&b.target))
+                .map(|t| t.binary);
+            show(b, binary.as_deref(), json)?;
         }
         CrashesCommand::Repro { id, runs, json } => {
-            let id = filed_id(&db, id)?;
             let mut p = pipeline()?;
+            let id = triaged_id(&db, &mut p, id)?;
             let runs = runs
                 .or(plan.as_ref().map(|p| p.crashes.repro_runs))
                 .unwrap_or(fleet_crash::DEFAULT_RUNS)
@@ -91,8 +99,8 @@ pub fn crashes(ctx: &Context, cmd: CrashesCommand) -> Result<i32> {
             return Ok(if reproduced { exit::OK } else { exit::PROBLEM });
         }
         CrashesCommand::Minimize { id, budget } => {
-            let id = filed_id(&db, id)?;
             let mut p = pipeline()?;
+            let id = triaged_id(&db, &mut p, id)?;
             if let Some(b) = budget {
                 p.set_minimize_budget(b);
             }
@@ -103,6 +111,12 @@ pub fn crashes(ctx: &Context, cmd: CrashesCommand) -> Result<i32> {
             let doc = doc()?;
             let b = find(&doc, &id)?;
             for e in &events {
+                if let TriageEvent::NotMinimized { .. } = e {
+                    println!(
+                        "bucket {id}: not minimized: its input {} does not crash with this build",
+                        b.input_path
+                    );
+                }
                 if let TriageEvent::Minimized { from, to, .. } = e {
                     match to {
                         Some(to) => println!(
@@ -128,8 +142,8 @@ pub fn crashes(ctx: &Context, cmd: CrashesCommand) -> Result<i32> {
             let mut p = pipeline()?;
             let now = p.split(&id).map_err(triage_error)?;
             println!(
-                "split {id}: its crashes are now in {} bucket(s): {}",
-                now.len(),
+                "split {id}: its crashes are now in {}: {}",
+                super::run::plural(now.len(), "bucket"),
                 now.join(", ")
             );
         }
@@ -152,17 +166,39 @@ pub fn crashes(ctx: &Context, cmd: CrashesCommand) -> Result<i32> {
                     .iter()
                     .filter(|e| matches!(e, TriageEvent::NewBucket { .. }))
                     .count();
-                println!("triaged {n} finding(s): {new} new bug(s)");
+                println!(
+                    "triaged {}: {}",
+                    super::run::plural(n, "crashing input"),
+                    super::run::plural(new, "new bug")
+                );
             }
         }
         CrashesCommand::Export { dir, sarif } => {
             let doc = doc()?;
             let n = export(&doc, &dir)?;
-            let mut what = format!("{n} bucket(s) to {}", dir.display());
+            let mut what = format!("{} to {}", super::run::plural(n, "bucket"), dir.display());
             if sarif {
                 let p = pipeline()?;
+                // Counts as every other output gives them: artifacts (times hit), not
+                // the inputs the pipeline holds.
+                let counts: BTreeMap<&str, i64> = doc
+                    .buckets
+                    .iter()
+                    .map(|b| (b.id.as_str(), b.count))
+                    .collect();
+                let buckets: Vec<fleet_crash::Bucket> = p
+                    .crash_buckets()
+                    .into_iter()
+                    .map(|b| {
+                        let mut b = b.clone();
+                        if let Some(&n) = counts.get(b.id.as_str()) {
+                            b.count = n.max(0) as u64;
+                        }
+                        b
+                    })
+                    .collect();
                 let log = fleet_crash::sarif::to_sarif(
-                    p.crash_buckets(),
+                    buckets.iter(),
                     &fleet_crash::sarif::SarifOptions {
                         source_root: plan
                             .as_ref()
@@ -201,6 +237,21 @@ fn filed_id(db: &fleet_store::Db, id: String) -> Result<String> {
     Ok(filed.unwrap_or(id))
 }
 
+/// Like [`filed_id`], and an input not triaged yet is triaged now, so every id `crashes
+/// list` prints works with `repro` and `minimize`.
+fn triaged_id(db: &fleet_store::Db, p: &mut Pipeline, id: String) -> Result<String> {
+    let pending = db
+        .pending_findings()?
+        .into_iter()
+        .find(|f| report::bucket_id(f) == id);
+    if let Some(f) = pending {
+        eprintln!("input {id} is not triaged yet: triaging it first ...");
+        p.triage(f.id, &mut |e| print_event(&e))
+            .map_err(triage_error)?;
+    }
+    filed_id(db, id)
+}
+
 fn find<'a>(doc: &'a CrashesDoc, id: &str) -> Result<&'a Bucket> {
     doc.buckets
         .iter()
@@ -208,38 +259,84 @@ fn find<'a>(doc: &'a CrashesDoc, id: &str) -> Result<&'a Bucket> {
         .ok_or_else(|| exit::usage(format!("no bucket {id} (see `fuzzfleet crashes list`)")))
 }
 
-fn list(doc: &CrashesDoc) {
-    println!(
-        "{:<17} {:<20} {:<9} {:<8} {:>6} {:<9} {:<9}  TITLE",
-        "ID", "TARGET", "SEVERITY", "REPRO", "COUNT", "STATE", "MINIMIZED"
-    );
-    for b in &doc.buckets {
-        println!(
-            "{:<17} {:<20} {:<9} {:<8} {:>6} {:<9} {:<9}  {}",
+fn list(doc: &CrashesDoc, each_pending: bool) {
+    let out = &mut std::io::stdout().lock();
+    let _ = write_list(out, doc, each_pending);
+}
+
+/// The table: triaged bugs, then the untriaged inputs (a summary per target unless
+/// `each_pending`).
+fn write_list(out: &mut dyn Write, doc: &CrashesDoc, each_pending: bool) -> std::io::Result<()> {
+    let (bugs, pending): (Vec<&Bucket>, Vec<&Bucket>) =
+        doc.buckets.iter().partition(|b| b.signature.is_some());
+    let row = |out: &mut dyn Write, b: &Bucket| {
+        writeln!(
+            out,
+            "{:<17} {:<20} {:<9} {:<9} {:>6} {:<9} {:<9}  {}",
             b.id,
             b.target,
             b.severity.as_deref().unwrap_or("-"),
             b.repro,
             b.count,
             b.state.as_deref().unwrap_or("-"),
-            if b.minimized_path.is_some() {
-                "yes"
-            } else {
-                "-"
-            },
+            minimized_word(b),
             b.title
-        );
+        )
+    };
+    if !bugs.is_empty() || each_pending {
+        writeln!(
+            out,
+            "{:<17} {:<20} {:<9} {:<9} {:>6} {:<9} {:<9}  TITLE",
+            "ID", "TARGET", "SEVERITY", "REPRO", "COUNT", "STATE", "MINIMIZED"
+        )?;
+    }
+    for b in &bugs {
+        row(out, b)?;
+    }
+    if each_pending {
+        for b in &pending {
+            row(out, b)?;
+        }
+    } else {
+        let mut per_target: BTreeMap<&str, (usize, i64)> = BTreeMap::new();
+        for b in &pending {
+            let e = per_target.entry(b.target.as_str()).or_default();
+            e.0 += 1;
+            e.1 += b.count;
+        }
+        for (target, (inputs, artifacts)) in per_target {
+            writeln!(
+                out,
+                "{target}: {} not triaged yet ({} hits; `fuzzfleet crashes list --pending` lists them)",
+                super::run::plural(inputs, "crashing input"),
+                artifacts
+            )?;
+        }
     }
     if doc.buckets.is_empty() {
-        println!("(no findings yet)");
-    } else if doc.buckets.iter().any(|b| b.signature.is_none()) {
-        println!(
-            "(entries without a severity are not triaged yet: a campaign triages them, or `fuzzfleet crashes triage`)"
-        );
+        writeln!(out, "(no findings yet)")?;
+    } else if !pending.is_empty() {
+        writeln!(
+            out,
+            "(untriaged inputs are triaged by a campaign, or now by `fuzzfleet crashes triage`)"
+        )?;
+    }
+    Ok(())
+}
+
+/// The MINIMIZED column: `yes`, `no-repro` (its input did not crash when minimization
+/// or reproduction ran it), or `-` (not yet).
+fn minimized_word(b: &Bucket) -> &'static str {
+    if b.minimized_path.is_some() {
+        "yes"
+    } else if b.repro == "never" {
+        "no-repro"
+    } else {
+        "-"
     }
 }
 
-fn show(b: &Bucket, json: bool) -> Result<()> {
+fn show(b: &Bucket, binary: Option<&Path>, json: bool) -> Result<()> {
     let report_text = b
         .report_path
         .as_ref()
@@ -277,13 +374,20 @@ fn show(b: &Bucket, json: bool) -> Result<()> {
     println!("last seen:  {}", b.last_seen);
     println!("nodes:      {}", b.nodes.join(", "));
     println!("input:      {}", b.input_path);
-    if let Some(m) = &b.minimized_path {
-        println!("minimized:  {m}");
+    match &b.minimized_path {
+        Some(m) => println!("minimized:  {m}"),
+        None if b.repro == "never" => {
+            println!("minimized:  no: the input does not reproduce with this build")
+        }
+        None => {}
     }
-    if b.signature.is_some() {
-        println!("reproduce:  fuzzfleet crashes repro {}", b.id);
-    } else {
-        println!("reproduce:  <target binary> {}", b.input_path);
+    println!("reproduce:  fuzzfleet crashes repro {}", b.id);
+    let input = b.minimized_path.as_deref().unwrap_or(&b.input_path);
+    match binary {
+        Some(bin) => println!("            {} {}", bin.display(), input),
+        None => println!(
+            "            (the target's binary is not in this config: run it with {input} as its argument)"
+        ),
     }
     match report_text {
         Some(text) => println!("\n{text}"),

@@ -1,5 +1,7 @@
 //! `fuzzfleet regress`: replay corpora and known crash inputs; exit 1 if anything crashes.
 
+use std::collections::BTreeMap;
+
 use anyhow::Result;
 use fleet_run::regress;
 use fleet_run::triage::TriageEvent;
@@ -45,6 +47,12 @@ pub fn regress(ctx: &Context, targets: &[String], json: bool) -> Result<i32> {
         .filter(|b| names.contains(&b.target))
         .collect();
     let regressed = states.iter().any(|b| b.state == "regressed");
+    let bucket_of: BTreeMap<i64, Option<String>> = pipeline
+        .db()
+        .findings()?
+        .into_iter()
+        .map(|f| (f.id, f.bucket))
+        .collect();
     let failed = results.iter().any(|r| !r.passed()) || regressed;
     if json {
         let doc: Vec<_> = results
@@ -93,11 +101,37 @@ pub fn regress(ctx: &Context, targets: &[String], json: bool) -> Result<i32> {
             if let Some(c) = &r.corpus_crash {
                 println!("  └ corpus entry crashes: {c}");
             }
-            for (id, path, how) in &r.still_crashing {
-                println!("  └ finding {id} still crashes ({how}): {path}");
+            // One line per bug, however many of its inputs still crash.
+            let mut crashing: BTreeMap<Option<&str>, Vec<&str>> = BTreeMap::new();
+            for (id, path, _) in &r.still_crashing {
+                let bucket = bucket_of.get(id).and_then(|b| b.as_deref());
+                crashing.entry(bucket).or_default().push(path);
             }
             for b in states.iter().filter(|b| b.target == r.target) {
-                println!("  └ bug {} {}: {}", b.id, b.state.to_uppercase(), b.title);
+                let inputs = crashing.remove(&Some(b.id.as_str())).unwrap_or_default();
+                let still = match inputs.len() {
+                    0 => String::new(),
+                    n => format!(
+                        " ({} still crash{}, e.g. {})",
+                        super::run::plural(n, "input"),
+                        if n == 1 { "es" } else { "" },
+                        inputs[0]
+                    ),
+                };
+                println!(
+                    "  └ bug {} {}: {}{still}",
+                    b.id,
+                    b.state.to_uppercase(),
+                    b.title
+                );
+            }
+            for (_, inputs) in crashing {
+                println!(
+                    "  └ {} not triaged yet still crash{}, e.g. {} (`fuzzfleet crashes triage` files them)",
+                    super::run::plural(inputs.len(), "input"),
+                    if inputs.len() == 1 { "es" } else { "" },
+                    inputs[0]
+                );
             }
         }
         for e in &changes {

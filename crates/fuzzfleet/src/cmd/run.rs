@@ -32,11 +32,18 @@ pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     let summary = fleet_run::run(spec, &mut |n| print_notice(&n, verbose, log))?;
     drop(coverage);
     print_summary(&summary);
-    Ok(if summary.reason == StopReason::NothingToRun {
+    Ok(exit_code(&summary, args.once || args.run_for.is_some()))
+}
+
+/// `run`'s exit status: 1 when nothing could run, or when a bounded run (`--once`,
+/// `--for`) had a target that failed to start; 0 otherwise. An unbounded run goes on
+/// with the targets that work, so only a script's bounded run is told by the status.
+pub(crate) fn exit_code(summary: &fleet_run::Summary, bounded: bool) -> i32 {
+    if summary.reason == StopReason::NothingToRun || (bounded && !summary.failed.is_empty()) {
         exit::PROBLEM
     } else {
         exit::OK
-    })
+    }
 }
 
 /// The state dir from `--state` or the config, created and made absolute.
@@ -71,17 +78,17 @@ pub(crate) fn campaign_spec(
     }
     let wanted: usize = tiers.iter().map(|t| t.workers).sum();
     eprintln!(
-        "fuzzfleet: {} workers, {} targets in {} tiers ({}); state in {}; Ctrl-C stops",
-        wanted.min(workers),
-        names.len(),
-        tiers.len(),
+        "fuzzfleet: {}, {} in {} ({}); state in {}; Ctrl-C stops",
+        plural(wanted.min(workers), "worker"),
+        plural(names.len(), "target"),
+        plural(tiers.len(), "tier"),
         tiers
             .iter()
             .map(|t| format!(
-                "{}: {} workers, {} per target",
+                "{}: {}, {} per target",
                 t.name,
-                t.workers,
-                humantime::format_duration(t.budget)
+                plural(t.workers, "worker"),
+                fleet_run::fmt::duration(t.budget)
             ))
             .collect::<Vec<_>>()
             .join("; "),
@@ -90,9 +97,10 @@ pub(crate) fn campaign_spec(
     if wanted > workers {
         // Each tier needs at least one worker, or the tiers' own `workers` ask for more.
         eprintln!(
-            "fuzzfleet: the {} tiers need {wanted} workers and this node has {workers}: they take turns of up to {} (`tier_slice`); --workers N or --tier T choose otherwise",
+            "fuzzfleet: the {} tiers need {} and this node has {workers}: they take turns of up to {} (`tier_slice`); --workers N or --tier T choose otherwise",
             tiers.len(),
-            humantime::format_duration(plan.tier_slice)
+            plural(wanted, "worker"),
+            fleet_run::fmt::duration(plan.tier_slice)
         );
     }
     let node = fleet_run::hubsync::node_name(&layout)?;
@@ -118,6 +126,7 @@ pub(crate) fn campaign_spec(
             },
             webhook: plan.alerts.webhook.as_ref().map(|u| u.as_str().to_string()),
             digest_after: usize::try_from(plan.alerts.digest_after).unwrap_or(usize::MAX),
+            final_deadline: plan.crashes.triage_deadline,
         }),
         minimize: plan.corpus.minimize_growth.map(|growth| AutoMinimize {
             growth,
@@ -125,20 +134,24 @@ pub(crate) fn campaign_spec(
         }),
         resources: fleet_run::resources::ResourceSpec::from_plan(&plan.alerts),
         reload_on_hup,
+        progress_every: Some(plan.progress_every),
     })
 }
 
+/// "1 worker", "2 workers".
+pub(crate) fn plural(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 pub(crate) fn print_summary(summary: &fleet_run::Summary) {
-    let why = match summary.reason {
-        StopReason::Signal => "stopped by signal",
-        StopReason::TimeUp => "--for elapsed",
-        StopReason::CycleDone => "one cycle done (--once)",
-        StopReason::NothingToRun => "no target could run",
-        StopReason::Reload => "stopped to reload the config (SIGHUP)",
-    };
     eprintln!(
-        "fuzzfleet: {why}; {} new findings (see `fuzzfleet crashes list`)",
-        summary.new_findings
+        "fuzzfleet: {}; {} (see `fuzzfleet crashes list`)",
+        stop_reason(summary.reason),
+        plural(summary.new_findings, "new crashing input")
     );
     for (target, message) in &summary.failed {
         eprintln!("fuzzfleet: target {target} failed: {message}");
@@ -206,8 +219,8 @@ impl CoverageSchedule {
         match cmd.spawn() {
             Ok(child) => {
                 eprintln!(
-                    "fuzzfleet: line coverage of {} target(s) recomputed every {every_text} at nice 19 (logs/coverage.log)",
-                    targets.len()
+                    "fuzzfleet: line coverage of {} recomputed every {every_text} at nice 19 (logs/coverage.log)",
+                    plural(targets.len(), "target")
                 );
                 Some(CoverageSchedule {
                     _owned: fleet_crash::own_child(child.id()),
@@ -258,22 +271,58 @@ impl Log {
     }
 }
 
+/// Why a campaign stopped, in words.
+pub(crate) fn stop_reason(reason: StopReason) -> &'static str {
+    match reason {
+        StopReason::Signal => "stopped by a signal",
+        StopReason::TimeUp => "--for elapsed",
+        StopReason::CycleDone => "one cycle done (--once)",
+        StopReason::NothingToRun => "no target could run",
+        StopReason::Reload => "stopped to reload the config (SIGHUP)",
+    }
+}
+
+/// The periodic summary line.
+fn progress_line(p: &fleet_run::Progress) -> String {
+    let running = if p.running.is_empty() {
+        "nothing running".to_string()
+    } else {
+        format!(
+            "{} on {} ({})",
+            plural(p.running.len(), "target"),
+            plural(p.workers, "worker"),
+            p.running.join(", ")
+        )
+    };
+    let next = match &p.next {
+        Some((what, when)) => format!("; next: {what} in {}", fleet_run::fmt::duration(*when)),
+        None => String::new(),
+    };
+    format!(
+        "progress: {running}; {} execs/s; +{} features; {}, {}{next}",
+        fleet_run::fmt::rate(p.execs_per_sec),
+        p.new_features,
+        plural(p.new_bugs, "new bug"),
+        plural(p.artifacts, "crash artifact")
+    )
+}
+
 pub(crate) fn print_notice(n: &Notice, verbose: bool, log: Log) {
     let at = fleet_store::rfc3339(fleet_store::now_ms());
     let at = &at[11..19];
     let line = match n {
         Notice::TargetStarted { target, workers } => {
-            format!("{target}: fuzzing on {workers} workers")
+            format!("{target}: fuzzing on {}", plural(*workers, "worker"))
         }
+        // One line per new bug comes from triage; each artifact only with --verbose (the
+        // progress line counts them).
+        Notice::Finding { .. } if !verbose => return,
         Notice::Finding {
             target,
             kind,
             id,
             new: true,
-        } => {
-            format!("{target}: NEW {kind} (finding {id}; `fuzzfleet crashes list`)")
-        }
-        Notice::Finding { new: false, .. } if !verbose => return,
+        } => format!("{target}: {kind}, new input (finding {id})"),
         Notice::Finding {
             target, kind, id, ..
         } => format!("{target}: {kind} found again (finding {id})"),
@@ -295,7 +344,15 @@ pub(crate) fn print_notice(n: &Notice, verbose: bool, log: Log) {
         Notice::EngineOutput { target, error } => {
             format!("{target}: unparsed engine output: {error}")
         }
-        Notice::Stopping { reason } => format!("stopping ({reason:?})"),
+        Notice::Stopping { reason } => format!("stopping: {}", stop_reason(*reason)),
+        Notice::Progress(p) => progress_line(p),
+        Notice::FinalTriage { deadline } => format!(
+            "workers stopped; triaging what they found (up to {}; Ctrl-C again to leave it for the next run)",
+            fleet_run::fmt::duration(*deadline)
+        ),
+        Notice::FinalTriageSkipped => {
+            "triage cut short by a second Ctrl-C; the next run or `fuzzfleet crashes triage` takes it up".to_string()
+        }
         Notice::Minimized {
             target,
             outcome: Ok(o),
@@ -331,7 +388,7 @@ pub(crate) fn print_notice(n: &Notice, verbose: bool, log: Log) {
             format!(
                 "tiers' turn: {}{waiting} (next turn in {})",
                 running.join(", "),
-                humantime::format_duration(*turn)
+                fleet_run::fmt::duration(*turn)
             )
         }
         Notice::HubSynced { error: Some(e), .. } => {
@@ -401,6 +458,12 @@ pub(crate) fn triage_line(e: &TriageEvent, verbose: bool) -> Option<String> {
             target,
             from,
             to: Some(to),
+        } if to == from => format!("{target}: bug {id}'s input is already minimal ({to} bytes)"),
+        TriageEvent::Minimized {
+            id,
+            target,
+            from,
+            to: Some(to),
         } => format!("{target}: bug {id}'s input minimized, {from} -> {to} bytes"),
         TriageEvent::Minimized {
             id,
@@ -409,6 +472,9 @@ pub(crate) fn triage_line(e: &TriageEvent, verbose: bool) -> Option<String> {
             ..
         } => format!(
             "{target}: bug {id}: every smaller input crashes differently; its input is the minimal one"
+        ),
+        TriageEvent::NotMinimized { id, target } => format!(
+            "{target}: bug {id}'s input did not crash when minimization ran it: not minimized (does not reproduce)"
         ),
         TriageEvent::Fixed {
             id,
@@ -427,6 +493,30 @@ pub(crate) fn triage_line(e: &TriageEvent, verbose: bool) -> Option<String> {
         } => format!(
             "{target}: bug {id} REGRESSED in build {}: {title}",
             &build[..build.len().min(12)]
+        ),
+        TriageEvent::Drained {
+            filed: 0,
+            reproduced: 0,
+            left: 0,
+        } => "triage done: every finding was already filed".to_string(),
+        TriageEvent::Drained {
+            filed,
+            reproduced,
+            left: 0,
+        } => format!(
+            "triage done: {} filed, {} reproduced",
+            plural(*filed, "crashing input"),
+            plural(*reproduced, "new bug")
+        ),
+        TriageEvent::Drained {
+            filed,
+            reproduced,
+            left,
+        } => format!(
+            "triage deadline: {} filed, {} reproduced, {} left for the next run",
+            plural(*filed, "crashing input"),
+            plural(*reproduced, "new bug"),
+            plural(*left, "reproduction")
         ),
         TriageEvent::Error { message } => format!("triage: {message}"),
     })

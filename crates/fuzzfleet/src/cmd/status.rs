@@ -28,7 +28,13 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<i32> {
     let state = ctx.state_dir(plan.as_ref());
     let db = super::open_db(&state)?;
     let system = fleet_run::system::sample(&state, Duration::from_millis(200));
-    let doc = report::status(&db, &known_targets(plan.as_ref()), system)?;
+    let mut doc = report::status(&db, &known_targets(plan.as_ref()), system)?;
+    if let Some(plan) = &plan {
+        let mut places = report::schedule_places(&db, &tier_budgets(plan))?;
+        for t in &mut doc.targets {
+            t.schedule = places.remove(&t.name);
+        }
+    }
     if args.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
@@ -55,6 +61,18 @@ fn print_resources(r: Option<&fleet_run::resources::ResourcesStatus>) {
             a.kind, a.severity, a.since, a.message
         );
     }
+}
+
+/// The config's tiers as the schedule report reads them.
+pub(crate) fn tier_budgets(plan: &Plan) -> Vec<report::TierBudget> {
+    plan.tiers
+        .iter()
+        .map(|t| report::TierBudget {
+            name: t.name.to_string(),
+            budget: t.budget,
+            targets: t.targets.iter().map(ToString::to_string).collect(),
+        })
+        .collect()
 }
 
 fn known_targets(plan: Option<&Plan>) -> Vec<String> {

@@ -1,0 +1,77 @@
+//! How durations, rates and byte sizes read in every human-facing output: `2d 4h`,
+//! `12h`, `3m 20s`, `1.2k`, `3.4 MB` — short, with spaces, never `2days`.
+
+use std::time::Duration;
+
+/// `45s`, `3m 20s`, `12h`, `2d 4h`: the two largest units, dropping a zero second one.
+pub fn duration(d: Duration) -> String {
+    let s = d.as_secs();
+    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
+    let Some(i) = units.iter().position(|(n, _)| s >= *n) else {
+        return "0s".into();
+    };
+    let (n, u) = units[i];
+    let mut out = format!("{}{u}", s / n);
+    if let Some((m, v)) = units.get(i + 1) {
+        let rest = (s % n) / m;
+        if rest > 0 {
+            out.push_str(&format!(" {rest}{v}"));
+        }
+    }
+    out
+}
+
+/// An exec rate: `850`, `12.3k`, `1.5M`.
+pub fn rate(r: f64) -> String {
+    if r >= 1e6 {
+        format!("{:.1}M", r / 1e6)
+    } else if r >= 1e4 {
+        format!("{:.0}k", r / 1e3)
+    } else if r >= 1e3 {
+        format!("{:.1}k", r / 1e3)
+    } else {
+        format!("{r:.0}")
+    }
+}
+
+/// Bytes in decimal units, as `df -H` and most tools print them: `512 B`, `3.4 MB`.
+pub fn bytes(n: u64) -> String {
+    let units = ["B", "kB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1000.0 && i < units.len() - 1 {
+        v /= 1000.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_short() {
+        let d = |s| duration(Duration::from_secs(s));
+        assert_eq!(d(0), "0s");
+        assert_eq!(d(45), "45s");
+        assert_eq!(d(200), "3m 20s");
+        assert_eq!(d(43_200), "12h");
+        assert_eq!(d(2 * 86_400), "2d");
+        assert_eq!(d(2 * 86_400 + 4 * 3600 + 59), "2d 4h");
+    }
+
+    #[test]
+    fn rates_and_bytes() {
+        assert_eq!(rate(850.4), "850");
+        assert_eq!(rate(1_234.0), "1.2k");
+        assert_eq!(rate(45_000.0), "45k");
+        assert_eq!(rate(1_500_000.0), "1.5M");
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(3_400_000), "3.4 MB");
+    }
+}
