@@ -35,9 +35,22 @@ pub enum WorkerMsg {
     Status(Box<Status>),
     /// The exact execution count libFuzzer printed at exit.
     FinalExecs(u64),
-    /// libFuzzer wrote an artifact; `report` is its output since the last status line.
+    /// libFuzzer wrote an artifact; `report` is its whole report (sent once the report
+    /// ended, which for a timeout or an OOM is after the artifact line).
     Artifact {
         path: PathBuf,
+        report: String,
+    },
+    /// A failure report that no artifact followed before the output ended (the worker
+    /// was stopped while it wrote it): a finding lost, counted and shown.
+    LostReport {
+        report: String,
+    },
+    /// A sanitizer report the target recovered from (UBSan built with
+    /// `-fsanitize-recover`): no artifact; `location` is `FILE:LINE:COL`.
+    Recoverable {
+        location: String,
+        message: String,
         report: String,
     },
     /// A line that looked like engine status but did not parse: shown, never a silent zero.

@@ -86,6 +86,49 @@ pub fn intake(
     })
 }
 
+/// Keeps a sanitizer report the target recovered from (UBSan built with
+/// `-fsanitize-recover`), which has no input: one finding of kind `ubsan` per target and
+/// `key` (fleet-crash's location and message class), named by the key's SHA-1; its first
+/// report is kept (as its report and, there being no input, as its input path), later
+/// sightings are counted.
+pub fn intake_recoverable(
+    layout: &Layout,
+    db: &Db,
+    target: &str,
+    key: &str,
+    report: &str,
+    at_ms: i64,
+) -> Result<Kept, IntakeError> {
+    let kind = FindingKind::Ubsan;
+    let kind_name = kind.to_string();
+    let sha1 = sha1_hex(key.as_bytes());
+    let report_path = layout.finding_report(target, &kind_name, &sha1);
+    let io_err = |source| IntakeError::Io {
+        path: report_path.clone(),
+        source,
+    };
+    fs::create_dir_all(layout.crashes_dir(target)).map_err(io_err)?;
+    if !report_path.exists() {
+        write_atomic(&report_path, report.as_bytes()).map_err(io_err)?;
+    }
+    let (id, new) = db.record_finding(&FindingInsert {
+        target,
+        kind: &kind_name,
+        sha1: &sha1,
+        input_path: &report_path,
+        report_path: Some(&report_path),
+        size_bytes: 0,
+        at_ms,
+        node: None,
+    })?;
+    Ok(Kept {
+        id,
+        kind,
+        sha1,
+        new,
+    })
+}
+
 /// Takes in every artifact waiting in a target's incoming dir. With `settled_only`, files
 /// modified in the last two seconds are left for the next sweep.
 pub fn sweep(

@@ -1,5 +1,7 @@
 //! A worker's output, read on its own thread: every line into a bounded log, status lines
-//! and artifacts (with the report around them) turned into events.
+//! turned into events, and failure reports assembled whole (fleet-engine's
+//! [`ReportAssembler`]): artifacts with their report, reports cut off before their
+//! artifact, sanitizer reports the target recovered from.
 
 use std::collections::VecDeque;
 use std::fs::{self, File};
@@ -7,14 +9,13 @@ use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 
+use fleet_engine::libfuzzer::{Assembled, ReportAssembler};
+
 use crate::events::{Event, RunId, WorkerMsg};
 use crate::output::{LineKind, classify_line, is_inited};
 
 /// Lines of output kept for the message of a worker that ends.
 const TAIL_LINES: usize = 40;
-/// A crash report is the output since the last status line; cap it so a harness that
-/// prints without end cannot make fuzzfleet's memory grow.
-const REPORT_MAX_LINES: usize = 2000;
 
 #[derive(Default)]
 pub(crate) struct OutputSummary {
@@ -32,7 +33,8 @@ pub(crate) fn read_output(
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
     let mut tail: VecDeque<String> = VecDeque::with_capacity(TAIL_LINES);
-    let mut report: Vec<String> = Vec::new();
+    // Bounded: it caps the lines it keeps of a report and of the output before one.
+    let mut reports = ReportAssembler::new();
     let mut saw_inited = false;
     loop {
         buf.clear();
@@ -47,38 +49,54 @@ pub(crate) fn read_output(
             tail.pop_front();
         }
         tail.push_back(line.to_string());
+        // A report ends before the line that ends it is acted on (a status line after
+        // an artifact), so events keep the output's order.
+        for done in reports.feed(line) {
+            let _ = tx.send(Event::Worker(run, assembled(done)));
+        }
         let msg = match classify_line(line) {
             LineKind::Status(status) => {
-                report.clear();
                 if is_inited(&status) && !saw_inited {
                     saw_inited = true;
                     let _ = tx.send(Event::Worker(run, WorkerMsg::Inited));
                 }
                 Some(WorkerMsg::Status(status))
             }
-            LineKind::ArtifactWritten(path) => {
-                report.push(line.to_string());
-                let text = report.join("\n");
-                report.clear();
-                Some(WorkerMsg::Artifact { path, report: text })
-            }
             LineKind::FinalExecs(n) => Some(WorkerMsg::FinalExecs(n)),
             LineKind::Unparsed(error) => Some(WorkerMsg::ParseError(error)),
-            LineKind::Other => {
-                if report.len() < REPORT_MAX_LINES {
-                    report.push(line.to_string());
-                }
-                None
-            }
+            // Artifacts are the assembler's: sent once their report is whole.
+            LineKind::ArtifactWritten(_) | LineKind::Other => None,
         };
         if let Some(msg) = msg {
             let _ = tx.send(Event::Worker(run, msg));
         }
     }
+    for done in reports.end() {
+        let _ = tx.send(Event::Worker(run, assembled(done)));
+    }
     log.flush();
     OutputSummary {
         tail: tail.into(),
         saw_inited,
+    }
+}
+
+fn assembled(done: Assembled) -> WorkerMsg {
+    match done {
+        Assembled::Artifact { path, report } => WorkerMsg::Artifact {
+            path: PathBuf::from(path),
+            report,
+        },
+        Assembled::LostReport { report } => WorkerMsg::LostReport { report },
+        Assembled::Recoverable {
+            location,
+            message,
+            report,
+        } => WorkerMsg::Recoverable {
+            location,
+            message,
+            report,
+        },
     }
 }
 
