@@ -149,11 +149,18 @@ pub fn sync_round(
         })
         .collect();
     let heartbeat = hub.write_heartbeat(&Heartbeat::new(node.clone(), summaries));
+    // Objects the hub holds but this node would not use (bad names, links or FIFOs in a
+    // directory hub, objects not read in time) were skipped: the round itself is ok, and
+    // says what it skipped.
     status.state = "ok".into();
     status.last_ok_at = status.last_sync_at.clone();
-    status.message = heartbeat
+    let notes: Vec<String> = heartbeat
         .err()
-        .map(|e| format!("heartbeat not written: {e}"));
+        .map(|e| format!("heartbeat not written: {e}"))
+        .into_iter()
+        .chain(skipped_note(&report.refused))
+        .collect();
+    status.message = (!notes.is_empty()).then(|| notes.join("; "));
     status.pushed += report.pushed() as u64;
     status.pulled += report.pulled() as u64;
     db.put_meta(
@@ -162,6 +169,21 @@ pub fn sync_round(
         now,
     )?;
     Ok(Round { report, findings })
+}
+
+/// How many hub objects a round skipped, and the first few keys with why.
+fn skipped_note(refused: &[fleet_hub::Refusal]) -> Option<String> {
+    const SHOWN: usize = 3;
+    let first = refused.first()?;
+    let mut note = format!("skipped {} hub object(s): {first}", refused.len());
+    for r in refused.iter().skip(1).take(SHOWN - 1) {
+        note.push_str("; ");
+        note.push_str(&r.to_string());
+    }
+    if refused.len() > SHOWN {
+        note.push_str(&format!("; and {} more", refused.len() - SHOWN));
+    }
+    Some(note)
 }
 
 /// The campaign's sync thread: a round at once, then every `every`, and a last one when
@@ -184,6 +206,9 @@ pub struct RoundOutcome {
     pub pulled: usize,
     pub findings: Vec<(String, String, i64, bool)>,
     pub error: Option<String>,
+    /// Hub objects the round skipped, one line each naming the key and why: the round
+    /// went on without them and is not a failure.
+    pub skipped: Vec<String>,
 }
 
 impl SyncThread {
@@ -217,6 +242,7 @@ impl SyncThread {
                             pulled: 0,
                             findings: Vec::new(),
                             error: Some(error),
+                            skipped: Vec::new(),
                         });
                     }
                 };
@@ -225,6 +251,7 @@ impl SyncThread {
                         Ok(round) => RoundOutcome {
                             pushed: round.report.pushed(),
                             pulled: round.report.pulled(),
+                            skipped: round.report.refused.iter().map(|r| r.to_string()).collect(),
                             findings: round.findings,
                             error: None,
                         },
@@ -233,6 +260,7 @@ impl SyncThread {
                             pulled: 0,
                             findings: Vec::new(),
                             error: Some(e.to_string()),
+                            skipped: Vec::new(),
                         },
                     };
                     send(outcome);
@@ -258,6 +286,65 @@ impl SyncThread {
         let deadline = std::time::Instant::now() + wait;
         while !self.handle.is_finished() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A FIFO planted in a directory hub used to hang every round (the hub then showed
+    /// as degraded for good); now the round ends, ok, and names what it skipped.
+    #[test]
+    fn a_round_skips_a_fifo_in_the_hub_names_it_and_the_hub_stays_ok() {
+        let tmp = fleet_testkit::state_temp_dir();
+        let hub_dir = tmp.path().join("hub");
+        fs::create_dir_all(hub_dir.join("v1/log/t/evil")).unwrap();
+        let fifo = hub_dir.join("v1/log/t/evil/00000000000000000001.json");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let layout = Layout::new(tmp.path().join("state"));
+        fs::create_dir_all(layout.root()).unwrap();
+        let entry = b"an entry of this node";
+        fleet_store::write_atomic(
+            &layout.corpus_dir("t").join(fleet_store::sha1_hex(entry)),
+            entry,
+        )
+        .unwrap();
+        let db = Db::open(&layout.db_path()).unwrap();
+        let options = fleet_hub::HubOptions {
+            request_timeout: std::time::Duration::from_secs(5),
+            ..fleet_hub::HubOptions::default()
+        };
+        let hub = Hub::open(&fleet_config::HubUrl::Dir(hub_dir.clone()), options).unwrap();
+        let (node, targets) = (NodeName::new("n").unwrap(), [TargetName::new("t").unwrap()]);
+        // The rounds run on a thread of their own, so a round that hangs fails the test
+        // at its deadline instead of hanging it.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for _ in 0..2 {
+                let round = sync_round(&hub, &layout, &db, &node, &targets).map(|r| r.report);
+                let status = db.meta(HUB_META).unwrap().unwrap().0;
+                if tx.send((round, status)).is_err() {
+                    return;
+                }
+            }
+        });
+        for round in 0..2 {
+            let (report, json) = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("round {round} did not end within 60 s"));
+            assert_eq!(report.unwrap().pushed(), usize::from(round == 0));
+            let status: HubStatus = serde_json::from_str(&json).unwrap();
+            assert_eq!(status.state, "ok", "{status:?}");
+            let message = status.message.unwrap_or_default();
+            assert!(
+                message.contains(
+                    "skipped 1 hub object(s): refused hub key \
+                     v1/log/t/evil/00000000000000000001.json: a FIFO"
+                ),
+                "{message}"
+            );
         }
     }
 }
