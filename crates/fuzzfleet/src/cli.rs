@@ -10,7 +10,8 @@ corpus entry and crash, and shows what the fleet found.";
 
 const AFTER_HELP: &str = "\
 Getting started:
-  fuzzfleet build                       build the cargo-fuzz targets fleet.toml declares
+  fuzzfleet init                        write a fleet.toml for the harnesses in this directory
+  fuzzfleet build                       build the targets fleet.toml declares
   fuzzfleet run --budget 10s --once     a smoke run: every target for 10 s
   fuzzfleet run                         the configured campaign, until Ctrl-C
   fuzzfleet status                      what is running and what it found
@@ -34,7 +35,12 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Build the targets of every cargo-fuzz [[project]] (nightly, sanitizer coverage; no cargo-fuzz needed).
+    /// Write a commented fleet.toml for this directory: its cargo-fuzz projects and libFuzzer
+    /// harness binaries (and the make/CMake target that builds them), in one tier. Never
+    /// overwrites a file.
+    Init,
+    /// Build the targets of every cargo-fuzz [[project]] (nightly, sanitizer coverage; no
+    /// cargo-fuzz needed) and run every [[harnesses]] build command.
     Build(BuildArgs),
     /// Run a campaign: every tier's targets on every core, until stopped (Ctrl-C stops gracefully).
     Run(RunArgs),
@@ -146,7 +152,7 @@ pub struct RunArgs {
     #[arg(long = "target", value_name = "NAME")]
     pub targets: Vec<String>,
     /// Worker processes in all (default: the config's `workers`, else one per core).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::plan::parse_workers)]
     pub workers: Option<NonZeroUsize>,
     /// Override every target's budget per cycle, e.g. `10s` for a smoke run.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -157,7 +163,7 @@ pub struct RunArgs {
     /// Run one cycle of every tier, then stop.
     #[arg(long)]
     pub once: bool,
-    /// Do not build cargo-fuzz targets first (use what is built).
+    /// Do not build first (cargo-fuzz targets, [[harnesses]] build commands): use what is built.
     #[arg(long)]
     pub no_build: bool,
     /// Print every worker restart, not only findings and failures.
@@ -296,7 +302,7 @@ pub struct AgentArgs {
     #[arg(long)]
     pub build: bool,
     /// Worker processes in all (default: the config's `workers`, else one per core).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = crate::plan::parse_workers)]
     pub workers: Option<NonZeroUsize>,
     /// Log every worker restart, not only findings and failures.
     #[arg(long, short)]

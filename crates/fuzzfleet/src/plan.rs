@@ -18,6 +18,18 @@ pub const ADHOC_TIER: &str = "targets";
 /// Budget of that tier without `--budget`.
 const ADHOC_BUDGET: Duration = Duration::from_secs(3600);
 
+/// `--workers N`: from 1 to the config's ceiling, so a huge number is a usage error
+/// rather than a plan too large to allocate.
+pub fn parse_workers(text: &str) -> Result<std::num::NonZeroUsize, String> {
+    let max = fleet_config::defaults::MAX_WORKERS;
+    match text.trim().parse::<u64>() {
+        Ok(n) if (1..=max).contains(&n) => {
+            Ok(std::num::NonZeroUsize::new(n as usize).expect("not zero"))
+        }
+        _ => Err(format!("expected a number of workers from 1 to {max}")),
+    }
+}
+
 /// Worker processes in all: `--workers`, else the config's, else one per core.
 pub fn total_workers(plan: &Plan, args: &RunArgs) -> usize {
     args.workers
@@ -28,6 +40,7 @@ pub fn total_workers(plan: &Plan, args: &RunArgs) -> usize {
 
 /// The tiers to run, with the `run` options applied.
 pub fn tiers(plan: &Plan, args: &RunArgs, workers: usize) -> Result<Vec<TierSpec>> {
+    require_built(plan)?;
     for t in &args.tiers {
         if plan.tier(t).is_none() {
             let known: Vec<&str> = plan.tiers.iter().map(|t| t.name.as_str()).collect();
@@ -91,10 +104,17 @@ pub fn tiers(plan: &Plan, args: &RunArgs, workers: usize) -> Result<Vec<TierSpec
             None,
         ));
     }
+    if specs.is_empty() && plan.targets.is_empty() {
+        return Err(usage(format!(
+            "{}: nothing to run: the config declares no targets (add [[target]], [[project]] or [[harnesses]]; `fuzzfleet init` writes a config for the current directory)",
+            plan.file.display()
+        )));
+    }
     if specs.is_empty() {
-        return Err(usage(
-            "nothing to run: the selected tiers have none of the selected targets",
-        ));
+        return Err(usage(format!(
+            "{}: nothing to run: the selected tiers have none of the selected targets",
+            plan.file.display()
+        )));
     }
     let fixed: Vec<Option<usize>> = specs.iter().map(|(_, w)| *w).collect();
     let split = split_workers(workers, &fixed);
@@ -143,21 +163,75 @@ pub fn env_of(plan: &Plan, target: &TargetPlan) -> Vec<(String, String)> {
         .unwrap_or_default()
 }
 
-/// The targets the tiers name, grouped by the project that builds them.
-pub fn project_targets<'a>(
-    plan: &'a Plan,
-    targets: impl IntoIterator<Item = &'a str>,
-) -> BTreeMap<usize, Vec<String>> {
-    let mut by_project: BTreeMap<usize, Vec<String>> = BTreeMap::new();
+/// What to build for a set of targets: cargo-fuzz targets by project, and the
+/// `[[harnesses]]` entries (by index) whose build command makes any of them.
+#[derive(Debug, Default)]
+pub struct BuildSet {
+    pub cargo: BTreeMap<usize, Vec<String>>,
+    pub harnesses: std::collections::BTreeSet<usize>,
+    /// Targets whose OSS-Fuzz seed archive is to be unpacked.
+    pub seed_archives: Vec<String>,
+}
+
+impl BuildSet {
+    pub fn is_empty(&self) -> bool {
+        self.cargo.is_empty() && self.harnesses.is_empty() && self.seed_archives.is_empty()
+    }
+}
+
+/// The targets the tiers name, grouped by what builds them.
+pub fn project_targets<'a>(plan: &'a Plan, targets: impl IntoIterator<Item = &'a str>) -> BuildSet {
+    let mut set = BuildSet::default();
     for name in targets {
+        if plan.target(name).is_some_and(|t| t.seed_zip.is_some()) {
+            set.seed_archives.push(name.to_string());
+        }
         if let Some(TargetSource::Project { project }) = plan.target(name).map(|t| &t.source) {
-            by_project
+            set.cargo
                 .entry(*project)
                 .or_default()
                 .push(name.to_string());
         }
+        if let Some(i) = plan
+            .harnesses
+            .iter()
+            .position(|h| h.build.is_some() && h.targets.iter().any(|t| t == name))
+        {
+            set.harnesses.insert(i);
+        }
     }
-    by_project
+    set
+}
+
+/// Every build the plan has: all its projects' targets and every `[[harnesses]]`
+/// build command (those not built yet included).
+pub fn everything(plan: &Plan) -> BuildSet {
+    let mut set = project_targets(plan, plan.targets.iter().map(|t| t.name.as_str()));
+    set.harnesses.extend(
+        plan.harnesses
+            .iter()
+            .enumerate()
+            .filter(|(_, h)| h.build.is_some())
+            .map(|(i, _)| i),
+    );
+    set
+}
+
+/// Refuses a plan whose `[[harnesses]]` directories are not built yet: the targets
+/// the file names there are not known until they are.
+pub fn require_built(plan: &Plan) -> Result<()> {
+    let dirs: Vec<String> = plan
+        .unbuilt_harnesses()
+        .map(|h| h.dir.display().to_string())
+        .collect();
+    if dirs.is_empty() {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "{}: no harness built yet in {}: run `fuzzfleet build` first (it runs the `build` command of [[harnesses]])",
+        plan.file.display(),
+        dirs.join(", ")
+    )))
 }
 
 /// A target as a campaign (or a corpus command) runs it; its binary must exist.
@@ -178,7 +252,7 @@ pub fn campaign_target(plan: &Plan, name: &str) -> Result<CampaignTarget> {
     Ok(CampaignTarget {
         name: name.to_string(),
         binary,
-        seeds: t.seeds.clone(),
+        seeds: seeds_of(t),
         dict: t.dict.clone(),
         rss_limit_mb: t.rss_limit_mb,
         timeout_s: t.timeout_s,
@@ -190,6 +264,17 @@ pub fn campaign_target(plan: &Plan, name: &str) -> Result<CampaignTarget> {
             .collect::<Result<_, _>>()
             .map_err(|e| usage(format!("target {name}: {e}")))?,
         env: env_of(plan, t),
+    })
+}
+
+/// A target's seed directory: its `seeds`, else its OSS-Fuzz seed archive's
+/// directory once `fuzzfleet build` (or `run`, which builds first) has unpacked it.
+pub fn seeds_of(t: &TargetPlan) -> Option<PathBuf> {
+    t.seeds.clone().or_else(|| {
+        t.seed_zip
+            .as_deref()
+            .map(fleet_build::seed_archive_dir)
+            .filter(|d| d.is_dir())
     })
 }
 
@@ -222,6 +307,28 @@ pub fn triage_targets(plan: &Plan) -> BTreeMap<String, fleet_run::triage::Triage
 
 #[cfg(test)]
 mod tests {
+    use super::parse_workers;
+
+    #[test]
+    fn workers_on_the_command_line_are_bounded() {
+        assert_eq!(parse_workers("1").unwrap().get(), 1);
+        assert_eq!(parse_workers("4096").unwrap().get(), 4096);
+        for bad in [
+            "0",
+            "4097",
+            "18446744073709551615",
+            "99999999999999999999",
+            "-1",
+            "x",
+        ] {
+            assert_eq!(
+                parse_workers(bad).unwrap_err(),
+                "expected a number of workers from 1 to 4096",
+                "{bad}"
+            );
+        }
+    }
+
     /// `[crashes] recoverable_severity` is checked against fleet-config's list, which
     /// must name exactly the crash pipeline's severities.
     #[test]

@@ -9,6 +9,7 @@ mod coverage;
 mod crashes;
 mod deploy;
 mod doctor;
+mod init;
 mod regress;
 mod run;
 mod serve;
@@ -28,6 +29,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         state: cli.state,
     };
     match cli.command {
+        Command::Init => init::init(&ctx),
         Command::Build(args) => build::build(&ctx, &args),
         Command::Run(args) => run::run(&ctx, &args),
         Command::Status(args) => status::status(&ctx, &args),
