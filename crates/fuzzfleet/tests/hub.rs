@@ -190,3 +190,91 @@ fn collect_brings_the_fleets_findings_into_one_bucket_per_bug_with_every_node_li
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0]["nodes"], bugs[0]["nodes"]);
 }
+
+/// Whoever can write to a shared hub directory planted a FIFO where a batch is, and an
+/// object that is a link to a file outside the hub (its content matching its name, so
+/// only the link gives it away). `corpus sync` used to hang on the FIFO for good; now
+/// it ends, with a line naming each, and still pushes this node's new entry.
+#[test]
+fn corpus_sync_on_a_hub_with_a_fifo_and_a_link_ends_with_a_line_naming_each() {
+    use std::os::unix::fs::symlink;
+    use std::time::{Duration, Instant};
+
+    let hub_dir = fleet_testkit::state_temp_dir();
+    let hub = hub_dir.path();
+    let node = Fleet::new(&format!(
+        "[hub]\nurl = \"file://{}\"\n[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n",
+        hub.display()
+    ));
+    // A first sync makes the hub (meta.json).
+    assert!(node.output(&["corpus", "sync"]).status.success());
+
+    fs::create_dir_all(hub.join("v1/log/clean/evil")).unwrap();
+    let fifo = "v1/log/clean/evil/00000000000000000001.json";
+    nix::unistd::mkfifo(
+        &hub.join(fifo),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
+    let outside = node.path().join("outside");
+    fs::write(&outside, b"a file outside the hub").unwrap();
+    let lure = fleet_store::sha1_hex(b"a file outside the hub");
+    fs::create_dir_all(hub.join("v1/corpus/clean")).unwrap();
+    symlink(&outside, hub.join(format!("v1/corpus/clean/{lure}"))).unwrap();
+    fs::create_dir_all(hub.join("v1/log/clean/liar")).unwrap();
+    let batch = serde_json::json!({
+        "version": 1, "target": "clean", "node": "liar", "seq": 1,
+        "time": "2026-12-01T00:00:00Z", "corpus": [lure], "crashes": [],
+    });
+    fs::write(
+        hub.join("v1/log/clean/liar/00000000000000000001.json"),
+        batch.to_string(),
+    )
+    .unwrap();
+    // Something new of this node's own to push.
+    let extra = node.path().join("extra");
+    fs::create_dir_all(&extra).unwrap();
+    fs::write(extra.join("mine"), b"this node's entry").unwrap();
+    let out = node.output(&[
+        "corpus",
+        "import",
+        extra.to_str().unwrap(),
+        "--target",
+        "clean",
+    ]);
+    assert!(out.status.success());
+
+    let log = node.path().join("sync.log");
+    let mut child = node
+        .cmd(&["corpus", "sync"])
+        .stdout(fs::File::create(&log).unwrap())
+        .stderr(fs::File::create(node.path().join("sync.err")).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("corpus sync did not end within 120 s on a hub holding a FIFO");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let stdout = fs::read_to_string(&log).unwrap();
+    let stderr = fs::read_to_string(node.path().join("sync.err")).unwrap();
+    assert!(status.success(), "{stdout}{stderr}");
+    for line in [
+        format!("refused a hub object: refused hub key {fifo}: a FIFO, not a regular file"),
+        format!("refused a hub object: refused hub key v1/corpus/clean/{lure}: a symbolic link"),
+        "pushed 1 corpus entries".to_owned(),
+    ] {
+        assert!(stdout.contains(&line), "no {line:?} in:\n{stdout}{stderr}");
+    }
+    assert!(!names(&node.state().join("corpus/clean")).contains(&lure));
+    assert!(
+        names(&hub.join("v1/corpus/clean")).contains(&fleet_store::sha1_hex(b"this node's entry"))
+    );
+}
