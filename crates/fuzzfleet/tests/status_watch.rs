@@ -718,3 +718,35 @@ fn remote_nodes_print_once_and_watch_like_the_local_one() {
         "{seen:?}"
     );
 }
+
+#[test]
+fn watch_ends_within_seconds_when_its_terminal_goes_away() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    let watch = watch_command(&fleet, "");
+    // As a shell in a killed terminal leaves it (SIGHUP), and with SIGHUP blocked, so
+    // only the terminal's hangup and end of file can end it.
+    let blocked = format!(
+        "perl -MPOSIX -e 'sigprocmask(SIG_BLOCK, POSIX::SigSet->new(SIGHUP)) or die; exec @ARGV or die' -- {watch}"
+    );
+    for (how, command) in [("SIGHUP", watch.clone()), ("SIGHUP blocked", blocked)] {
+        let tmux = Tmux::start(&command);
+        tmux.wait_for("the view", |s| s.contains("no figures yet"));
+        let pid = tmux.program_pid();
+        let out = tmux.cmd(&["kill-server"]).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let killed = Instant::now();
+        while support::alive(pid) && killed.elapsed() < Duration::from_secs(5) {
+            thread::sleep(Duration::from_millis(20));
+        }
+        if support::alive(pid) {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+            // SAFETY: kill with the pid of the fuzzfleet this test started.
+            unsafe { libc::kill(pid as i32, libc::SIGKILL) };
+            panic!("({how}) status --watch outlived its terminal by 5 s: {stat}");
+        }
+    }
+}
