@@ -75,7 +75,7 @@ fn normalize_location(location: &str) -> String {
 /// The words of a UBSan message that name the kind of behaviour: the part before a
 /// `:` (`signed integer overflow: 5 * 7 …`), else the words before `for` / `of type` /
 /// `, which`, leaving out values (numbers, addresses, quoted types).
-fn message_class(message: &str) -> String {
+pub(crate) fn message_class(message: &str) -> String {
     let head = match message.split_once(": ") {
         Some((head, _)) => head,
         None => message,

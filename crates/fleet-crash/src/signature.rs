@@ -112,9 +112,15 @@ impl Signature {
                 panic.location.as_ref().map(|l| normalize_path(&l.file)),
                 Some(normalize_message(&panic.message)),
             ),
-            None if report.tool == "UndefinedBehaviorSanitizer" => {
-                (None, Some(normalize_message(&report.description)))
-            }
+            // UBSan without `print_stacktrace=1` gives no frame, only its location:
+            // the location (file and line) tells two sites with one message apart.
+            None if report.tool == "UndefinedBehaviorSanitizer" => (
+                frames
+                    .is_empty()
+                    .then(|| source_line(&report.frames))
+                    .flatten(),
+                Some(normalize_message(&report.description)),
+            ),
             None => (None, None),
         };
         Signature {
@@ -171,6 +177,14 @@ impl fmt::Display for Signature {
         }
         Ok(())
     }
+}
+
+/// `file:line` of the first frame that has them, the file normalized.
+fn source_line(frames: &[Frame]) -> Option<String> {
+    frames.iter().find_map(|f| {
+        let file = f.file.as_deref()?;
+        Some(format!("{}:{}", normalize_path(file), f.line?))
+    })
 }
 
 /// The distinct recurring frames near the top of an overflowed stack, sorted.
@@ -240,6 +254,10 @@ pub(crate) fn title_with_frames(report: &Report, meaningful: &[&Frame]) -> Strin
     };
     match function {
         Some(function) => format!("{what} in {function}"),
-        None => what,
+        // A report with only a source location (UBSan without a stack).
+        None => match source_line(&report.frames) {
+            Some(at) => format!("{what} at {at}"),
+            None => what,
+        },
     }
 }

@@ -303,9 +303,9 @@ fn access_after(lines: &[&str], from: usize) -> Access {
 /// UBSan's `FILE:LINE:COL: runtime error: MESSAGE` at line `i`, with the
 /// stack UBSan prints under it when `print_stacktrace=1`.
 fn ubsan_report(lines: &[&str], i: usize, location: &str, message: &str) -> Report {
-    let category = message
-        .split_once(':')
-        .map_or("undefined-behavior", |(c, _)| c);
+    // `signed integer overflow: …` and `load of misaligned address 0x… for type …`
+    // alike: the words that name the behaviour, without values.
+    let category = crate::recoverable::message_class(message);
     let mut frames = stack_after(lines, i + 1, 1);
     if frames.is_empty() {
         let (file, line, column) = split_location(location);
@@ -318,7 +318,7 @@ fn ubsan_report(lines: &[&str], i: usize, location: &str, message: &str) -> Repo
         });
     }
     Report {
-        kind: other("ubsan", category),
+        kind: other("ubsan", &category),
         tool: "UndefinedBehaviorSanitizer".into(),
         description: message.to_owned(),
         frames,
