@@ -1,9 +1,15 @@
-// fuzzfleet dashboard: refreshes the rows from /api/v1/status and draws each
-// svg.plot from /api/v1/targets/{name}/series. Plain DOM and SVG, no libraries.
+// fuzzfleet dashboard: refreshes the rows and totals from /api/v1/status and draws the
+// charts from /api/v1/targets/{name}/series with uPlot (vendored, built into the
+// binary: nothing is fetched from outside the server).
+//
+// Every chart exposes its state as data-* attributes on its container, so tests (and
+// anyone curious) can read what was drawn: data-points, data-x-ticks and data-y-ticks
+// (the axis labels, "|"-separated), data-x-min/data-x-max (ms), data-y-unit,
+// data-markers and data-marker-ids (one per bug), data-bars (crash bars with any).
 "use strict";
 
 const REFRESH_MS = 5000;
-const SVG = "http://www.w3.org/2000/svg";
+const RANGES = { "1h": 3600e3, "24h": 86400e3, "7d": 7 * 86400e3, "30d": 30 * 86400e3, "all": null };
 
 async function getJSON(url) {
   const r = await fetch(url, { credentials: "same-origin" });
@@ -11,83 +17,273 @@ async function getJSON(url) {
   return r.json();
 }
 
+// 1234 → "1.2K"; SI steps (execs, coverage and files count in thousands).
 function human(n) {
-  if (n === null || n === undefined) return "-";
+  if (n === null || n === undefined || Number.isNaN(n)) return "-";
   const units = ["", "K", "M", "G", "T"];
   let i = 0;
   while (Math.abs(n) >= 1000 && i < units.length - 1) { n /= 1000; i++; }
-  return (i === 0 ? Math.round(n * 10) / 10 : n.toFixed(1)) + units[i];
+  const r = i === 0 ? Math.round(n * 10) / 10 : n.toFixed(Math.abs(n) < 10 ? 1 : 0);
+  return r + units[i];
 }
 
 function bytes(n) {
+  if (n === null || n === undefined) return "-";
   const units = ["B", "K", "M", "G", "T"];
   let i = 0;
   while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
   return i === 0 ? n + "B" : n.toFixed(1) + units[i];
 }
 
-function el(name, attrs) {
-  const e = document.createElementNS(SVG, name);
-  for (const k in attrs) e.setAttribute(k, attrs[k]);
-  return e;
+function duration(ms) {
+  const s = Math.round(ms / 1000);
+  if (s < 120) return s + " s";
+  if (s < 7200) return Math.round(s / 60) + " min";
+  if (s < 2 * 86400) return Math.round(s / 3600) + " h";
+  return Math.round(s / 86400) + " days";
 }
 
-// Draws one metric of a series into an svg: a line through the points, a
-// circle on the newest, and a red mark at each crash's time.
-function draw(svg, doc, metric) {
-  const vb = svg.viewBox.baseVal;
-  const W = vb.width, H = vb.height, pad = 3;
-  // Line coverage comes from its own list (one point per coverage computation).
-  const source = metric === "line_coverage"
-    ? (doc.line_coverage || []).map((c) => ({ t: c.t, line_coverage: c.percent }))
-    : doc.points;
-  const pts = source.filter((p) => p[metric] !== null && p[metric] !== undefined);
-  while (svg.firstChild) svg.removeChild(svg.firstChild);
-  svg.dataset.points = String(pts.length);
-  svg.dataset.crashes = String(doc.crashes.length);
-  // The time axis spans the data (points and crashes), not the whole window asked for.
-  const times = pts.map((p) => p.t).concat(doc.crashes.map((c) => c.t));
-  const from = times.length ? Math.min(...times) : Date.parse(doc.since);
-  const to = times.length ? Math.max(...times) : Date.parse(doc.until);
-  const x = (t) => pad + ((t - from) / Math.max(to - from, 1)) * (W - 2 * pad);
-  const small = svg.classList.contains("small");
-  const vals = pts.map((p) => p[metric]);
-  const lo = Math.min(0, ...vals), hi = Math.max(1, ...vals);
-  const y = (v) => H - pad - ((v - lo) / (hi - lo || 1)) * (H - 2 * pad);
-  svg.appendChild(el("rect", { x: 0, y: 0, width: W, height: H, class: "bg" }));
-  for (const c of doc.crashes) {
-    const cx = x(c.t).toFixed(1);
-    if (!small) svg.appendChild(el("line", { x1: cx, x2: cx, y1: 0, y2: H, class: "crash-line" }));
-    const mark = el("circle", { cx: cx, cy: pad + 1, r: small ? 1.5 : 2.5, class: "crash", "data-id": c.id });
-    const title = el("title", {});
-    title.textContent = c.kind + " " + c.id + " at " + new Date(c.t).toISOString();
-    mark.appendChild(title);
-    svg.appendChild(mark);
+// What each chart plots: its series (field, label, unit formatter, scale) and y units.
+const CHARTS = {
+  execs: {
+    unit: "execs/s",
+    series: [{ field: "execs_per_sec", label: "execs/s", fmt: (v) => human(v) + "/s", stroke: "#0969da", fill: "rgba(9,105,218,0.08)" }],
+  },
+  coverage: {
+    unit: "edges",
+    series: [
+      { field: "coverage", label: "edges (cov)", fmt: human, stroke: "#8250df" },
+      { field: "features", label: "features (ft)", fmt: human, stroke: "#bf3989", scale: "ft" },
+    ],
+    right: { scale: "ft", unit: "features" },
+  },
+  corpus: {
+    unit: "files",
+    series: [
+      { field: "corpus_files", label: "corpus files", fmt: (v) => human(v) + " files", stroke: "#bf8700" },
+      { field: "corpus_bytes", label: "corpus size", fmt: bytes, stroke: "#6e7781", scale: "bytes" },
+    ],
+    right: { scale: "bytes", unit: "bytes", fmt: bytes },
+  },
+  line_coverage: {
+    unit: "%",
+    percent: true,
+    series: [{ field: "percent", label: "line coverage", fmt: (v) => v.toFixed(1) + " %", stroke: "#1a7f37", points: true }],
+  },
+  crashes: {
+    unit: "inputs",
+    bars: true,
+    series: [{ field: "inputs", label: "new crashing inputs", fmt: (v) => String(v), stroke: "#cf222e", fill: "rgba(207,34,46,0.5)" }],
+  },
+};
+
+// The x range of a chart: the window asked for, or the data's extent for "all".
+function xRange(doc, times, range) {
+  const until = Date.parse(doc.until);
+  if (RANGES[range]) return [until - RANGES[range], until];
+  const from = times.length ? Math.min(...times) : until - 3600e3;
+  return [Math.min(from, until - 60e3), until];
+}
+
+// Rows of the chart's data: x (ms) and one array per series, with a null wherever the
+// campaign did not run for a while, so a gap between runs shows as a gap.
+function chartData(doc, kind) {
+  const spec = CHARTS[kind];
+  let rows;
+  if (kind === "line_coverage") rows = doc.line_coverage || [];
+  else if (kind === "crashes") rows = fillBins(doc);
+  else rows = doc.points;
+  const xs = [], cols = spec.series.map(() => []);
+  const gap = gapOf(rows.map((r) => r.t));
+  rows.forEach((r, i) => {
+    if (!spec.bars && i > 0 && r.t - rows[i - 1].t > gap) {
+      xs.push(rows[i - 1].t + 1);
+      cols.forEach((c) => c.push(null));
+    }
+    xs.push(r.t);
+    spec.series.forEach((s, j) => {
+      const v = r[s.field];
+      cols[j].push(v === undefined ? null : v);
+    });
+  });
+  return [xs, ...cols];
+}
+
+// Crash bars: every interval of the window, empty ones as 0.
+function fillBins(doc) {
+  const w = doc.bin_ms;
+  const until = Date.parse(doc.until);
+  const have = new Map(doc.crash_bins.map((b) => [b.t, b.inputs]));
+  const first = doc.crash_bins.length ? doc.crash_bins[0].t : until;
+  let from = Date.parse(doc.since);
+  if (from < first - 60 * w) from = first - w;
+  from -= ((from % w) + w) % w;
+  const out = [];
+  for (let t = from; t <= until && out.length < 2000; t += w) out.push({ t: t, inputs: have.get(t) || 0 });
+  return out;
+}
+
+// A break in the line: three times the usual spacing of points, at least a minute.
+function gapOf(times) {
+  if (times.length < 3) return Infinity;
+  const d = [];
+  for (let i = 1; i < times.length; i++) d.push(times[i] - times[i - 1]);
+  d.sort((a, b) => a - b);
+  return Math.max(3 * d[Math.floor(d.length / 2)], 60e3);
+}
+
+// One marker per bug (a bucket first seen in the window), its id on hover; placed over
+// the plot area at the bug's time.
+function markersPlugin(el) {
+  function place(u) {
+    const over = u.over;
+    over.querySelectorAll(".bug-marker").forEach((m) => m.remove());
+    const bugs = (el._doc && el._doc.bugs) || [];
+    const ids = [];
+    for (const b of bugs) {
+      const left = u.valToPos(b.t, "x");
+      if (!(left >= 0 && left <= over.clientWidth)) continue;
+      const m = document.createElement("span");
+      m.className = "bug-marker";
+      m.style.left = left + "px";
+      m.dataset.id = b.id;
+      m.title = "new bug " + b.id + " (" + b.kind + "), first seen " + new Date(b.t).toISOString().replace("T", " ").slice(0, 19) + " UTC";
+      m.addEventListener("click", () => { location.href = "/bucket/" + b.id; });
+      over.appendChild(m);
+      ids.push(b.id);
+    }
+    el.dataset.markers = String(ids.length);
+    el.dataset.markerIds = ids.join(" ");
   }
-  if (pts.length === 0) {
-    const t = el("text", { x: W / 2, y: H / 2 + 4, class: "nodata", "text-anchor": "middle" });
-    t.textContent = "no data yet";
-    svg.appendChild(t);
+  return { hooks: { draw: [place] } };
+}
+
+// After each draw: what the chart shows, as data-* attributes.
+function statePlugin(el, kind) {
+  return {
+    hooks: {
+      draw: [(u) => {
+        const ax = (i) => ((u.axes[i] && u.axes[i]._values) || []).filter((v) => v !== null && v !== "").join("|");
+        el.dataset.xTicks = ax(0);
+        el.dataset.yTicks = ax(1);
+        el.dataset.xMin = String(Math.round(u.scales.x.min));
+        el.dataset.xMax = String(Math.round(u.scales.x.max));
+        const ys = u.data[1] || [];
+        el.dataset.points = String(ys.filter((v) => v !== null && v !== undefined).length);
+        el.dataset.gaps = String(ys.filter((v) => v === null).length);
+        if (kind === "crashes") el.dataset.bars = String(ys.filter((v) => v > 0).length);
+        el.dataset.drawn = String(Number(el.dataset.drawn || 0) + 1);
+      }],
+    },
+  };
+}
+
+function chartOpts(el, kind, doc, range, width) {
+  const spec = CHARTS[kind];
+  const yFmt = spec.percent ? (u, vals) => vals.map((v) => v + " %")
+    : kind === "execs" ? (u, vals) => vals.map((v) => human(v) + "/s")
+    : (u, vals) => vals.map((v) => human(v));
+  const axes = [
+    { stroke: "#57606a", grid: { stroke: "#eaeef2" }, ticks: { stroke: "#d0d7de" } },
+    { stroke: "#57606a", grid: { stroke: "#eaeef2" }, ticks: { stroke: "#d0d7de" }, values: yFmt, size: 60, label: spec.unit, labelSize: 16 },
+  ];
+  if (spec.right) {
+    axes.push({ scale: spec.right.scale, side: 1, stroke: "#6e7781", grid: { show: false }, size: 60, label: spec.right.unit, labelSize: 16,
+      values: (u, vals) => vals.map((v) => (spec.right.fmt || human)(v)) });
+  }
+  const scales = { x: { time: true } };
+  const times = kind === "crashes" ? doc.crash_bins.map((b) => b.t) : kind === "line_coverage" ? (doc.line_coverage || []).map((p) => p.t) : doc.points.map((p) => p.t);
+  const [x0, x1] = xRange(doc, times.concat(doc.bugs.map((b) => b.t)), range);
+  scales.x.range = () => [x0, x1];
+  scales.y = spec.percent ? { range: [0, 100] } : { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] };
+  if (spec.right) scales[spec.right.scale] = { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] };
+  const series = [{ value: (u, v) => v === null ? "-" : new Date(v).toISOString().replace("T", " ").slice(0, 19) + " UTC" }];
+  for (const s of spec.series) {
+    const one = { label: s.label, stroke: s.stroke, width: 1.5, scale: s.scale || "y", value: (u, v) => v === null || v === undefined ? "-" : s.fmt(v) };
+    if (s.fill) one.fill = s.fill;
+    if (spec.bars) { one.paths = uPlot.paths.bars({ size: [0.9, 40], align: 1 }); one.points = { show: false }; }
+    if (s.points) one.points = { show: true, size: 6 };
+    series.push(one);
+  }
+  return {
+    width: width, height: 200, ms: 1, series: series, axes: axes, scales: scales,
+    cursor: { drag: { x: false, y: false } },
+    plugins: [statePlugin(el, kind), markersPlugin(el)],
+  };
+}
+
+const charts = new Map();
+
+function drawChart(el, doc, range) {
+  const kind = el.dataset.chart;
+  el._doc = doc;
+  const data = chartData(doc, kind);
+  const width = Math.max(300, Math.min(el.clientWidth || 640, 900));
+  const old = charts.get(el);
+  if (old) old.destroy();
+  const empty = el.querySelector(".nodata");
+  if (empty) empty.remove();
+  const u = new uPlot(chartOpts(el, kind, doc, range, width), data, el);
+  charts.set(el, u);
+  el.dataset.range = range;
+  if (data[0].length === 0) {
+    const p = document.createElement("div");
+    p.className = "nodata";
+    p.textContent = kind === "line_coverage" ? "no coverage round yet (fuzzfleet coverage)" : kind === "crashes" ? "no crash in this window" : "no data in this window";
+    el.appendChild(p);
+  }
+}
+
+// A sparkline: the target's coverage over the window, its min and max written beside it.
+function drawSpark(el, doc) {
+  const field = el.dataset.metric;
+  const pts = doc.points.filter((p) => p[field] !== null && p[field] !== undefined);
+  const xs = pts.map((p) => p.t), ys = pts.map((p) => p[field]);
+  el.dataset.points = String(ys.length);
+  const label = el.parentElement.querySelector(".spark-range");
+  const old = charts.get(el);
+  if (old) old.destroy();
+  el.innerHTML = "";
+  if (ys.length === 0) {
+    el.dataset.min = ""; el.dataset.max = "";
+    if (label) label.textContent = "not run in 24 h";
     return;
   }
-  const d = pts.map((p, i) => (i ? "L" : "M") + x(p.t).toFixed(1) + " " + y(p[metric]).toFixed(1)).join(" ");
-  svg.appendChild(el("path", { d: d, class: "line " + metric }));
-  const last = pts[pts.length - 1];
-  svg.appendChild(el("circle", { cx: x(last.t).toFixed(1), cy: y(last[metric]).toFixed(1), r: 2, class: "last" }));
-  const label = el("text", { x: W - pad, y: 10, "text-anchor": "end", class: "value" });
-  label.textContent = human(last[metric]);
-  svg.appendChild(label);
-  const caption = svg.parentElement && svg.parentElement.querySelector(".last");
-  if (caption) caption.textContent = "now " + human(last[metric]);
+  const min = Math.min(...ys), max = Math.max(...ys);
+  el.dataset.min = String(min);
+  el.dataset.max = String(max);
+  if (label) label.innerHTML = "<span class=\"spark-min\">min " + human(min) + "</span> <span class=\"spark-max\">max " + human(max) + "</span>";
+  const until = Date.parse(doc.until);
+  const u = new uPlot({
+    width: 140, height: 30, ms: 1, legend: { show: false }, cursor: { show: false },
+    axes: [{ show: false }, { show: false }],
+    scales: { x: { time: true, range: () => [until - RANGES["24h"], until] }, y: { range: (u, a, b) => [Math.min(0, a), b > a ? b : a + 1] } },
+    series: [{}, { stroke: "#8250df", width: 1.25, fill: "rgba(130,80,223,0.08)", points: { show: false } }],
+  }, [xs, ys], el);
+  charts.set(el, u);
 }
 
-async function refreshPlots() {
-  const plots = Array.from(document.querySelectorAll("svg.plot"));
-  const targets = [...new Set(plots.map((p) => p.dataset.target))];
+function range() {
+  return document.body.dataset.range || "24h";
+}
+
+async function refreshCharts() {
+  const r = range();
+  const since = RANGES[r] ? Date.now() - RANGES[r] : 0;
+  const els = Array.from(document.querySelectorAll(".chart, .spark"));
+  const targets = [...new Set(els.map((e) => e.dataset.target))];
   await Promise.all(targets.map(async (name) => {
+    const sparkOnly = els.filter((e) => e.dataset.target === name).every((e) => e.classList.contains("spark"));
+    const url = "/api/v1/targets/" + encodeURIComponent(name) + "/series" + (sparkOnly ? "" : "?since=" + since);
     try {
-      const doc = await getJSON("/api/v1/targets/" + encodeURIComponent(name) + "/series");
-      for (const svg of plots) if (svg.dataset.target === name) draw(svg, doc, svg.dataset.metric);
+      const doc = await getJSON(url);
+      for (const el of els) {
+        if (el.dataset.target !== name) continue;
+        if (el.classList.contains("spark")) drawSpark(el, doc);
+        else drawChart(el, doc, r);
+      }
+      const caption = document.getElementById("window");
+      if (caption && !sparkOnly) caption.textContent = doc.samples + " samples, bars of " + duration(doc.bin_ms);
     } catch (e) {
       console.warn(e);
     }
@@ -96,9 +292,6 @@ async function refreshPlots() {
 
 async function refreshRows() {
   const doc = await getJSON("/api/v1/status");
-  const s = doc.system;
-  const sys = document.getElementById("system");
-  if (sys) sys.textContent = " · cpu " + Math.round(s.cpu_percent) + "% · mem " + bytes(s.mem_used_bytes) + " · disk " + Math.round(s.disk_used_percent) + "%";
   for (const t of doc.targets) {
     const row = document.querySelector('tr.target[data-target="' + CSS.escape(t.name) + '"]');
     if (!row) continue;
@@ -106,20 +299,19 @@ async function refreshRows() {
       const cell = row.querySelector('[data-field="' + field + '"]');
       if (cell) cell.textContent = text;
     };
-    set("state", t.state);
-    row.querySelector('[data-field="state"]').className = "state " + t.state;
     set("execs_per_sec", Math.round(t.execs_per_sec));
     set("coverage", t.coverage === null ? "-" : t.coverage);
     set("corpus", t.corpus_files + " / " + bytes(t.corpus_bytes));
     set("crashes", t.crashes);
-    set("last_new_coverage_at", t.last_new_coverage_at || "-");
+    set("last_new_coverage_at", t.last_new_coverage_at ? t.last_new_coverage_at.replace("T", " ").replace("Z", "") : "-");
   }
 }
 
 async function refresh() {
   try {
-    if (document.querySelector("tr.target")) await refreshRows();
-    await refreshPlots();
+    // The overview reloads itself whole (its totals and order come from the server).
+    if (document.body.dataset.page === "target") await refreshRows();
+    await refreshCharts();
     const u = document.getElementById("updated");
     if (u) u.textContent = " · updated " + new Date().toLocaleTimeString();
     document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
@@ -127,6 +319,11 @@ async function refresh() {
     const u = document.getElementById("updated");
     if (u) u.textContent = " · " + e.message;
   }
+}
+
+// The crashes page's filters apply as soon as one changes.
+for (const sel of document.querySelectorAll("#filters select")) {
+  sel.addEventListener("change", () => sel.form.submit());
 }
 
 refresh();

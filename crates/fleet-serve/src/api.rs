@@ -14,7 +14,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use crate::app::{App, StateError};
-use crate::docs::{API_VERSION, BucketDoc, CrashMark, ErrorDoc, FleetDoc, NodeDoc, SeriesDoc};
+use crate::docs::{API_VERSION, BucketDoc, ErrorDoc, FleetDoc, NodeDoc, SeriesDoc};
 use crate::series::{self, DEFAULT_WINDOW_MS, MAX_POINTS};
 
 const OPENAPI: &str = include_str!("../assets/openapi.json");
@@ -143,17 +143,31 @@ async fn series(
             if !app.known.contains(&name) && db.target(&name)?.is_none() {
                 return Ok(None);
             }
-            let samples = db.samples(&name, since)?;
-            let crashes = db
-                .findings()?
-                .iter()
-                .filter(|f| f.target == name && f.kind != "slow" && f.first_seen >= since)
-                .map(|f| CrashMark {
-                    t: f.first_seen,
-                    id: fleet_run::report::finding_bucket_id(f),
-                    kind: f.kind.clone(),
-                })
-                .collect();
+            // Windows holding a short history from the stored samples, longer ones from
+            // the rollup.
+            let rollup = app.rollup(db, &name, now)?;
+            let rollup = rollup.lock().unwrap_or_else(|e| e.into_inner());
+            let (points, samples) = if until - rollup.start_of(since) <= series::RAW_WINDOW_MS {
+                drop(rollup);
+                let samples = db.samples(&name, since)?;
+                let n = samples.len();
+                (series::downsample(&samples, since, until, MAX_POINTS), n)
+            } else {
+                rollup.points(since, until, now, MAX_POINTS)
+            };
+            let index = app.findings_index(db)?;
+            let mine = index.targets.get(&name);
+            let bin_ms = series::bin_width(since, until);
+            let bugs = mine.map_or_else(Vec::new, |m| {
+                m.bugs
+                    .iter()
+                    .filter(|b| b.t >= since && b.t <= until)
+                    .cloned()
+                    .collect()
+            });
+            let crash_bins = mine.map_or_else(Vec::new, |m| {
+                series::count_bins(&m.inputs, since, until, bin_ms)
+            });
             let line_coverage = db
                 .coverage_history(&name, since)?
                 .into_iter()
@@ -169,12 +183,14 @@ async fn series(
             Ok(Some(SeriesDoc {
                 line_coverage,
                 version: API_VERSION,
-                points: series::downsample(&samples, since, until, MAX_POINTS),
-                samples: samples.len(),
+                points,
+                samples,
                 since: fleet_store::rfc3339(since),
                 until: fleet_store::rfc3339(until),
                 target: name,
-                crashes,
+                bugs,
+                bin_ms,
+                crash_bins,
             }))
         })
         .await?;

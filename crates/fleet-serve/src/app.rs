@@ -16,7 +16,8 @@ use tokio::sync::Semaphore;
 use crate::FleetView;
 use crate::ServeOptions;
 use crate::auth::Token;
-use crate::docs::{FleetDoc, SeriesDoc};
+use crate::docs::{CrashMark, FleetDoc, SeriesDoc};
+use crate::series::Rollup;
 
 /// Read connections at most: requests beyond wait their turn, so a crowd of clients
 /// costs the campaign no more than this many readers.
@@ -41,7 +42,7 @@ pub struct App {
     /// Read once: `available_parallelism` reads cgroup files on every call.
     pub cores: usize,
     pub token: Option<Token>,
-    pub repro: crate::ReproInfo,
+    pub extras: crate::Extras,
     readers: Semaphore,
     idle: Mutex<Vec<Db>>,
     system: Arc<RwLock<SystemStatus>>,
@@ -50,6 +51,10 @@ pub struct App {
     crashes: Cached<CrashesDoc>,
     /// Each target's default-window series (what every dashboard asks for).
     series: Mutex<HashMap<String, Arc<Cached<SeriesDoc>>>>,
+    /// Each target's history folded in memory (see [`Rollup`]).
+    rollups: Mutex<HashMap<String, Arc<Mutex<Rollup>>>>,
+    /// Findings by target, for the series' bug marks and crash bars.
+    findings: Cached<FindingsIndex>,
     fleet_view: Option<Arc<dyn FleetView>>,
     fleet: Cached<FleetDoc>,
     /// One fleet read at a time; the others wait for its result.
@@ -72,7 +77,7 @@ pub enum StateError {
 }
 
 impl App {
-    pub fn new(opts: &ServeOptions, repro: crate::ReproInfo) -> Arc<Self> {
+    pub fn new(opts: &ServeOptions, extras: crate::Extras) -> Arc<Self> {
         let layout = Layout::new(&opts.state_dir);
         let node = node_name(&layout);
         let system = Arc::new(RwLock::new(SystemStatus::default()));
@@ -90,10 +95,12 @@ impl App {
             status: Cached::default(),
             crashes: Cached::default(),
             series: Mutex::new(HashMap::new()),
+            rollups: Mutex::new(HashMap::new()),
+            findings: Cached::default(),
             fleet_view: opts.fleet.clone(),
             fleet: Cached::default(),
             fleet_reading: tokio::sync::Mutex::new(()),
-            repro,
+            extras,
             layout,
         })
     }
@@ -158,11 +165,24 @@ impl App {
             return Ok(doc);
         }
         self.with_db(|app, db| {
-            let doc = Arc::new(report::status(db, &app.known, app.system())?);
+            let mut doc = report::status(db, &app.known, app.system())?;
+            if !app.extras.tiers.is_empty() {
+                let mut places = report::schedule_places(db, &app.extras.tiers)?;
+                for t in &mut doc.targets {
+                    t.schedule = places.remove(&t.name);
+                }
+            }
+            let doc = Arc::new(doc);
             app.status.put(doc.clone());
             Ok(doc)
         })
         .await
+    }
+
+    /// Worker time spent fuzzing, summed over the targets, in milliseconds.
+    pub async fn fuzzed_ms(self: &Arc<Self>) -> Result<i64, StateError> {
+        self.with_db(|_, db| Ok(db.targets()?.iter().map(|t| t.fuzz_ms).sum()))
+            .await
     }
 
     /// The crash document, rebuilt at most once per [`DOC_TTL`].
@@ -218,6 +238,87 @@ impl App {
     pub fn keep_series(&self, doc: Arc<SeriesDoc>) {
         let mut map = self.series.lock().unwrap_or_else(|e| e.into_inner());
         map.entry(doc.target.clone()).or_default().put(doc);
+    }
+}
+
+/// Each target's findings as the plots need them.
+#[derive(Debug, Default)]
+pub struct FindingsIndex {
+    pub targets: HashMap<String, TargetFindings>,
+}
+
+#[derive(Debug, Default)]
+pub struct TargetFindings {
+    /// Each triaged bug at its first finding, oldest first.
+    pub bugs: Vec<CrashMark>,
+    /// When each crashing input was first seen, sorted.
+    pub inputs: Vec<i64>,
+}
+
+impl FindingsIndex {
+    fn build(db: &Db) -> Result<Self, StateError> {
+        let mut targets: HashMap<String, TargetFindings> = HashMap::new();
+        let mut first: HashMap<(String, String), (i64, String)> = HashMap::new();
+        for f in db.findings()?.into_iter().filter(|f| f.kind != "slow") {
+            let t = targets.entry(f.target.clone()).or_default();
+            t.inputs.push(f.first_seen);
+            if let Some(bucket) = f.bucket {
+                let e = first
+                    .entry((f.target, bucket))
+                    .or_insert((f.first_seen, f.kind.clone()));
+                if f.first_seen < e.0 {
+                    *e = (f.first_seen, f.kind);
+                }
+            }
+        }
+        for ((target, id), (t, kind)) in first {
+            targets
+                .entry(target)
+                .or_default()
+                .bugs
+                .push(CrashMark { t, id, kind });
+        }
+        for t in targets.values_mut() {
+            t.inputs.sort_unstable();
+            t.bugs.sort_by(|a, b| (a.t, &a.id).cmp(&(b.t, &b.id)));
+        }
+        Ok(Self { targets })
+    }
+}
+
+impl App {
+    /// The findings index, rebuilt at most once per [`DOC_TTL`] (call on the blocking pool).
+    pub fn findings_index(&self, db: &Db) -> Result<Arc<FindingsIndex>, StateError> {
+        if let Some(doc) = self.findings.fresh() {
+            return Ok(doc);
+        }
+        let doc = Arc::new(FindingsIndex::build(db)?);
+        self.findings.put(doc.clone());
+        Ok(doc)
+    }
+
+    /// `target`'s rollup brought up to date with the samples stored since its newest
+    /// (built from the whole history the first time; call on the blocking pool).
+    pub fn rollup(
+        &self,
+        db: &Db,
+        target: &str,
+        now: i64,
+    ) -> Result<Arc<Mutex<Rollup>>, StateError> {
+        let r = self
+            .rollups
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(target.to_string())
+            .or_insert_with(|| Arc::new(Mutex::new(Rollup::new())))
+            .clone();
+        {
+            let mut guard = r.lock().unwrap_or_else(|e| e.into_inner());
+            let from = guard.newest.map_or(0, |t| t + 1);
+            let fresh = db.samples(target, from)?;
+            guard.extend(&fresh, now);
+        }
+        Ok(r)
     }
 }
 

@@ -304,9 +304,9 @@ pub async fn bucket_page(
     body += "</table>";
 
     // Commands to paste: fuzzfleet's, and libFuzzer's own on the same input.
-    let fuzzfleet = app.repro.fuzzfleet.as_deref().unwrap_or("fuzzfleet");
+    let fuzzfleet = app.extras.fuzzfleet.as_deref().unwrap_or("fuzzfleet");
     let binary = app
-        .repro
+        .extras
         .binaries
         .get(&b.target)
         .map(|p| shell_word(&p.display().to_string()))

@@ -1,21 +1,31 @@
-//! The web dashboard: server-rendered pages (the node, a target, a bucket) that a small
-//! built-in script refreshes and decorates with SVG plots from the series API. Nothing
-//! is loaded from outside the binary.
+//! The web dashboard: server-rendered pages (the node's overview, a target, the crashes,
+//! a bug) that a small built-in script refreshes and decorates with charts drawn by
+//! uPlot from the series API. uPlot is vendored (scripts/vendor-uplot.sh) and, like the
+//! script and the stylesheet, built into the binary: nothing is loaded from outside.
 
 use std::fmt::Write;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use fleet_run::report::{Bucket, StatusDoc, TargetStatus};
+use serde::Deserialize;
 
 use crate::app::App;
+use crate::crash_pages::{SEVERITIES, by_severity, plural, short_time};
 
 const SCRIPT: &str = include_str!("../assets/app.js");
 const STYLE: &str = include_str!("../assets/style.css");
+const UPLOT_JS: &str = include_str!("../assets/vendor/uplot/uPlot.iife.min.js");
+const UPLOT_CSS: &str = include_str!("../assets/vendor/uplot/uPlot.min.css");
+const UPLOT_LICENSE: &str = include_str!("../assets/vendor/uplot/LICENSE");
+
+/// The chart ranges a page offers (the first is the default).
+pub const RANGES: [&str; 5] = ["24h", "1h", "7d", "30d", "all"];
 
 pub fn routes() -> Router<Arc<App>> {
     Router::new()
@@ -24,20 +34,33 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/target/{name}", get(target_page))
         .route("/crashes", get(crate::crash_pages::crashes_page))
         .route("/bucket/{id}", get(crate::crash_pages::bucket_page))
-        .route("/assets/app.js", get(script))
-        .route("/assets/style.css", get(style))
+        .route("/assets/app.js", get(|| asset("text/javascript", SCRIPT)))
+        .route("/assets/style.css", get(|| asset("text/css", STYLE)))
+        .route(
+            "/assets/vendor/uPlot.iife.min.js",
+            get(|| asset("text/javascript", UPLOT_JS)),
+        )
+        .route(
+            "/assets/vendor/uPlot.min.css",
+            get(|| asset("text/css", UPLOT_CSS)),
+        )
+        .route(
+            "/assets/vendor/uPlot.LICENSE.txt",
+            get(|| asset("text/plain", UPLOT_LICENSE)),
+        )
         .fallback(not_found)
 }
 
-async fn script() -> impl IntoResponse {
+async fn asset(kind: &'static str, text: &'static str) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/javascript; charset=utf-8")],
-        SCRIPT,
+        [
+            (header::CONTENT_TYPE, format!("{kind}; charset=utf-8")),
+            // Built into this binary: the same for as long as it runs.
+            (header::CACHE_CONTROL, "max-age=300".to_string()),
+        ],
+        text,
     )
-}
-
-async fn style() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE)
+        .into_response()
 }
 
 async fn not_found() -> Response {
@@ -51,15 +74,22 @@ async fn not_found() -> Response {
 }
 
 pub fn page(app: &App, kind: &str, title: &str, body: &str) -> Html<String> {
+    page_with(app, kind, title, body, "")
+}
+
+/// A page; `attrs` are extra attributes of its `<body>` (already escaped).
+pub fn page_with(app: &App, kind: &str, title: &str, body: &str, attrs: &str) -> Html<String> {
     Html(format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
-         <title>{title} · fuzzfleet</title><link rel=\"stylesheet\" href=\"/assets/style.css\">\
-         </head><body data-page=\"{kind}\">\
+         <title>{title} · fuzzfleet</title>\
+         <link rel=\"stylesheet\" href=\"/assets/vendor/uPlot.min.css\">\
+         <link rel=\"stylesheet\" href=\"/assets/style.css\">\
+         </head><body data-page=\"{kind}\"{attrs}>\
          <header><a href=\"/\">fuzzfleet</a> · node <b>{node}</b> · \
-         <a href=\"/crashes\">crashes</a>{fleet}\
-         <span id=\"system\"></span><span id=\"updated\"></span></header>\
-         <main>{body}</main><script src=\"/assets/app.js\"></script></body></html>\n",
+         <a href=\"/crashes\">crashes</a>{fleet}<span id=\"updated\"></span></header>\
+         <main>{body}</main><script src=\"/assets/vendor/uPlot.iife.min.js\"></script>\
+         <script src=\"/assets/app.js\"></script></body></html>\n",
         title = esc(title),
         node = esc(&app.node),
         fleet = if app.has_fleet() {
@@ -78,7 +108,43 @@ pub fn error_page(app: &App, code: StatusCode, message: &str) -> Response {
     (code, page(app, "error", message, &body)).into_response()
 }
 
-async fn node_page(State(app): State<Arc<App>>) -> Response {
+#[derive(Debug, Default, Deserialize)]
+pub struct PageQuery {
+    sort: Option<String>,
+    range: Option<String>,
+}
+
+/// The overview's columns that sort: (key, header).
+const SORTS: [(&str, &str); 6] = [
+    ("name", "target"),
+    ("state", "state"),
+    ("execs_per_sec", "execs/s"),
+    ("coverage", "coverage"),
+    ("crashes", "crashes"),
+    ("last_new_coverage_at", "last new coverage"),
+];
+
+/// Whether a target has never had a worker: apart from one that ran and stopped.
+pub fn never_run(t: &TargetStatus) -> bool {
+    t.never_run
+}
+
+/// The state shown: `never run` for a target that never had a worker.
+fn shown_state(t: &TargetStatus) -> &str {
+    if never_run(t) && t.state != "failed" {
+        "never run"
+    } else {
+        &t.state
+    }
+}
+
+/// The overview: a totals line, the system line, a row per target (sortable) with a
+/// sparkline of its coverage, and the bugs.
+async fn node_page(
+    State(app): State<Arc<App>>,
+    query: Result<Query<PageQuery>, QueryRejection>,
+) -> Response {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
     // An operator's machine that fuzzes nothing itself: its page is the fleet's.
     if app.has_fleet() && !app.has_state() {
         return axum::response::Redirect::to("/fleet").into_response();
@@ -89,30 +155,192 @@ async fn node_page(State(app): State<Arc<App>>) -> Response {
             return error_page(&app, StatusCode::SERVICE_UNAVAILABLE, &e.to_string());
         }
     };
-    let mut body = String::from("<h1>Targets</h1>");
-    body += &system_line(&status);
-    body += "<table id=\"targets\"><thead><tr><th>target</th><th>state</th>\
-             <th>execs/s</th><th>coverage</th><th>corpus</th><th>crashes</th>\
-             <th>last new coverage</th><th>execs/s</th><th>coverage</th><th>corpus</th>\
-             </tr></thead><tbody>";
-    for t in &status.targets {
-        body += &target_row(t);
-    }
+    let fuzzed_ms = app.fuzzed_ms().await.unwrap_or(0);
     let bugs: Vec<&Bucket> = crashes
         .buckets
         .iter()
         .filter(|b| b.signature.is_some())
         .collect();
+    let mut body = String::from("<h1>Targets</h1>");
+    body += &totals_line(&status, &bugs, fuzzed_ms);
+    body += &system_line(&status);
+
+    let sort = query
+        .sort
+        .as_deref()
+        .filter(|s| SORTS.iter().any(|(k, _)| k == s))
+        .unwrap_or("state");
+    let mut targets: Vec<&TargetStatus> = status.targets.iter().collect();
+    sort_targets(&mut targets, sort);
+    body += "<table id=\"targets\" class=\"overview\"><thead><tr>";
+    for (key, label) in SORTS {
+        let mark = if key == sort { " ▾" } else { "" };
+        let _ = write!(
+            body,
+            "<th><a class=\"sort\" href=\"/?sort={key}\">{label}</a>{mark}</th>"
+        );
+        if key == "state" {
+            body += "<th>schedule</th>";
+        }
+        if key == "coverage" {
+            body += "<th>coverage, 24 h</th><th>corpus</th>";
+        }
+    }
+    let _ = write!(body, "</tr></thead><tbody data-sort=\"{sort}\">");
+    for t in &targets {
+        body += &overview_row(t);
+    }
+    body += "</tbody></table>";
     let _ = write!(
         body,
-        "</tbody></table><h2>Bugs <a class=\"more\" href=\"/crashes\">all crashes</a></h2>"
+        "<h2>Bugs <a class=\"more\" href=\"/crashes\">all crashes</a></h2>"
     );
     body += &if bugs.is_empty() {
         "<p id=\"crashes\" class=\"empty\">No bugs filed yet.</p>".to_string()
     } else {
         crate::crash_pages::bucket_rows(&bugs, true)
     };
-    page(&app, "node", "node", &body).into_response()
+    let mut html = page(&app, "node", "node", &body).0;
+    // The overview reloads itself: its totals and order are the server's.
+    html = html.replacen(
+        "<meta charset=\"utf-8\">",
+        "<meta charset=\"utf-8\"><meta http-equiv=\"refresh\" content=\"15\">",
+        1,
+    );
+    Html(html).into_response()
+}
+
+fn sort_targets(targets: &mut [&TargetStatus], key: &str) {
+    let rank = |t: &TargetStatus| match shown_state(t) {
+        "running" => 0,
+        "failed" => 1,
+        "waiting" => 2,
+        "never run" => 4,
+        _ => 3,
+    };
+    match key {
+        "name" => targets.sort_by(|a, b| a.name.cmp(&b.name)),
+        "execs_per_sec" => targets.sort_by(|a, b| b.execs_per_sec.total_cmp(&a.execs_per_sec)),
+        "coverage" => targets.sort_by_key(|t| std::cmp::Reverse(t.coverage)),
+        "crashes" => targets.sort_by_key(|t| std::cmp::Reverse(t.crashes)),
+        "last_new_coverage_at" => {
+            targets.sort_by(|a, b| b.last_new_coverage_at.cmp(&a.last_new_coverage_at))
+        }
+        _ => targets.sort_by(|a, b| (rank(a), &a.name).cmp(&(rank(b), &b.name))),
+    }
+}
+
+/// Targets running, total execs and execs/s, time fuzzed, crashes and bugs by severity:
+/// the same numbers as `/api/v1/status` and `/api/v1/crashes`, each in a data-* attribute.
+fn totals_line(status: &StatusDoc, bugs: &[&Bucket], fuzzed_ms: i64) -> String {
+    let running = status
+        .targets
+        .iter()
+        .filter(|t| t.state == "running")
+        .count();
+    let never = status.targets.iter().filter(|t| never_run(t)).count();
+    let execs: i64 = status.targets.iter().map(|t| t.execs).sum();
+    let eps: f64 = status.targets.iter().map(|t| t.execs_per_sec).sum();
+    let crashes: i64 = status.targets.iter().map(|t| t.crashes).sum();
+    let mut severity = String::new();
+    for s in SEVERITIES {
+        let n = bugs
+            .iter()
+            .filter(|b| b.severity.as_deref() == Some(s))
+            .count();
+        let _ = write!(severity, " data-bugs-{s}=\"{n}\"");
+    }
+    format!(
+        "<p class=\"totals\" id=\"totals\" data-running=\"{running}\" data-targets=\"{n}\" \
+         data-execs=\"{execs}\" data-execs-per-sec=\"{eps}\" data-fuzzed-ms=\"{fuzzed_ms}\" \
+         data-crashes=\"{crashes}\" data-bugs=\"{nbugs}\"{severity}>\
+         <b>{running}</b> of {n} targets running{never} · <b>{execs_h}</b> execs at \
+         <b>{eps_h}</b>/s · {fuzzed} of worker time fuzzed · <b>{crashes_h}</b> · \
+         <a href=\"/crashes\"><b>{bugs_h}</b>{by_sev}</a></p>",
+        n = status.targets.len(),
+        nbugs = bugs.len(),
+        never = if never > 0 {
+            format!(" ({never} never run)")
+        } else {
+            String::new()
+        },
+        execs_h = si(execs as f64),
+        eps_h = si(eps),
+        fuzzed = duration(fuzzed_ms / 1000),
+        crashes_h = plural(crashes, "crash", "crashes"),
+        bugs_h = plural(bugs.len() as i64, "bug", "bugs"),
+        by_sev = by_severity(bugs),
+    )
+}
+
+fn overview_row(t: &TargetStatus) -> String {
+    let name = esc(&t.name);
+    let state = shown_state(t);
+    let class = state.replace(' ', "-");
+    let schedule = schedule_of(t);
+    format!(
+        "<tr class=\"target\" data-target=\"{name}\" data-state=\"{state}\">\
+         <td><a href=\"/target/{name}\">{name}</a></td>\
+         <td data-field=\"state\" class=\"state {class}\">{state}</td>\
+         <td data-field=\"schedule\">{schedule}</td>\
+         <td data-field=\"execs_per_sec\" class=\"num\">{eps}</td>\
+         <td data-field=\"coverage\" class=\"num\">{cov}</td>\
+         <td class=\"sparkcell\"><div class=\"spark\" data-target=\"{name}\" data-metric=\"coverage\" \
+         data-points=\"0\"></div><span class=\"spark-range\"></span></td>\
+         <td data-field=\"corpus\" class=\"num\">{files} / {corpus}</td>\
+         <td data-field=\"crashes\" class=\"num\">{crashes}</td>\
+         <td data-field=\"last_new_coverage_at\">{last}</td></tr>",
+        eps = si(t.execs_per_sec),
+        state = esc(state),
+        cov = t.coverage.map_or("-".into(), |c| c.to_string()),
+        files = t.corpus_files,
+        corpus = bytes(t.corpus_bytes),
+        crashes = t.crashes,
+        last = esc(&t
+            .last_new_coverage_at
+            .as_deref()
+            .map_or("-".into(), short_time)),
+    )
+}
+
+/// The target's place in the schedule: its tier's turn (budget used and left in the
+/// current cycle), else what its state tells.
+fn schedule_of(t: &TargetStatus) -> String {
+    if let Some(p) = &t.schedule {
+        return format!(
+            "<span class=\"place\" data-tier=\"{tier}\" data-left-s=\"{left}\">tier {tier}, cycle {cycle}: \
+             {used} of {budget} used, {left_h} left</span>",
+            tier = esc(&p.tier),
+            cycle = p.cycle,
+            used = duration(p.used_s as i64),
+            budget = duration(p.budget_s as i64),
+            left = p.left_s,
+            left_h = duration(p.left_s as i64),
+        );
+    }
+    match (shown_state(t), t.uptime) {
+        ("running", Some(u)) => format!("fuzzing, {:.0}% of its slots in the loop", u * 100.0),
+        ("running", None) => "fuzzing".into(),
+        ("never run", _) => "not started yet".into(),
+        ("waiting", _) => "waiting for its turn".into(),
+        (other, _) => esc(other),
+    }
+}
+
+/// 1234567 → "1.2M": SI steps.
+fn si(v: f64) -> String {
+    let mut v = v;
+    for unit in ["", "K", "M", "G"] {
+        if v.abs() < 1000.0 {
+            return if unit.is_empty() {
+                format!("{v:.0}")
+            } else {
+                format!("{v:.1}{unit}")
+            };
+        }
+        v /= 1000.0;
+    }
+    format!("{v:.1}T")
 }
 
 /// Every node of the config: reached or not, for how long silent, what it runs. The
@@ -188,6 +416,9 @@ async fn fleet_page(State(app): State<Arc<App>>) -> Response {
 /// `1h 2m`, `3m 4s`, `5s`.
 fn duration(secs: i64) -> String {
     let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
+    if h >= 48 {
+        return format!("{}d {}h", h / 24, h % 24);
+    }
     match (h, m) {
         (0, 0) => format!("{s}s"),
         (0, _) => format!("{m}m {s}s"),
@@ -198,7 +429,7 @@ fn duration(secs: i64) -> String {
 fn system_line(doc: &StatusDoc) -> String {
     let s = &doc.system;
     format!(
-        "<p class=\"system\">cpu {:.0}% · memory {} of {} · disk {:.0}% used{}</p>",
+        "<p class=\"system\" id=\"system-line\">cpu {:.0}% · memory {} of {} · disk {:.0}% used{}</p>",
         s.cpu_percent,
         bytes(s.mem_used_bytes as i64),
         bytes(s.mem_total_bytes as i64),
@@ -211,40 +442,21 @@ fn system_line(doc: &StatusDoc) -> String {
     )
 }
 
-fn target_row(t: &TargetStatus) -> String {
-    let name = esc(&t.name);
-    let plot = |metric: &str| {
-        format!(
-            "<td><svg class=\"plot small\" viewBox=\"0 0 160 36\" data-target=\"{name}\" \
-             data-metric=\"{metric}\" data-points=\"0\"></svg></td>"
-        )
-    };
-    format!(
-        "<tr class=\"target\" data-target=\"{name}\"><td><a href=\"/target/{name}\">{name}</a></td>\
-         <td data-field=\"state\" class=\"state {state}\">{state}</td>\
-         <td data-field=\"execs_per_sec\">{eps:.0}</td><td data-field=\"coverage\">{cov}</td>\
-         <td data-field=\"corpus\">{files} / {corpus}</td><td data-field=\"crashes\">{crashes}</td>\
-         <td data-field=\"last_new_coverage_at\">{last}</td>{p1}{p2}{p3}</tr>",
-        state = esc(&t.state),
-        eps = t.execs_per_sec,
-        cov = t.coverage.map_or("-".into(), |c| c.to_string()),
-        files = t.corpus_files,
-        corpus = bytes(t.corpus_bytes),
-        crashes = t.crashes,
-        last = esc(t.last_new_coverage_at.as_deref().unwrap_or("-")),
-        p1 = plot("execs_per_sec"),
-        p2 = plot("coverage"),
-        p3 = plot("corpus_files"),
-    )
-}
-
+/// A target: its figures, the charts over a chosen range, its bugs.
 async fn target_page(
     State(app): State<Arc<App>>,
-    name: Result<Path<String>, axum::extract::rejection::PathRejection>,
+    name: Result<Path<String>, PathRejection>,
+    query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Response {
     let Ok(Path(name)) = name else {
         return error_page(&app, StatusCode::BAD_REQUEST, "bad target name");
     };
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let range = query
+        .range
+        .as_deref()
+        .filter(|r| RANGES.contains(r))
+        .unwrap_or(RANGES[0]);
     let (status, crashes) = match (app.status().await, app.crashes().await) {
         (Ok(s), Ok(c)) => (s, c),
         (Err(e), _) | (_, Err(e)) => {
@@ -255,39 +467,73 @@ async fn target_page(
         return error_page(&app, StatusCode::NOT_FOUND, "no such target");
     };
     let n = esc(&t.name);
-    let mut body = format!("<h1>Target {n}</h1>");
-    body += "<table id=\"targets\"><thead><tr><th>target</th><th>state</th>\
-             <th>execs/s</th><th>coverage</th><th>corpus</th><th>crashes</th>\
-             <th>last new coverage</th><th>execs/s</th><th>coverage</th><th>corpus</th>\
-             </tr></thead><tbody>";
-    body += &target_row(t);
-    body += "</tbody></table>";
+    let state = shown_state(t);
+    let mut body = format!(
+        "<h1>Target {n} <span class=\"state {}\" data-field=\"state\">{}</span></h1>",
+        state.replace(' ', "-"),
+        esc(state)
+    );
     if let Some(m) = &t.message {
         let _ = write!(body, "<p class=\"message\">{}</p>", esc(m));
     }
     let _ = write!(
         body,
-        "<p class=\"facts\">workers {} · execs {} · features {} · restarts {} · uptime {}</p>",
-        t.workers,
-        t.execs,
-        t.features.map_or("-".into(), |f| f.to_string()),
-        t.restarts,
-        t.uptime
+        "<table class=\"figures\"><tr class=\"target\" data-target=\"{n}\">\
+         <th>execs/s</th><td data-field=\"execs_per_sec\">{eps:.0}</td>\
+         <th>execs</th><td>{execs}</td>\
+         <th>coverage</th><td data-field=\"coverage\">{cov}</td>\
+         <th>features</th><td>{ft}</td>\
+         <th>corpus</th><td data-field=\"corpus\">{files} / {corpus}</td>\
+         <th>crashes</th><td data-field=\"crashes\">{crashes}</td>\
+         <th>line coverage</th><td>{line}</td>\
+         <th>last new coverage</th><td data-field=\"last_new_coverage_at\">{last}</td>\
+         </tr></table><p class=\"facts\">workers {workers} · restarts {restarts} · \
+         uptime {uptime} · {schedule}</p>",
+        eps = t.execs_per_sec,
+        execs = si(t.execs as f64),
+        cov = t.coverage.map_or("-".into(), |c| c.to_string()),
+        ft = t.features.map_or("-".into(), |f| f.to_string()),
+        files = t.corpus_files,
+        corpus = bytes(t.corpus_bytes),
+        crashes = t.crashes,
+        line = t.line_coverage.map_or("-".into(), |l| format!("{l:.1} %")),
+        last = esc(&t
+            .last_new_coverage_at
+            .as_deref()
+            .map_or("-".into(), short_time)),
+        workers = t.workers,
+        restarts = t.restarts,
+        uptime = t
+            .uptime
             .map_or("-".into(), |u| format!("{:.1}%", u * 100.0)),
+        schedule = schedule_of(t),
     );
-    body += "<div class=\"plots\">";
-    for (metric, label) in [
-        ("execs_per_sec", "execs/s"),
-        ("coverage", "coverage"),
-        ("features", "features"),
-        ("corpus_files", "corpus files"),
-        ("line_coverage", "line coverage % (llvm-cov)"),
+    body += "<p id=\"ranges\" class=\"ranges\">range: ";
+    for r in RANGES {
+        let class = if r == range { " class=\"active\"" } else { "" };
+        let _ = write!(
+            body,
+            "<a href=\"?range={r}\"{class} data-range=\"{r}\">{r}</a> "
+        );
+    }
+    body += "<span id=\"window\"></span></p><div class=\"charts\">";
+    for (chart, label) in [
+        ("execs", "execs per second"),
+        ("coverage", "coverage: edges (left) and features (right)"),
+        ("corpus", "corpus: files (left) and size (right)"),
+        (
+            "line_coverage",
+            "line coverage of the code the target reaches (llvm-cov)",
+        ),
+        (
+            "crashes",
+            "new crashing inputs per bar; a red mark is a new bug",
+        ),
     ] {
         let _ = write!(
             body,
-            "<figure><figcaption>{label} <span class=\"last\"></span></figcaption>\
-             <svg class=\"plot large\" viewBox=\"0 0 480 140\" data-target=\"{n}\" \
-             data-metric=\"{metric}\" data-points=\"0\"></svg></figure>"
+            "<figure><figcaption>{label}</figcaption><div class=\"chart\" id=\"chart-{chart}\" \
+             data-target=\"{n}\" data-chart=\"{chart}\" data-points=\"0\"></div></figure>"
         );
     }
     body += "</div><h2>Bugs</h2>";
@@ -310,10 +556,17 @@ async fn target_page(
         let _ = write!(
             body,
             "<p class=\"pending\">{} not triaged yet (<a href=\"/crashes?target={n}\">crashes</a>)</p>",
-            crate::crash_pages::plural(pending as i64, "finding", "findings")
+            plural(pending as i64, "finding", "findings")
         );
     }
-    page(&app, "target", &t.name, &body).into_response()
+    page_with(
+        &app,
+        "target",
+        &t.name,
+        &body,
+        &format!(" data-range=\"{range}\""),
+    )
+    .into_response()
 }
 
 /// Text safe inside HTML elements and double-quoted attributes.

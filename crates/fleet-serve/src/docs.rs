@@ -21,8 +21,15 @@ pub struct SeriesDoc {
     /// How many stored samples the points summarize.
     pub samples: usize,
     pub points: Vec<SeriesPoint>,
-    /// Findings first seen in the window.
-    pub crashes: Vec<CrashMark>,
+    /// Bugs first seen in the window: one mark per bucket, at its first finding.
+    #[serde(default)]
+    pub bugs: Vec<CrashMark>,
+    /// Width of each crash-count bar, in milliseconds (a round interval: 1 min … 30 days).
+    #[serde(default)]
+    pub bin_ms: i64,
+    /// New crashing inputs per bar (only bars with any), however many findings there are.
+    #[serde(default)]
+    pub crash_bins: Vec<CrashBin>,
     /// Source-based line coverage of the code under test, one point per computation in
     /// the window (`fuzzfleet coverage`, or a campaign's `[coverage] every`).
     #[serde(default)]
@@ -54,11 +61,21 @@ pub struct SeriesPoint {
     pub corpus_bytes: Option<i64>,
 }
 
-/// A finding on the time axis.
+/// New crashing inputs in one bar of a series.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrashBin {
+    /// The bar's start, milliseconds since the Unix epoch (aligned to its width).
+    pub t: i64,
+    /// Distinct crashing inputs first seen in it.
+    pub inputs: i64,
+}
+
+/// A bug on the time axis.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CrashMark {
     /// Milliseconds since the Unix epoch when it was first seen.
     pub t: i64,
+    /// Its bucket (or, not triaged yet, the finding's own entry).
     pub id: String,
     pub kind: String,
 }

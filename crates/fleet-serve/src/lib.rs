@@ -45,11 +45,15 @@ pub struct ServeOptions {
     pub fleet: Option<Arc<dyn FleetView>>,
 }
 
-/// What the pages need to print commands a user can paste: how to call fuzzfleet on
-/// this state, and each target's executable. Without it the bucket page still prints
-/// `fuzzfleet crashes repro ID`, and the libFuzzer command with the binary left to fill.
+/// What `fuzzfleet serve` knows from the config beyond [`ServeOptions`]: how to call
+/// fuzzfleet on this state and each target's executable (for the commands to paste on
+/// the bucket page), and the tiers (for each target's place in the schedule). Without it
+/// the bucket page still prints `fuzzfleet crashes repro ID` and the libFuzzer command
+/// with the binary left to fill, and `schedule` stays null.
 #[derive(Clone, Debug, Default)]
-pub struct ReproInfo {
+pub struct Extras {
+    /// The config's tiers, for `status`'s `schedule` of each target.
+    pub tiers: Vec<fleet_run::report::TierBudget>,
     /// The start of a fuzzfleet command line for this state, e.g.
     /// `fuzzfleet --config /etc/fuzzfleet/fleet.toml --state /var/lib/fuzzfleet`.
     pub fuzzfleet: Option<String>,
@@ -159,17 +163,17 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    serve_with(opts, ReproInfo::default(), listener, shutdown).await
+    serve_with(opts, Extras::default(), listener, shutdown).await
 }
 
-/// [`serve`], with what the pages need to print repro commands.
+/// [`serve`], with what the pages need from the config ([`Extras`]).
 pub async fn serve_with(
     opts: &ServeOptions,
-    repro: ReproInfo,
+    extras: Extras,
     listener: TcpListener,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let app = App::new(opts, repro);
+    let app = App::new(opts, extras);
     let listener = tokio::net::TcpListener::from_std(listener)?;
     let result = axum::serve(listener, router(app.clone()))
         .with_graceful_shutdown(shutdown)
@@ -255,7 +259,7 @@ pub fn spawn(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
 /// Serves on `listener` in a runtime of its own until SIGINT or SIGTERM (for `fuzzfleet serve`).
 pub fn run_until_signal(
     opts: &ServeOptions,
-    repro: ReproInfo,
+    extras: Extras,
     listener: TcpListener,
 ) -> Result<(), ServeError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -268,7 +272,7 @@ pub fn run_until_signal(
         use tokio::signal::unix::{SignalKind, signal};
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;
-        serve_with(opts, repro, listener, async move {
+        serve_with(opts, extras, listener, async move {
             tokio::select! {
                 _ = int.recv() => {}
                 _ = term.recv() => {}

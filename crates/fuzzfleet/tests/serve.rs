@@ -386,10 +386,14 @@ fn check_api(fleet: &Fleet, server: &Server) {
     assert!(!series.points.is_empty() && series.points.len() <= fleet_serve::MAX_POINTS);
     assert!(series.points.windows(2).all(|w| w[0].t <= w[1].t));
     assert!(
-        series.crashes.iter().any(|c| c.id == b.id),
+        series.bugs.iter().any(|c| c.id == b.id),
         "{:?}",
-        series.crashes
+        series.bugs
     );
+    // One mark per bug, however many findings it has.
+    let ids: BTreeSet<&str> = series.bugs.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids.len(), series.bugs.len(), "{:?}", series.bugs);
+    assert!(series.crash_bins.iter().map(|c| c.inputs).sum::<i64>() >= 1);
     // A window that starts now has no points yet; one from the epoch has them all.
     let now = fleet_store::now_ms();
     assert!(
@@ -573,6 +577,11 @@ fn chromium() -> Option<&'static str> {
 
 /// The page's DOM after its scripts ran for a while (headless Chromium, virtual time).
 fn rendered(browser: &str, url: &str, screenshot: Option<&Path>) -> String {
+    rendered_in(browser, url, screenshot, "1400,900")
+}
+
+/// [`rendered`] in a window of `size` ("W,H").
+fn rendered_in(browser: &str, url: &str, screenshot: Option<&Path>, size: &str) -> String {
     let profile = tempfile::tempdir().unwrap();
     let mut cmd = Command::new(browser);
     cmd.args([
@@ -582,7 +591,8 @@ fn rendered(browser: &str, url: &str, screenshot: Option<&Path>) -> String {
         "--disable-dev-shm-usage",
     ])
     .arg(format!("--user-data-dir={}", profile.path().display()))
-    .args(["--virtual-time-budget=5000", "--window-size=1400,900"]);
+    .arg("--virtual-time-budget=5000")
+    .arg(format!("--window-size={size}"));
     match screenshot {
         Some(file) => cmd.arg(format!("--screenshot={}", file.display())),
         None => cmd.arg("--dump-dom"),
@@ -735,33 +745,25 @@ fn check_dashboard_in_chromium(server: &Server) {
     };
     let dom = rendered(browser, &format!("{}/", server.url), None);
     let status = server.client(None).status().unwrap();
-    // A row per target, in the order of the status document.
+    // A row per target.
     let rows: Vec<&str> = dom
         .split("<tr class=\"target\" data-target=\"")
         .skip(1)
         .collect();
-    let row_names: Vec<&str> = rows.iter().map(|r| r.split('"').next().unwrap()).collect();
-    let names: Vec<&str> = status.targets.iter().map(|t| t.name.as_str()).collect();
+    let row_names: BTreeSet<&str> = rows.iter().map(|r| r.split('"').next().unwrap()).collect();
+    let names: BTreeSet<&str> = status.targets.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(row_names, names, "{dom}");
-    // The running targets' plots were drawn by the script from the series API.
+    // The running targets' sparklines were drawn by the script from the series API.
     for target in ["clean", "crash_magic"] {
         let row = rows
             .iter()
             .find(|r| r.starts_with(&format!("{target}\"")))
             .unwrap();
         let row = row.split("</tr>").next().unwrap();
-        let points: Vec<usize> = attrs(row, "data-points")
-            .iter()
-            .map(|p| p.parse().unwrap())
-            .collect();
-        assert_eq!(points.len(), 3, "three plots for {target}: {row}");
-        assert!(
-            points.iter().all(|&n| n > 0),
-            "{target}: empty plots: {row}"
-        );
-        assert_eq!(row.matches("<path d=\"M").count(), 3, "{row}");
+        let points: usize = attrs(row, "data-points")[0].parse().unwrap();
+        assert!(points > 0, "{target}: empty sparkline: {row}");
+        assert!(row.contains("<canvas"), "{row}");
     }
-    assert!(dom.contains("class=\"crash\""), "no crash marked:\n{dom}");
     assert!(
         attrs(&dom, "data-refreshed")
             .iter()
@@ -780,22 +782,21 @@ fn check_dashboard_in_chromium(server: &Server) {
     assert!(bucket.contains("id=\"download\""), "{bucket}");
     check_crash_pages(browser, server);
     let target = rendered(browser, &format!("{}/target/crash_magic", server.url), None);
-    // Every libFuzzer plot has points; line coverage has none until a coverage round ran
-    // (tests/coverage.rs covers that plot's data).
-    let plots: Vec<&str> = target
-        .split("<svg ")
-        .skip(1)
-        .filter(|p| p.starts_with("class=\"plot large\""))
-        .collect();
-    assert_eq!(plots.len(), 5, "{target}");
-    for plot in plots {
-        let points = attrs(plot, "data-points")[0].parse::<usize>().unwrap();
-        if plot.contains("data-metric=\"line_coverage\"") {
-            assert!(plot.contains("no data yet"), "{plot}");
+    // Every libFuzzer chart has points; line coverage has none until a coverage round ran
+    // (tests/coverage.rs covers that chart's data).
+    for chart in ["execs", "coverage", "corpus", "line_coverage", "crashes"] {
+        let tag = tag_of(&target, &format!("chart-{chart}"));
+        let points = num(tag, "data-points");
+        assert!(!attr(tag, "data-x-ticks").is_empty(), "{tag}");
+        if chart == "line_coverage" {
+            assert_eq!(points, 0, "{tag}");
         } else {
-            assert!(points > 0, "{plot}");
+            assert!(points > 0, "{tag}");
         }
     }
+    assert!(target.contains("no coverage round yet"), "{target}");
+    let bars = tag_of(&target, "chart-crashes");
+    assert!(num(bars, "data-markers") >= 1, "{bars}");
 
     let artifacts = fleet_testkit::repo_root().join("target/test-artifacts");
     fs::create_dir_all(&artifacts).unwrap();
@@ -808,4 +809,204 @@ fn check_dashboard_in_chromium(server: &Server) {
         &format!("{}/target/crash_magic", server.url),
         Some(&artifacts.join("dashboard-target.png")),
     );
+}
+
+/// The opening tag of the element with `id`: where the charts keep their state.
+fn tag_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html
+        .find(&format!(" id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no element {id}:\n{html}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    &html[start..=end]
+}
+
+fn attr<'a>(tag: &'a str, name: &str) -> &'a str {
+    attrs(tag, name)
+        .first()
+        .copied()
+        .unwrap_or_else(|| panic!("no {name} in {tag}"))
+}
+
+fn num(tag: &str, name: &str) -> i64 {
+    attr(tag, name)
+        .parse()
+        .unwrap_or_else(|e| panic!("{name} in {tag}: {e}"))
+}
+
+/// Three days of a campaign (a crashing target with 300 findings in 2 bugs and a 9-minute
+/// gap, a quiet one, targets never run), as Chromium renders it: charts with time and
+/// value axes, one marker per bug, crash bars, ranges; the overview's totals equal to
+/// the API's; the crashes page a row per bug.
+#[test]
+fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
+    let Some(browser) = chromium() else {
+        required("chromium", false);
+        return;
+    };
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\", \"crash_magic\"]\nbudget = \"1h\"\n");
+    let planted = serve_support::history_state(&fleet.state());
+    let mut server = Server::start(&fleet, "127.0.0.1:0", &[], &[]);
+    let client = server.client(None);
+    let url = |path: &str| format!("{}{path}", server.url);
+
+    // A week: both bugs are one marker each, on every chart, whatever the findings.
+    let dom = rendered(browser, &url("/target/crash_magic?range=7d"), None);
+    for chart in ["execs", "coverage", "corpus", "line_coverage", "crashes"] {
+        let tag = tag_of(&dom, &format!("chart-{chart}"));
+        assert_eq!(attr(tag, "data-range"), "7d", "{tag}");
+        let x = attr(tag, "data-x-ticks");
+        let y = attr(tag, "data-y-ticks");
+        assert!(x.split('|').count() >= 3, "{chart}: time axis labels {x:?}");
+        assert!(
+            y.split('|').count() >= 2,
+            "{chart}: value axis labels {y:?}"
+        );
+        let span = num(tag, "data-x-max") - num(tag, "data-x-min");
+        assert!((span - 7 * 86_400_000).abs() < 60_000, "{chart}: {span}");
+        assert!(num(tag, "data-points") > 0, "{chart}: {tag}");
+        assert_eq!(num(tag, "data-markers"), 2, "{chart}: one per bug: {tag}");
+        let ids: BTreeSet<&str> = attr(tag, "data-marker-ids").split(' ').collect();
+        assert_eq!(
+            ids,
+            planted.bugs.iter().map(String::as_str).collect(),
+            "{chart}"
+        );
+    }
+    assert_eq!(planted.findings, 300);
+    assert_eq!(dom.matches("class=\"bug-marker\"").count(), 2 * 5, "{dom}");
+    let execs = tag_of(&dom, "chart-execs");
+    assert!(
+        attr(execs, "data-y-ticks")
+            .split('|')
+            .all(|l| l.ends_with("/s")),
+        "{execs}"
+    );
+    // Line coverage is drawn on 0–100 %, so 9.7 % sits low.
+    let line = tag_of(&dom, "chart-line_coverage");
+    assert_eq!(num(line, "data-points"), 4, "{line}");
+    assert!(attr(line, "data-y-ticks").contains("100 %"), "{line}");
+    assert!(attr(line, "data-y-ticks").starts_with("0 %"), "{line}");
+    let bars = tag_of(&dom, "chart-crashes");
+    assert!(num(bars, "data-bars") >= 2, "{bars}");
+
+    // A day: the 9-minute gap between runs an hour ago is a gap in the lines.
+    let dom = rendered(browser, &url("/target/crash_magic"), None);
+    for chart in ["execs", "coverage", "corpus"] {
+        let tag = tag_of(&dom, &format!("chart-{chart}"));
+        assert_eq!(attr(tag, "data-range"), "24h", "{tag}");
+        assert_eq!(num(tag, "data-gaps"), 1, "{tag}");
+        assert_eq!(attr(tag, "data-marker-ids"), planted.bugs[1], "{tag}");
+    }
+
+    // An hour: only the bug first seen half an hour ago.
+    let dom = rendered(browser, &url("/target/crash_magic?range=1h"), None);
+    let bars = tag_of(&dom, "chart-crashes");
+    assert_eq!(attr(bars, "data-marker-ids"), planted.bugs[1], "{bars}");
+    let span = num(bars, "data-x-max") - num(bars, "data-x-min");
+    assert!((span - 3_600_000).abs() < 60_000, "{span}");
+    let series = client
+        .series_since("crash_magic", fleet_store::now_ms() - 3_600_000)
+        .unwrap();
+    assert_eq!(series.bugs.len(), 1);
+    assert_eq!(
+        num(bars, "data-bars") as usize,
+        series.crash_bins.len(),
+        "{bars}"
+    );
+
+    // The overview: its totals are the API's numbers.
+    let dom = rendered(browser, &url("/"), None);
+    let status = client.status().unwrap();
+    let crashes = client.crashes().unwrap();
+    let totals = tag_of(&dom, "totals");
+    let sum = |f: fn(&fleet_serve::docs::TargetStatus) -> i64| -> i64 {
+        status.targets.iter().map(f).sum()
+    };
+    assert_eq!(num(totals, "data-execs"), sum(|t| t.execs), "{totals}");
+    assert_eq!(num(totals, "data-crashes"), sum(|t| t.crashes), "{totals}");
+    assert_eq!(
+        num(totals, "data-running"),
+        status
+            .targets
+            .iter()
+            .filter(|t| t.state == "running")
+            .count() as i64
+    );
+    assert_eq!(num(totals, "data-targets"), status.targets.len() as i64);
+    let bugs: Vec<_> = crashes
+        .buckets
+        .iter()
+        .filter(|b| b.signature.is_some())
+        .collect();
+    assert_eq!(num(totals, "data-bugs"), bugs.len() as i64);
+    for sev in ["high", "low"] {
+        assert_eq!(
+            num(totals, &format!("data-bugs-{sev}")),
+            bugs.iter()
+                .filter(|b| b.severity.as_deref() == Some(sev))
+                .count() as i64,
+            "{sev}"
+        );
+    }
+    assert_eq!(
+        dom.matches("class=\"system\"").count(),
+        1,
+        "the system line once"
+    );
+    // Never run is told apart; the two that ran have a sparkline with min and max.
+    for t in &status.targets {
+        let row = dom
+            .split(&format!("<tr class=\"target\" data-target=\"{}\"", t.name))
+            .nth(1)
+            .unwrap_or_else(|| panic!("no row for {}:\n{dom}", t.name));
+        let row = row.split("</tr>").next().unwrap();
+        let spark = row.split("class=\"spark\"").nth(1).unwrap();
+        if t.execs == 0 {
+            assert!(row.starts_with(" data-state=\"never run\""), "{row}");
+            assert_eq!(attrs(spark, "data-points")[0], "0", "{row}");
+        } else {
+            assert!(row.starts_with(" data-state=\"stopped\""), "{row}");
+            let min: i64 = attrs(spark, "data-min")[0].parse().unwrap();
+            let max: i64 = attrs(spark, "data-max")[0].parse().unwrap();
+            assert!(min < max && max <= t.coverage.unwrap(), "{row}");
+            assert!(
+                row.contains("class=\"spark-min\">min ")
+                    && row.contains("class=\"spark-max\">max "),
+                "{row}"
+            );
+        }
+    }
+    assert!(
+        status.targets.iter().any(|t| t.execs == 0),
+        "a target never ran"
+    );
+
+    // The crashes page: a row per bug.
+    let dom = rendered(browser, &url("/crashes"), None);
+    assert_eq!(dom.matches("<tr class=\"bucket\"").count(), 2, "{dom}");
+    let fixed = rendered(browser, &url("/crashes?state=fixed"), None);
+    assert_eq!(fixed.matches("<tr class=\"bucket\"").count(), 1, "{fixed}");
+    assert!(fixed.contains(&format!("data-id=\"{}\"", planted.bugs[1])));
+
+    if let Some(dir) = std::env::var_os("FUZZFLEET_SCREENSHOTS") {
+        let dir = Path::new(&dir);
+        fs::create_dir_all(dir).unwrap();
+        for (name, path, size) in [
+            ("overview", "/".to_string(), "1400,820"),
+            ("target", "/target/crash_magic?range=7d".into(), "1400,1150"),
+            ("crashes", "/crashes".into(), "1400,420"),
+            (
+                "bucket",
+                format!("/bucket/{}", planted.bugs[0]),
+                "1400,1500",
+            ),
+        ] {
+            let png = dir.join(format!("dashboard-{name}.png"));
+            rendered_in(browser, &url(&path), Some(&png), size);
+            assert!(fs::metadata(&png).unwrap().len() > 1000);
+            eprintln!("wrote {}", png.display());
+        }
+    }
+    server.stop();
 }

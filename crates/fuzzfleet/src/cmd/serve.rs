@@ -58,17 +58,18 @@ pub fn serve(ctx: &Context, args: &ServeArgs) -> Result<i32> {
             "no token: loopback only"
         }
     );
-    fleet_serve::run_until_signal(&opts, repro_info(ctx, plan.as_ref(), &opts), listener)?;
+    fleet_serve::run_until_signal(&opts, extras(ctx, plan.as_ref(), &opts), listener)?;
     eprintln!("fuzzfleet: stopped serving");
     Ok(exit::OK)
 }
 
-/// What the bucket page prints to paste: this config and state, each target's binary.
-fn repro_info(
+/// What the pages need from the config: the command line for this config and state, each
+/// target's binary (commands to paste), the tiers (each target's place in the schedule).
+fn extras(
     ctx: &Context,
     plan: Option<&fleet_config::Plan>,
     opts: &ServeOptions,
-) -> fleet_serve::ReproInfo {
+) -> fleet_serve::Extras {
     let abs = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let mut fuzzfleet = String::from("fuzzfleet");
     if plan.is_some() {
@@ -90,7 +91,8 @@ fn repro_info(
             })
         })
         .collect();
-    fleet_serve::ReproInfo {
+    fleet_serve::Extras {
+        tiers: plan.map(super::status::tier_budgets).unwrap_or_default(),
         fuzzfleet: Some(fuzzfleet),
         binaries,
     }
