@@ -261,6 +261,33 @@ struct Running {
     inited_at: Option<Instant>,
     /// Hashes of the findings this run produced (a crash before INITED names the seed).
     found: Vec<String>,
+    /// When the slot's assignment ends, if the worker was told to end by itself then
+    /// (`-max_total_time`).
+    ends_at: Option<Instant>,
+}
+
+/// The shortest turn a worker is told to end by itself (`-max_total_time`); a shorter one
+/// is left to the campaign's stop.
+const MIN_SELF_ENDED_TURN: Duration = Duration::from_secs(3);
+
+/// The `-max_total_time` of a worker whose slot's assignment ends at `end`: whole seconds
+/// rounded down, so libFuzzer ends its loop itself — between inputs, never in the middle
+/// of writing a crash, with its final stats and recommended dictionary printed — just
+/// before the campaign would stop it. `None`: no known end, or too close to bother.
+pub(crate) fn self_ended_turn(end: Option<Instant>, now: Instant) -> Option<Duration> {
+    let left = end?.checked_duration_since(now)?;
+    (left >= MIN_SELF_ENDED_TURN).then(|| Duration::from_secs(left.as_secs()))
+}
+
+/// Whether a worker's exit is the end of its turn it was told to take (`-max_total_time`
+/// reached: exit 0 after fuzzing, at most a little early), not a reason to restart it.
+pub(crate) fn ended_its_turn(
+    code: Option<i32>,
+    saw_inited: bool,
+    ends_at: Option<Instant>,
+    now: Instant,
+) -> bool {
+    code == Some(0) && saw_inited && ends_at.is_some_and(|e| now + Duration::from_secs(2) >= e)
 }
 
 #[derive(Default)]
@@ -330,6 +357,8 @@ struct Campaign<'n> {
     stopping: Option<(StopReason, Instant)>,
     /// A second Ctrl-C came: no more grace, no triage at the end.
     hurry: bool,
+    /// The signal that stopped the campaign, if one did.
+    stop_signal: Option<i32>,
     /// Targets just given workers, announced when the first of them is fuzzing.
     starting: BTreeMap<String, usize>,
     /// The last progress line, and what it counted then.
@@ -355,6 +384,10 @@ struct Campaign<'n> {
     notifier: Option<crate::notify::Notifier>,
     resources: resources::Guard,
     turns: Option<TurnRun>,
+    /// Errors said once, their repeats counted.
+    errors: crate::repeats::Repeats,
+    /// Errors met where `error` could not be called (a tier borrowed), said next tick.
+    unsaid: Vec<String>,
 }
 
 impl<'n> Campaign<'n> {
@@ -417,6 +450,20 @@ impl<'n> Campaign<'n> {
             credited_at: now,
             announced: Vec::new(),
         });
+        // Every reader of the state shows each target's place in these tiers.
+        let tiers_json = serde_json::to_string(
+            &spec
+                .tiers
+                .iter()
+                .map(|t| crate::report::TierBudget {
+                    name: t.name.clone(),
+                    budget: t.budget,
+                    targets: t.targets.clone(),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .expect("tiers serialize");
+        db.put_meta(crate::report::TIERS_META, &tiers_json, now_ms())?;
         let mut live = BTreeMap::new();
         for name in spec.targets.keys() {
             let previous = db.target(name)?;
@@ -455,6 +502,7 @@ impl<'n> Campaign<'n> {
             started: now,
             stopping: None,
             hurry: false,
+            stop_signal: None,
             starting: BTreeMap::new(),
             progress_at: now,
             progress_features: BTreeMap::new(),
@@ -473,6 +521,8 @@ impl<'n> Campaign<'n> {
             resources: guard,
             last_compact: now - COMPACT_EVERY,
             turns,
+            errors: crate::repeats::Repeats::default(),
+            unsaid: Vec::new(),
         })
     }
 
@@ -535,9 +585,7 @@ impl<'n> Campaign<'n> {
                 self.tx.clone(),
             ) {
                 Ok(t) => self.hub = Some(t),
-                Err(e) => (self.notify)(Notice::Error {
-                    message: format!("cannot start hub sync: {e}"),
-                }),
+                Err(e) => self.error(format!("cannot start hub sync: {e}")),
             }
         }
         self.start_triage();
@@ -605,9 +653,7 @@ impl<'n> Campaign<'n> {
                 }),
             ) {
                 Ok(n) => self.notifier = Some(n),
-                Err(e) => (self.notify)(Notice::Error {
-                    message: format!("cannot start the webhook notifier: {e}"),
-                }),
+                Err(e) => self.error(format!("cannot start the webhook notifier: {e}")),
             }
         }
         let targets = self
@@ -626,14 +672,16 @@ impl<'n> Campaign<'n> {
             }),
         ) {
             Ok(t) => self.triage = Some(t),
-            Err(e) => (self.notify)(Notice::Error {
-                message: format!("cannot start crash triage: {e}"),
-            }),
+            Err(e) => self.error(format!("cannot start crash triage: {e}")),
         }
     }
 
     fn handle(&mut self, ev: Event) {
         match ev {
+            // Said once while it repeats, like the campaign's own errors.
+            Event::Triage(crate::triage::TriageEvent::Error { message }) => {
+                self.error(format!("triage: {message}"))
+            }
             Event::Triage(e) => {
                 if let Some(text) = e.alert_text()
                     && let Some(n) = &self.notifier
@@ -656,7 +704,10 @@ impl<'n> Campaign<'n> {
                 None if sig == libc::SIGHUP && self.spec.reload_on_hup => {
                     self.begin_stop(StopReason::Reload)
                 }
-                None => self.begin_stop(StopReason::Signal),
+                None => {
+                    self.stop_signal = Some(sig);
+                    self.begin_stop(StopReason::Signal)
+                }
                 // A reload asked twice is one reload.
                 Some(_) if sig == libc::SIGHUP => {}
                 // A second Ctrl-C: no more grace, and no triage at the end.
@@ -780,9 +831,7 @@ impl<'n> Campaign<'n> {
                     new: k.new,
                 });
             }
-            Err(e) => (self.notify)(Notice::Error {
-                message: e.to_string(),
-            }),
+            Err(e) => self.error(e.to_string()),
         }
     }
 
@@ -810,9 +859,7 @@ impl<'n> Campaign<'n> {
             self.resources
                 .worker_ended(&target, run, exit.memory.as_ref())
         {
-            let _ = self
-                .db
-                .log_event(now_ms(), Some(&target), "memory-limit", &message);
+            self.log_event(Some(&target), "memory-limit", &message);
             if tell {
                 (self.notify)(Notice::Resource { message });
             }
@@ -834,6 +881,12 @@ impl<'n> Campaign<'n> {
             }
             return;
         }
+        if ended_its_turn(exit.code, exit.saw_inited, running.ends_at, now) {
+            // Its turn is over: the next decision (due now) says what the slot runs next;
+            // if it keeps the same target, the slot starts it again then.
+            self.slots[slot].restart_at = running.ends_at;
+            return;
+        }
         let how = output::classify_exit(exit.code, exit.signal);
         if !exit.saw_inited {
             let corpus = self.spec.layout.corpus_dir(&target);
@@ -842,9 +895,7 @@ impl<'n> Campaign<'n> {
             for sha1 in &running.found {
                 if corpus::quarantine(&corpus, &quarantine, sha1).unwrap_or(false) {
                     set_aside += 1;
-                    let _ = self
-                        .db
-                        .log_event(now_ms(), Some(&target), "seed-set-aside", sha1);
+                    self.log_event(Some(&target), "seed-set-aside", sha1);
                     (self.notify)(Notice::SeedSetAside {
                         target: target.clone(),
                         sha1: sha1.clone(),
@@ -860,9 +911,7 @@ impl<'n> Campaign<'n> {
         if let Some(live) = self.live.get_mut(&target) {
             live.restarts += 1;
         }
-        let _ = self
-            .db
-            .log_event(now_ms(), Some(&target), "restart", &how.to_string());
+        self.log_event(Some(&target), "restart", &how.to_string());
         (self.notify)(Notice::Restarted {
             target: target.clone(),
             slot,
@@ -879,9 +928,7 @@ impl<'n> Campaign<'n> {
 
     fn fail_target(&mut self, target: &str, message: String) {
         self.starting.remove(target);
-        let _ = self
-            .db
-            .log_event(now_ms(), Some(target), "failed", &message);
+        self.log_event(Some(target), "failed", &message);
         (self.notify)(Notice::TargetFailed {
             target: target.to_string(),
             message: message.clone(),
@@ -981,9 +1028,13 @@ impl<'n> Campaign<'n> {
         let decision = t.spec.decide(&mut t.state, &skip, self.spec.once);
         t.until = decision.for_duration.map(|d| now + d);
         t.current = decision.run;
-        let _ = self
+        if let Err(e) = self
             .db
-            .save_schedule(&t.spec.name, &t.state.to_json(), now_ms());
+            .save_schedule(&t.spec.name, &t.state.to_json(), now_ms())
+        {
+            self.unsaid
+                .push(format!("cannot save tier {}'s schedule: {e}", t.spec.name));
+        }
         if t.current.is_empty()
             && let Some(turns) = &mut self.turns
         {
@@ -1056,10 +1107,13 @@ impl<'n> Campaign<'n> {
         for t in &mut self.tiers {
             let before = t.state.clone();
             let runs = !t.spec.decide(&mut t.state, &skip, once).run.is_empty();
-            if t.state != before {
-                let _ = self
+            if t.state != before
+                && let Err(e) = self
                     .db
-                    .save_schedule(&t.spec.name, &t.state.to_json(), now_ms());
+                    .save_schedule(&t.spec.name, &t.state.to_json(), now_ms())
+            {
+                self.unsaid
+                    .push(format!("cannot save tier {}'s schedule: {e}", t.spec.name));
             }
             wants.push(if runs { t.spec.workers } else { 0 });
         }
@@ -1088,9 +1142,13 @@ impl<'n> Campaign<'n> {
                 t.slots.clear();
                 t.current.clear();
                 t.until = None;
-                let _ = self
+                if let Err(e) = self
                     .db
-                    .save_schedule(&t.spec.name, &t.state.to_json(), now_ms());
+                    .save_schedule(&t.spec.name, &t.state.to_json(), now_ms())
+                {
+                    self.unsaid
+                        .push(format!("cannot save tier {}'s schedule: {e}", t.spec.name));
+                }
             }
         }
         let mut free: Vec<usize> = (0..self.slots.len())
@@ -1158,11 +1216,14 @@ impl<'n> Campaign<'n> {
             .zip(&turns.rotation.ran_ms)
             .map(|(t, ms)| (t.spec.name.as_str(), *ms))
             .collect();
-        let _ = self.db.save_schedule(
+        let saved = self.db.save_schedule(
             ROTATION_ROW,
             &serde_json::to_string(&had).expect("a map of strings to integers"),
             now_ms(),
         );
+        if let Err(e) = saved {
+            self.error(format!("cannot save the tiers' turns: {e}"));
+        }
     }
 
     fn stop_slot(&mut self, s: usize, now: Instant) {
@@ -1205,6 +1266,9 @@ impl<'n> Campaign<'n> {
         // The exact execution count at exit; status lines alone undercount.
         opts.print_final_stats = true;
         opts.env = t.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+        let ends_at = self.slot_end(s);
+        opts.max_total_time = self_ended_turn(ends_at, Instant::now());
+        let ends_at = ends_at.filter(|_| opts.max_total_time.is_some());
         let cmd = output::worker_command(&opts);
         let mut wspec = WorkerSpec {
             program: cmd.program,
@@ -1249,6 +1313,7 @@ impl<'n> Campaign<'n> {
                     target,
                     inited_at: None,
                     found: Vec::new(),
+                    ends_at,
                 });
             }
             Err(e) => {
@@ -1353,9 +1418,7 @@ impl<'n> Campaign<'n> {
                     });
                 });
             if let Err(e) = spawned {
-                (self.notify)(Notice::Error {
-                    message: format!("cannot start a corpus minimization: {e}"),
-                });
+                self.error(format!("cannot start a corpus minimization: {e}"));
             }
         }
     }
@@ -1389,9 +1452,7 @@ impl<'n> Campaign<'n> {
             ),
             Err(e) => e.clone(),
         };
-        let _ = self
-            .db
-            .log_event(now_ms(), Some(&target), "minimize", &message);
+        self.log_event(Some(&target), "minimize", &message);
         (self.notify)(Notice::Minimized {
             target: target.clone(),
             outcome,
@@ -1439,6 +1500,9 @@ impl<'n> Campaign<'n> {
     }
 
     fn tick(&mut self, now: Instant) {
+        for message in std::mem::take(&mut self.unsaid) {
+            self.error(message);
+        }
         for s in 0..self.slots.len() {
             if let (Some(deadline), Some(r)) = (self.slots[s].stop_deadline, &self.slots[s].worker)
                 && now >= deadline
@@ -1498,9 +1562,7 @@ impl<'n> Campaign<'n> {
         if now.duration_since(self.last_compact) >= COMPACT_EVERY {
             self.last_compact = now;
             if let Err(e) = self.db.compact_samples(now_ms()) {
-                (self.notify)(Notice::Error {
-                    message: e.to_string(),
-                });
+                self.error(e.to_string());
             }
         }
     }
@@ -1548,9 +1610,7 @@ impl<'n> Campaign<'n> {
             Ok(())
         });
         if let Err(e) = result {
-            (self.notify)(Notice::Error {
-                message: e.to_string(),
-            });
+            self.error(e.to_string());
         }
     }
 
@@ -1638,6 +1698,33 @@ impl<'n> Campaign<'n> {
 }
 
 impl Campaign<'_> {
+    /// Says an error, once while it repeats (then its count).
+    fn error(&mut self, message: String) {
+        for line in self.errors.admit(&message, Instant::now()) {
+            (self.notify)(Notice::Error { message: line });
+        }
+    }
+
+    /// Records an event in the database; a failure is said (once while it repeats).
+    fn log_event(&mut self, target: Option<&str>, kind: &str, message: &str) {
+        if let Err(e) = self.db.log_event(now_ms(), target, kind, message) {
+            self.error(format!("cannot record a {kind} event: {e}"));
+        }
+    }
+
+    /// When slot `s`'s current assignment ends: its tier's next decision, the end of the
+    /// tiers' turn, or `--for`, whichever comes first.
+    fn slot_end(&self, s: usize) -> Option<Instant> {
+        let tier = self
+            .tiers
+            .iter()
+            .find(|t| t.slots.contains(&s))
+            .and_then(|t| t.until);
+        let turn = self.turns.as_ref().map(|t| t.until);
+        let run = self.spec.run_for.map(|d| self.started + d);
+        [tier, turn, run].into_iter().flatten().min()
+    }
+
     /// Gives the periodic one-line summary and starts counting again.
     fn progress(&mut self, now: Instant) {
         self.progress_at = now;
@@ -1697,13 +1784,16 @@ impl Campaign<'_> {
     /// the deadline, before the campaign ends; a second Ctrl-C cuts it short. What is not
     /// done is taken up by the next campaign or `crashes triage`.
     fn final_triage(&mut self, triage: crate::triage::TriageThread, rx: &Receiver<Event>) {
-        let deadline = self
-            .spec
-            .triage
-            .as_ref()
-            .map_or(Duration::ZERO, |t| t.final_deadline);
-        if !self.hurry && !deadline.is_zero() {
-            (self.notify)(Notice::FinalTriage { deadline });
+        // SIGTERM is a supervisor (systemd, a test harness) that wants the process gone:
+        // what was found is filed, reproductions are left for the next run.
+        let deadline = match self.spec.triage.as_ref() {
+            Some(t) if self.stop_signal != Some(libc::SIGTERM) => t.final_deadline,
+            _ => Duration::ZERO,
+        };
+        if !self.hurry {
+            if !deadline.is_zero() {
+                (self.notify)(Notice::FinalTriage { deadline });
+            }
             let until = Instant::now() + deadline;
             triage.drain(until);
             while !triage.is_finished() && Instant::now() < until + TRIAGE_DRAIN_SLACK {
@@ -1739,13 +1829,11 @@ impl Campaign<'_> {
                     "{target}: a failure report with no artifact after it (its worker was stopped while writing it), finding lost: {}",
                     fleet_engine::libfuzzer::headline(&report)
                 );
-                let _ = self
-                    .db
-                    .log_event(now_ms(), Some(target), "lost-finding", &message);
+                self.log_event(Some(target), "lost-finding", &message);
                 if let Some(live) = self.live.get_mut(target) {
                     live.lost_findings += 1;
                 }
-                (self.notify)(Notice::Error { message });
+                self.error(message);
             }
             WorkerMsg::Recoverable {
                 location,
@@ -1785,4 +1873,44 @@ fn failure_message(how: &ExitKind, tail: &[String], crashed: bool) -> String {
         .rev()
         .collect();
     format!("{what} ({how}): {}", last.join(" | "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_ends_its_own_turn_just_before_the_campaign_would_stop_it() {
+        let now = Instant::now();
+        assert_eq!(self_ended_turn(None, now), None);
+        assert_eq!(
+            self_ended_turn(Some(now + Duration::from_secs(2)), now),
+            None
+        );
+        assert_eq!(
+            self_ended_turn(Some(now + Duration::from_millis(10_900)), now),
+            Some(Duration::from_secs(10))
+        );
+        assert_eq!(
+            self_ended_turn(Some(now), now + Duration::from_secs(1)),
+            None
+        );
+    }
+
+    #[test]
+    fn only_a_clean_exit_at_the_end_of_its_turn_is_not_a_restart() {
+        let now = Instant::now();
+        let end = Some(now + Duration::from_millis(900));
+        assert!(ended_its_turn(Some(0), true, end, now));
+        // A crash, a run that never fuzzed, or an exit long before its end: restarted.
+        assert!(!ended_its_turn(Some(77), true, end, now));
+        assert!(!ended_its_turn(Some(0), false, end, now));
+        assert!(!ended_its_turn(
+            Some(0),
+            true,
+            Some(now + Duration::from_secs(60)),
+            now
+        ));
+        assert!(!ended_its_turn(Some(0), true, None, now));
+    }
 }

@@ -12,6 +12,7 @@ pub mod notify;
 pub mod output;
 pub mod process;
 pub mod regress;
+pub mod repeats;
 pub mod report;
 pub mod resources;
 pub mod schedule;

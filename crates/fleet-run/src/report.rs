@@ -91,11 +91,38 @@ pub struct SchedulePlace {
 }
 
 /// A tier as the config gives it, for [`schedule_places`].
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TierBudget {
     pub name: String,
+    #[serde(with = "secs")]
     pub budget: std::time::Duration,
     pub targets: Vec<String>,
+}
+
+/// The `meta` key where a campaign leaves the tiers it runs, so every reader of the
+/// state (status, the live view, the API) can show each target's place without the
+/// config.
+pub const TIERS_META: &str = "schedule-tiers";
+
+mod secs {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_secs())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        Ok(Duration::from_secs(u64::deserialize(d)?))
+    }
+}
+
+/// The tiers the last campaign on this state dir ran (empty before the first).
+pub fn campaign_tiers(db: &Db) -> Result<Vec<TierBudget>, StoreError> {
+    Ok(db
+        .meta(TIERS_META)?
+        .and_then(|(json, _)| serde_json::from_str(&json).ok())
+        .unwrap_or_default())
 }
 
 /// Each target's place in its tier's current cycle, from the saved schedule.
@@ -205,7 +232,7 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
             line_coverage.insert(name.clone(), (p * 10.0).round() / 10.0);
         }
     }
-    let targets = records
+    let mut targets: Vec<TargetStatus> = records
         .into_values()
         .map(|t| {
             let counts = crashes.get(&t.name).copied().unwrap_or_default();
@@ -239,6 +266,10 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
             }
         })
         .collect();
+    let mut places = schedule_places(db, &campaign_tiers(db)?)?;
+    for t in &mut targets {
+        t.schedule = places.remove(&t.name);
+    }
     let hub = db
         .meta(crate::hubsync::HUB_META)?
         .and_then(|(v, _)| serde_json::from_str(&v).ok());

@@ -64,6 +64,13 @@ pub struct TargetView {
     pub message: Option<String>,
     /// Oldest first, at most `HISTORY_POINTS`.
     pub history: Vec<Point>,
+    /// Its place in the schedule (`t 3h/48h`), or empty.
+    pub turn: String,
+    /// After a stop: the last rate and the run's average (`4.1k/3.9k`), or empty.
+    pub last_avg: String,
+    /// Distinct crashing inputs and inputs not triaged yet.
+    pub inputs: i64,
+    pub pending: i64,
 }
 
 /// One time-series sample.

@@ -29,6 +29,14 @@ pub fn age(ms: i64) -> String {
     }
 }
 
+/// "1 bug", "2 bugs".
+pub fn plural(n: impl Into<i64>, what: &str) -> String {
+    match n.into() {
+        1 => format!("1 {what}"),
+        n => format!("{n} {what}s"),
+    }
+}
+
 /// An exec rate: `850`, `12.3k`, `1.5M`.
 pub fn rate(r: f64) -> String {
     if r >= 1e6 {
@@ -60,7 +68,7 @@ pub fn span(s: u64) -> String {
 }
 
 /// A target's turn: `tier1 3h/48h` (used of its budget in the current cycle).
-fn turn(t: &TargetWire) -> String {
+pub fn turn(t: &TargetWire) -> String {
     match &t.schedule {
         Some(s) => format!("{} {}/{}", s.tier, span(s.used_s), span(s.budget_s)),
         None => "-".into(),
@@ -69,7 +77,7 @@ fn turn(t: &TargetWire) -> String {
 
 /// The rate column: now while running; after a stop, the last rate and the run's
 /// average, labelled.
-fn rates(t: &TargetWire) -> (String, String) {
+pub fn rates(t: &TargetWire) -> (String, String) {
     let now = if t.state == "running" {
         rate(t.execs_per_sec.unwrap_or(0.0))
     } else {
@@ -166,9 +174,13 @@ pub fn totals(doc: &StatusWire) -> String {
     let hits: i64 = t.iter().map(|t| t.crashes.unwrap_or(0)).sum();
     let pending: i64 = t.iter().map(|t| t.pending.unwrap_or(0)).sum();
     let mut line = format!(
-        "\ntotal: {running} of {} targets running on {workers} workers, {} execs/s; {execs} execs; {bugs} bugs, {inputs} crashing inputs, {hits} crash hits",
-        t.len(),
-        rate(rate_now)
+        "\ntotal: {running} of {} running on {}, {} execs/s; {execs} execs; {}, {}, {}",
+        plural(t.len() as i64, "target"),
+        plural(workers, "worker"),
+        rate(rate_now),
+        plural(bugs, "bug"),
+        plural(inputs, "crashing input"),
+        plural(hits, "crash hit")
     );
     if pending > 0 {
         line += &format!(" ({pending} inputs not triaged yet)");

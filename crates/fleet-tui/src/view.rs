@@ -21,7 +21,8 @@ const TREND_WIDTH: usize = 20;
 /// Draws the whole screen.
 pub fn render(model: &Model, ui: &UiState, frame: &mut Frame) {
     let several = model.nodes.len() > 1;
-    let [title, sys, nodes, body, footer] = Layout::vertical([
+    let [title, sys, totals, nodes, body, footer] = Layout::vertical([
+        Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(u16::from(several)),
@@ -35,6 +36,7 @@ pub fn render(model: &Model, ui: &UiState, frame: &mut Frame) {
     };
     frame.render_widget(title_line(model, ui, node), title);
     frame.render_widget(system_line(model, node), sys);
+    frame.render_widget(totals_line(node), totals);
     if several {
         frame.render_widget(nodes_line(model, ui), nodes);
     }
@@ -121,6 +123,42 @@ fn system_line<'a>(model: &Model, node: &'a NodeView) -> Line<'a> {
     Line::from(spans)
 }
 
+/// The node's totals: targets running, rate, bugs and crashing inputs, never run.
+fn totals_line(node: &NodeView) -> Line<'static> {
+    let Some(data) = &node.data else {
+        return Line::default();
+    };
+    let t = &data.targets;
+    let running = t.iter().filter(|t| t.state == "running").count();
+    let workers: i64 = t.iter().map(|t| t.workers).sum();
+    let rate: f64 = t
+        .iter()
+        .filter(|t| t.state == "running")
+        .map(|t| t.execs_per_sec)
+        .sum();
+    let execs: i64 = t.iter().map(|t| t.execs).sum();
+    let bugs: i64 = t.iter().map(|t| t.buckets).sum();
+    let inputs: i64 = t.iter().map(|t| t.inputs).sum();
+    let pending: i64 = t.iter().map(|t| t.pending).sum();
+    let never = t.iter().filter(|t| t.state == "never run").count();
+    let plural = crate::text::plural;
+    let mut text = format!(
+        "total: {running} of {} running on {} · {} execs/s · {execs} execs · {}, {}",
+        plural(t.len() as i64, "target"),
+        plural(workers, "worker"),
+        crate::text::rate(rate),
+        plural(bugs, "bug"),
+        plural(inputs, "crashing input")
+    );
+    if pending > 0 {
+        text += &format!(" ({pending} not triaged yet)");
+    }
+    if never > 0 {
+        text += &format!(" · {never} never run");
+    }
+    Line::raw(text)
+}
+
 /// One entry per node: its name and whether it answers; the shown one highlighted.
 fn nodes_line<'a>(model: &'a Model, ui: &UiState) -> Line<'a> {
     let mut spans = vec![Span::raw("nodes: ")];
@@ -181,6 +219,7 @@ fn render_table(model: &Model, ui: &UiState, frame: &mut Frame, area: Rect) {
         header_cell("CRASHES", Some(SortKey::Crashes), ui, true),
         header_cell("BKT", None, ui, true),
         header_cell("NEW COV", Some(SortKey::LastNewCoverage), ui, true),
+        header_cell("TURN", None, ui, false),
     ]);
     let body: Vec<Row> = rows
         .iter()
@@ -190,7 +229,11 @@ fn render_table(model: &Model, ui: &UiState, frame: &mut Frame, area: Rect) {
                 Cell::from(t.name.clone()),
                 Cell::from(t.state.clone()),
                 right(t.workers.to_string()),
-                right(format!("{:.0}", t.execs_per_sec)),
+                right(if t.state == "running" || t.last_avg.is_empty() {
+                    format!("{:.0}", t.execs_per_sec)
+                } else {
+                    format!("({})", t.last_avg)
+                }),
                 right(t.coverage.map_or("-".into(), |c| c.to_string())),
                 Cell::from(Line::styled(
                     trend(&t.history, TREND_WIDTH),
@@ -208,6 +251,7 @@ fn render_table(model: &Model, ui: &UiState, frame: &mut Frame, area: Rect) {
                 },
                 right(t.buckets.to_string()),
                 right(since_new_coverage(model, t)),
+                Cell::from(t.turn.clone()),
             ])
         })
         .collect();
@@ -222,6 +266,7 @@ fn render_table(model: &Model, ui: &UiState, frame: &mut Frame, area: Rect) {
         Constraint::Length(8),
         Constraint::Length(4),
         Constraint::Length(9),
+        Constraint::Length(16),
     ];
     let table = Table::new(body, widths)
         .header(header)

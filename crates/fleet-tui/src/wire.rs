@@ -152,7 +152,7 @@ impl TargetWire {
     fn to_view(&self) -> TargetView {
         TargetView {
             name: self.name.clone(),
-            state: self.state.clone(),
+            state: self.state_word().to_owned(),
             workers: self.workers.unwrap_or(0),
             execs: self.execs.unwrap_or(0),
             execs_per_sec: self.execs_per_sec.unwrap_or(0.0),
@@ -161,7 +161,14 @@ impl TargetWire {
             corpus_files: self.corpus_files.unwrap_or(0),
             corpus_bytes: self.corpus_bytes.unwrap_or(0),
             crashes: self.crashes.unwrap_or(0),
-            buckets: self.buckets.unwrap_or(0),
+            buckets: self.bug_count(),
+            turn: crate::text::turn(self),
+            last_avg: match crate::text::rates(self).1.as_str() {
+                "-" => String::new(),
+                r => r.to_owned(),
+            },
+            inputs: self.inputs.unwrap_or(0),
+            pending: self.pending.unwrap_or(0),
             last_new_coverage_ms: self
                 .last_new_coverage_at
                 .as_deref()

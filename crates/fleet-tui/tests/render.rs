@@ -38,6 +38,9 @@ fn target(name: &str, eps: f64, cov: i64, crashes: i64, new_cov_s: Option<i64>) 
         last_new_coverage_ms: new_cov_s.map(|s| NOW - s * 1000),
         message: None,
         history: history(30, cov - 29, 1),
+        turn: "t 5m/1h".into(),
+        inputs: crashes,
+        ..TargetView::default()
     }
 }
 

@@ -30,8 +30,9 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<i32> {
     let system = fleet_run::system::sample(&state, Duration::from_millis(200));
     let mut doc = report::status(&db, &known_targets(plan.as_ref()), system)?;
     if let Some(plan) = &plan {
+        // Before a campaign ran here (or for targets it did not run), the config's tiers.
         let mut places = report::schedule_places(&db, &tier_budgets(plan))?;
-        for t in &mut doc.targets {
+        for t in doc.targets.iter_mut().filter(|t| t.schedule.is_none()) {
             t.schedule = places.remove(&t.name);
         }
     }
