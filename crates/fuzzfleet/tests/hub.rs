@@ -191,10 +191,11 @@ fn collect_brings_the_fleets_findings_into_one_bucket_per_bug_with_every_node_li
     assert_eq!(listed[0]["nodes"], bugs[0]["nodes"]);
 }
 
-/// Whoever can write to a shared hub directory planted a FIFO where a batch is, and an
-/// object that is a link to a file outside the hub (its content matching its name, so
-/// only the link gives it away). `corpus sync` used to hang on the FIFO for good; now
-/// it ends, with a line naming each, and still pushes this node's new entry.
+/// Whoever can write to a shared hub directory planted FIFOs where a batch and a corpus
+/// entry a batch names are, and an entry that is a link to a file outside the hub (its
+/// content matching its name, so only the link gives it away). `corpus sync` used to
+/// hang on the FIFO entry for good; now it ends, with a line naming each, and still
+/// pushes this node's new entry.
 #[test]
 fn corpus_sync_on_a_hub_with_a_fifo_and_a_link_ends_with_a_line_naming_each() {
     use std::os::unix::fs::symlink;
@@ -221,10 +222,16 @@ fn corpus_sync_on_a_hub_with_a_fifo_and_a_link_ends_with_a_line_naming_each() {
     let lure = fleet_store::sha1_hex(b"a file outside the hub");
     fs::create_dir_all(hub.join("v1/corpus/clean")).unwrap();
     symlink(&outside, hub.join(format!("v1/corpus/clean/{lure}"))).unwrap();
+    let fifo_entry = fleet_store::sha1_hex(b"never written");
+    nix::unistd::mkfifo(
+        &hub.join(format!("v1/corpus/clean/{fifo_entry}")),
+        nix::sys::stat::Mode::from_bits_truncate(0o644),
+    )
+    .unwrap();
     fs::create_dir_all(hub.join("v1/log/clean/liar")).unwrap();
     let batch = serde_json::json!({
         "version": 1, "target": "clean", "node": "liar", "seq": 1,
-        "time": "2026-12-01T00:00:00Z", "corpus": [lure], "crashes": [],
+        "time": "2026-12-01T00:00:00Z", "corpus": [lure, fifo_entry], "crashes": [],
     });
     fs::write(
         hub.join("v1/log/clean/liar/00000000000000000001.json"),
@@ -269,6 +276,9 @@ fn corpus_sync_on_a_hub_with_a_fifo_and_a_link_ends_with_a_line_naming_each() {
     for line in [
         format!("refused a hub object: refused hub key {fifo}: a FIFO, not a regular file"),
         format!("refused a hub object: refused hub key v1/corpus/clean/{lure}: a symbolic link"),
+        format!(
+            "refused a hub object: refused hub key v1/corpus/clean/{fifo_entry}: a FIFO, not a regular file"
+        ),
         "pushed 1 corpus entries".to_owned(),
     ] {
         assert!(stdout.contains(&line), "no {line:?} in:\n{stdout}{stderr}");
