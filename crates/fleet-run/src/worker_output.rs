@@ -155,6 +155,108 @@ impl BoundedLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::mpsc;
+
+    /// What `read_output` sends for `text` written to its pipe, and its summary.
+    fn read_all(text: &str) -> (Vec<WorkerMsg>, OutputSummary) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = BoundedLog::open(&dir.path().join("w0.log"), 1 << 20).unwrap();
+        let (reader, mut writer) = io::pipe().unwrap();
+        let text = text.to_owned();
+        let feeder = std::thread::spawn(move || {
+            writer.write_all(text.as_bytes()).unwrap();
+        });
+        let (tx, rx) = mpsc::channel();
+        let summary = read_output(7, reader, log, &tx);
+        feeder.join().unwrap();
+        drop(tx);
+        let msgs = rx
+            .into_iter()
+            .map(|e| match e {
+                Event::Worker(7, m) => m,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        (msgs, summary)
+    }
+
+    fn captured(name: &str) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../fixtures/logs/libfuzzer")
+            .join(name);
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    }
+
+    #[test]
+    fn a_timeout_is_sent_with_the_stack_printed_after_its_artifact_line() {
+        let (msgs, summary) = read_all(&captured("timeout-cpp-join.log"));
+        assert!(summary.saw_inited);
+        let artifacts: Vec<(&PathBuf, &String)> = msgs
+            .iter()
+            .filter_map(|m| match m {
+                WorkerMsg::Artifact { path, report } => Some((path, report)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(artifacts.len(), 1, "{msgs:#?}");
+        let (path, report) = artifacts[0];
+        assert!(path.starts_with("art"), "{}", path.display());
+        assert!(report.contains("ERROR: libFuzzer: timeout after 3 seconds"));
+        assert!(report.contains("(anonymous namespace)::Pool::~Pool()"));
+        assert!(report.ends_with("SUMMARY: libFuzzer: timeout"));
+        // Status lines still arrive, Inited first among the worker's news.
+        assert!(matches!(msgs[0], WorkerMsg::Inited));
+        assert!(msgs.iter().any(|m| matches!(m, WorkerMsg::Status(_))));
+    }
+
+    #[test]
+    fn a_report_the_output_ends_without_an_artifact_for_is_sent_as_lost() {
+        let text = captured("crash-rust-panic.log");
+        let cut: Vec<&str> = text
+            .lines()
+            .take_while(|l| !l.starts_with("NOTE: libFuzzer"))
+            .collect();
+        let text = format!(
+            "{}\n==9== libFuzzer: run interrupted; exiting\n",
+            cut.join("\n")
+        );
+        let (msgs, _) = read_all(&text);
+        assert!(!msgs.iter().any(|m| matches!(m, WorkerMsg::Artifact { .. })));
+        let lost: Vec<&String> = msgs
+            .iter()
+            .filter_map(|m| match m {
+                WorkerMsg::LostReport { report } => Some(report),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(lost.len(), 1, "{msgs:#?}");
+        assert!(lost[0].contains("panicked at"));
+    }
+
+    #[test]
+    fn recovered_ubsan_reports_are_sent_while_fuzzing_goes_on() {
+        let (msgs, _) = read_all(&captured("ubsan-recover.log"));
+        let places: Vec<&str> = msgs
+            .iter()
+            .filter_map(|m| match m {
+                WorkerMsg::Recoverable { location, .. } => location.rsplit('/').next(),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(places, ["ubsan_recover.c:16:12", "ubsan_recover.c:12:18"]);
+        assert!(
+            !msgs
+                .iter()
+                .any(|m| matches!(m, WorkerMsg::Artifact { .. } | WorkerMsg::LostReport { .. }))
+        );
+        // Each is sent before the status lines that followed it.
+        let first_recovered = msgs
+            .iter()
+            .position(|m| matches!(m, WorkerMsg::Recoverable { .. }))
+            .unwrap();
+        assert!(matches!(msgs.last(), Some(WorkerMsg::FinalExecs(_))));
+        assert!(first_recovered < msgs.len() - 10);
+    }
 
     #[test]
     fn bounded_log_keeps_at_most_its_budget() {
