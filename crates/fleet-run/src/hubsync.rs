@@ -301,8 +301,25 @@ mod tests {
         let tmp = fleet_testkit::state_temp_dir();
         let hub_dir = tmp.path().join("hub");
         fs::create_dir_all(hub_dir.join("v1/log/t/evil")).unwrap();
-        let fifo = hub_dir.join("v1/log/t/evil/00000000000000000001.json");
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        let fifo = |path: &std::path::Path| {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+        };
+        // A FIFO where a batch is, and one where an entry another batch names is (the
+        // one that hung every round).
+        fifo(&hub_dir.join("v1/log/t/evil/00000000000000000001.json"));
+        let sha = fleet_store::sha1_hex(b"never written");
+        fifo(&hub_dir.join("v1/corpus/t").join(&sha));
+        let batch = serde_json::json!({
+            "version": 1, "target": "t", "node": "liar", "seq": 1,
+            "time": "2026-12-01T00:00:00Z", "corpus": [sha], "crashes": [],
+        });
+        fs::create_dir_all(hub_dir.join("v1/log/t/liar")).unwrap();
+        fs::write(
+            hub_dir.join("v1/log/t/liar/00000000000000000001.json"),
+            batch.to_string(),
+        )
+        .unwrap();
         let layout = Layout::new(tmp.path().join("state"));
         fs::create_dir_all(layout.root()).unwrap();
         let entry = b"an entry of this node";
@@ -338,11 +355,19 @@ mod tests {
             let status: HubStatus = serde_json::from_str(&json).unwrap();
             assert_eq!(status.state, "ok", "{status:?}");
             let message = status.message.unwrap_or_default();
+            // The batch is refused as it is listed, every round; the entry once, when
+            // the batch naming it is read.
+            let skipped = if round == 0 { 2 } else { 1 };
             assert!(
-                message.contains(
-                    "skipped 1 hub object(s): refused hub key \
+                message.contains(&format!(
+                    "skipped {skipped} hub object(s): refused hub key \
                      v1/log/t/evil/00000000000000000001.json: a FIFO"
-                ),
+                )),
+                "{message}"
+            );
+            assert_eq!(
+                message.contains(&format!("refused hub key v1/corpus/t/{sha}: a FIFO")),
+                round == 0,
                 "{message}"
             );
         }
