@@ -316,3 +316,47 @@ fn memory_stays_bounded_whatever_the_harness_prints() {
     assert!(report.contains("ERROR: AddressSanitizer: heap-buffer-overflow"));
     assert!(!report.contains("harness says 0\n"));
 }
+
+#[test]
+fn every_artifact_of_every_captured_worker_log_comes_with_its_whole_report() {
+    for name in [
+        "crash-asan-heap-buffer-overflow.log",
+        "crash-rust-panic.log",
+        "crash-seed-on-load.log",
+        "leak.log",
+        "leak-seed-on-load.log",
+        "oom-malloc-limit.log",
+        "oom-rss-limit.log",
+        "oom-seed-on-load.log",
+        "slow-unit.log",
+        "timeout.log",
+        "timeout-cpp-join.log",
+        "ubsan-halt.log",
+    ] {
+        let text = common::read(name);
+        let got = assemble(&text);
+        assert_eq!(
+            got.len(),
+            text.matches("Test unit written to").count(),
+            "{name}: {got:#?}"
+        );
+        for (_, a) in &got {
+            let Assembled::Artifact { report, .. } = a else {
+                panic!("{name}: {a:#?}");
+            };
+            // The report's own lines: its error (or slow-unit line) and, but for a slow
+            // unit, its summary.
+            assert!(
+                report.contains("ERROR")
+                    || report.contains("runtime error:")
+                    || report.starts_with("Slowest unit:")
+                    || report.contains("panicked at"),
+                "{name}: {report}"
+            );
+            assert!(
+                report.contains("SUMMARY: ") || report.starts_with("Slowest unit:"),
+                "{name}: {report}"
+            );
+        }
+    }
+}
