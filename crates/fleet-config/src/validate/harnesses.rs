@@ -48,7 +48,7 @@ pub(super) fn group(ctx: &mut Ctx<'_>, raw: &RawHarnesses, defaults: &Defaults) 
         }
         let dir = match &raw.build_dir {
             Some(d) => values::existing_path(ctx, d, "build_dir", Expect::Directory)?,
-            None => ctx.resolve("."),
+            None => ctx.base_dir.to_path_buf(),
         };
         Some(BuildStep {
             command: command.get_ref().clone(),

@@ -65,14 +65,17 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
         }
         Some(dir) => {
             let path = ctx.resolve(dir.get_ref());
-            if let Some(problem) = state::unusable(&path) {
+            if let Some(problem) = state::unusable(&path, true) {
                 ctx.error(dir.span(), problem);
             }
             path
         }
         None => {
             let path = ctx.resolve(defaults::STATE_DIR);
-            if let Some(problem) = state::unusable(&path) {
+            // Not whether it is writable: a config in a directory its reader may not
+            // write (/etc/fuzzfleet) is used with `--state` elsewhere, and commands that
+            // only read need no write access. A file or /proc is never a state dir.
+            if let Some(problem) = state::unusable(&path, false) {
                 // No key to point at: the default is at fault, so say how to change it.
                 ctx.problems.push(Problem {
                     span: None,

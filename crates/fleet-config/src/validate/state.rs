@@ -14,8 +14,9 @@ const PSEUDO_FILESYSTEMS: &[(i64, &str)] = &[
     (libc::SYSFS_MAGIC as i64, "/sys"),
 ];
 
-/// What is wrong with `dir` as a state dir, or `None` when it is usable.
-pub(super) fn unusable(dir: &Path) -> Option<String> {
+/// What is wrong with `dir` as a state dir, or `None` when it is usable. Whether
+/// this user may write it is only checked when `writable` is asked for.
+pub(super) fn unusable(dir: &Path, writable: bool) -> Option<String> {
     let shown = dir.display();
     // The nearest part of the path that exists: the state dir itself, or the
     // directory it would be created in.
@@ -48,7 +49,7 @@ pub(super) fn unusable(dir: &Path) -> Option<String> {
             "{what} is on {fs}, a kernel pseudo-filesystem that cannot hold files"
         ));
     }
-    if !writable(existing) {
+    if writable && !may_write(existing) {
         return Some(format!(
             "{what} is read-only for this user (fuzzfleet writes its database, corpora and findings there)"
         ));
@@ -61,7 +62,7 @@ fn c_path(path: &Path) -> Option<CString> {
 }
 
 /// `access(W_OK)`: the kernel's own answer, read-only mounts included.
-fn writable(path: &Path) -> bool {
+fn may_write(path: &Path) -> bool {
     let Some(c) = c_path(path) else {
         return false;
     };
@@ -91,21 +92,29 @@ mod tests {
     #[test]
     fn usable_and_unusable_dirs() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(unusable(dir.path()), None);
-        assert_eq!(unusable(&dir.path().join("a/b/c")), None);
+        assert_eq!(unusable(dir.path(), true), None);
+        assert_eq!(unusable(&dir.path().join("a/b/c"), true), None);
         let file = dir.path().join("f");
         std::fs::write(&file, "").unwrap();
-        assert!(unusable(&file).unwrap().ends_with("is not a directory"));
         assert!(
-            unusable(&file.join("sub"))
+            unusable(&file, true)
+                .unwrap()
+                .ends_with("is not a directory")
+        );
+        assert!(
+            unusable(&file.join("sub"), true)
                 .unwrap()
                 .contains("cannot be created")
         );
         assert!(
-            unusable(Path::new("/proc/fuzzfleet"))
+            unusable(Path::new("/proc/fuzzfleet"), true)
                 .unwrap()
                 .contains("on /proc, a kernel pseudo-filesystem")
         );
-        assert!(unusable(Path::new("/sys/x")).unwrap().contains("on /sys"));
+        assert!(
+            unusable(Path::new("/sys/x"), true)
+                .unwrap()
+                .contains("on /sys")
+        );
     }
 }
