@@ -279,6 +279,81 @@ timeout_s = 25                     # per input, seconds"
 mod tests {
     use super::*;
 
+    fn temp() -> tempfile::TempDir {
+        let base = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tmp");
+        std::fs::create_dir_all(&base).unwrap();
+        tempfile::tempdir_in(base).unwrap()
+    }
+
+    #[test]
+    fn build_commands_it_can_tell() {
+        let dir = temp();
+        let root = dir.path();
+        assert_eq!(build_command(root), None);
+        std::fs::write(
+            root.join("CMakeLists.txt"),
+            "add_compile_options(-fsanitize=fuzzer)\n",
+        )
+        .unwrap();
+        assert_eq!(
+            build_command(root).unwrap().0,
+            "cmake -S . -B build -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ && cmake --build build -j"
+        );
+        std::fs::write(
+            root.join("CMakeLists.txt"),
+            "add_custom_target(fuzz DEPENDS a b)\n",
+        )
+        .unwrap();
+        assert!(build_command(root).unwrap().0.ends_with("--target fuzz -j"));
+        // A Makefile's target wins; a variable named like one is not a target.
+        std::fs::write(root.join("Makefile"), "fuzz := yes\nall:\n").unwrap();
+        assert!(build_command(root).unwrap().0.starts_with("cmake"));
+        std::fs::write(root.join("Makefile"), "all:\nfuzz_targets: a b\n").unwrap();
+        assert_eq!(
+            build_command(root).unwrap(),
+            (
+                "make -j fuzz_targets".to_owned(),
+                "Makefile has a `fuzz_targets` target".to_owned()
+            )
+        );
+    }
+
+    #[test]
+    fn a_cargo_fuzz_project_and_a_make_target_make_a_config_that_loads() {
+        let dir = temp();
+        let root = dir.path();
+        let fuzz = root.join("crate/fuzz");
+        std::fs::create_dir_all(fuzz.join("fuzz_targets")).unwrap();
+        std::fs::write(fuzz.join("Cargo.toml"), "[package]\nname = \"f\"\n").unwrap();
+        for t in ["alpha", "beta"] {
+            std::fs::write(fuzz.join(format!("fuzz_targets/{t}.rs")), "").unwrap();
+        }
+        std::fs::write(root.join("Makefile"), "fuzz: build/fuzz_x\n").unwrap();
+        let mut found = Found::default();
+        scan(root, root, 0, &mut found);
+        found.build = build_command(root);
+        assert_eq!(
+            found.projects,
+            [(
+                PathBuf::from("crate/fuzz"),
+                vec!["alpha".to_owned(), "beta".to_owned()]
+            )]
+        );
+        let text = render(&found);
+        let plan = fleet_config::parse(&root.join("fleet.toml"), &text)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(plan.projects.len(), 1);
+        assert_eq!(plan.tiers[0].name, "all");
+        assert_eq!(plan.tiers[0].targets.len(), 2);
+        // The make target, with nothing built yet: a harness entry to check.
+        assert_eq!(plan.harnesses.len(), 1);
+        assert!(!plan.harnesses[0].built);
+        assert_eq!(
+            plan.harnesses[0].build.as_ref().unwrap().command,
+            "make -j fuzz"
+        );
+    }
+
     #[test]
     fn prefixes() {
         let v = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<Vec<_>>();
