@@ -87,14 +87,17 @@ pub fn is_libfuzzer_binary(path: &Path) -> bool {
     if !meta.is_file() || meta.permissions().mode() & 0o111 == 0 || meta.len() > MAX_BINARY_BYTES {
         return false;
     }
-    let Ok(data) = std::fs::read(path) else {
+    let Ok(handle) = std::fs::File::open(path) else {
         return false;
     };
-    let Ok(file) = object::File::parse(&*data) else {
+    // Only the headers and the symbol tables are read, not the whole binary.
+    let cache = object::ReadCache::new(handle);
+    let Ok(file) = object::File::parse(&cache) else {
         return false;
     };
-    let is_entry =
-        |s: &object::Symbol<'_, '_, &[u8]>| !s.is_undefined() && s.name() == Ok(FUZZ_ENTRY);
+    let is_entry = |s: &object::Symbol<'_, '_, &object::ReadCache<std::fs::File>>| {
+        !s.is_undefined() && s.name() == Ok(FUZZ_ENTRY)
+    };
     file.symbols().any(|s| is_entry(&s)) || file.dynamic_symbols().any(|s| is_entry(&s))
 }
 
