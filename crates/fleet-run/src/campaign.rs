@@ -187,6 +187,8 @@ pub enum Notice {
         pushed: usize,
         pulled: usize,
         error: Option<String>,
+        /// Hub objects refused this round (a link, a FIFO, …), one line each.
+        skipped: Vec<String>,
     },
     /// The crash pipeline's news: a new bug, a finding filed, a minimized input, a bug
     /// fixed or regressed by a new build.
@@ -735,6 +737,7 @@ impl<'n> Campaign<'n> {
                     pushed: o.pushed,
                     pulled: o.pulled,
                     error: o.error,
+                    skipped: o.skipped,
                 });
             }
             Event::Worker(run, msg) => {
@@ -1283,7 +1286,7 @@ impl<'n> Campaign<'n> {
                 .map(std::path::Path::to_path_buf)
                 .collect(),
             keep_tmp: worker::keep_tmp_requested(),
-            max_log_bytes: 8 << 20,
+            max_log_bytes: self.spec.max_log_bytes,
             memory,
         };
         let run = self.next_run;

@@ -19,6 +19,7 @@ pub mod schedule;
 mod stats;
 pub mod system;
 pub mod triage;
+mod triage_thread;
 pub mod worker;
 mod worker_output;
 

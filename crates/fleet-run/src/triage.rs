@@ -8,12 +8,11 @@
 //! Everything that decides a bucket is `fleet-crash`'s, and pure: the same crashes give
 //! the same buckets in any order. This module only feeds it and keeps the results.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use fleet_crash::{
     Buckets, Crash, CrashKind, InputKey, Kept, MinimizeOptions, MinimizeOutcome, Report, Repro,
@@ -532,27 +531,67 @@ impl Pipeline {
 
     /// Files a finding whose report was not captured: its input is run to get one.
     fn describe(&mut self, f: &FindingRecord, on_event: &mut dyn FnMut(TriageEvent)) -> Result<()> {
+        let repro = self.run_for_report(f.id)?;
+        self.file_described(f.id, repro.as_deref(), on_event)
+    }
+
+    /// The slow half of describing a finding with no usable report: runs its input and
+    /// keeps the output as its report. Returns the repro, or `None` when the target
+    /// cannot run here (a finding pulled from another node's target).
+    pub fn run_for_report(&mut self, id: i64) -> Result<Option<String>> {
+        let Some(f) = self.db.finding(id)? else {
+            return Ok(None);
+        };
         let input = PathBuf::from(&f.input_path);
-        let Ok(bytes) = fs::read(&input) else {
+        let Some(runner) = self.runner(&f.target).filter(|_| input.is_file()) else {
+            return Ok(None);
+        };
+        let r = runner.reproduce(&input, self.config.repro_runs, None)?;
+        self.keep_output(&f, r.output.as_deref());
+        Ok(Some(r.repro.as_str().to_owned()))
+    }
+
+    /// The fast half: files the finding from the report its run left (or, with none,
+    /// under its kind's frameless bucket) with the repro that run found.
+    pub fn file_described(
+        &mut self,
+        id: i64,
+        repro: Option<&str>,
+        on_event: &mut dyn FnMut(TriageEvent),
+    ) -> Result<()> {
+        let Some(f) = self.db.finding(id)?.filter(|f| f.bucket.is_none()) else {
+            return Ok(());
+        };
+        let Ok(bytes) = fs::read(&f.input_path) else {
             on_event(TriageEvent::Error {
-                message: format!("finding {} has no input at {}", f.id, input.display()),
+                message: format!("finding {} has no input at {}", f.id, f.input_path),
             });
             return Ok(());
         };
+        let report = fs::read_to_string(self.layout.finding_report(&f.target, &f.kind, &f.sha1))
+            .ok()
+            .or_else(|| {
+                f.report_path
+                    .as_deref()
+                    .and_then(|p| fs::read_to_string(p).ok())
+            })
+            .as_deref()
+            .and_then(parse_report)
+            .unwrap_or_else(|| fallback_report(&f.kind));
         let build = self.build_id(&f.target);
-        let (repro, report) = match self.runner(&f.target) {
-            Some(runner) => {
-                let r = runner.reproduce(&input, self.config.repro_runs, None)?;
-                self.keep_output(f, r.output.as_deref());
-                (r.repro.as_str(), r.report)
-            }
-            // A finding pulled from another node for a target this node does not run:
-            // not tried here.
-            None => (REPRO_PENDING, None),
-        };
-        let report = report.unwrap_or_else(|| fallback_report(&f.kind));
         let crash = Crash::new(&f.target, InputKey::of(&bytes), &report, &self.signature);
-        self.file(f, crash, repro, build, on_event)
+        self.file(&f, crash, repro.unwrap_or(REPRO_PENDING), build, on_event)
+    }
+
+    /// Rebuilds the buckets from the database (another pipeline filed since this one
+    /// loaded them).
+    pub fn refresh(&mut self) -> Result<()> {
+        self.reload_rules()
+    }
+
+    /// Whether `id` names a bucket this pipeline holds.
+    pub fn knows(&self, id: &str) -> bool {
+        self.existing(id).is_ok()
     }
 
     /// Files a finding without a report under its kind's frameless bucket, running
@@ -940,423 +979,4 @@ fn fallback_report(kind: &str) -> Report {
     }
 }
 
-/// What the campaign asks of its triage thread.
-enum Job {
-    Finding(i64),
-    /// The disk is full (true) or has room again: no runs, no writes while paused.
-    Pause(bool),
-    /// The campaign is stopping and its workers are gone: file everything sent, then
-    /// reproduce new bugs until `deadline`, then end.
-    Drain {
-        deadline: Instant,
-    },
-}
-
-/// Reproductions waiting, per target, served in turn so one target's crash storm cannot
-/// starve another's new bug; each target holds at most [`WORK_PER_TARGET`].
-#[derive(Debug, Default)]
-pub struct WorkQueue {
-    by_target: BTreeMap<String, VecDeque<Work>>,
-    /// The target served last (the next one after it goes first).
-    last: Option<String>,
-}
-
-/// Reproductions one target may have waiting; findings beyond it wait in the database
-/// (filed from their report where they have one) for a later round.
-pub const WORK_PER_TARGET: usize = 16;
-
-impl WorkQueue {
-    /// Queues `work`; false when the target's queue is full (the work was not queued).
-    pub fn push(&mut self, target: &str, work: Work) -> bool {
-        let q = self.by_target.entry(target.to_owned()).or_default();
-        if q.contains(&work) {
-            return true;
-        }
-        if q.len() >= WORK_PER_TARGET {
-            return false;
-        }
-        // A new bug's reproduction goes before findings still to be described.
-        match work {
-            Work::Reproduce(_) => {
-                let at = q
-                    .iter()
-                    .position(|w| matches!(w, Work::Describe(_)))
-                    .unwrap_or(q.len());
-                q.insert(at, work);
-            }
-            Work::Describe(_) => q.push_back(work),
-        }
-        true
-    }
-
-    /// The next work, taking targets in turn.
-    pub fn pop(&mut self) -> Option<(String, Work)> {
-        let next = match &self.last {
-            Some(last) => self
-                .by_target
-                .range::<String, _>((std::ops::Bound::Excluded(last), std::ops::Bound::Unbounded))
-                .find(|(_, q)| !q.is_empty())
-                .or_else(|| self.by_target.iter().find(|(_, q)| !q.is_empty())),
-            None => self.by_target.iter().find(|(_, q)| !q.is_empty()),
-        }
-        .map(|(t, _)| t.clone())?;
-        let work = self.by_target.get_mut(&next)?.pop_front()?;
-        self.last = Some(next.clone());
-        Some((next, work))
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_target.values().map(VecDeque::len).sum()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-/// The pipeline on a thread of its own, at low priority, fed by the campaign.
-pub struct TriageThread {
-    tx: Option<mpsc::Sender<Job>>,
-    handle: Option<std::thread::JoinHandle<()>>,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-}
-
-/// How often the thread looks for rule changes and rebuilt binaries when idle.
-const IDLE_CHECK: Duration = Duration::from_secs(10);
-
-/// The thread's state between jobs.
-struct Worker {
-    pipeline: Pipeline,
-    on_event: Box<dyn FnMut(TriageEvent) + Send>,
-    work: WorkQueue,
-    to_minimize: VecDeque<String>,
-    paused: bool,
-    drain: Option<Instant>,
-    /// Findings filed and reproductions done since the drain began.
-    drained: (usize, usize),
-}
-
-impl Worker {
-    fn report(&mut self, r: Result<()>) {
-        if let Err(e) = r {
-            (self.on_event)(TriageEvent::Error {
-                message: format!("crash triage: {e}"),
-            });
-        }
-    }
-
-    /// Files a finding from its report (fast); queues what needs a run.
-    fn finding(&mut self, id: i64) {
-        let mut news = Vec::new();
-        let r = self.pipeline.file_finding(id, &mut |e| news.push(e));
-        let filed = news
-            .iter()
-            .any(|e| matches!(e, TriageEvent::NewBucket { .. } | TriageEvent::Filed { .. }));
-        if filed && self.drain.is_some() {
-            self.drained.0 += 1;
-        }
-        for e in news {
-            if let TriageEvent::NewBucket { id, .. } = &e {
-                self.minimize_later(id);
-            }
-            (self.on_event)(e);
-        }
-        match r {
-            Ok(Some(work)) => self.queue(work),
-            Ok(None) => {}
-            Err(e) => self.report(Err(e)),
-        }
-    }
-
-    fn queue(&mut self, work: Work) {
-        let target = match self.pipeline.db.finding(work.finding()) {
-            Ok(Some(f)) => f.target,
-            Ok(None) => return,
-            Err(e) => return self.report(Err(e.into())),
-        };
-        if !self.work.push(&target, work) && matches!(work, Work::Describe(_)) {
-            // Its target's queue is full: filed now under its kind, run later.
-            let mut news = Vec::new();
-            let r = self
-                .pipeline
-                .file_unreported(work.finding(), &mut |e| news.push(e));
-            for e in news {
-                (self.on_event)(e);
-            }
-            self.report(r);
-        }
-    }
-
-    /// One slow step: a reproduction, else (not while draining) a minimization.
-    /// Returns whether there was one.
-    fn step(&mut self) -> bool {
-        if let Some((_, work)) = self.work.pop() {
-            let mut news = Vec::new();
-            let r = self.pipeline.work(work, &mut |e| news.push(e));
-            for e in news {
-                if let TriageEvent::NewBucket { id, .. } = &e {
-                    self.minimize_later(id);
-                }
-                (self.on_event)(e);
-            }
-            self.report(r);
-            if self.drain.is_some() {
-                self.drained.1 += 1;
-            }
-            return true;
-        }
-        if self.drain.is_none()
-            && let Some(id) = self.to_minimize.pop_front()
-        {
-            let r = self.pipeline.minimize(&id, &mut *self.on_event);
-            self.report(r);
-            return true;
-        }
-        false
-    }
-
-    /// Re-tests changed builds, re-reads rules, finds inputs to minimize.
-    fn checks(&mut self) {
-        let r = self.pipeline.reload_rules_if_changed().map(|_| ());
-        self.report(r);
-        for t in self.pipeline.target_names() {
-            let r = self.pipeline.retest(&t, &mut *self.on_event);
-            self.report(r);
-        }
-        // A smaller input may have become a representative.
-        for id in self.pipeline.unminimized().unwrap_or_default() {
-            self.minimize_later(&id);
-        }
-    }
-
-    /// Queues a bucket for minimization once (the same input is not minimized twice).
-    fn minimize_later(&mut self, id: &str) {
-        if !self.to_minimize.iter().any(|q| q == id) {
-            self.to_minimize.push_back(id.to_owned());
-        }
-    }
-
-    /// What an earlier run left: findings not filed, new bugs not reproduced.
-    fn resume(&mut self) {
-        let pending = match self.pipeline.db.pending_findings() {
-            Ok(p) => p,
-            Err(e) => return self.report(Err(e.into())),
-        };
-        for f in pending {
-            self.finding(f.id);
-        }
-        match self.pipeline.db.unreproduced_findings() {
-            Ok(fs) => {
-                for f in fs {
-                    self.queue(Work::Reproduce(f.id));
-                }
-            }
-            Err(e) => self.report(Err(e.into())),
-        }
-    }
-}
-
-impl TriageThread {
-    /// Starts the thread: it first re-tests buckets against changed builds and takes up
-    /// what an earlier run left, then files each finding sent to it as it comes — from
-    /// the fuzzer's report, running nothing, so it keeps up with any crash storm — and
-    /// between findings reproduces new bugs (targets in turn), then minimizes.
-    pub fn spawn(
-        layout: Layout,
-        targets: BTreeMap<String, TriageTarget>,
-        config: TriageConfig,
-        mut on_event: Box<dyn FnMut(TriageEvent) + Send>,
-    ) -> std::io::Result<TriageThread> {
-        let (tx, rx) = mpsc::channel::<Job>();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopping = stop.clone();
-        let handle = std::thread::Builder::new()
-            .name("triage".into())
-            .spawn(move || {
-                let pipeline = match Pipeline::open(layout, targets, config) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        on_event(TriageEvent::Error {
-                            message: format!("crash triage is off: {e}"),
-                        });
-                        return;
-                    }
-                };
-                let mut w = Worker {
-                    pipeline,
-                    on_event,
-                    work: WorkQueue::default(),
-                    to_minimize: VecDeque::new(),
-                    paused: false,
-                    drain: None,
-                    drained: (0, 0),
-                };
-                run_thread(&mut w, &rx, &stopping);
-            })?;
-        Ok(TriageThread {
-            tx: Some(tx),
-            handle: Some(handle),
-            stop,
-        })
-    }
-
-    /// Queues a new finding.
-    pub fn finding(&self, id: i64) {
-        self.send(Job::Finding(id));
-    }
-
-    /// Pauses (disk full) or resumes the pipeline.
-    pub fn pause(&self, paused: bool) {
-        self.send(Job::Pause(paused));
-    }
-
-    /// The campaign's workers are gone: file everything sent so far, reproduce new bugs
-    /// until `deadline`, then end (see [`TriageThread::is_finished`]). The thread reports
-    /// [`TriageEvent::Drained`] when it is done.
-    pub fn drain(&self, deadline: Instant) {
-        self.send(Job::Drain { deadline });
-    }
-
-    pub fn is_finished(&self) -> bool {
-        self.handle.as_ref().is_none_or(|h| h.is_finished())
-    }
-
-    fn send(&self, job: Job) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(job);
-        }
-    }
-
-    /// Asks the thread to stop after its current step and waits up to `wait`. A
-    /// reproduction or minimization still running is abandoned (its process group is
-    /// stopped when this process exits); what it was doing stays pending for next time.
-    pub fn finish(mut self, wait: Duration) {
-        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        drop(self.tx.take());
-        let deadline = Instant::now() + wait;
-        if let Some(h) = self.handle.take() {
-            while !h.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-    }
-}
-
-fn run_thread(w: &mut Worker, rx: &mpsc::Receiver<Job>, stopping: &std::sync::atomic::AtomicBool) {
-    let stopped = || stopping.load(std::sync::atomic::Ordering::Relaxed);
-    for t in w.pipeline.target_names() {
-        if stopped() {
-            return;
-        }
-        let r = w.pipeline.retest(&t, &mut *w.on_event);
-        w.report(r);
-    }
-    w.resume();
-    for id in w.pipeline.unminimized().unwrap_or_default() {
-        w.minimize_later(&id);
-    }
-    let mut last_check = Instant::now();
-    loop {
-        if stopped() {
-            return;
-        }
-        // Every finding waiting is filed before any slow step.
-        loop {
-            match rx.try_recv() {
-                Ok(job) => handle_job(w, job),
-                Err(mpsc::TryRecvError::Empty) => break,
-                Err(mpsc::TryRecvError::Disconnected) if w.drain.is_some() => break,
-                Err(mpsc::TryRecvError::Disconnected) => return,
-            }
-            if stopped() {
-                return;
-            }
-        }
-        if let Some(deadline) = w.drain {
-            if Instant::now() >= deadline || !w.step() {
-                let left = w.work.len();
-                (w.on_event)(TriageEvent::Drained {
-                    filed: w.drained.0,
-                    reproduced: w.drained.1,
-                    left,
-                });
-                return;
-            }
-            continue;
-        }
-        let busy = !w.paused && w.step();
-        let wait = if busy { Duration::ZERO } else { IDLE_CHECK };
-        match rx.recv_timeout(wait) {
-            Ok(job) => handle_job(w, job),
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => return,
-        }
-        if !w.paused && last_check.elapsed() >= IDLE_CHECK {
-            last_check = Instant::now();
-            w.checks();
-        }
-    }
-}
-
-fn handle_job(w: &mut Worker, job: Job) {
-    match job {
-        // While the disk is full nothing is written: the finding is filed on resume
-        // (it is in the database, pending).
-        Job::Finding(_) if w.paused => {}
-        Job::Finding(id) => w.finding(id),
-        Job::Pause(p) => {
-            let resumed = w.paused && !p;
-            w.paused = p;
-            if resumed {
-                w.resume();
-            }
-        }
-        Job::Drain { deadline } => {
-            w.drain = Some(deadline);
-            w.paused = false;
-            // Findings an earlier pause left pending are part of what is drained.
-            w.resume();
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn targets_take_turns_and_new_bugs_go_first() {
-        let mut q = WorkQueue::default();
-        assert!(q.push("a", Work::Describe(1)));
-        assert!(q.push("a", Work::Reproduce(2)));
-        assert!(q.push("a", Work::Reproduce(3)));
-        assert!(q.push("b", Work::Describe(4)));
-        assert!(
-            q.push("a", Work::Reproduce(2)),
-            "a duplicate is already queued"
-        );
-        assert_eq!(q.len(), 4);
-        let order: Vec<_> = std::iter::from_fn(|| q.pop()).collect();
-        assert_eq!(
-            order,
-            vec![
-                ("a".into(), Work::Reproduce(2)),
-                ("b".into(), Work::Describe(4)),
-                ("a".into(), Work::Reproduce(3)),
-                ("a".into(), Work::Describe(1)),
-            ]
-        );
-        assert!(q.is_empty());
-    }
-
-    #[test]
-    fn a_storm_of_one_target_is_bounded() {
-        let mut q = WorkQueue::default();
-        for id in 0..WORK_PER_TARGET as i64 {
-            assert!(q.push("storm", Work::Describe(id)));
-        }
-        assert!(!q.push("storm", Work::Describe(999)));
-        assert!(q.push("quiet", Work::Reproduce(1000)));
-        assert_eq!(q.len(), WORK_PER_TARGET + 1);
-    }
-}
+pub use crate::triage_thread::{TriageThread, WORK_PER_TARGET, WorkQueue};

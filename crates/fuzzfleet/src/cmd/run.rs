@@ -394,6 +394,16 @@ pub(crate) fn print_notice(n: &Notice, verbose: bool, log: Log) {
         Notice::HubSynced { error: Some(e), .. } => {
             format!("hub sync failed (fuzzing goes on, retrying): {e}")
         }
+        Notice::HubSynced {
+            pushed,
+            pulled,
+            skipped,
+            ..
+        } if !skipped.is_empty() => format!(
+            "hub: pushed {pushed}, pulled {pulled}; skipped {} (fuzzing goes on): {}",
+            plural(skipped.len(), "hub object"),
+            skipped.iter().take(3).cloned().collect::<Vec<_>>().join("; ")
+        ),
         Notice::HubSynced { pushed, pulled, .. } if verbose || pushed + pulled > 0 => {
             format!("hub: pushed {pushed}, pulled {pulled}")
         }
@@ -418,6 +428,7 @@ pub(crate) fn print_notice(n: &Notice, verbose: bool, log: Log) {
             // sd-daemon priorities: 3 error, 4 warning, 5 notice, 6 info.
             let priority = match n {
                 Notice::Error { .. } | Notice::TargetFailed { .. } => 3,
+                Notice::HubSynced { skipped, .. } if !skipped.is_empty() => 4,
                 Notice::HubSynced { error: Some(_), .. }
                 | Notice::Webhook(Delivery::Failed { .. })
                 | Notice::EngineOutput { .. } => 4,
