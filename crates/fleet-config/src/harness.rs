@@ -6,8 +6,6 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use object::{Object, ObjectSymbol};
-
 /// The function every libFuzzer harness defines.
 pub const FUZZ_ENTRY: &str = "LLVMFuzzerTestOneInput";
 
@@ -90,15 +88,52 @@ pub fn is_libfuzzer_binary(path: &Path) -> bool {
     let Ok(handle) = std::fs::File::open(path) else {
         return false;
     };
-    // Only the headers and the symbol tables are read, not the whole binary.
+    // Only the headers, the symbol tables and their strings are read, each in one go.
     let cache = object::ReadCache::new(handle);
-    let Ok(file) = object::File::parse(&cache) else {
-        return false;
-    };
-    let is_entry = |s: &object::Symbol<'_, '_, &object::ReadCache<std::fs::File>>| {
-        !s.is_undefined() && s.name() == Ok(FUZZ_ENTRY)
-    };
-    file.symbols().any(|s| is_entry(&s)) || file.dynamic_symbols().any(|s| is_entry(&s))
+    match object::FileKind::parse(&cache) {
+        Ok(object::FileKind::Elf64) => {
+            defines_entry::<object::elf::FileHeader64<object::Endianness>>(&cache)
+        }
+        Ok(object::FileKind::Elf32) => {
+            defines_entry::<object::elf::FileHeader32<object::Endianness>>(&cache)
+        }
+        _ => Ok(false),
+    }
+    .unwrap_or(false)
+}
+
+/// Whether the ELF file's symbol table or dynamic symbol table has a defined symbol
+/// named [`FUZZ_ENTRY`]. Each table and its strings are read in one go, and only the
+/// bytes each defined symbol's name starts at are compared, so a sanitizer build's
+/// thousands of symbols cost a few reads.
+fn defines_entry<Elf: object::read::elf::FileHeader<Endian = object::Endianness>>(
+    data: &object::ReadCache<std::fs::File>,
+) -> object::read::Result<bool> {
+    use object::read::elf::{SectionHeader as _, Sym as _};
+    let header = Elf::parse(data)?;
+    let endian = header.endian()?;
+    let sections = header.sections(endian, data)?;
+    let needle = [FUZZ_ENTRY.as_bytes(), b"\0"].concat();
+    for kind in [object::elf::SHT_SYMTAB, object::elf::SHT_DYNSYM] {
+        let table = sections.symbols(endian, data, kind)?;
+        if table.is_empty() {
+            continue;
+        }
+        let strings = sections
+            .section(table.string_section())?
+            .data(endian, data)?;
+        let found = table.symbols().iter().any(|sym| {
+            sym.st_shndx(endian) != object::elf::SHN_UNDEF
+                && usize::try_from(sym.st_name(endian))
+                    .ok()
+                    .and_then(|at| strings.get(at..at + needle.len()))
+                    == Some(needle.as_slice())
+        });
+        if found {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Shell-style matching of a file name: `*` any run of characters, `?` one character,
