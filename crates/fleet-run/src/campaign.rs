@@ -281,6 +281,23 @@ pub(crate) fn self_ended_turn(end: Option<Instant>, now: Instant) -> Option<Dura
     (left >= MIN_SELF_ENDED_TURN).then(|| Duration::from_secs(left.as_secs()))
 }
 
+/// How long a stopping campaign triages what it found: the configured deadline; zero
+/// (file, run nothing) when SIGTERM stopped it — a supervisor such as systemd that wants
+/// the process gone; `None` (skip it) after a second Ctrl-C.
+pub(crate) fn final_triage_deadline(
+    configured: Option<Duration>,
+    stop_signal: Option<i32>,
+    hurry: bool,
+) -> Option<Duration> {
+    if hurry {
+        return None;
+    }
+    Some(match configured {
+        Some(d) if stop_signal != Some(libc::SIGTERM) => d,
+        _ => Duration::ZERO,
+    })
+}
+
 /// Whether a worker's exit is the end of its turn it was told to take (`-max_total_time`
 /// reached: exit 0 after fuzzing, at most a little early), not a reason to restart it.
 pub(crate) fn ended_its_turn(
@@ -1787,13 +1804,8 @@ impl Campaign<'_> {
     /// the deadline, before the campaign ends; a second Ctrl-C cuts it short. What is not
     /// done is taken up by the next campaign or `crashes triage`.
     fn final_triage(&mut self, triage: crate::triage::TriageThread, rx: &Receiver<Event>) {
-        // SIGTERM is a supervisor (systemd, a test harness) that wants the process gone:
-        // what was found is filed, reproductions are left for the next run.
-        let deadline = match self.spec.triage.as_ref() {
-            Some(t) if self.stop_signal != Some(libc::SIGTERM) => t.final_deadline,
-            _ => Duration::ZERO,
-        };
-        if !self.hurry {
+        let configured = self.spec.triage.as_ref().map(|t| t.final_deadline);
+        if let Some(deadline) = final_triage_deadline(configured, self.stop_signal, self.hurry) {
             if !deadline.is_zero() {
                 (self.notify)(Notice::FinalTriage { deadline });
             }
@@ -1898,6 +1910,19 @@ mod tests {
             self_ended_turn(Some(now), now + Duration::from_secs(1)),
             None
         );
+    }
+
+    #[test]
+    fn a_stop_triages_for_its_deadline_sigterm_files_only_and_a_second_ctrl_c_skips() {
+        let thirty = Some(Duration::from_secs(30));
+        assert_eq!(final_triage_deadline(thirty, None, false), thirty);
+        assert_eq!(final_triage_deadline(thirty, Some(libc::SIGINT), false), thirty);
+        assert_eq!(
+            final_triage_deadline(thirty, Some(libc::SIGTERM), false),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(final_triage_deadline(thirty, Some(libc::SIGINT), true), None);
+        assert_eq!(final_triage_deadline(None, None, false), Some(Duration::ZERO));
     }
 
     #[test]
