@@ -270,7 +270,7 @@ struct Running {
 
 /// The shortest turn a worker is told to end by itself (`-max_total_time`); a shorter one
 /// is left to the campaign's stop.
-const MIN_SELF_ENDED_TURN: Duration = Duration::from_secs(3);
+const MIN_SELF_ENDED_TURN: Duration = Duration::from_secs(1);
 
 /// The `-max_total_time` of a worker whose slot's assignment ends at `end`: whole seconds
 /// rounded down, so libFuzzer ends its loop itself — between inputs, never in the middle
@@ -1916,13 +1916,22 @@ mod tests {
     fn a_stop_triages_for_its_deadline_sigterm_files_only_and_a_second_ctrl_c_skips() {
         let thirty = Some(Duration::from_secs(30));
         assert_eq!(final_triage_deadline(thirty, None, false), thirty);
-        assert_eq!(final_triage_deadline(thirty, Some(libc::SIGINT), false), thirty);
+        assert_eq!(
+            final_triage_deadline(thirty, Some(libc::SIGINT), false),
+            thirty
+        );
         assert_eq!(
             final_triage_deadline(thirty, Some(libc::SIGTERM), false),
             Some(Duration::ZERO)
         );
-        assert_eq!(final_triage_deadline(thirty, Some(libc::SIGINT), true), None);
-        assert_eq!(final_triage_deadline(None, None, false), Some(Duration::ZERO));
+        assert_eq!(
+            final_triage_deadline(thirty, Some(libc::SIGINT), true),
+            None
+        );
+        assert_eq!(
+            final_triage_deadline(None, None, false),
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@ use fleet_config::Plan;
 use fleet_run::StopReason;
 use fleet_serve::{ServeError, ServeOptions};
 
-use super::Context;
 use super::run::{Log, campaign_spec, print_notice, print_summary, state_layout};
+use super::{Context, build};
 use crate::cli::{AgentArgs, RunArgs};
 use crate::exit;
 
@@ -22,13 +22,9 @@ pub fn agent(ctx: &Context, args: &AgentArgs) -> Result<i32> {
         unsafe { std::env::set_var("FUZZFLEET_NODE", node) };
     }
     let log = Log::detect();
-    let token = match &args.token_file {
-        Some(file) => Some(super::serve::read_token(file)?),
-        None => std::env::var(super::serve::TOKEN_ENV)
-            .ok()
-            .filter(|t| !t.is_empty()),
-    };
-    let mut plan = ctx.plan()?;
+    // The same token rules as `serve`, for the file and the environment alike.
+    let token = super::serve::token_from(args.token_file.as_deref())?;
+    let mut plan = build::load_built(ctx, !args.build)?;
     let layout = state_layout(ctx, &plan)?;
     let _lock = super::lock_state(&layout, "`fuzzfleet agent`")?;
     let node = fleet_run::hubsync::node_name(&layout)?;

@@ -476,11 +476,12 @@ fn node_config(plan: &Plan, node: &NodePlan, names: &[&str]) -> Result<String> {
         writeln!(s, "workers = {w}")?;
     }
     writeln!(s, "tier_slice = {}", dur(plan.tier_slice))?;
+    writeln!(s, "progress_every = {}", dur(plan.progress_every))?;
     for name in names {
         let t = plan.target(name).expect("a configured target");
         writeln!(s, "\n[[target]]\nname = {}", q(name))?;
         writeln!(s, "binary = {}", q(&format!("targets/{name}")))?;
-        if t.seeds.is_some() {
+        if crate::plan::seeds_of(t).is_some() {
             writeln!(s, "seeds = {}", q(&format!("seeds/{name}")))?;
         }
         if t.dict.is_some() {
@@ -540,8 +541,13 @@ fn node_config(plan: &Plan, node: &NodePlan, names: &[&str]) -> Result<String> {
     let a = &plan.alerts;
     writeln!(
         s,
-        "\n[alerts]\ncpu_percent = {}\nmem_percent = {}\ndisk_percent = {}\ndigest_after = {}",
-        a.cpu_percent, a.mem_percent, a.disk_percent, a.digest_after
+        "\n[alerts]\ncpu_percent = {}\nmem_percent = {}\ndisk_percent = {}\ndisk_critical_percent = {}\nsustain = {}\ndigest_after = {}",
+        a.cpu_percent,
+        a.mem_percent,
+        a.disk_percent,
+        a.disk_critical_percent,
+        dur(a.sustain),
+        a.digest_after
     )?;
     if let Some(w) = &a.webhook {
         writeln!(s, "webhook = {}", q(w.as_str()))?;
@@ -555,10 +561,12 @@ fn node_config(plan: &Plan, node: &NodePlan, names: &[&str]) -> Result<String> {
     let c = &plan.crashes;
     writeln!(
         s,
-        "\n[crashes]\nkeep_inputs = {}\nrepro_runs = {}\nminimize_budget = {}",
+        "\n[crashes]\nkeep_inputs = {}\nrepro_runs = {}\nminimize_budget = {}\ntriage_deadline = {}\nrecoverable_severity = {}",
         c.keep_inputs,
         c.repro_runs,
-        dur(c.minimize_budget)
+        dur(c.minimize_budget),
+        dur(c.triage_deadline),
+        q(&c.recoverable_severity)
     )?;
     // Nodes get fuzzing builds only; coverage is computed where the toolchain is.
     writeln!(s, "\n[coverage]\nevery = \"0s\"")?;
@@ -660,4 +668,51 @@ fn ssh_output(node: &str, dest: &SshDest, remote: &str, stdin: Option<&[u8]>) ->
         out.status,
         said.trim()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every key of the operator's config that a node needs arrives on the node: the
+    /// node's config, loaded back, has the operator's values, none of them defaults.
+    #[test]
+    fn a_node_gets_every_fleet_wide_key_of_the_operators_config() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let executable = |path: &std::path::Path| {
+            std::fs::write(path, b"").unwrap();
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        };
+        let dir = fleet_testkit::state_temp_dir();
+        let bin = dir.path().join("harness");
+        executable(&bin);
+        let operator = format!(
+            "state_dir = \"s\"\nworkers = 3\ntier_slice = \"2h\"\nprogress_every = \"5m\"\n\
+             [[target]]\nname = \"a\"\nbinary = \"{}\"\n\
+             [tier.t]\ntargets = [\"a\"]\nbudget = \"3h\"\n\
+             [node.n]\nssh = \"fuzz@127.0.0.1\"\ntiers = [\"t\"]\n\
+             [alerts]\ncpu_percent = 71\nmem_percent = 72\ndisk_percent = 73\n\
+             disk_critical_percent = 96\nsustain = \"7m\"\ndigest_after = 9\n\
+             [corpus]\nminimize_growth = 3\nminimize_min_files = 500\n\
+             [crashes]\nkeep_inputs = 42\nrepro_runs = 5\nminimize_budget = \"90s\"\n\
+             triage_deadline = \"45s\"\nrecoverable_severity = \"medium\"\n",
+            bin.display()
+        );
+        let plan = fleet_config::parse(&dir.path().join("fleet.toml"), &operator).unwrap();
+        let node = plan.node("n").unwrap().clone();
+        let text = node_config(&plan, &node, &["a"]).unwrap();
+        let node_dir = dir.path().join("node");
+        std::fs::create_dir_all(node_dir.join("targets")).unwrap();
+        executable(&node_dir.join("targets/a"));
+        let got = fleet_config::parse(&node_dir.join("fleet.toml"), &text)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(got.workers, plan.workers);
+        assert_eq!(got.tier_slice, plan.tier_slice);
+        assert_eq!(got.progress_every, plan.progress_every);
+        assert_eq!(got.alerts, plan.alerts);
+        assert_eq!(got.corpus, plan.corpus);
+        assert_eq!(got.crashes, plan.crashes);
+        assert_eq!(got.tiers.len(), 1);
+        assert_eq!(got.tiers[0].budget, plan.tiers[0].budget);
+    }
 }

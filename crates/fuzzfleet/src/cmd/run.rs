@@ -22,7 +22,12 @@ const GRACE: Duration = Duration::from_secs(3);
 const MAX_LOG_BYTES: u64 = 8 << 20;
 
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
-    let plan = ctx.plan()?;
+    // A C/C++ project's harnesses are built first (unless --no-build), so `init`, edit,
+    // `run` works on a fresh tree.
+    let plan = build::load_built(ctx, args.no_build)?;
+    // Everything that can be refused is refused before the state dir or its lock exist.
+    plan::require_built(&plan)?;
+    plan::tiers(&plan, args, plan::total_workers(&plan, args))?;
     let layout = state_layout(ctx, &plan)?;
     let _lock = super::lock_state(&layout, "`fuzzfleet run`")?;
     let spec = campaign_spec(&plan, args, layout, false)?;
