@@ -23,6 +23,10 @@ pub fn duration(d: Duration) -> String {
 
 /// An exec rate: `850`, `12.3k`, `1.5M`.
 pub fn rate(r: f64) -> String {
+    // An empty sum is -0.0: nothing runs, and nothing reads "-0".
+    if r.is_nan() || r < 0.5 {
+        return "0".into();
+    }
     if r >= 1e6 {
         format!("{:.1}M", r / 1e6)
     } else if r >= 1e4 {

@@ -39,6 +39,10 @@ pub fn plural(n: impl Into<i64>, what: &str) -> String {
 
 /// An exec rate: `850`, `12.3k`, `1.5M`.
 pub fn rate(r: f64) -> String {
+    // An empty sum is -0.0: nothing runs, and nothing reads "-0".
+    if r.is_nan() || r < 0.5 {
+        return "0".into();
+    }
     if r >= 1e6 {
         format!("{:.1}M", r / 1e6)
     } else if r >= 1e4 {
@@ -140,7 +144,8 @@ pub fn table(doc: &StatusWire) -> String {
         }
         if let Some(n) = t.lost_findings.filter(|n| *n > 0) {
             out += &format!(
-                "  └ {n} crash report(s) lost: a worker was cut off before writing its input (see its log)\n"
+                "  └ {} lost: a worker was cut off before writing its input (see its log)\n",
+                plural(n, "crash report")
             );
         }
     }
@@ -207,5 +212,7 @@ mod tests {
         assert_eq!(span(2 * 86_400), "2d");
         assert_eq!(span(3 * 3600 + 20 * 60 + 5), "3h 20m");
         assert_eq!(rate(12_345.0), "12k");
+        assert_eq!(rate(-0.0), "0");
+        assert_eq!(rate([].iter().sum::<f64>()), "0");
     }
 }
