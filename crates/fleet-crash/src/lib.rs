@@ -46,7 +46,8 @@ pub use recoverable::{
     recoverable_severity,
 };
 pub use report::{
-    Frame, Location, Panic, Report, parse_backtrace_frame, parse_report, parse_sanitizer_frame,
+    Frame, Location, MEMORY_WATCH_OOM, Panic, Report, parse_backtrace_frame, parse_report,
+    parse_sanitizer_frame,
 };
 pub use reproduce::{
     DEFAULT_RUNS, Execution, Repro, Reproduction, Run, RunOutcome, TargetRunner, signal_report,

@@ -9,7 +9,7 @@ use crate::kind::CrashKind;
 
 pub(crate) use frame::has_source_extension;
 pub use frame::{parse_backtrace_frame, parse_sanitizer_frame};
-pub use parse::parse_report;
+pub use parse::{MEMORY_WATCH_OOM, parse_report};
 
 /// One stack frame as the report printed it, symbolized or not.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

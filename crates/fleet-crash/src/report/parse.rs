@@ -46,6 +46,14 @@ pub fn parse_report(output: &str) -> Option<Report> {
         if line.starts_with("thread '") && line.ends_with("has overflowed its stack") {
             scan.rust_stack_overflow = true;
         }
+        if line.starts_with(MEMORY_WATCH_OOM) {
+            let description = line
+                .split_once("ERROR: libFuzzer: ")
+                .map_or(line, |(_, d)| d);
+            scan.memory_watch(&lines, i, description);
+            i += 1;
+            continue;
+        }
         if let Ok(Some(LogLine::Notice(notice))) = parse_line(line) {
             i = scan.notice(&lines, i, notice);
             continue;
@@ -54,6 +62,12 @@ pub fn parse_report(output: &str) -> Option<Report> {
     }
     scan.finish()
 }
+
+/// The line fuzzfleet puts before the report of an input that libFuzzer dumped
+/// because fuzzfleet's memory watch asked it to (SIGABRT near the worker's memory
+/// limit): what follows is libFuzzer's `deadly signal` report, but the bug is an
+/// out-of-memory, and the stack under it is where the memory was being taken.
+pub const MEMORY_WATCH_OOM: &str = "==fuzzfleet== ERROR: libFuzzer: out-of-memory";
 
 #[derive(Default)]
 struct Scan {
@@ -135,6 +149,22 @@ impl Scan {
         };
         self.panic = Some((panic, frames));
         j
+    }
+
+    /// fuzzfleet's memory-watch line at `i`: an out-of-memory whose stack is the
+    /// deadly-signal report's just below.
+    fn memory_watch(&mut self, lines: &[&str], i: usize, description: &str) {
+        if self.primary.is_some() || self.panic.is_some() {
+            return;
+        }
+        self.primary = Some(Report {
+            kind: CrashKind::OutOfMemory,
+            tool: "libFuzzer".into(),
+            description: description.to_owned(),
+            frames: stack_after(lines, i + 1, STACK_SEARCH_LINES),
+            panic: None,
+            summary: None,
+        });
     }
 
     fn engine_error(&mut self, lines: &[&str], i: usize, error: EngineError) {
