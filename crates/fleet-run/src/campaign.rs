@@ -1841,7 +1841,7 @@ impl Campaign<'_> {
         match msg {
             WorkerMsg::LostReport { report } => {
                 let message = format!(
-                    "{target}: a failure report with no artifact after it (its worker was stopped while writing it), finding lost: {}",
+                    "{target}: finding lost: a failure report with no input written after it (the worker ended while writing it): {}",
                     fleet_engine::libfuzzer::headline(&report)
                 );
                 self.log_event(Some(target), "lost-finding", &message);
