@@ -16,7 +16,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
-use std::path::PathBuf;
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -31,15 +31,6 @@ const TARGET: &str = "six_bugs";
 const PER_SECOND: u32 = 2;
 const ENV: (&str, &str) = ("ASAN_OPTIONS", "detect_leaks=0:allocator_may_return_null=1");
 
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn limits() -> Limits {
     Limits {
         rss_limit_mb: 2048,
@@ -48,9 +39,9 @@ fn limits() -> Limits {
     }
 }
 
-fn target(binary: &PathBuf) -> TriageTarget {
+fn target(binary: &Path) -> TriageTarget {
     TriageTarget {
-        binary: binary.clone(),
+        binary: binary.to_path_buf(),
         limits: limits(),
         extra_args: Vec::new(),
         env: vec![(ENV.0.into(), ENV.1.into())],
@@ -84,7 +75,7 @@ fn percentile(values: &[f64], p: f64) -> f64 {
 }
 
 /// A state dir whose three bugs are known (one input of each filed and reproduced).
-fn known_state(dir: &std::path::Path, binary: &PathBuf, seeds: &[Input]) -> Layout {
+fn known_state(dir: &Path, binary: &Path, seeds: &[Input]) -> Layout {
     let layout = Layout::new(dir.to_path_buf());
     fs::create_dir_all(layout.root()).unwrap();
     let db = Db::open(&layout.db_path()).unwrap();
@@ -175,7 +166,7 @@ fn run_storm(layout: &Layout, storm: &[Input], hand: &dyn Fn(i64)) -> Outcome {
 }
 
 fn main() {
-    let secs = arg("--secs", 60);
+    let secs = fleet_bench::knobs::number_arg("--secs", 60);
     fleet_bench::procs::stop_on_signals();
     let binary = fleet_testkit::rust_fixture(TARGET);
     let planted: Vec<_> = bugs()
@@ -261,9 +252,7 @@ fn main() {
             let db = Db::open(&layout.db_path()).unwrap();
             for id in rx {
                 let f = db.finding(id).unwrap().unwrap();
-                runner
-                    .reproduce(std::path::Path::new(&f.input_path), 3, None)
-                    .unwrap();
+                runner.reproduce(Path::new(&f.input_path), 3, None).unwrap();
                 p.triage(id, &mut |_| {}).unwrap();
             }
         })

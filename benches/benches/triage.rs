@@ -38,15 +38,6 @@ fn bench_bugs() -> Vec<Bug> {
         .collect()
 }
 
-fn arg(name: &str, default: usize) -> usize {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 fn runner(binary: &PathBuf) -> TargetRunner {
     let mut r = TargetRunner::new(binary, limits());
     r.env = vec![(
@@ -67,7 +58,7 @@ fn limits() -> Limits {
 }
 
 fn main() {
-    let inputs = arg("--inputs", 210);
+    let inputs = fleet_bench::knobs::number_arg("--inputs", 210) as usize;
     fleet_bench::procs::stop_on_signals();
     let binary = fleet_testkit::rust_fixture(TARGET);
     let dir = fleet_testkit::state_temp_dir();

@@ -64,3 +64,14 @@ fn usage(message: &str) -> ! {
     );
     std::process::exit(2);
 }
+
+/// The whole number after `name` among the arguments (`cargo bench … -- --inputs 210`),
+/// else `default`.
+pub fn number_arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -37,38 +37,11 @@ pub fn plural(n: impl Into<i64>, what: &str) -> String {
     }
 }
 
-/// An exec rate: `850`, `12.3k`, `1.5M`.
-pub fn rate(r: f64) -> String {
-    // An empty sum is -0.0: nothing runs, and nothing reads "-0".
-    if r.is_nan() || r < 0.5 {
-        return "0".into();
-    }
-    if r >= 1e6 {
-        format!("{:.1}M", r / 1e6)
-    } else if r >= 1e4 {
-        format!("{:.0}k", r / 1e3)
-    } else if r >= 1e3 {
-        format!("{:.1}k", r / 1e3)
-    } else {
-        format!("{r:.0}")
-    }
-}
+pub use fleet_run::fmt::rate;
 
 /// Seconds as the two largest units, spaced: "45s", "3h 20m", "2d".
 pub fn span(s: u64) -> String {
-    let units = [(86_400, "d"), (3_600, "h"), (60, "m"), (1, "s")];
-    let Some(i) = units.iter().position(|(n, _)| s >= *n) else {
-        return "0s".into();
-    };
-    let (n, u) = units[i];
-    let mut out = format!("{}{u}", s / n);
-    if let Some((m, v)) = units.get(i + 1) {
-        let rest = (s % n) / m;
-        if rest > 0 {
-            out.push_str(&format!(" {rest}{v}"));
-        }
-    }
-    out
+    fleet_run::fmt::duration(std::time::Duration::from_secs(s))
 }
 
 /// A target's turn: `tier1 3h/48h` (used of its budget in the current cycle).
