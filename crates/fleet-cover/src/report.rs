@@ -67,17 +67,52 @@ pub struct CoverageReport {
     pub target: String,
     pub replay: ReplayStats,
     pub files: Vec<FileCoverage>,
+    /// Over every file of the code under test (the whole crate): most of it is often
+    /// other targets' code.
     pub totals: Summary,
+    /// Over the files this target reaches (at least one of their lines or functions
+    /// ran): the figure that says how well the target covers what it tests.
+    #[serde(default)]
+    pub reached: Summary,
+    /// How many files that is, of `files`.
+    #[serde(default)]
+    pub reached_files: usize,
     /// Sorted by file, then line.
     pub functions: Vec<FunctionCoverage>,
 }
 
+/// Whether the target reached a file: any of its lines or functions ran.
+fn reaches(f: &FileCoverage) -> bool {
+    f.summary.lines.covered > 0 || f.summary.functions.covered > 0
+}
+
+impl Summary {
+    fn add(&mut self, o: &Summary) {
+        self.lines.covered += o.lines.covered;
+        self.lines.total += o.lines.total;
+        self.regions.covered += o.regions.covered;
+        self.regions.total += o.regions.total;
+        self.functions.covered += o.functions.covered;
+        self.functions.total += o.functions.total;
+    }
+}
+
 impl CoverageReport {
-    /// Functions that never ran, largest first (regions, then lines), the table a
-    /// harness author reads first.
+    /// Functions that never ran in the files the target reaches, largest first (regions,
+    /// then lines): the table a harness author reads first. Files it never entered are
+    /// other code (often other targets'): [`CoverageReport::unreached_files`] names them.
     pub fn never_reached(&self) -> Vec<&FunctionCoverage> {
-        let mut never: Vec<&FunctionCoverage> =
-            self.functions.iter().filter(|f| f.count == 0).collect();
+        let reached: std::collections::BTreeSet<&str> = self
+            .files
+            .iter()
+            .filter(|f| reaches(f))
+            .map(|f| f.path.as_str())
+            .collect();
+        let mut never: Vec<&FunctionCoverage> = self
+            .functions
+            .iter()
+            .filter(|f| f.count == 0 && reached.contains(f.file.as_str()))
+            .collect();
         never.sort_by(|a, b| {
             b.regions
                 .cmp(&a.regions)
@@ -86,6 +121,11 @@ impl CoverageReport {
                 .then(a.line.cmp(&b.line))
         });
         never
+    }
+
+    /// Files of the code under test the target never entered.
+    pub fn unreached_files(&self) -> Vec<&FileCoverage> {
+        self.files.iter().filter(|f| !reaches(f)).collect()
     }
 }
 
@@ -201,12 +241,20 @@ pub fn parse_export(
         }
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut reached = Summary::default();
+    let mut reached_files = 0;
+    for f in files.iter().filter(|f| reaches(f)) {
+        reached.add(&f.summary);
+        reached_files += 1;
+    }
     Ok(CoverageReport {
         version: REPORT_VERSION,
         target: target.to_owned(),
         replay,
         files,
         totals,
+        reached,
+        reached_files,
         functions: by_place.into_values().collect(),
     })
 }
@@ -230,7 +278,12 @@ mod tests {
         "lines":{"count":10,"covered":6,"percent":60},
         "regions":{"count":8,"covered":5,"notcovered":3,"percent":62.5},
         "functions":{"count":3,"covered":2,"percent":66.6},
-        "instantiations":{"count":4,"covered":3,"percent":75}}}],
+        "instantiations":{"count":4,"covered":3,"percent":75}}},
+        {"filename":"/p/src/other.rs","segments":[],"summary":{
+        "lines":{"count":90,"covered":0,"percent":0},
+        "regions":{"count":4,"covered":0,"notcovered":4,"percent":0},
+        "functions":{"count":1,"covered":0,"percent":0},
+        "instantiations":{"count":1,"covered":0,"percent":0}}}],
       "functions":[
         {"name":"_ZN3lib9reached_a17h0123456789abcdefE","count":4,"filenames":["/p/src/lib.rs"],
          "regions":[[3,1,5,2,4,0,0,0],[4,5,4,9,0,0,0,0]],"branches":[]},
@@ -243,15 +296,17 @@ mod tests {
         {"name":"_ZN3lib3gen17h00000000000000bbE","count":2,"filenames":["/p/src/lib.rs"],
          "regions":[[40,1,41,2,2,0,0,0]],"branches":[]},
         {"name":"_ZN4core3ptr8drop17h0123456789abcdefE","count":0,"filenames":["/rustc/x/library/core/src/ptr.rs"],
-         "regions":[[1,1,2,2,0,0,0,0]],"branches":[]}
+         "regions":[[1,1,2,2,0,0,0,0]],"branches":[]},
+        {"name":"_ZN5other4huge17h0123456789abcdefE","count":0,"filenames":["/p/src/other.rs"],
+         "regions":[[1,1,90,2,0,0,0,0],[2,1,3,2,0,0,0,0],[4,1,5,2,0,0,0,0],[6,1,7,2,0,0,0,0]],"branches":[]}
       ],
-      "totals":{"lines":{"count":10,"covered":6,"percent":60},"regions":{"count":8,"covered":5,"notcovered":3,"percent":62.5},
-        "functions":{"count":3,"covered":2,"percent":66.6},"instantiations":{"count":4,"covered":3,"percent":75}}}]}"#;
+      "totals":{"lines":{"count":100,"covered":6,"percent":6},"regions":{"count":12,"covered":5,"notcovered":7,"percent":41.6},
+        "functions":{"count":4,"covered":2,"percent":50},"instantiations":{"count":5,"covered":3,"percent":60}}}]}"#;
 
     #[test]
     fn parses_files_totals_and_merges_instantiations() {
         let r = parse_export("t", EXPORT.as_bytes(), ReplayStats::default()).unwrap();
-        assert_eq!(r.files.len(), 1);
+        assert_eq!(r.files.len(), 2);
         assert_eq!(
             r.files[0].summary.lines,
             Counts {
@@ -263,7 +318,7 @@ mod tests {
             r.totals.regions,
             Counts {
                 covered: 5,
-                total: 8
+                total: 12
             }
         );
         let names: Vec<(&str, u64)> = r
@@ -278,13 +333,42 @@ mod tests {
                 ("lib::reached_a", 4),
                 ("lib::never", 0),
                 ("lib::small", 0),
-                ("lib::gen", 2)
+                ("lib::gen", 2),
+                ("other::huge", 0)
             ]
         );
     }
 
     #[test]
-    fn never_reached_is_ranked_by_size() {
+    fn coverage_is_over_the_files_the_target_reaches_and_the_whole_crate_apart() {
+        let r = parse_export("t", EXPORT.as_bytes(), ReplayStats::default()).unwrap();
+        // 6 of the 10 lines of the file it reaches, 6 of 100 over the crate.
+        assert_eq!(
+            r.reached.lines,
+            Counts {
+                covered: 6,
+                total: 10
+            }
+        );
+        assert_eq!(r.reached_files, 1);
+        assert_eq!(
+            r.totals.lines,
+            Counts {
+                covered: 6,
+                total: 100
+            }
+        );
+        assert_eq!(r.reached.lines.percent(), 60.0);
+        let unreached: Vec<&str> = r
+            .unreached_files()
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect();
+        assert_eq!(unreached, ["/p/src/other.rs"]);
+    }
+
+    #[test]
+    fn never_reached_is_ranked_by_size_within_the_files_reached() {
         let r = parse_export("t", EXPORT.as_bytes(), ReplayStats::default()).unwrap();
         let never: Vec<(&str, u64, u64)> = r
             .never_reached()

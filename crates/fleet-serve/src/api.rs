@@ -33,6 +33,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/node", get(node))
         .route("/api/v1/fleet", get(fleet))
         .route("/api/v1/targets/{name}/series", get(series))
+        .route("/api/v1/targets/{name}/coverage", get(coverage))
         .route("/api/v1/crashes", get(crashes))
         .route("/api/v1/crashes/{id}", get(bucket))
         .route("/api/v1/crashes/{id}/input", get(input))
@@ -199,6 +200,79 @@ async fn series(
         app.keep_series(std::sync::Arc::new(doc.clone()));
     }
     Ok(axum::Json(doc))
+}
+
+async fn coverage(
+    State(app): State<Arc<App>>,
+    name: Result<Path<String>, PathRejection>,
+) -> Json<crate::docs::CoverageDoc> {
+    let name = target_name(name)?;
+    coverage_of(&app, &name)
+        .await
+        .map(axum::Json)
+        .ok_or_else(|| {
+            ApiError::NotFound(format!(
+                "no coverage computed for {name} (`fuzzfleet coverage {name}`)"
+            ))
+        })
+}
+
+/// The newest coverage report of `target` (`<state>/coverage/<target>/coverage.json`).
+pub async fn coverage_of(app: &App, target: &str) -> Option<crate::docs::CoverageDoc> {
+    let path = app
+        .layout
+        .root()
+        .join("coverage")
+        .join(target)
+        .join("coverage.json");
+    let path = inside_state(app, path.to_str()?)?;
+    let target = target.to_string();
+    tokio::task::spawn_blocking(move || {
+        let meta = std::fs::metadata(&path).ok()?;
+        if !meta.is_file() || meta.len() > 64 << 20 {
+            return None;
+        }
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).ok()?).ok()?;
+        let at = meta
+            .modified()
+            .ok()?
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()?
+            .as_millis() as i64;
+        let summary = |s: &serde_json::Value| {
+            let count = |c: &serde_json::Value| {
+                let covered = c["covered"].as_u64().unwrap_or(0);
+                let total = c["total"].as_u64().unwrap_or(0);
+                crate::docs::CoverageCount {
+                    covered,
+                    total,
+                    percent: if total == 0 {
+                        0.0
+                    } else {
+                        (covered as f64 * 1000.0 / total as f64).round() / 10.0
+                    },
+                }
+            };
+            crate::docs::CoverageSummary {
+                lines: count(&s["lines"]),
+                regions: count(&s["regions"]),
+                functions: count(&s["functions"]),
+            }
+        };
+        Some(crate::docs::CoverageDoc {
+            version: API_VERSION,
+            target,
+            computed_at: fleet_store::rfc3339(at),
+            inputs: v["replay"]["inputs"].as_u64().unwrap_or(0),
+            files: v["files"].as_array().map_or(0, Vec::len),
+            reached_files: v["reached_files"].as_u64().unwrap_or(0) as usize,
+            reached: summary(&v["reached"]),
+            whole_crate: summary(&v["totals"]),
+        })
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 async fn bucket(

@@ -468,6 +468,17 @@ async fn target_page(
     };
     let n = esc(&t.name);
     let state = shown_state(t);
+    let line = match crate::api::coverage_of(&app, &t.name).await {
+        Some(c) => format!(
+            "<span id=\"line-coverage\" data-reached=\"{r}\" data-whole=\"{w}\">{r:.1} %</span> \
+             of the {f} file(s) it reaches ({w:.1} % of the crate's {all})",
+            r = c.reached.lines.percent,
+            w = c.whole_crate.lines.percent,
+            f = c.reached_files,
+            all = c.files,
+        ),
+        None => t.line_coverage.map_or("-".into(), |l| format!("{l:.1} %")),
+    };
     let mut body = format!(
         "<h1>Target {n} <span class=\"state {}\" data-field=\"state\">{}</span></h1>",
         state.replace(' ', "-"),
@@ -496,7 +507,6 @@ async fn target_page(
         files = t.corpus_files,
         corpus = bytes(t.corpus_bytes),
         crashes = t.crashes,
-        line = t.line_coverage.map_or("-".into(), |l| format!("{l:.1} %")),
         last = esc(&t
             .last_new_coverage_at
             .as_deref()

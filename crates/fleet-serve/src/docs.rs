@@ -80,6 +80,40 @@ pub struct CrashMark {
     pub kind: String,
 }
 
+/// `GET /api/v1/targets/{name}/coverage`: the newest source-based coverage computation
+/// (`fuzzfleet coverage`) of a target, over the files it reaches and over the whole crate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CoverageDoc {
+    pub version: u32,
+    pub target: String,
+    /// When it was computed (RFC 3339 UTC).
+    pub computed_at: String,
+    /// Corpus inputs replayed.
+    pub inputs: u64,
+    /// Files of the code under test, and how many of them the target reaches.
+    pub files: usize,
+    pub reached_files: usize,
+    /// Over the files the target reaches: the figure `status` and the plots show.
+    pub reached: CoverageSummary,
+    /// Over every file of the code under test.
+    pub whole_crate: CoverageSummary,
+}
+
+/// Lines, regions and functions: covered of total, and percent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoverageSummary {
+    pub lines: CoverageCount,
+    pub regions: CoverageCount,
+    pub functions: CoverageCount,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CoverageCount {
+    pub covered: u64,
+    pub total: u64,
+    pub percent: f64,
+}
+
 /// `GET /api/v1/crashes/{id}`: the bucket with its report text.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct BucketDoc {

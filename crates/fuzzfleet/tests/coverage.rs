@@ -140,12 +140,26 @@ fn cover_known_reports_exactly_the_functions_its_corpus_reaches_past_a_crash() {
         .iter()
         .find(|t| t["name"] == "cover_known")
         .unwrap();
-    let lines = &target["totals"]["lines"];
+    // Over the files the target reaches: cover_known.rs, not the other targets' files
+    // of the crate (the whole crate is the second figure).
+    let lines = &target["reached"]["lines"];
     let percent = lines["covered"].as_f64().unwrap() * 100.0 / lines["total"].as_f64().unwrap();
     assert_eq!(
         row["line_coverage"].as_f64(),
         Some((percent * 10.0).round() / 10.0),
         "{row}"
+    );
+    let whole = &target["totals"]["lines"];
+    assert_eq!(lines["covered"], whole["covered"], "{target}");
+    assert!(
+        lines["total"].as_u64().unwrap() < whole["total"].as_u64().unwrap(),
+        "the crate has other targets' files: {target}"
+    );
+    let files = target["files"].as_array().unwrap();
+    let reached_files = target["reached_files"].as_u64().unwrap() as usize;
+    assert!(
+        reached_files >= 1 && reached_files < files.len(),
+        "{target}"
     );
     let clean = status["targets"]
         .as_array()
@@ -154,6 +168,39 @@ fn cover_known_reports_exactly_the_functions_its_corpus_reaches_past_a_crash() {
         .find(|t| t["name"] == "clean")
         .unwrap();
     assert!(clean["line_coverage"].is_null(), "never computed: {clean}");
+
+    // The API serves both figures: over the files it reaches, and the whole crate.
+    let server = fleet_serve::spawn(fleet_serve::ServeOptions {
+        state_dir: dir.path().join("state"),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        token: None,
+        known_targets: vec!["cover_known".into(), "clean".into()],
+        fleet: None,
+    })
+    .unwrap();
+    let client = fleet_serve::Client::new(&server.base_url(), None);
+    let (code, body) = client
+        .get_raw("/api/v1/targets/cover_known/coverage")
+        .unwrap();
+    assert_eq!(code, 200, "{}", String::from_utf8_lossy(&body));
+    let api: Value = serde_json::from_slice(&body).unwrap();
+    for (mine, theirs) in [("reached", "reached"), ("whole_crate", "totals")] {
+        for what in ["covered", "total"] {
+            assert_eq!(
+                api[mine]["lines"][what], target[theirs]["lines"][what],
+                "{mine}: {api}"
+            );
+        }
+    }
+    assert_eq!(api["reached_files"], target["reached_files"]);
+    let (a, b) = (
+        api["reached"]["lines"]["percent"].as_f64().unwrap(),
+        row["line_coverage"].as_f64().unwrap(),
+    );
+    assert!((a - b).abs() < 0.06, "{a} {b}");
+    let (code, _) = client.get_raw("/api/v1/targets/clean/coverage").unwrap();
+    assert_eq!(code, 404, "never computed");
+    server.stop().unwrap();
 
     // The report files.
     let html = target["html"].as_str().unwrap();
@@ -172,6 +219,31 @@ fn cover_known_reports_exactly_the_functions_its_corpus_reaches_past_a_crash() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("cover_known.rs"), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "reached ({reached_files} of {} files)",
+            files.len()
+        )) && stdout.contains("whole crate"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "cover_known: {:.1}% of the lines of the files it reaches",
+            percent
+        )),
+        "{stdout}"
+    );
+    // Never reached lists only the files it reaches: no other target's function.
+    let never: Vec<&str> = stdout
+        .lines()
+        .skip_while(|l| !l.starts_with("never reached"))
+        .skip(2)
+        .take_while(|l| l.starts_with("  "))
+        .collect();
+    assert!(
+        !never.is_empty() && never.iter().all(|l| l.contains("cover_known")),
+        "{stdout}"
+    );
     let ranked: Vec<&str> = stdout
         .lines()
         .skip_while(|l| !l.starts_with("never reached"))

@@ -159,11 +159,12 @@ fn round(ctx: &Context, plan: &Plan, targets: &[&TargetPlan], args: &CoverageArg
     Ok(exit::OK)
 }
 
-/// Keeps the figures in the state database, for `status` and coverage over time.
+/// Keeps the figures in the state database, for `status` and coverage over time: those
+/// over the files the target reaches (the whole crate's stay in `coverage.json`).
 fn record(layout: &fleet_store::Layout, report: &CoverageReport, binary: &Path) -> Result<()> {
     std::fs::create_dir_all(layout.root())?;
     let db = fleet_store::Db::open(&layout.db_path())?;
-    let t = report.totals;
+    let t = report.reached;
     let n = |x: u64| i64::try_from(x).unwrap_or(i64::MAX);
     db.put_coverage(&fleet_store::CoverageRow {
         target: report.target.clone(),
@@ -376,21 +377,48 @@ fn print_report(report: &CoverageReport, out: &Outputs, top: usize) {
             cell(f.summary.functions)
         );
     }
-    let t = report.totals;
+    let t = report.reached;
     println!(
         "  {:<width$}  {:>16}  {:>16}  {:>16}",
-        "total",
+        format!(
+            "reached ({} of {} files)",
+            report.reached_files,
+            report.files.len()
+        ),
         cell(t.lines),
         cell(t.regions),
         cell(t.functions)
     );
+    let t = report.totals;
+    println!(
+        "  {:<width$}  {:>16}  {:>16}  {:>16}",
+        "whole crate",
+        cell(t.lines),
+        cell(t.regions),
+        cell(t.functions)
+    );
+    println!(
+        "{}: {:.1}% of the lines of the files it reaches ({:.1}% of the whole crate)",
+        report.target,
+        report.reached.lines.percent(),
+        report.totals.lines.percent()
+    );
+    let unreached = report.unreached_files();
+    if !unreached.is_empty() {
+        let names: Vec<String> = unreached.iter().map(|f| shown(&f.path)).collect();
+        println!(
+            "never entered ({} file(s), other code): {}",
+            names.len(),
+            names.join(", ")
+        );
+    }
 
     let never = report.never_reached();
     if never.is_empty() {
-        println!("every function of the code under test was reached");
+        println!("every function of the files it reaches was reached");
     } else {
         println!(
-            "never reached ({} function(s), largest first):",
+            "never reached in the files it reaches ({} function(s), largest first):",
             never.len()
         );
         println!("  {:>7}  {:>5}  function", "regions", "lines");
