@@ -22,11 +22,9 @@ fn have_clang() -> bool {
         .iter()
         .all(|tool| Command::new(tool).arg("--version").output().is_ok());
     if !ok {
-        assert!(
-            std::env::var_os("FUZZFLEET_CI").is_none(),
-            "clang++-14 or make is missing (apt-get install -y clang-14 libclang-rt-14-dev make)"
+        fleet_testkit::missing(
+            "clang++-14 or make is missing (apt-get install -y clang-14 libclang-rt-14-dev make)",
         );
-        eprintln!("SKIP: clang++-14 or make not installed; the C++ project tests need them");
     }
     ok
 }
