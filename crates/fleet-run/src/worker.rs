@@ -71,7 +71,7 @@ impl Worker {
 
 /// Starts a worker; its messages arrive on `tx` tagged with `run`.
 pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Worker> {
-    reset_dir(&spec.tmp_dir)?;
+    discard_dir(&spec.tmp_dir)?;
     if let Some(dir) = spec.log_path.parent() {
         fs::create_dir_all(dir)?;
     }
@@ -175,7 +175,7 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
             // What the worker left in its temp dir goes with it (before `Exited`, so a
             // restart on this slot never races the removal).
             if !keep_tmp {
-                let _ = reset_dir(&tmp_dir);
+                let _ = discard_dir(&tmp_dir);
             }
             let _ = tx.send(Event::Worker(
                 run,
@@ -345,8 +345,11 @@ pub fn tmp_binds(paths: &[PathBuf]) -> Vec<(PathBuf, PathBuf)> {
 /// shows.
 pub fn probe_private_tmp(dir: &Path, visible: &[PathBuf]) -> io::Result<()> {
     reset_dir(dir)?;
+    // `dir` itself must be found inside to be compared with `/tmp`.
+    let mut needed = visible.to_vec();
+    needed.push(dir.to_path_buf());
     let result = (|| {
-        let tmp = PrivateTmp::prepare(dir, visible)?;
+        let tmp = PrivateTmp::prepare(dir, &needed)?;
         let mut cmd = Command::new("/bin/sh");
         cmd.args([
             "-c",
@@ -373,6 +376,103 @@ pub fn probe_private_tmp(dir: &Path, visible: &[PathBuf]) -> io::Result<()> {
     })();
     let _ = fs::remove_dir_all(dir);
     result
+}
+
+/// Prefix of a temp dir set aside to be removed in the background.
+pub const DISCARDED_PREFIX: &str = ".discarded-";
+
+/// Empties (or creates) `dir` at once: its contents are renamed aside and removed by a
+/// background thread, so a worker that left millions of files holds up neither its
+/// end nor the next start. What a process that died mid-removal left aside is removed
+/// by the next removal in the same parent (or by the disk guard's prune).
+pub fn discard_dir(dir: &Path) -> io::Result<()> {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+        return reset_dir(dir);
+    };
+    let aside = parent.join(format!(
+        "{DISCARDED_PREFIX}{}-{}-{}",
+        name.to_string_lossy(),
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    match fs::rename(dir, &aside) {
+        Ok(()) => sweep(parent),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        // Not renamable (a mount point, say): emptied in place.
+        Err(_) => return reset_dir(dir),
+    }
+    fs::create_dir_all(dir)
+}
+
+/// Removes every dir set aside in `parent`, on one background thread per parent.
+fn sweep(parent: &Path) {
+    use std::collections::BTreeSet;
+    use std::sync::Mutex;
+    static SWEEPING: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
+    let aside = |parent: &Path| -> Vec<PathBuf> {
+        fs::read_dir(parent)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .starts_with(DISCARDED_PREFIX)
+                    })
+                    .map(|e| e.path())
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let parent = parent.to_path_buf();
+    if !SWEEPING
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(parent.clone())
+    {
+        // The thread there lists the parent again before it ends: it finds this one.
+        return;
+    }
+    let mine = parent.clone();
+    let work = move || {
+        loop {
+            let mut found = aside(&parent);
+            if found.is_empty() {
+                let mut sweeping = SWEEPING.lock().unwrap_or_else(|e| e.into_inner());
+                // Listed again under the lock: a dir set aside meanwhile is not missed.
+                found = aside(&parent);
+                if found.is_empty() {
+                    sweeping.remove(&parent);
+                    return;
+                }
+            }
+            let mut removed = false;
+            for dir in found {
+                removed |= fs::remove_dir_all(dir).is_ok();
+            }
+            if !removed {
+                // Nothing would go (permissions): no spinning on it; the next sweep
+                // here tries again.
+                SWEEPING
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&parent);
+                return;
+            }
+        }
+    };
+    if thread::Builder::new()
+        .name("tmp-sweeper".into())
+        .spawn(work)
+        .is_err()
+    {
+        // Nothing to run it on: the next sweep here takes it up.
+        SWEEPING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&mine);
+    }
 }
 
 /// Empties (or creates) a directory, so a restarted worker starts from a clean temp dir.
@@ -417,6 +517,32 @@ mod tests {
                 (p("/tmp/x.dict"), p("x.dict")),
             ]
         );
+    }
+
+    #[test]
+    fn a_discarded_dir_is_empty_at_once_and_its_contents_go_in_the_background() {
+        let root = fleet_testkit::state_temp_dir();
+        let dir = root.path().join("w0");
+        fs::create_dir_all(dir.join("leveldb-1")).unwrap();
+        for i in 0..2000 {
+            fs::write(dir.join(format!("leak-{i}")), b"x").unwrap();
+        }
+        // What a process killed mid-removal left aside goes too.
+        let stale = root.path().join(format!("{DISCARDED_PREFIX}w1-1-0"));
+        fs::create_dir_all(stale.join("d")).unwrap();
+        discard_dir(&dir).unwrap();
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 0);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        let entries = || fs::read_dir(root.path()).unwrap().count();
+        while entries() > 1 && std::time::Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(10));
+        }
+        let left: Vec<_> = fs::read_dir(root.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(left, [std::ffi::OsString::from("w0")]);
     }
 
     #[test]

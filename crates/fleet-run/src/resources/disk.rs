@@ -74,7 +74,17 @@ pub fn prune(layout: &Layout, db: &Db, now_ms: i64) -> Pruned {
     if let Ok(tmps) = fs::read_dir(layout.root().join("tmp")) {
         for w in tmps.flatten() {
             let (bytes, files) = tree_size(&w.path());
-            if crate::worker::reset_dir(&w.path()).is_ok() {
+            // A worker's dir is emptied; one set aside to be removed goes whole.
+            let set_aside = w
+                .file_name()
+                .to_string_lossy()
+                .starts_with(crate::worker::DISCARDED_PREFIX);
+            let done = if set_aside {
+                fs::remove_dir_all(w.path())
+            } else {
+                crate::worker::reset_dir(&w.path())
+            };
+            if done.is_ok() {
                 p.bytes += bytes;
                 p.files += files;
             }
@@ -157,6 +167,10 @@ mod tests {
         let tmp = layout.worker_tmp(0).join("leveldb-123");
         fs::create_dir_all(&tmp).unwrap();
         fs::write(tmp.join("000001.log"), vec![b'y'; 500]).unwrap();
+        // Set aside by a worker's end in a process that died before removing it.
+        let aside = layout.root().join("tmp/.discarded-w1-999-0");
+        fs::create_dir_all(&aside).unwrap();
+        fs::write(aside.join("leak"), vec![b'z'; 100]).unwrap();
 
         let now = fleet_store::now_ms();
         let sample = |age_days: i64| fleet_store::Sample {
@@ -176,7 +190,8 @@ mod tests {
         db.put_sample(&sample(20)).unwrap();
 
         let p = prune(&layout, &db, now);
-        assert_eq!((p.bytes, p.files), (1500, 2));
+        assert_eq!((p.bytes, p.files), (1600, 3));
+        assert!(!aside.exists());
         // History beyond retention goes; the rest stays.
         let left = db.samples("t", 0).unwrap();
         assert_eq!(left.len(), 1);
