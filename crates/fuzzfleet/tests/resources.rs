@@ -581,3 +581,171 @@ fn disk_usage_is_dfs_on_an_ext4_with_half_its_blocks_reserved() {
     assert!((u.used_percent.ceil() - df).abs() <= 1.0, "{u:?}, df {df}%");
     drop(disk);
 }
+
+/// Names in the machine's `/tmp` starting with `prefix`.
+fn in_machine_tmp(prefix: &str) -> std::collections::BTreeSet<String> {
+    fs::read_dir("/tmp")
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
+/// Removes, when dropped (a failing test too), what appeared in the machine's `/tmp`
+/// under `prefix` since it was made: a harness that escaped its private `/tmp` must
+/// not leave its files behind.
+struct MachineTmpWatch {
+    prefix: &'static str,
+    before: std::collections::BTreeSet<String>,
+}
+
+impl MachineTmpWatch {
+    fn new(prefix: &'static str) -> Self {
+        Self {
+            prefix,
+            before: in_machine_tmp(prefix),
+        }
+    }
+
+    fn grown(&self) -> Vec<String> {
+        in_machine_tmp(self.prefix)
+            .difference(&self.before)
+            .cloned()
+            .collect()
+    }
+}
+
+impl Drop for MachineTmpWatch {
+    fn drop(&mut self) {
+        for name in self.grown() {
+            let _ = fs::remove_file(Path::new("/tmp").join(name));
+        }
+    }
+}
+
+#[test]
+fn with_its_state_dir_under_the_machines_tmp_a_worker_still_writes_to_a_private_tmp() {
+    // The state dir in the machine's /tmp (removed when the test ends, failed or not).
+    let outer = tempfile::Builder::new()
+        .prefix("fuzzfleet-test-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let state = outer.path().join("state");
+    if let Err(e) = fleet_run::worker::probe_private_tmp(&outer.path().join("probe"), &[]) {
+        // The kernel refuses mount namespaces here: `run` must say so (checked below).
+        eprintln!("SKIPPED (partly): no private /tmp on this machine: {e}");
+        if !require(false, "mount namespaces are refused") {
+            return;
+        }
+    }
+    let leaks = MachineTmpWatch::new("fuzzfleet-leak-");
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"leak_tmp\"]\nbudget = \"1h\"\n");
+    let config = fs::read_to_string(fleet.path().join("fleet.toml")).unwrap();
+    let config = config.replacen(
+        "state_dir = \"state\"",
+        &format!("state_dir = \"{}\"", state.display()),
+        1,
+    );
+    fs::write(fleet.path().join("fleet.toml"), config).unwrap();
+
+    let private = state.join("tmp/w0");
+    let leak_files = |dir: &Path| {
+        fs::read_dir(dir).map_or(0, |d| {
+            d.flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("fuzzfleet-leak-")
+                })
+                .count()
+        })
+    };
+    let mut run = KillOnDrop(fleet.start(&["--workers", "1"]));
+    wait_until("the harness writing into its private /tmp", MINUTE, || {
+        leak_files(&private) > 100 || !leaks.grown().is_empty()
+    });
+    // libFuzzer exits at once when its corpus dir is missing: the state dir under /tmp
+    // stayed visible, or the harness would not have written anything.
+    run.stop();
+    let log = fleet.run_log();
+    assert!(
+        !log.contains("private /tmp per worker unavailable"),
+        "{log}"
+    );
+    assert_eq!(leaks.grown().len(), 0, "the machine's /tmp grew: {log}");
+    // The worker's temp dir was emptied when it ended.
+    assert_eq!(leak_files(&private), 0, "tmp/w0 kept the harness's files");
+
+    // Asked to keep them (for debugging), they stay.
+    let mut cmd = fleet.cmd(&["run", "--no-build", "--workers", "1"]);
+    let log = fs::File::create(fleet.path().join("run.log")).unwrap();
+    cmd.env("FUZZFLEET_KEEP_TMP", "1")
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let mut run = KillOnDrop(cmd.spawn().unwrap());
+    wait_until("the harness writing into its private /tmp", MINUTE, || {
+        leak_files(&private) > 100
+    });
+    run.stop();
+    assert!(leak_files(&private) > 100);
+    assert_eq!(leaks.grown().len(), 0, "the machine's /tmp grew");
+}
+
+#[test]
+fn where_mount_namespaces_are_refused_run_and_doctor_say_so_once() {
+    let setpriv = Command::new("setpriv").arg("--version").output();
+    if !require(
+        setpriv.is_ok_and(|o| o.status.success()),
+        "setpriv (util-linux) is not installed",
+    ) {
+        return;
+    }
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"2s\"\n");
+    // fuzzfleet without CAP_SYS_ADMIN: no mount namespace for its workers.
+    let without_sys_admin = |args: &[&str]| {
+        Command::new("setpriv")
+            .args(["--inh-caps=-sys_admin", "--bounding-set=-sys_admin", "--"])
+            .arg(env!("CARGO_BIN_EXE_fuzzfleet"))
+            .arg("--config")
+            .arg(fleet.path().join("fleet.toml"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let doctor = without_sys_admin(&["doctor"]);
+    let text = String::from_utf8_lossy(&doctor.stdout);
+    if text.is_empty() {
+        eprintln!(
+            "SKIPPED: setpriv cannot drop CAP_SYS_ADMIN here: {}",
+            String::from_utf8_lossy(&doctor.stderr)
+        );
+        return;
+    }
+    let line = text
+        .lines()
+        .find(|l| l.contains("private /tmp"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        line.starts_with("warn") && line.contains("unavailable (") && line.contains("TMPDIR"),
+        "{text}"
+    );
+
+    let run = without_sys_admin(&[
+        "run",
+        "--no-build",
+        "--once",
+        "--budget",
+        "2s",
+        "--workers",
+        "2",
+    ]);
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{log}");
+    assert_eq!(
+        log.matches("private /tmp per worker unavailable").count(),
+        1,
+        "{log}"
+    );
+    assert!(fleet.target("clean")["execs"].as_i64() > Some(0), "{log}");
+}

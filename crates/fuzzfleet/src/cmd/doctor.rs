@@ -67,25 +67,13 @@ pub fn doctor(ctx: &Context, args: &DoctorArgs) -> Result<i32> {
         .as_ref()
         .and_then(|p| p.projects.first().map(|pr| pr.toolchain.clone()))
         .unwrap_or_else(|| "nightly".into());
-    checks.push(match fleet_build::check_toolchain(&toolchain) {
-        Ok(info) if info.nightly => {
-            check("rust toolchain", Level::Ok, format!("{toolchain}: {} on {}", info.release, info.host), None)
-        }
-        Ok(info) => check(
-            "rust toolchain",
-            Level::Fail,
-            format!("{toolchain} is {}, not a nightly: sanitizer builds need nightly", info.release),
-            Some("rustup toolchain install nightly, and set toolchain = \"nightly\" on the [[project]]"),
-        ),
-        Err(e) => check(
-            "rust toolchain",
-            Level::Fail,
-            e.to_string(),
-            Some(&format!("rustup toolchain install {toolchain}")),
-        ),
-    });
+    // A config of prebuilt binaries alone (C/C++ harnesses) needs no Rust toolchain.
+    let rust_needed = plan.as_ref().is_none_or(|p| !p.projects.is_empty());
+    if rust_needed {
+        checks.push(rust_toolchain(&toolchain));
+        checks.push(rust_coverage_tools(&toolchain));
+    }
     checks.push(c_toolchain());
-    checks.push(rust_coverage_tools(&toolchain));
     if let Some(plan) = &plan {
         checks.extend(target_binaries(plan));
         checks.extend(c_coverage_tools(plan));
@@ -93,7 +81,7 @@ pub fn doctor(ctx: &Context, args: &DoctorArgs) -> Result<i32> {
     let state = ctx.state_dir(plan.as_ref());
     checks.push(state_writable(&state));
     checks.push(disk(&state));
-    checks.push(private_tmp());
+    checks.push(private_tmp(&state));
     checks.push(memory_limits());
 
     let failed = checks.iter().any(|c| c.level == Level::Fail);
@@ -103,6 +91,8 @@ pub fn doctor(ctx: &Context, args: &DoctorArgs) -> Result<i32> {
             serde_json::to_string_pretty(&serde_json::json!({"version": 1, "checks": checks}))?
         );
     } else {
+        // A fix several checks share is printed once, at the first of them.
+        let mut fixes_shown = std::collections::BTreeSet::new();
         for c in &checks {
             let tag = match c.level {
                 Level::Ok => "ok  ",
@@ -110,12 +100,42 @@ pub fn doctor(ctx: &Context, args: &DoctorArgs) -> Result<i32> {
                 Level::Fail => "FAIL",
             };
             println!("{tag}  {:<18} {}", c.name, c.detail);
-            if let (Some(fix), true) = (&c.fix, c.level != Level::Ok) {
+            if let (Some(fix), true) = (&c.fix, c.level != Level::Ok)
+                && fixes_shown.insert(fix.clone())
+            {
                 println!("      {:<18} fix: {fix}", "");
             }
         }
     }
     Ok(if failed { exit::PROBLEM } else { exit::OK })
+}
+
+fn rust_toolchain(toolchain: &str) -> Check {
+    match fleet_build::check_toolchain(toolchain) {
+        Ok(info) if info.nightly => check(
+            "rust toolchain",
+            Level::Ok,
+            format!("{toolchain}: {} on {}", info.release, info.host),
+            None,
+        ),
+        Ok(info) => check(
+            "rust toolchain",
+            Level::Fail,
+            format!(
+                "{toolchain} is {}, not a nightly: sanitizer builds need nightly",
+                info.release
+            ),
+            Some(
+                "rustup toolchain install nightly, and set toolchain = \"nightly\" on the [[project]]",
+            ),
+        ),
+        Err(e) => check(
+            "rust toolchain",
+            Level::Fail,
+            e.to_string(),
+            Some(&format!("rustup toolchain install {toolchain}")),
+        ),
+    }
 }
 
 /// `fuzzfleet coverage` of Rust targets needs llvm-profdata and llvm-cov of the
@@ -354,40 +374,36 @@ fn disk(state: &Path) -> Check {
     }
 }
 
-/// Whether a worker can get a private mount namespace (its own /tmp).
-fn private_tmp() -> Check {
-    use std::os::unix::process::CommandExt;
-    let mut cmd = Command::new("/bin/sh");
-    cmd.args(["-c", "exit 0"]);
-    // SAFETY: a raw syscall between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::unshare(libc::CLONE_NEWNS) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
+/// Whether a worker gets a private /tmp, tried the way a worker starts (a mount
+/// namespace, the state dir bound back inside when it lives under /tmp).
+fn private_tmp(state: &Path) -> Check {
+    const NAME: &str = "private /tmp";
+    let tmp = state.join("tmp");
+    let made_tmp = !tmp.exists();
+    let probe = tmp.join(format!("doctor-{}", std::process::id()));
+    let under_tmp = state.starts_with("/tmp");
+    let result = fleet_run::worker::probe_private_tmp(&probe, &[state.to_path_buf()]);
+    if made_tmp {
+        let _ = std::fs::remove_dir(&tmp);
     }
-    match cmd.status() {
-        Ok(s) if s.success() => check(
-            "private /tmp",
+    match result {
+        Ok(()) => check(
+            NAME,
             Level::Ok,
-            "mount namespaces: each worker gets its own /tmp",
-            None,
-        ),
-        Ok(s) => check(
-            "private /tmp",
-            Level::Warn,
-            format!("probe exited {s}"),
+            if under_tmp {
+                "mount namespaces: each worker gets its own /tmp (the state dir, under /tmp, is bound back inside)"
+            } else {
+                "mount namespaces: each worker gets its own /tmp"
+            },
             None,
         ),
         Err(e) => check(
-            "private /tmp",
+            NAME,
             Level::Warn,
             format!(
-                "no mount namespace ({e}): workers get a private TMPDIR only; harnesses writing to /tmp by hard-coded path leak there"
+                "unavailable ({e}): workers get a private TMPDIR only, and harnesses writing to /tmp by hard-coded path write into the machine's /tmp; `run` says so when it starts its first worker"
             ),
-            Some("run as root or with CAP_SYS_ADMIN for a private /tmp"),
+            Some("run as root or with CAP_SYS_ADMIN (mount namespaces) for a private /tmp"),
         ),
     }
 }
