@@ -749,3 +749,61 @@ fn where_mount_namespaces_are_refused_run_and_doctor_say_so_once() {
     );
     assert!(fleet.target("clean")["execs"].as_i64() > Some(0), "{log}");
 }
+
+/// `doctor`'s lines: (check line, its fix line if any).
+fn doctor_lines(text: &str) -> Vec<(String, Option<String>)> {
+    let mut out: Vec<(String, Option<String>)> = Vec::new();
+    for line in text.lines() {
+        match line.trim_start().strip_prefix("fix: ") {
+            Some(fix) => out.last_mut().unwrap().1 = Some(fix.to_string()),
+            None if line.starts_with(' ') => out.last_mut().unwrap().0.push_str(line),
+            None => out.push((line.to_string(), None)),
+        }
+    }
+    out
+}
+
+#[test]
+fn doctor_says_each_fix_once_and_asks_nothing_of_rust_for_prebuilt_binaries() {
+    // The Rust fixtures' config: whatever warns here, no fix is said twice.
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\"]\nbudget = \"1h\"\n");
+    let out = fleet.output(&["doctor"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut fixes = std::collections::BTreeSet::new();
+    for (check, fix) in doctor_lines(&text) {
+        if let Some(fix) = fix {
+            assert!(!check.contains(&fix), "fix said twice:\n{text}");
+            assert!(fixes.insert(fix), "fix said twice:\n{text}");
+        }
+    }
+    assert!(text.contains("rust toolchain"), "{text}");
+
+    // A config of a prebuilt C binary alone: no Rust toolchain, no LLVM of rustc.
+    let dir = fleet_testkit::state_temp_dir();
+    let config = dir.path().join("fleet.toml");
+    fs::write(
+        &config,
+        format!(
+            "state_dir = \"state\"\n[[target]]\nname = \"c_clean\"\nbinary = \"{}\"\n\
+             [tier.t]\ntargets = [\"c_clean\"]\nbudget = \"1h\"\n",
+            fleet_testkit::c_fixture("clean").display()
+        ),
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_fuzzfleet"))
+        .arg("--config")
+        .arg(&config)
+        .arg("doctor")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("target c_clean"), "{text}");
+    for rust in [
+        "rust toolchain",
+        "coverage tools",
+        "rustup",
+        "the LLVM of Rust",
+    ] {
+        assert!(!text.contains(rust), "{rust}:\n{text}");
+    }
+}
