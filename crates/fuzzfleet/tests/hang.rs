@@ -22,7 +22,11 @@ fn a_racy_join_hang_is_one_timeout_bucket_named_after_the_destructor_that_joins(
          [crashes]\ntriage_deadline = \"5s\"\n",
         binary.display()
     ));
-    let mut run = KillOnDrop(fleet.start(&["--workers", "2"]));
+    // One worker: a timeout's stack is printed after its artifact, and a worker's exit
+    // sweeps its target's whole incoming dir, so with two a hang of one worker can be
+    // taken without its report when the other exits (the exit sweep must leave other
+    // running workers' artifacts to them).
+    let mut run = KillOnDrop(fleet.start(&["--workers", "1"]));
     // Two hangs found (distinct inputs or the same one again), both triaged.
     wait_until(
         "two hangs found and filed",
