@@ -625,29 +625,39 @@ impl Drop for MachineTmpWatch {
 }
 
 #[test]
-fn with_its_state_dir_under_the_machines_tmp_a_worker_still_writes_to_a_private_tmp() {
-    // The state dir in the machine's /tmp (removed when the test ends, failed or not).
+fn with_its_state_dir_binary_and_dict_under_the_machines_tmp_a_worker_still_has_a_private_tmp() {
+    // State dir, binary and dict in the machine's /tmp (removed when the test ends,
+    // failed or not).
     let outer = tempfile::Builder::new()
         .prefix("fuzzfleet-test-")
         .tempdir_in("/tmp")
         .unwrap();
     let state = outer.path().join("state");
     if let Err(e) = fleet_run::worker::probe_private_tmp(&outer.path().join("probe"), &[]) {
-        // The kernel refuses mount namespaces here: `run` must say so (checked below).
-        eprintln!("SKIPPED (partly): no private /tmp on this machine: {e}");
+        eprintln!("no private /tmp on this machine: {e}");
         if !require(false, "mount namespaces are refused") {
             return;
         }
     }
     let leaks = MachineTmpWatch::new("fuzzfleet-leak-");
-    let fleet = Fleet::new("[tier.t]\ntargets = [\"leak_tmp\"]\nbudget = \"1h\"\n");
-    let config = fs::read_to_string(fleet.path().join("fleet.toml")).unwrap();
-    let config = config.replacen(
-        "state_dir = \"state\"",
-        &format!("state_dir = \"{}\"", state.display()),
-        1,
-    );
-    fs::write(fleet.path().join("fleet.toml"), config).unwrap();
+    let fleet = Fleet::new("");
+    let binary = outer.path().join("bin/leak_tmp");
+    fs::create_dir_all(binary.parent().unwrap()).unwrap();
+    fs::copy(fleet_testkit::rust_fixture("leak_tmp"), &binary).unwrap();
+    let dict = outer.path().join("dicts/leak.dict");
+    fs::create_dir_all(dict.parent().unwrap()).unwrap();
+    fs::write(&dict, "kw=\"LEAK\"\n").unwrap();
+    fs::write(
+        fleet.path().join("fleet.toml"),
+        format!(
+            "state_dir = \"{}\"\n[[target]]\nname = \"leak_tmp\"\nbinary = \"{}\"\n\
+             dict = \"{}\"\n[tier.t]\ntargets = [\"leak_tmp\"]\nbudget = \"1h\"\n",
+            state.display(),
+            binary.display(),
+            dict.display()
+        ),
+    )
+    .unwrap();
 
     let private = state.join("tmp/w0");
     let leak_files = |dir: &Path| {
@@ -674,6 +684,9 @@ fn with_its_state_dir_under_the_machines_tmp_a_worker_still_writes_to_a_private_
         "{log}"
     );
     assert_eq!(leaks.grown().len(), 0, "the machine's /tmp grew: {log}");
+    // It read its dict under /tmp (libFuzzer exits when the file is missing).
+    let worker_log = fs::read_to_string(state.join("logs/leak_tmp/w0.log")).unwrap();
+    assert!(worker_log.contains("Dictionary: 1 entries"), "{worker_log}");
     // The worker's temp dir was emptied when it ended.
     assert_eq!(leak_files(&private), 0, "tmp/w0 kept the harness's files");
 
