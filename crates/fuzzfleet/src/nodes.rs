@@ -197,7 +197,10 @@ pub fn read_token(path: &Path) -> Result<String> {
             path.display()
         ))
     })?;
-    Ok(token.trim().to_string())
+    // The rules every token follows, wherever it comes from (trimmed, at least 16
+    // characters), so a token `serve` would refuse is not sent either.
+    fleet_serve::check_token(&token)
+        .map_err(|e| exit::usage(format!("the token file {}: {e}", path.display())))
 }
 
 /// Every `[node.*]` of the config: a node's `api` URL is read directly; otherwise its

@@ -382,7 +382,7 @@ struct Api {
     seen: Arc<Mutex<Vec<(String, bool)>>>,
 }
 
-const TOKEN: &str = "s3cret-token";
+const TOKEN: &str = "s3cret-token-of-the-watch-test";
 
 impl Api {
     fn start(status: Value) -> Self {
@@ -522,7 +522,7 @@ fn table_rows(out: &Output) -> String {
 fn config_with_nodes(fleet: &Fleet, api: &str) -> std::path::PathBuf {
     let dir = fleet.path();
     std::fs::write(dir.join("token"), format!("{TOKEN}\n")).unwrap();
-    std::fs::write(dir.join("wrong-token"), "nope\n").unwrap();
+    std::fs::write(dir.join("wrong-token"), "a-wrong-token-of-22c\n").unwrap();
     let base = std::fs::read_to_string(dir.join("fleet.toml")).unwrap();
     let config = dir.join("nodes.toml");
     std::fs::write(

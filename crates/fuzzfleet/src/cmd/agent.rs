@@ -48,9 +48,10 @@ pub fn agent(ctx: &Context, args: &AgentArgs) -> Result<i32> {
                 fleet: None,
             };
             let server = fleet_serve::spawn(opts).map_err(|e| match e {
-                ServeError::NeedsToken(_) | ServeError::EmptyToken | ServeError::Bind { .. } => {
-                    exit::usage(e.to_string())
-                }
+                ServeError::NeedsToken(_)
+                | ServeError::EmptyToken
+                | ServeError::BadToken(_)
+                | ServeError::Bind { .. } => exit::usage(e.to_string()),
                 e => e.into(),
             })?;
             eprintln!(
