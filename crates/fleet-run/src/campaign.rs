@@ -808,6 +808,10 @@ impl<'n> Campaign<'n> {
                         now_ms(),
                     );
                     self.kept(&target, Some(slot), kept);
+                } else {
+                    // Swept before its report was complete (a timeout's stack comes after
+                    // its file): the report joins the finding the sweep made.
+                    findings::late_report(&self.spec.layout, &target, &path, &report);
                 }
             }
             WorkerMsg::FinalExecs(n) => {
@@ -870,7 +874,14 @@ impl<'n> Campaign<'n> {
             .as_ref()
             .map(|r| r.target.clone())
             .unwrap_or_default();
-        self.sweep(&target, false, Some(slot));
+        // Another worker of the target may be writing its artifact right now (a timeout
+        // prints its stack after the file): only settled files are swept while one runs.
+        let others = self
+            .slots
+            .iter()
+            .enumerate()
+            .any(|(i, s)| i != slot && s.worker.as_ref().is_some_and(|r| r.target == target));
+        self.sweep(&target, others, Some(slot));
         let Some(running) = self.slots[slot].worker.take() else {
             return;
         };
@@ -1899,8 +1910,12 @@ mod tests {
         let now = Instant::now();
         assert_eq!(self_ended_turn(None, now), None);
         assert_eq!(
-            self_ended_turn(Some(now + Duration::from_secs(2)), now),
+            self_ended_turn(Some(now + Duration::from_millis(900)), now),
             None
+        );
+        assert_eq!(
+            self_ended_turn(Some(now + Duration::from_millis(2_500)), now),
+            Some(Duration::from_secs(2))
         );
         assert_eq!(
             self_ended_turn(Some(now + Duration::from_millis(10_900)), now),

@@ -86,6 +86,31 @@ pub fn intake(
     })
 }
 
+/// A report whose artifact a sweep took in first: written beside the finding (named by
+/// libFuzzer's `<prefix><sha1>` artifact name) when the finding has none yet, where
+/// triage reads it.
+pub fn late_report(layout: &Layout, target: &str, artifact: &Path, report: &str) {
+    let name = artifact
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let Some((kind, _)) = classify_artifact(&name) else {
+        return;
+    };
+    let Some(sha1) = name.rsplit('-').next().filter(|s| s.len() == 40) else {
+        return;
+    };
+    let path = layout.finding_report(target, &kind.to_string(), sha1);
+    if !report.is_empty()
+        && !path.exists()
+        && layout
+            .finding_input(target, &kind.to_string(), sha1)
+            .exists()
+    {
+        let _ = write_atomic(&path, report.as_bytes());
+    }
+}
+
 /// Keeps a sanitizer report the target recovered from (UBSan built with
 /// `-fsanitize-recover`), which has no input: one finding of kind `ubsan` per target and
 /// `key` (fleet-crash's location and message class), named by the key's SHA-1; its first

@@ -76,8 +76,12 @@ pub fn regress(
         .into_iter()
         .filter(|f| f.target == target.name)
     {
-        // Slow units are findings about speed, not failures.
-        if f.kind == "slow" || !Path::new(&f.input_path).exists() {
+        // Slow units are findings about speed, not failures; a recovered sanitizer report
+        // has no input to replay (its file is the report).
+        if f.kind == "slow"
+            || f.kind == fleet_crash::RECOVERABLE_KIND
+            || !Path::new(&f.input_path).exists()
+        {
             continue;
         }
         result.findings += 1;

@@ -30,6 +30,9 @@ pub const REPRO_KNOWN: &str = "known";
 /// What libFuzzer's `-minimize_crash=1` prints when the input it was given does not
 /// crash (FuzzerDriver.cpp, `MinimizeCrashInput`).
 const LIBFUZZER_DID_NOT_CRASH: &str = "did not crash";
+/// `findings.repro` of a recoverable sanitizer report: seen while the target went on, not
+/// something to run again.
+pub const REPRO_RECOVERED: &str = "recovered";
 /// `findings.repro` of a finding filed from the fuzzer's report, not reproduced yet.
 pub const REPRO_PENDING: &str = "pending";
 
@@ -93,6 +96,8 @@ pub struct TriageConfig {
     /// Niceness of reproduction and minimization runs (`None`: inherit). A campaign
     /// uses [`BACKGROUND_NICE`]; a command the user waits for runs at normal priority.
     pub nice: Option<i32>,
+    /// The severity of recoverable sanitizer reports (`[crashes] recoverable_severity`).
+    pub recoverable_severity: fleet_crash::Severity,
 }
 
 /// The niceness of a campaign's triage runs: with every core fuzzing, a nice-10 process
@@ -110,6 +115,7 @@ impl Default for TriageConfig {
                 ..MinimizeOptions::default()
             },
             nice: None,
+            recoverable_severity: fleet_crash::recoverable_severity(None),
         }
     }
 }
@@ -490,10 +496,18 @@ impl Pipeline {
         f: &FindingRecord,
         on_event: &mut dyn FnMut(TriageEvent),
     ) -> Result<Option<Work>> {
+        if f.kind == fleet_crash::RECOVERABLE_KIND {
+            self.file_recovered(f, on_event)?;
+            return Ok(None);
+        }
+        // The recorded report, else one that arrived after a sweep took the input in.
         let Some(report) = f
             .report_path
             .as_deref()
             .and_then(|p| fs::read_to_string(p).ok())
+            .or_else(|| {
+                fs::read_to_string(self.layout.finding_report(&f.target, &f.kind, &f.sha1)).ok()
+            })
             .as_deref()
             .and_then(parse_report)
         else {
@@ -515,6 +529,32 @@ impl Pipeline {
         }
         self.file(f, crash, REPRO_PENDING, build, on_event)?;
         Ok(Some(Work::Reproduce(f.id)))
+    }
+
+    /// Files a recoverable sanitizer report the target survived: from its report alone
+    /// (its "input" is the report; there is nothing to run), at the configured severity,
+    /// with repro `recovered`; it is never reproduced, minimized or re-tested.
+    fn file_recovered(
+        &mut self,
+        f: &FindingRecord,
+        on_event: &mut dyn FnMut(TriageEvent),
+    ) -> Result<()> {
+        let Ok(text) = fs::read_to_string(&f.input_path) else {
+            on_event(TriageEvent::Error {
+                message: format!("finding {} has no report at {}", f.id, f.input_path),
+            });
+            return Ok(());
+        };
+        let report = parse_report(&text).unwrap_or_else(|| fallback_report(&f.kind));
+        let mut crash = Crash::new(
+            &f.target,
+            InputKey::of(f.sha1.as_bytes()),
+            &report,
+            &self.signature,
+        );
+        crash.severity = self.config.recoverable_severity;
+        let build = self.build_id(&f.target);
+        self.file(f, crash, REPRO_RECOVERED, build, on_event)
     }
 
     /// Does the slow part of triaging a finding: runs its input.
@@ -748,6 +788,8 @@ impl Pipeline {
             .buckets()?
             .into_iter()
             .filter(|b| b.minimized_of.as_deref() != Some(b.representative.as_str()))
+            // A recovered report has no input to minimize.
+            .filter(|b| b.repro != REPRO_RECOVERED)
             .filter(|b| self.targets.contains_key(&b.target))
             .map(|b| b.id)
             .collect())
@@ -759,6 +801,7 @@ impl Pipeline {
         let Some(record) = self.db.bucket(id)? else {
             return Err(TriageError::NoBucket(id.to_owned()));
         };
+        not_recovered(&record)?;
         let bucket_id = self.existing(id)?;
         let signature = self
             .buckets
@@ -850,6 +893,7 @@ impl Pipeline {
             .buckets()?
             .into_iter()
             .filter(|b| b.target == target && b.tested_build.as_deref() != Some(build.as_str()))
+            .filter(|b| b.repro != REPRO_RECOVERED)
             .collect();
         for record in buckets {
             let Ok(id) = record.id.parse::<fleet_crash::BucketId>() else {
@@ -906,6 +950,7 @@ impl Pipeline {
         let Some(record) = self.db.bucket(id)? else {
             return Err(TriageError::NoBucket(id.to_owned()));
         };
+        not_recovered(&record)?;
         let Some(runner) = self.runner(&record.target) else {
             return Err(TriageError::NotRunnable(format!(
                 "target {} is not in the config or not built here (run `fuzzfleet build {}`)",
@@ -943,6 +988,17 @@ impl Pipeline {
     pub fn target_names(&self) -> Vec<String> {
         self.targets.keys().cloned().collect()
     }
+}
+
+/// A recovered sanitizer report has no input: nothing to run (a usage error to ask).
+fn not_recovered(record: &fleet_store::BucketRecord) -> Result<()> {
+    if record.repro == REPRO_RECOVERED {
+        return Err(TriageError::NotRunnable(format!(
+            "bucket {} is a report the target recovered from ({}): it has no input to run; its report is in `fuzzfleet crashes show {}`",
+            record.id, record.kind, record.id
+        )));
+    }
+    Ok(())
 }
 
 fn put_bucket(db: &Db, b: &fleet_crash::Bucket) -> std::result::Result<(), StoreError> {

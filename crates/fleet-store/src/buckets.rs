@@ -55,7 +55,8 @@ pub struct BucketRecord {
     pub count: i64,
     pub first_seen: i64,
     pub last_seen: i64,
-    /// The best repro of its findings: `always`, `sometimes`, `never`.
+    /// The best repro of its findings: `always`, `sometimes`, `never`; `recovered` for a
+    /// recoverable sanitizer report (nothing to run again).
     pub repro: String,
     /// Nodes that found it; `None` stands for this one.
     pub nodes: Vec<Option<String>>,
@@ -67,13 +68,14 @@ const BUCKET_SELECT: &str = "
            b.tested_build, b.notified_at,
            coalesce(sum(f.count), 0), coalesce(min(f.first_seen), 0),
            coalesce(max(f.last_seen), 0),
-           max(CASE f.repro WHEN 'always' THEN 3 WHEN 'sometimes' THEN 2 WHEN 'never' THEN 1
-               ELSE 0 END),
+           max(CASE f.repro WHEN 'recovered' THEN 4 WHEN 'always' THEN 3 WHEN 'sometimes' THEN 2
+               WHEN 'never' THEN 1 ELSE 0 END),
            group_concat(DISTINCT coalesce(f.node, ''))
     FROM buckets b LEFT JOIN findings f ON f.bucket = b.id";
 
 fn repro_name(rank: Option<i64>) -> &'static str {
     match rank {
+        Some(4) => "recovered",
         Some(3) => "always",
         Some(2) => "sometimes",
         Some(1) => "never",

@@ -292,6 +292,7 @@ pub fn triage_config(plan: &Plan) -> fleet_run::triage::TriageConfig {
             ..fleet_crash::MinimizeOptions::default()
         },
         nice: None,
+        recoverable_severity: fleet_crash::recoverable_severity(Some(&c.recoverable_severity)),
     }
 }
 
