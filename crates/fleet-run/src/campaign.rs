@@ -272,13 +272,16 @@ struct Running {
 /// is left to the campaign's stop.
 const MIN_SELF_ENDED_TURN: Duration = Duration::from_secs(1);
 
-/// The `-max_total_time` of a worker whose slot's assignment ends at `end`: whole seconds
-/// rounded down, so libFuzzer ends its loop itself — between inputs, never in the middle
-/// of writing a crash, with its final stats and recommended dictionary printed — just
-/// before the campaign would stop it. `None`: no known end, or too close to bother.
+/// The `-max_total_time` of a worker whose slot's assignment ends at `end`, so libFuzzer
+/// ends its loop itself — between inputs, never in the middle of writing a crash, with
+/// its final stats and recommended dictionary printed — just before the campaign would
+/// stop it. libFuzzer ends once the whole seconds since its start *exceed* the value
+/// (FuzzerLoop.cpp, `TimedOut`), so a worker given N ends N + 1 s after it started: N is
+/// the whole seconds left, less one. `None`: no known end, or too close to bother.
 pub(crate) fn self_ended_turn(end: Option<Instant>, now: Instant) -> Option<Duration> {
     let left = end?.checked_duration_since(now)?;
-    (left >= MIN_SELF_ENDED_TURN).then(|| Duration::from_secs(left.as_secs()))
+    let secs = left.as_secs().checked_sub(1)?;
+    (secs >= MIN_SELF_ENDED_TURN.as_secs()).then(|| Duration::from_secs(secs))
 }
 
 /// How long a stopping campaign triages what it found: the configured deadline; zero
@@ -1910,16 +1913,17 @@ mod tests {
         let now = Instant::now();
         assert_eq!(self_ended_turn(None, now), None);
         assert_eq!(
-            self_ended_turn(Some(now + Duration::from_millis(900)), now),
+            self_ended_turn(Some(now + Duration::from_millis(1_900)), now),
             None
         );
+        // 2.5 s left: told 1, libFuzzer ends once 2 whole seconds have passed.
         assert_eq!(
             self_ended_turn(Some(now + Duration::from_millis(2_500)), now),
-            Some(Duration::from_secs(2))
+            Some(Duration::from_secs(1))
         );
         assert_eq!(
             self_ended_turn(Some(now + Duration::from_millis(10_900)), now),
-            Some(Duration::from_secs(10))
+            Some(Duration::from_secs(9))
         );
         assert_eq!(
             self_ended_turn(Some(now), now + Duration::from_secs(1)),

@@ -42,9 +42,16 @@ pub fn classify_line(line: &str) -> LineKind {
             LineKind::ArtifactWritten(PathBuf::from(path))
         }
         Ok(_) => LineKind::Other,
+        // A worker stopped by a signal mid-line: its status line and libFuzzer's
+        // `==PID== libFuzzer: run interrupted; exiting` run together. Not engine output
+        // gone wrong.
+        Err(_) if line.contains(INTERRUPTED) => LineKind::Other,
         Err(e) => LineKind::Unparsed(e.to_string()),
     }
 }
+
+/// What libFuzzer's SIGINT/SIGTERM handler prints (FuzzerLoop.cpp, `InterruptCallback`).
+const INTERRUPTED: &str = "libFuzzer: run interrupted; exiting";
 
 /// Whether a status line is libFuzzer's `INITED`: the seed corpus is loaded, fuzzing starts.
 pub fn is_inited(status: &Status) -> bool {
@@ -72,6 +79,13 @@ mod tests {
         assert!(matches!(
             classify_line("#12\tNEW cov: x"),
             LineKind::Unparsed(_)
+        ));
+        // A status line cut by a signal stop, as seen in a real run.
+        assert!(matches!(
+            classify_line(
+                "#379\tREDUCE cov: 17 ft: 230 corp: 145/1421b lim: 27 exec/s: 0==17352== libFuzzer: run interrupted; exiting"
+            ),
+            LineKind::Other
         ));
     }
 }

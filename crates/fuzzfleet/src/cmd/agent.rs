@@ -24,7 +24,7 @@ pub fn agent(ctx: &Context, args: &AgentArgs) -> Result<i32> {
     let log = Log::detect();
     // The same token rules as `serve`, for the file and the environment alike.
     let token = super::serve::token_from(args.token_file.as_deref())?;
-    let mut plan = build::load_built(ctx, !args.build)?;
+    let (mut plan, _) = build::load_built(ctx, !args.build)?;
     let layout = state_layout(ctx, &plan)?;
     let _lock = super::lock_state(&layout, "`fuzzfleet agent`")?;
     let node = fleet_run::hubsync::node_name(&layout)?;
@@ -65,7 +65,7 @@ pub fn agent(ctx: &Context, args: &AgentArgs) -> Result<i32> {
             );
             Some(server)
         };
-        let spec = campaign_spec(&plan, &run_args, layout.clone(), true)?;
+        let spec = campaign_spec(&plan, &run_args, layout.clone(), true, false)?;
         let verbose = args.verbose;
         let coverage = super::run::CoverageSchedule::start(&plan, &spec);
         let summary = fleet_run::run(spec, &mut |n| print_notice(&n, verbose, log))?;

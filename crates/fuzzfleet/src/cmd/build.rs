@@ -272,12 +272,11 @@ fn build_harnesses(h: &HarnessPlan) -> Result<()> {
 /// The plan for `run` (and the agent): when a `[[harnesses]]` directory is not built
 /// yet and building is allowed, its build command runs first and the config is read
 /// again, so the targets it makes are known before the campaign is planned. Called
-/// before anything is created in the state dir.
-#[allow(dead_code)] // wired into `run` by its owner
-pub fn load_built(ctx: &Context, no_build: bool) -> Result<Plan> {
+/// before anything is created in the state dir. Also says whether it built.
+pub fn load_built(ctx: &Context, no_build: bool) -> Result<(Plan, bool)> {
     let plan = ctx.plan()?;
     if no_build || plan.unbuilt_harnesses().next().is_none() {
-        return Ok(plan);
+        return Ok((plan, false));
     }
     let mut set = BuildSet::default();
     set.harnesses.extend(
@@ -288,5 +287,5 @@ pub fn load_built(ctx: &Context, no_build: bool) -> Result<Plan> {
             .map(|(i, _)| i),
     );
     build_projects(&plan, set)?;
-    ctx.plan()
+    Ok((ctx.plan()?, true))
 }

@@ -24,13 +24,14 @@ const MAX_LOG_BYTES: u64 = 8 << 20;
 pub fn run(ctx: &Context, args: &RunArgs) -> Result<i32> {
     // A C/C++ project's harnesses are built first (unless --no-build), so `init`, edit,
     // `run` works on a fresh tree.
-    let plan = build::load_built(ctx, args.no_build)?;
+    let (plan, built) = build::load_built(ctx, args.no_build)?;
     // Everything that can be refused is refused before the state dir or its lock exist.
     plan::require_built(&plan)?;
     plan::tiers(&plan, args, plan::total_workers(&plan, args))?;
     let layout = state_layout(ctx, &plan)?;
     let _lock = super::lock_state(&layout, "`fuzzfleet run`")?;
-    let spec = campaign_spec(&plan, args, layout, false)?;
+    // Built just now: not built a second time.
+    let spec = campaign_spec(&plan, args, layout, false, built)?;
     let verbose = args.verbose;
     let log = Log::detect();
     let coverage = CoverageSchedule::start(&plan, &spec);
@@ -67,6 +68,7 @@ pub(crate) fn campaign_spec(
     args: &RunArgs,
     layout: Layout,
     reload_on_hup: bool,
+    built: bool,
 ) -> Result<CampaignSpec> {
     let workers = plan::total_workers(plan, args);
     let tiers = plan::tiers(plan, args, workers)?;
@@ -74,7 +76,7 @@ pub(crate) fn campaign_spec(
         .iter()
         .flat_map(|t| t.targets.iter().map(String::as_str))
         .collect();
-    if !args.no_build {
+    if !args.no_build && !built {
         build::build_projects(plan, plan::project_targets(plan, names.iter().copied()))?;
     }
     let mut targets = BTreeMap::new();
@@ -529,7 +531,7 @@ pub(crate) fn triage_line(e: &TriageEvent, verbose: bool) -> Option<String> {
             reproduced,
             left,
         } => format!(
-            "triage deadline: {} filed, {} reproduced, {} left for the next run",
+            "triage stopped: {} filed, {} reproduced, {} left for the next run",
             plural(*filed, "crashing input"),
             plural(*reproduced, "new bug"),
             plural(*left, "reproduction")
