@@ -57,7 +57,10 @@ pub fn crashes(ctx: &Context, cmd: CrashesCommand) -> Result<i32> {
                 .unwrap_or(fleet_crash::DEFAULT_RUNS)
                 .max(1);
             if !json {
-                eprintln!("running bucket {id}'s input {runs} time(s) ...");
+                eprintln!(
+                    "running bucket {id}'s input {} ...",
+                    super::run::plural(runs as usize, "time")
+                );
             }
             let (input, r) = p.repro(&id, runs).map_err(triage_error)?;
             let crashed = r.runs.iter().filter(|run| run.signature.is_some()).count();

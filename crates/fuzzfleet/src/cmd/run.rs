@@ -420,11 +420,14 @@ pub(crate) fn print_notice(n: &Notice, verbose: bool, log: Log) {
             None => return,
         },
         Notice::Webhook(Delivery::Sent { messages }) if verbose => {
-            format!("webhook: {messages} message(s) delivered")
+            format!("webhook: {} delivered", plural(*messages, "message"))
         }
         Notice::Webhook(Delivery::Sent { .. }) => return,
         Notice::Webhook(Delivery::Failed { error, dropped }) => {
-            format!("webhook failed, {dropped} message(s) dropped (fuzzing goes on): {error}")
+            format!(
+                "webhook failed, {} dropped (fuzzing goes on): {error}",
+                plural(*dropped, "message")
+            )
         }
         Notice::Error { message } => format!("error: {message}"),
         Notice::Resource { message } => message.clone(),
