@@ -231,7 +231,9 @@ fn main() {
     let base_dir = scratch.path().join("baseline");
     let layout = known_state(&base_dir, &binary, seeds);
     let (tx, rx) = mpsc::channel::<i64>();
+    let stop_baseline = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     let worker = {
+        let stop = stop_baseline.clone();
         let layout = layout.clone();
         let binary = binary.clone();
         std::thread::spawn(move || {
@@ -251,6 +253,10 @@ fn main() {
             };
             let db = Db::open(&layout.db_path()).unwrap();
             for id in rx {
+                // The storm is over and its figures taken: what is left is not run.
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    break;
+                }
                 let f = db.finding(id).unwrap().unwrap();
                 runner.reproduce(Path::new(&f.input_path), 3, None).unwrap();
                 p.triage(id, &mut |_| {}).unwrap();
@@ -259,6 +265,8 @@ fn main() {
     };
     let base = run_storm(&layout, storm, &|id| tx.send(id).unwrap());
     drop(tx);
+    stop_baseline.store(true, std::sync::atomic::Ordering::Relaxed);
+    // At most the reproduction in flight finishes.
     let _ = worker.join();
 
     // 2. fuzzfleet's triage thread, as a campaign runs it.
