@@ -1586,10 +1586,11 @@ impl<'n> Campaign<'n> {
                 .collect();
             process::reap_orphans(&live_pids);
         }
-        if self
-            .spec
-            .progress_every
-            .is_some_and(|every| now.duration_since(self.progress_at) >= every)
+        if self.stopping.is_none()
+            && self
+                .spec
+                .progress_every
+                .is_some_and(|every| now.duration_since(self.progress_at) >= every)
         {
             self.progress(now);
         }
