@@ -179,13 +179,15 @@ fn main() {
     let wanted = 3 + (secs * u64::from(PER_SECOND)) as usize;
 
     // Setup: distinct inputs, each run once for the report its worker would have logged.
+    let scratch = fleet_testkit::state_temp_dir();
+    // Runs' scratch dirs under the bench's own dir, never the machine's /tmp.
     let capture = {
         let mut r = TargetRunner::new(&binary, limits());
         r.env = vec![(ENV.0.into(), ENV.1.into())];
         r.run_limits.nice = None;
+        r.scratch_dir = Some(scratch.path().to_path_buf());
         r
     };
-    let scratch = fleet_testkit::state_temp_dir();
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let mut seen = std::collections::BTreeSet::new();
     let mut inputs = Vec::new();
@@ -249,6 +251,7 @@ fn main() {
                 let mut r = TargetRunner::new(&binary, limits());
                 r.env = vec![(ENV.0.into(), ENV.1.into())];
                 r.run_limits.nice = Some(fleet_run::triage::BACKGROUND_NICE);
+                r.scratch_dir = Some(layout.root().to_path_buf());
                 r
             };
             let db = Db::open(&layout.db_path()).unwrap();

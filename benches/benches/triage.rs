@@ -86,7 +86,9 @@ fn main() {
         files.len(),
         planted.len()
     );
-    let capture = runner(&binary);
+    let mut capture = runner(&binary);
+    // Runs' scratch dirs under the bench's own dir, never the machine's /tmp.
+    capture.scratch_dir = Some(dir.path().to_path_buf());
     let mut reports = Vec::new();
     for (sha1, input, _) in &files {
         let exec = capture.execute(input).unwrap();

@@ -36,6 +36,8 @@ fn record(layout: &Layout, binary: &Path, bytes: &[u8]) -> i64 {
     fs::write(&input, bytes).unwrap();
     let mut runner = TargetRunner::new(binary, limits());
     runner.env = vec![(ENV.0.into(), ENV.1.into())];
+    // Its scratch dir in the test's state, never the machine's /tmp.
+    runner.scratch_dir = Some(layout.root().to_path_buf());
     let exec = runner.execute(&input).unwrap();
     assert!(exec.report.is_some(), "{bytes:?} does not crash");
     let report = dir.join(format!("crash-{sha1}.log"));
