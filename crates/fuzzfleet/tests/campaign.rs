@@ -221,15 +221,18 @@ fn hangs_and_memory_exhaustion_become_timeout_and_oom_findings() {
         "a timeout and an oom finding",
         Duration::from_secs(120),
         || {
+            // An untriaged input is listed with its artifact's kind (`oom`); once filed,
+            // its bug has the report's kind (`out-of-memory`). Triage may come first.
             let k = kinds();
             k.contains(&("hang".into(), "timeout".into()))
-                && k.contains(&("oom".into(), "oom".into()))
+                && (k.contains(&("oom".into(), "oom".into()))
+                    || k.contains(&("oom".into(), "out-of-memory".into())))
         },
     );
     let oom = fleet
         .buckets()
         .into_iter()
-        .find(|b| b["kind"] == "oom")
+        .find(|b| b["target"] == "oom" && (b["kind"] == "oom" || b["kind"] == "out-of-memory"))
         .unwrap();
     let show = fleet.output(&["crashes", "show", oom["id"].as_str().unwrap()]);
     let text = String::from_utf8_lossy(&show.stdout);
