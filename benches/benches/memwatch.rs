@@ -4,7 +4,7 @@
 //! the baseline), with a memory cgroup per worker plus its 20 ms watch (the default
 //! where a cgroup can be made), and with the RSS watch of each worker's process group
 //! (`FUZZFLEET_MEMORY_LIMIT=rss-watch`). Prints each round's aggregate execs/s and the
-//! ratios against the baseline, then their medians. The goal (DESIGN.md: the
+//! ratios against the baseline, then their medians. The goal (the
 //! orchestrator costs the fuzzers nothing measurable) is a ratio of at least 0.98.
 //!
 //! `cargo bench -p fleet-bench --bench memwatch [-- --secs 20 --pairs 3 --workers N]`

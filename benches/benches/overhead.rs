@@ -2,7 +2,7 @@
 //! the `clean` fixture run for T seconds by hand and under `fuzzfleet run`, each from a
 //! fresh copy of the same seeds, in interleaved pairs that alternate which side goes
 //! first; prints each pair's aggregate execs/s and their ratio, then the median ratio
-//! with its spread. The goal (DESIGN.md) is a ratio of at least 0.98.
+//! with its spread. The goal (docs/benchmarks.md) is a ratio of at least 0.98.
 //!
 //! Both sides' execs/s are executions per second of worker process lifetime (timed by
 //! the same `/proc` watcher) times N, so fuzzfleet's own start-up and its stop, which

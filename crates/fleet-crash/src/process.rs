@@ -64,7 +64,7 @@ pub struct RunLimits {
     pub deadline: Duration,
     pub grace: Duration,
     /// The niceness to run at (19 = lowest priority), or `None` to inherit.
-    /// Background work must not slow the fuzzers down (DESIGN.md).
+    /// Background work must not slow the fuzzers down.
     pub nice: Option<i32>,
     /// Stderr kept: the first and the last half of this many bytes.
     pub max_output_bytes: usize,

@@ -101,8 +101,8 @@ pub struct TriageConfig {
 }
 
 /// The niceness of a campaign's triage runs: with every core fuzzing, a nice-10 process
-/// gets about a tenth of a core (CFS weights 110 : 1024), the background share DESIGN.md
-/// allows; nice 19 (1.4 %) starved reproduction for minutes on a busy node.
+/// gets about a tenth of a core (CFS weights 110 : 1024), the background share a campaign
+/// allows itself; nice 19 (1.4 %) starved reproduction for minutes on a busy node.
 pub const BACKGROUND_NICE: i32 = 10;
 
 impl Default for TriageConfig {
