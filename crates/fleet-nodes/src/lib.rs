@@ -1,0 +1,26 @@
+//! The fleet as the operator drives it: the campaign a config and the `run` options
+//! come to ([`plan`]), and the config a node of the fleet gets ([`node_config`]).
+//!
+//! Errors are typed: [`Error::Usage`] is a mistake in the config or the command line
+//! (the binary exits 2), the others are the build's or the system's.
+
+pub mod node_config;
+pub mod plan;
+
+pub use plan::{BuildSet, Selection};
+
+/// What can go wrong planning or deploying.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The config or the command line asks for something that cannot be: the message
+    /// says what and how to fix it.
+    #[error("{0}")]
+    Usage(String),
+    /// Asking the toolchain where a build puts a target failed.
+    #[error(transparent)]
+    Build(#[from] fleet_build::BuildError),
+}
+
+pub(crate) fn usage(msg: impl Into<String>) -> Error {
+    Error::Usage(msg.into())
+}
