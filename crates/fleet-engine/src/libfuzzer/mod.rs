@@ -13,6 +13,7 @@ mod options;
 pub mod quirks;
 mod report;
 mod status;
+pub mod strategy;
 
 pub use artifact::{artifact_file_name, classify_artifact};
 pub use assemble::{Assembled, CONTEXT_LINES, REPORT_MAX_LINES, ReportAssembler, headline};
