@@ -8,23 +8,8 @@ use std::io;
 use fleet_config::{NodeName, TargetName};
 use fleet_hub::{Heartbeat, Hub, HubError, SyncReport, TargetSummary};
 use fleet_store::{Db, FindingInsert, Layout, StoreError, now_ms, rfc3339};
-use serde::{Deserialize, Serialize};
 
-/// The `meta` key under which the hub's health is kept for `status`.
-pub const HUB_META: &str = "hub";
-
-/// The hub as `status` shows it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct HubStatus {
-    pub url: String,
-    /// `ok`, or `degraded` while the hub cannot be reached (fuzzing goes on).
-    pub state: String,
-    pub last_sync_at: Option<String>,
-    pub last_ok_at: Option<String>,
-    pub message: Option<String>,
-    pub pushed: u64,
-    pub pulled: u64,
-}
+pub use fleet_docs::hub::{HUB_META, HubStatus};
 
 /// What one round did, for the campaign's notices.
 #[derive(Debug)]

@@ -5,7 +5,6 @@ pub mod campaign;
 pub mod corpus;
 mod events;
 pub mod findings;
-pub mod fmt;
 pub mod hubsync;
 pub mod minimize;
 pub mod notify;
@@ -17,11 +16,14 @@ pub mod report;
 pub mod resources;
 pub mod schedule;
 mod stats;
-pub mod system;
 pub mod triage;
 mod triage_thread;
 pub mod worker;
 mod worker_output;
+
+// The documents every view shares live in `fleet-docs`; these paths stay for the
+// campaign's code and the binary.
+pub use fleet_docs::{fmt, system};
 
 pub use campaign::{
     AutoMinimize, CampaignSpec, CampaignTarget, Notice, Progress, StopReason, Summary, TriageSpec,

@@ -4,19 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use serde::{Deserialize, Serialize};
-
-/// One active alert, as `status` shows it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Alert {
-    /// `disk`, `disk-critical`, `cpu`, `load` or `memory`.
-    pub kind: String,
-    /// `warning` or `critical`.
-    pub severity: String,
-    pub message: String,
-    /// RFC 3339 UTC.
-    pub since: String,
-}
+pub use fleet_docs::resources::Alert;
 
 /// An alert raised or recovered: what the log, the webhook and the CLI are told.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -15,7 +15,6 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use fleet_store::{Db, Layout, now_ms};
-use serde::{Deserialize, Serialize};
 
 pub use alerts::{Alert, Report};
 pub use cgroup::Mechanism;
@@ -23,8 +22,8 @@ pub use memwatch::{Limits, MemoryOutcome, MemoryWatch};
 
 use crate::events::RunId;
 
-/// The key of the guard's state in the database's meta table (`status` reads it).
-pub const RESOURCES_META: &str = "resources";
+pub use fleet_docs::resources::{RESOURCES_META, ResourcesStatus, TargetMemory, load_status};
+
 /// How often the machine and the disk are sampled.
 const CHECK_EVERY: Duration = Duration::from_secs(5);
 /// `FUZZFLEET_MEMORY_LIMIT=rss-watch` makes a campaign use the RSS watch even where a
@@ -93,34 +92,6 @@ impl ResourceSpec {
             },
         }
     }
-}
-
-/// The guard's part of `status --json` (the `resources` object).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ResourcesStatus {
-    /// How worker memory is limited: `cgroup-v2`, `cgroup-v1` or `rss-watch`.
-    pub memory_limit: String,
-    /// Fuzzing is paused for lack of disk space.
-    pub paused: bool,
-    pub alerts: Vec<Alert>,
-    /// Per target: its limits and the highest worker memory seen this campaign.
-    pub memory: Vec<TargetMemory>,
-}
-
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct TargetMemory {
-    pub target: String,
-    pub limit_mb: u64,
-    pub libfuzzer_limit_mb: u64,
-    pub peak_mb: u64,
-    /// Workers that reached their limit (an `oom` finding each when an input was dumped).
-    pub oom_stops: u64,
-}
-
-/// Reads the guard's last published state (`None` before any campaign ran).
-pub fn load_status(db: &Db) -> Option<ResourcesStatus> {
-    let (v, _) = db.meta(RESOURCES_META).ok()??;
-    serde_json::from_str(&v).ok()
 }
 
 /// The campaign's resource guard.
