@@ -4,11 +4,11 @@
 
 use std::io::Read as _;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
-use std::os::unix::process::CommandExt as _;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fleet_config::SshDest;
+use fleet_proc::{Group, Spawn};
 
 /// An extra `ssh -F FILE` for every connection (tests, or an operator's separate
 /// fleet config); unset: the user's own `~/.ssh/config`.
@@ -66,7 +66,8 @@ pub fn explain(node: &str, dest: &SshDest, stderr: &str) -> String {
 /// A local port forwarded to a node's loopback API port through `ssh -N -L`, closed when
 /// dropped.
 pub struct Tunnel {
-    child: Child,
+    /// The tunnel's ssh; dropping it kills its group.
+    ssh: Group,
     pub local: SocketAddr,
     _port: PortHold,
 }
@@ -131,25 +132,16 @@ impl Tunnel {
         ])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0);
-        // SAFETY: the hook makes one async-signal-safe system call.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        let child = cmd
+        .stderr(Stdio::piped());
+        let ssh = Spawn::new(cmd)
+            .death_signal(libc::SIGTERM)
             .spawn()
             .map_err(|e| format!("cannot run ssh (is the OpenSSH client installed?): {e}"))?;
         Ok(Opening {
             node: node.to_string(),
             dest: dest.clone(),
             tunnel: Tunnel {
-                child,
+                ssh,
                 local,
                 _port: hold,
             },
@@ -162,7 +154,7 @@ impl Tunnel {
 
     /// Whether its ssh still runs (it exits when the connection to the node is lost).
     pub fn alive(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+        matches!(self.ssh.try_wait(), Ok(None))
     }
 }
 
@@ -177,9 +169,9 @@ impl Opening {
         } = self;
         let deadline = Instant::now() + Duration::from_secs(u64::from(CONNECT_TIMEOUT_S) + 5);
         loop {
-            if let Ok(Some(_)) = tunnel.child.try_wait() {
+            if let Ok(Some(_)) = tunnel.ssh.try_wait() {
                 let mut said = String::new();
-                if let Some(mut err) = tunnel.child.stderr.take() {
+                if let Some(mut err) = tunnel.ssh.take_stderr() {
                     let _ = err.read_to_string(&mut said);
                 }
                 return Err(explain(&node, &dest, &said));
@@ -194,14 +186,8 @@ impl Opening {
                     CONNECT_TIMEOUT_S + 5
                 ));
             }
-            std::thread::sleep(Duration::from_millis(50));
+            // Returns at once if ssh gives up meanwhile (seen at the top of the loop).
+            let _ = tunnel.ssh.wait_timeout(Duration::from_millis(50));
         }
-    }
-}
-
-impl Drop for Tunnel {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
