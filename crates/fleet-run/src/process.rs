@@ -2,10 +2,10 @@
 //! end up with us, and forwarding SIGINT/SIGTERM/SIGHUP into the dispatcher's event queue.
 
 use std::collections::HashSet;
-use std::fs;
 use std::sync::mpsc::Sender;
 use std::thread;
 
+use fleet_sys::procfs;
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
@@ -27,36 +27,16 @@ pub fn become_subreaper() -> std::io::Result<()> {
 /// the dispatcher reaps itself after it has seen them exit). Returns how many were reaped.
 pub fn reap_orphans(live: &HashSet<i32>) -> usize {
     let me = std::process::id() as i32;
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return 0;
-    };
     // Children a thread of ours spawned and reaps itself (triage runs, a background
     // corpus minimization): reaping them here would fail their owner's wait.
     let owned = fleet_crash::own_children();
     let mut reaped = 0;
-    for entry in entries.flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
+    for (pid, stat) in procfs::processes() {
         if live.contains(&pid) || owned.contains(&(pid as u32)) {
             continue;
         }
-        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        // The command name may hold spaces and parentheses: fields start after the last ')'.
-        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
-            continue;
-        };
-        let mut fields = rest.split_whitespace();
-        let state = fields.next();
-        let ppid = fields.next().and_then(|p| p.parse::<i32>().ok());
-        if state == Some("Z")
-            && ppid == Some(me)
+        if stat.is_zombie()
+            && stat.ppid == me
             && waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)).is_ok()
         {
             reaped += 1;
@@ -92,20 +72,10 @@ pub fn kill_orphans() -> usize {
 
 /// Pids whose parent is `parent`, with their session ids.
 fn children(parent: i32) -> Vec<(i32, i32)> {
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| {
-            let pid = e.file_name().to_str()?.parse::<i32>().ok()?;
-            let stat = fs::read_to_string(e.path().join("stat")).ok()?;
-            // After the command name: state ppid pgrp session ...
-            let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
-            let ppid = fields.get(1)?.parse::<i32>().ok()?;
-            let session = fields.get(3)?.parse::<i32>().ok()?;
-            (ppid == parent).then_some((pid, session))
-        })
+    procfs::processes()
+        .into_iter()
+        .filter(|(_, s)| s.ppid == parent)
+        .map(|(pid, s)| (pid, s.session))
         .collect()
 }
 

@@ -1,7 +1,7 @@
 //! The machine beside the workers: CPU taken by processes other than the workers, the
 //! load against the core count, and the share of memory that is not available.
 
-use std::fs;
+use fleet_sys::procfs;
 
 /// CPU jiffies counters between two samples.
 #[derive(Debug, Default)]
@@ -52,59 +52,26 @@ impl Sampler {
 
 /// (busy, total) jiffies of all CPUs.
 fn cpu_times() -> Option<(u64, u64)> {
-    let text = fs::read_to_string("/proc/stat").ok()?;
-    parse_cpu_line(text.lines().next()?)
-}
-
-fn parse_cpu_line(line: &str) -> Option<(u64, u64)> {
-    let v: Vec<u64> = line
-        .strip_prefix("cpu ")?
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let total: u64 = v.iter().take(8).sum();
-    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
-    Some((total - idle, total))
+    procfs::cpu_times().map(|t| (t.busy, t.total))
 }
 
 /// utime + stime of a process, in jiffies (all its threads).
 fn process_cpu(pid: i32) -> Option<u64> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.rsplit_once(')')?.1;
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    // After the name: state(0) ... utime(11) stime(12).
-    Some(f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?)
+    procfs::pid_stat(pid).map(|s| s.cpu_ticks())
 }
 
 fn load1() -> Option<f64> {
-    fs::read_to_string("/proc/loadavg")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+    procfs::load1()
 }
 
 /// (total, available) bytes.
 fn memory() -> Option<(u64, u64)> {
-    let text = fs::read_to_string("/proc/meminfo").ok()?;
-    let field = |name: &str| -> Option<u64> {
-        let line = text.lines().find(|l| l.starts_with(name))?;
-        Some(line.split_whitespace().nth(1)?.parse::<u64>().ok()? * 1024)
-    };
-    Some((field("MemTotal:")?, field("MemAvailable:")?))
+    procfs::meminfo().map(|m| (m.total, m.available))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn cpu_line_busy_excludes_idle_and_iowait() {
-        let (busy, total) = parse_cpu_line("cpu  100 5 50 800 40 0 5 0 0 0").unwrap();
-        assert_eq!(total, 1000);
-        assert_eq!(busy, 160);
-    }
 
     /// A process of ours spinning on a core is "other" CPU; the same process named as a
     /// worker is not.

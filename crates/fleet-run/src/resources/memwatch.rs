@@ -5,8 +5,8 @@
 //! does. It runs beside the worker's wait thread and ends before the worker is reaped,
 //! so the pid it signals is always the worker's.
 
+use fleet_sys::procfs;
 use std::collections::BTreeSet;
-use std::fs;
 use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -278,15 +278,7 @@ fn signal_main_thread(pid: Pid, sig: Signal) {
 
 /// The kernel's high-water mark of a process's RSS (`VmHWM` in /proc/PID/status), MiB.
 fn vm_hwm_mb(pid: i32) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kb: u64 = text
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()?;
-    Some(kb >> 10)
+    procfs::vm_hwm_kb(pid).map(|kb| kb >> 10)
 }
 
 fn page_bytes() -> u64 {
@@ -297,33 +289,16 @@ fn page_bytes() -> u64 {
 
 /// Resident pages of a process (`/proc/PID/statm`, second field).
 fn statm_resident(pid: i32) -> Option<u64> {
-    let text = fs::read_to_string(format!("/proc/{pid}/statm")).ok()?;
-    text.split_whitespace().nth(1)?.parse().ok()
+    procfs::statm_resident(pid)
 }
 
 /// Pids whose process group is `pgid`.
 pub fn group_members(pgid: i32) -> BTreeSet<i32> {
-    let mut out = BTreeSet::new();
-    let Ok(entries) = fs::read_dir("/proc") else {
-        return out;
-    };
-    for e in entries.flatten() {
-        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(e.path().join("stat")) else {
-            continue;
-        };
-        // Fields after the command name: state ppid pgrp ...
-        let pgrp = stat
-            .rsplit_once(')')
-            .and_then(|(_, r)| r.split_whitespace().nth(2))
-            .and_then(|p| p.parse::<i32>().ok());
-        if pgrp == Some(pgid) {
-            out.insert(pid);
-        }
-    }
-    out
+    procfs::processes()
+        .into_iter()
+        .filter(|(_, s)| s.pgrp == pgid)
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 #[cfg(test)]
