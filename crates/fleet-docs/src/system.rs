@@ -1,10 +1,10 @@
 //! The machine's figures for `status`: CPU use, memory, and the state dir's disk.
 
-use std::fs;
 use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
+use fleet_sys::procfs;
 use serde::{Deserialize, Serialize};
 
 /// The contract's `system` object.
@@ -40,31 +40,14 @@ fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-/// (busy, total) jiffies from the first line of /proc/stat.
+/// (busy, total) jiffies of all CPUs.
 fn cpu_times() -> Option<(u64, u64)> {
-    let text = fs::read_to_string("/proc/stat").ok()?;
-    let line = text.lines().next()?.strip_prefix("cpu ")?;
-    let v: Vec<u64> = line
-        .split_whitespace()
-        .filter_map(|x| x.parse().ok())
-        .collect();
-    let total: u64 = v.iter().take(8).sum();
-    // idle + iowait are not busy.
-    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
-    Some((total - idle, total))
+    procfs::cpu_times().map(|t| (t.busy, t.total))
 }
 
 /// (total, used) bytes, where used = total − available (what the kernel could hand out).
 fn memory() -> Option<(u64, u64)> {
-    let text = fs::read_to_string("/proc/meminfo").ok()?;
-    let field = |name: &str| -> Option<u64> {
-        let line = text.lines().find(|l| l.starts_with(name))?;
-        let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-        Some(kb * 1024)
-    };
-    let total = field("MemTotal:")?;
-    let available = field("MemAvailable:")?;
-    Some((total, total.saturating_sub(available)))
+    procfs::meminfo().map(|m| (m.total, m.used()))
 }
 
 /// How full a filesystem is, as `df` reports it.
