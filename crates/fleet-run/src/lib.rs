@@ -9,6 +9,7 @@ pub mod hubsync;
 pub mod minimize;
 pub mod notify;
 pub mod output;
+pub mod portfolio;
 pub mod process;
 pub mod regress;
 pub mod repeats;
