@@ -1,0 +1,1072 @@
+//! The campaign's decisions, as a pure state machine: which target each worker slot
+//! runs, when a tier moves on or the tiers take turns, when a worker is restarted, set
+//! aside or its target failed, when a corpus is minimized, and how a stop proceeds.
+//!
+//! [`Core::handle`] takes one [`Input`] and the time, and returns the [`Action`]s to take
+//! (start a worker, signal one, save the schedule, tell the user, ...). It never reads a
+//! clock, touches a file, the database or a process: the executor in the parent module
+//! does all of that and feeds what happened back as inputs. So every rule here is
+//! unit-tested with a fake clock (the tests at the end of this file).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use super::{AutoMinimize, Notice, StopReason};
+use crate::events::RunId;
+use crate::output::{ExitKind, classify_exit};
+use crate::schedule::{Assignment, Rotation, TierSpec, TierState};
+
+/// How often the executor ticks the core without an event.
+pub const TICK: Duration = Duration::from_secs(1);
+/// A worker that ended sooner than this after starting waits this long before its
+/// restart, so a target that exits at once cannot spin the machine.
+pub const QUICK_EXIT: Duration = Duration::from_secs(1);
+/// After the stop grace, how much longer shutdown waits for process exits to be reported.
+pub const SHUTDOWN_SLACK: Duration = Duration::from_secs(3);
+/// A target that has run this long without a break is paused for its minimization;
+/// others are minimized while they wait for their turn.
+pub const PAUSE_FOR_MINIMIZE_AFTER: Duration = Duration::from_secs(1800);
+/// The shortest turn a worker is told to end by itself (`-max_total_time`); a shorter one
+/// is left to the campaign's stop.
+const MIN_SELF_ENDED_TURN: Duration = Duration::from_secs(1);
+/// The schedule table's row for the rotation's state (tier names cannot have parentheses).
+pub const ROTATION_ROW: &str = "(rotation)";
+
+/// The parts of the campaign's spec its decisions depend on.
+#[derive(Clone, Debug)]
+pub struct CoreSpec {
+    pub tiers: Vec<TierSpec>,
+    /// Worker slots: never more workers than this at once.
+    pub slots: usize,
+    pub tier_slice: Duration,
+    pub run_for: Option<Duration>,
+    pub once: bool,
+    pub grace: Duration,
+    pub minimize: Option<AutoMinimize>,
+    pub reload_on_hup: bool,
+}
+
+/// What a campaign resumes from: what the last one saved.
+#[derive(Clone, Debug, Default)]
+pub struct Saved {
+    /// Each tier's position, by tier name.
+    pub tiers: BTreeMap<String, TierState>,
+    /// The time each tier has had in the rotation, by tier name.
+    pub rotation: Option<BTreeMap<String, u64>>,
+    /// Each target's corpus files at the start.
+    pub corpus_files: BTreeMap<String, u64>,
+}
+
+/// What happened, as the core hears of it.
+#[derive(Debug)]
+pub enum Input {
+    /// The campaign starts: the first decisions.
+    Start,
+    /// Periodic: deadlines (stop grace, budgets, turns, `--for`), minimizations.
+    Tick,
+    /// A restart wait may be over.
+    Wake,
+    /// A worker run printed libFuzzer's `INITED`.
+    Inited { run: RunId },
+    /// A worker run ended.
+    Exited { run: RunId, exit: Exit },
+    /// A worker run could not be started.
+    SpawnFailed { run: RunId, message: String },
+    /// SIGINT, SIGTERM or SIGHUP.
+    Signal(i32),
+    /// A target's corpus was counted.
+    CorpusCounted { target: String, files: u64 },
+    /// A corpus minimization ended with this many files in the corpus.
+    Minimized { target: String, files: u64 },
+    /// The disk filled (workers stop, budgets stand still) or has room again.
+    DiskPaused(bool),
+    /// Time to credit the running targets and save the schedule.
+    Checkpoint,
+    /// The campaign ends: last credits.
+    Finish,
+}
+
+/// How a worker run ended.
+#[derive(Clone, Debug, Default)]
+pub struct Exit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+    /// Whether it reached libFuzzer's `INITED`.
+    pub saw_inited: bool,
+    /// Its last lines of output.
+    pub tail: Vec<String>,
+    /// Whether it wrote a crash artifact.
+    pub crashed: bool,
+    /// Crashing seeds set aside after it (a run that never fuzzed): it is restarted
+    /// without them rather than failed.
+    pub set_aside: usize,
+}
+
+/// What the executor must do.
+#[derive(Debug)]
+pub enum Action {
+    /// Start worker run `run` of `target` in `slot`, told to end by itself after
+    /// `max_total_time`.
+    Spawn {
+        slot: usize,
+        run: RunId,
+        target: String,
+        max_total_time: Option<Duration>,
+    },
+    Signal {
+        run: RunId,
+        signal: Signal,
+    },
+    /// Add worker-slot time and fuzzing time to a target's figures.
+    Credit {
+        target: String,
+        slot_ms: u64,
+        fuzz_ms: u64,
+    },
+    /// Save a schedule row (a tier's state or [`ROTATION_ROW`]).
+    Save {
+        row: String,
+        state: String,
+    },
+    Notice(Notice),
+    /// Record an event in the campaign's log.
+    Log {
+        target: Option<String>,
+        kind: &'static str,
+        message: String,
+    },
+    /// Minimize a target's corpus in the background (its workers are gone);
+    /// answer with [`Input::Minimized`].
+    Minimize {
+        target: String,
+    },
+    /// Count a target's corpus; answer with [`Input::CorpusCounted`].
+    CountCorpus {
+        target: String,
+    },
+}
+
+/// The `-max_total_time` of a worker whose slot's assignment ends at `end`, so libFuzzer
+/// ends its loop itself — between inputs, never in the middle of writing a crash, with
+/// its final stats and recommended dictionary printed — just before the campaign would
+/// stop it. libFuzzer ends once the whole seconds since its start *exceed* the value
+/// (FuzzerLoop.cpp, `TimedOut`), so a worker given N ends N + 1 s after it started: N is
+/// the whole seconds left, less one. `None`: no known end, or too close to bother.
+pub(crate) fn self_ended_turn(end: Option<Instant>, now: Instant) -> Option<Duration> {
+    let left = end?.checked_duration_since(now)?;
+    let secs = left.as_secs().checked_sub(1)?;
+    (secs >= MIN_SELF_ENDED_TURN.as_secs()).then(|| Duration::from_secs(secs))
+}
+
+/// Whether a worker's exit is the end of its turn it was told to take (`-max_total_time`
+/// reached: exit 0 after fuzzing, at most a little early), not a reason to restart it.
+pub(crate) fn ended_its_turn(
+    code: Option<i32>,
+    saw_inited: bool,
+    ends_at: Option<Instant>,
+    now: Instant,
+) -> bool {
+    code == Some(0) && saw_inited && ends_at.is_some_and(|e| now + Duration::from_secs(2) >= e)
+}
+
+fn failure_message(how: &ExitKind, tail: &[String], crashed: bool) -> String {
+    let what = if crashed {
+        "crashes on start-up before any input could be set aside"
+    } else {
+        "exited before libFuzzer's INITED"
+    };
+    let mut last: Vec<&str> = tail
+        .iter()
+        .rev()
+        .filter(|l| !l.trim().is_empty())
+        .take(6)
+        .map(String::as_str)
+        .collect();
+    last.reverse();
+    format!("{what} ({how}): {}", last.join(" | "))
+}
+
+#[derive(Debug)]
+struct Running {
+    run: RunId,
+    target: String,
+    started: Instant,
+    inited_at: Option<Instant>,
+    /// When the slot's assignment ends, if the worker was told to end by itself then.
+    ends_at: Option<Instant>,
+}
+
+#[derive(Debug, Default)]
+struct Slot {
+    /// What this slot should be running.
+    target: Option<String>,
+    worker: Option<Running>,
+    stop_deadline: Option<Instant>,
+    restart_at: Option<Instant>,
+    /// Time up to which this slot's time is credited to its target.
+    accounted_at: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct TierRun {
+    spec: TierSpec,
+    state: TierState,
+    current: Vec<Assignment>,
+    until: Option<Instant>,
+    credited_at: Instant,
+    /// The worker slots this tier owns; empty while it waits for its turn.
+    slots: Vec<usize>,
+}
+
+/// Tiers taking turns (see [`Rotation`]).
+#[derive(Debug)]
+struct TurnRun {
+    rotation: Rotation,
+    /// When the current turn ends.
+    until: Instant,
+    credited_at: Instant,
+    /// The running tiers as last announced.
+    announced: Vec<usize>,
+}
+
+/// The campaign's decision state. See the module documentation.
+#[derive(Debug)]
+pub struct Core {
+    spec: CoreSpec,
+    slots: Vec<Slot>,
+    tiers: Vec<TierRun>,
+    turns: Option<TurnRun>,
+    runs: HashMap<RunId, usize>,
+    next_run: RunId,
+    failed: BTreeMap<String, String>,
+    started: Instant,
+    stopping: Option<(StopReason, Instant)>,
+    hurry: bool,
+    stop_signal: Option<i32>,
+    /// Targets just given workers, announced when the first of them is fuzzing.
+    starting: BTreeMap<String, usize>,
+    paused: bool,
+    /// Targets whose corpus is being minimized (or waits for its workers to stop first),
+    /// with whether the minimization has started.
+    minimizing: BTreeMap<String, bool>,
+    corpus_files: BTreeMap<String, u64>,
+    /// Corpus files after each target's last minimization (or at the start).
+    minimized_at_files: BTreeMap<String, u64>,
+    /// Since when each target has had workers without a break.
+    assigned_since: BTreeMap<String, Instant>,
+    out: Vec<Action>,
+}
+
+impl Core {
+    pub fn new(spec: CoreSpec, saved: Saved, now: Instant) -> Self {
+        let mut rotation = Rotation::needed(spec.slots, &spec.tiers, spec.tier_slice);
+        if let (Some(r), Some(had)) = (&mut rotation, &saved.rotation) {
+            // Turns resume where they were: time had is kept by tier name. A tier new
+            // to the rotation joins level with the one furthest behind.
+            let least = spec
+                .tiers
+                .iter()
+                .filter_map(|t| had.get(&t.name).copied())
+                .min()
+                .unwrap_or(0);
+            for (i, t) in spec.tiers.iter().enumerate() {
+                r.ran_ms[i] = had.get(&t.name).copied().unwrap_or(least);
+            }
+        }
+        let mut slot_count = 0;
+        let mut tiers = Vec::new();
+        for t in &spec.tiers {
+            let mut state = saved.tiers.get(&t.name).cloned().unwrap_or_default();
+            t.resume(&mut state);
+            let mut t = t.clone();
+            let owned = if rotation.is_some() {
+                // Slots are handed out turn by turn; a tier never gets more than exist.
+                t.workers = t.workers.min(spec.slots);
+                Vec::new()
+            } else {
+                (slot_count..slot_count + t.workers).collect()
+            };
+            slot_count += owned.len();
+            tiers.push(TierRun {
+                spec: t,
+                state,
+                current: Vec::new(),
+                until: None,
+                credited_at: now,
+                slots: owned,
+            });
+        }
+        if rotation.is_some() {
+            slot_count = spec.slots;
+        }
+        let turns = rotation.map(|rotation| TurnRun {
+            rotation,
+            until: now,
+            credited_at: now,
+            announced: Vec::new(),
+        });
+        Self {
+            spec,
+            slots: (0..slot_count).map(|_| Slot::default()).collect(),
+            tiers,
+            turns,
+            runs: HashMap::new(),
+            next_run: 1,
+            failed: BTreeMap::new(),
+            started: now,
+            stopping: None,
+            hurry: false,
+            stop_signal: None,
+            starting: BTreeMap::new(),
+            paused: false,
+            minimizing: BTreeMap::new(),
+            minimized_at_files: saved.corpus_files.clone(),
+            corpus_files: saved.corpus_files,
+            assigned_since: BTreeMap::new(),
+            out: Vec::new(),
+        }
+    }
+
+    /// Takes one input at time `now`; returns what to do, in order.
+    pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Action> {
+        match input {
+            Input::Start => {
+                if self.turns.is_some() {
+                    self.take_turns(now);
+                } else {
+                    for i in 0..self.tiers.len() {
+                        self.decide(i, now);
+                    }
+                }
+                self.check_all_idle(now);
+            }
+            Input::Tick => self.tick(now),
+            Input::Wake => {
+                if self.stopping.is_none() {
+                    self.restart_due(now);
+                }
+            }
+            Input::Inited { run } => self.inited(run, now),
+            Input::Exited { run, exit } => self.exited(run, exit, now),
+            Input::SpawnFailed { run, message } => {
+                if let Some(slot) = self.runs.remove(&run)
+                    && let Some(r) = self.slots[slot].worker.take()
+                {
+                    self.fail_target(&r.target, message, now);
+                }
+            }
+            Input::Signal(sig) => self.signal(sig, now),
+            Input::CorpusCounted { target, files } => {
+                self.corpus_files.insert(target, files);
+            }
+            Input::Minimized { target, files } => self.minimized(target, files, now),
+            Input::DiskPaused(paused) => {
+                if paused != self.paused {
+                    // Time up to now is credited as it was (running or not).
+                    self.checkpoint_credit(now);
+                }
+                self.paused = paused;
+                if paused {
+                    for s in 0..self.slots.len() {
+                        self.stop_slot(s, now);
+                    }
+                }
+            }
+            Input::Checkpoint => {
+                self.checkpoint_credit(now);
+                for i in 0..self.tiers.len() {
+                    self.save_tier(i);
+                }
+            }
+            Input::Finish => {
+                self.account(now);
+                for s in &mut self.slots {
+                    s.worker = None;
+                    s.accounted_at = None;
+                }
+                self.runs.clear();
+            }
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// Whether the campaign is stopping, and why.
+    pub fn stopping(&self) -> Option<StopReason> {
+        self.stopping.map(|(r, _)| r)
+    }
+
+    /// Whether the loop may end: stopping, and every worker is gone (or the grace and
+    /// its slack are over).
+    pub fn done(&self, now: Instant) -> bool {
+        self.stopping.is_some_and(|(_, deadline)| {
+            self.slots.iter().all(|s| s.worker.is_none()) || now > deadline + SHUTDOWN_SLACK
+        })
+    }
+
+    /// When the next restart is due, if one waits.
+    pub fn next_restart(&self) -> Option<Instant> {
+        self.slots.iter().filter_map(|s| s.restart_at).min()
+    }
+
+    /// A second Ctrl-C came: no more grace, no triage at the end.
+    pub fn hurry(&self) -> bool {
+        self.hurry
+    }
+
+    /// The signal that stopped the campaign, if one did.
+    pub fn stop_signal(&self) -> Option<i32> {
+        self.stop_signal
+    }
+
+    /// Targets that could not run, with why.
+    pub fn failed(&self) -> &BTreeMap<String, String> {
+        &self.failed
+    }
+
+    /// The running worker runs: run, slot and target.
+    pub fn running(&self) -> impl Iterator<Item = (RunId, usize, &str)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.worker.as_ref().map(|r| (r.run, i, r.target.as_str())))
+    }
+
+    /// Whether a run other than `run` of `target` is running.
+    pub fn others_running(&self, target: &str, run: RunId) -> bool {
+        self.running().any(|(r, _, t)| r != run && t == target)
+    }
+
+    /// The schedule's next step and how far off it is, for the progress line.
+    pub fn next_step(&self, now: Instant) -> Option<(String, Duration)> {
+        let mut next: Option<(String, Duration)> = self
+            .tiers
+            .iter()
+            .filter(|t| !t.slots.is_empty())
+            .filter_map(|t| {
+                Some((
+                    format!("{} moves on", t.spec.name),
+                    t.until?.saturating_duration_since(now),
+                ))
+            })
+            .min_by_key(|(_, d)| *d);
+        if let Some(turns) = &self.turns {
+            let d = turns.until.saturating_duration_since(now);
+            if next.as_ref().is_none_or(|(_, n)| d < *n) {
+                next = Some(("the tiers' turn ends".into(), d));
+            }
+        }
+        next
+    }
+
+    fn say(&mut self, notice: Notice) {
+        self.out.push(Action::Notice(notice));
+    }
+
+    fn log(&mut self, target: Option<&str>, kind: &'static str, message: String) {
+        self.out.push(Action::Log {
+            target: target.map(str::to_string),
+            kind,
+            message,
+        });
+    }
+
+    fn save_tier(&mut self, i: usize) {
+        let t = &self.tiers[i];
+        self.out.push(Action::Save {
+            row: t.spec.name.clone(),
+            state: t.state.to_json(),
+        });
+    }
+
+    fn inited(&mut self, run: RunId, now: Instant) {
+        let Some(&slot) = self.runs.get(&run) else {
+            return;
+        };
+        let Some(r) = &mut self.slots[slot].worker else {
+            return;
+        };
+        r.inited_at.get_or_insert(now);
+        let target = r.target.clone();
+        if let Some(workers) = self.starting.remove(&target) {
+            self.say(Notice::TargetStarted { target, workers });
+        }
+    }
+
+    fn signal(&mut self, sig: i32, now: Instant) {
+        match self.stopping {
+            None if sig == libc::SIGHUP && self.spec.reload_on_hup => {
+                self.begin_stop(StopReason::Reload, now)
+            }
+            None => {
+                self.stop_signal = Some(sig);
+                self.begin_stop(StopReason::Signal, now)
+            }
+            // A reload asked twice is one reload.
+            Some(_) if sig == libc::SIGHUP => {}
+            // A second Ctrl-C: no more grace, and no triage at the end.
+            Some(_) => {
+                self.hurry = true;
+                let runs: Vec<RunId> = self.running().map(|(r, _, _)| r).collect();
+                for run in runs {
+                    self.out.push(Action::Signal {
+                        run,
+                        signal: Signal::SIGKILL,
+                    });
+                }
+            }
+        }
+    }
+
+    fn exited(&mut self, run: RunId, exit: Exit, now: Instant) {
+        let Some(slot) = self.runs.remove(&run) else {
+            return;
+        };
+        let Some(running) = self.slots[slot].worker.take() else {
+            return;
+        };
+        self.account_slot(slot, Some(&running), now);
+        let target = running.target.clone();
+        let was_stopping = self.slots[slot].stop_deadline.take().is_some();
+        if self.stopping.is_some() {
+            return;
+        }
+        if was_stopping {
+            // A planned stop: start whatever the slot should run now.
+            if self.slots[slot].target.is_some() {
+                self.spawn(slot, now);
+            }
+            return;
+        }
+        if ended_its_turn(exit.code, exit.saw_inited, running.ends_at, now) {
+            // Its turn is over: the next decision (due now) says what the slot runs next;
+            // if it keeps the same target, the slot starts it again then.
+            self.slots[slot].restart_at = running.ends_at;
+            return;
+        }
+        let how = classify_exit(exit.code, exit.signal);
+        if !exit.saw_inited && exit.set_aside == 0 {
+            let message = failure_message(&how, &exit.tail, exit.crashed);
+            self.fail_target(&target, message, now);
+            return;
+        }
+        self.log(Some(&target), "restart", how.to_string());
+        self.say(Notice::Restarted {
+            target,
+            slot,
+            how: how.to_string(),
+        });
+        // Only a worker that never got to fuzz waits before its restart: one that fuzzed
+        // and hit a bug goes straight back (a recurring bug must not cost uptime).
+        if !exit.saw_inited && now.duration_since(running.started) < QUICK_EXIT {
+            self.slots[slot].restart_at = Some(now + QUICK_EXIT);
+        } else {
+            self.spawn(slot, now);
+        }
+    }
+
+    fn fail_target(&mut self, target: &str, message: String, now: Instant) {
+        self.starting.remove(target);
+        self.log(Some(target), "failed", message.clone());
+        self.say(Notice::TargetFailed {
+            target: target.to_string(),
+            message: message.clone(),
+        });
+        self.failed.insert(target.to_string(), message);
+        // Every tier running the target moves on without it.
+        let tiers: Vec<usize> = (0..self.tiers.len())
+            .filter(|&i| self.tiers[i].current.iter().any(|a| a.target == target))
+            .collect();
+        for i in tiers {
+            self.decide(i, now);
+        }
+        self.check_all_idle(now);
+    }
+
+    fn check_all_idle(&mut self, now: Instant) {
+        if self.stopping.is_none() && self.slots.iter().all(|s| s.target.is_none()) {
+            // A waiting tier may have something to run: the turn ends early. One whose
+            // targets are being minimized runs when the minimization ends.
+            if self.turns.is_some() && (self.take_turns(now) || !self.minimizing.is_empty()) {
+                return;
+            }
+            let all_finished = self.tiers.iter().all(|t| t.state.finished);
+            self.begin_stop(
+                if all_finished && self.spec.once {
+                    StopReason::CycleDone
+                } else {
+                    StopReason::NothingToRun
+                },
+                now,
+            );
+        }
+    }
+
+    fn credit(&mut self, tier: usize, now: Instant) {
+        let paused = self.paused;
+        let t = &mut self.tiers[tier];
+        // Time paused for a full disk is not spent from any target's budget.
+        let elapsed = if paused {
+            Duration::ZERO
+        } else {
+            now.saturating_duration_since(t.credited_at)
+        };
+        t.state.credit(&t.current, elapsed);
+        t.credited_at = now;
+    }
+
+    /// Credits slot `s`'s time since it was last accounted to its target: all of it as
+    /// slot time, the part after libFuzzer's INITED as fuzzing time (uptime's numerator).
+    fn account_slot(&mut self, s: usize, running: Option<&Running>, now: Instant) {
+        let slot = &self.slots[s];
+        let running = running.or(slot.worker.as_ref());
+        let since = slot.accounted_at.unwrap_or(now);
+        let target = running
+            .map(|r| r.target.clone())
+            .or_else(|| slot.target.clone());
+        if let Some(target) = target {
+            let slot_ms = now.saturating_duration_since(since).as_millis() as u64;
+            let fuzz_ms = running.and_then(|r| r.inited_at).map_or(0, |inited| {
+                now.saturating_duration_since(since.max(inited)).as_millis() as u64
+            });
+            if slot_ms > 0 || fuzz_ms > 0 {
+                self.out.push(Action::Credit {
+                    target,
+                    slot_ms,
+                    fuzz_ms,
+                });
+            }
+        }
+        let assigned = self.slots[s].target.is_some() || self.slots[s].worker.is_some();
+        self.slots[s].accounted_at = assigned.then_some(now);
+    }
+
+    fn account(&mut self, now: Instant) {
+        for s in 0..self.slots.len() {
+            self.account_slot(s, None, now);
+        }
+    }
+
+    fn checkpoint_credit(&mut self, now: Instant) {
+        self.account(now);
+        for i in 0..self.tiers.len() {
+            self.credit(i, now);
+        }
+        self.save_turns(now);
+    }
+
+    /// Targets the schedule must skip now: failed ones and those being minimized.
+    fn not_runnable(&self) -> BTreeSet<String> {
+        self.failed
+            .keys()
+            .chain(self.minimizing.keys())
+            .cloned()
+            .collect()
+    }
+
+    /// Asks the schedule what tier `i` runs now and moves its slots accordingly.
+    fn decide(&mut self, i: usize, now: Instant) {
+        self.account(now);
+        self.credit(i, now);
+        let skip = self.not_runnable();
+        let once = self.spec.once;
+        let t = &mut self.tiers[i];
+        if t.slots.is_empty() {
+            // Waiting for its turn (or a tier without workers): nothing runs.
+            t.current.clear();
+            t.until = None;
+            return;
+        }
+        let decision = t.spec.decide(&mut t.state, &skip, once);
+        t.until = decision.for_duration.map(|d| now + d);
+        t.current = decision.run;
+        let idle = t.current.is_empty();
+        self.save_tier(i);
+        if idle && let Some(turns) = &mut self.turns {
+            // Nothing left to run in its turn: the others need not wait for the slice.
+            turns.until = now;
+        }
+        // The slots' wanted targets, keeping a slot on its target where possible.
+        let t = &self.tiers[i];
+        let range = t.slots.clone();
+        let mut wanted: Vec<String> = t
+            .current
+            .iter()
+            .flat_map(|a| std::iter::repeat_n(a.target.clone(), a.workers))
+            .collect();
+        let mut changed = Vec::new();
+        for &s in &range {
+            let keep = self.slots[s]
+                .target
+                .as_ref()
+                .and_then(|cur| wanted.iter().position(|w| w == cur));
+            match keep {
+                Some(pos) => {
+                    wanted.remove(pos);
+                }
+                None => changed.push(s),
+            }
+        }
+        let started: BTreeSet<String> = wanted.iter().cloned().collect();
+        for s in changed {
+            let next = (!wanted.is_empty()).then(|| wanted.remove(0));
+            self.slots[s].target = next.clone();
+            self.slots[s].restart_at = None;
+            if self.slots[s].worker.is_some() {
+                self.stop_slot(s, now);
+            } else if next.is_some() {
+                self.spawn(s, now);
+            }
+        }
+        for target in started {
+            let workers = self.tiers[i]
+                .current
+                .iter()
+                .find(|a| a.target == target)
+                .map_or(0, |a| a.workers);
+            // Announced once a worker is fuzzing: a target that cannot start says only
+            // that it failed.
+            self.starting.insert(target, workers);
+        }
+    }
+
+    /// Ends the current turn of the tiers and starts the next: the tiers with the least
+    /// time so far that fit, and that have something to run. Tiers that keep running
+    /// keep their slots and workers. True when some tier runs this turn.
+    fn take_turns(&mut self, now: Instant) -> bool {
+        if self.turns.is_none() {
+            return false;
+        }
+        let active = self.tiers_holding_slots();
+        self.save_turns(now);
+        let skip = self.not_runnable();
+        // What each tier would run now. Asked of its schedule itself: deciding changes a
+        // state only to mark a `--once` cycle finished or to start the next cycle, both
+        // of which must stick (a tier whose turn and budget end together is never asked
+        // again by `decide`, and `--once` ends only when every tier is finished).
+        let once = self.spec.once;
+        let mut wants = Vec::with_capacity(self.tiers.len());
+        for i in 0..self.tiers.len() {
+            let t = &mut self.tiers[i];
+            let before = t.state.clone();
+            let runs = !t.spec.decide(&mut t.state, &skip, once).run.is_empty();
+            let workers = t.spec.workers;
+            if t.state != before {
+                self.save_tier(i);
+            }
+            wants.push(if runs { workers } else { 0 });
+        }
+        let specs: Vec<TierSpec> = self.tiers.iter().map(|t| t.spec.clone()).collect();
+        let Some(turns) = self.turns.as_mut() else {
+            return false;
+        };
+        let chosen = turns.rotation.choose(&wants);
+        let turn = turns.rotation.turn(&specs, &chosen);
+        turns.until = now + turn;
+        let running: Vec<usize> = chosen.iter().map(|c| c.0).collect();
+        let announce = running != turns.announced && !running.is_empty();
+        turns.announced = running.clone();
+        // Tiers whose turn is over give their slots back.
+        for &i in &active {
+            if !running.contains(&i) {
+                self.account(now);
+                self.credit(i, now);
+                let t = &mut self.tiers[i];
+                t.slots.clear();
+                t.current.clear();
+                t.until = None;
+                self.save_tier(i);
+            }
+        }
+        let mut free: Vec<usize> = (0..self.slots.len())
+            .filter(|s| !self.tiers.iter().any(|t| t.slots.contains(s)))
+            .collect();
+        let mut starting = Vec::new();
+        for &(i, w) in &chosen {
+            if self.tiers[i].slots.is_empty() {
+                self.tiers[i].slots = free.drain(..w.min(free.len())).collect();
+                starting.push(i);
+            }
+        }
+        // Slots nobody owns now stop their workers.
+        for s in free {
+            if self.slots[s].target.is_some() || self.slots[s].worker.is_some() {
+                self.account_slot(s, None, now);
+                self.slots[s].target = None;
+                self.slots[s].restart_at = None;
+                self.stop_slot(s, now);
+            }
+        }
+        for i in starting {
+            self.tiers[i].credited_at = now;
+            self.decide(i, now);
+        }
+        if announce {
+            let name = |i: usize| specs[i].name.clone();
+            self.say(Notice::TierTurn {
+                running: running.iter().map(|&i| name(i)).collect(),
+                waiting: (0..specs.len())
+                    .filter(|i| !running.contains(i) && wants[*i] > 0)
+                    .map(name)
+                    .collect(),
+                turn,
+            });
+        }
+        !running.is_empty()
+    }
+
+    /// The tiers whose turn it is: those holding slots.
+    fn tiers_holding_slots(&self) -> Vec<usize> {
+        (0..self.tiers.len())
+            .filter(|&i| !self.tiers[i].slots.is_empty())
+            .collect()
+    }
+
+    /// Credits the running tiers' time to the rotation and saves it, so that a stop or a
+    /// restart (a reload, a deploy) never loses a turn's time: a run restarted every
+    /// half hour must not start the same tiers every time.
+    fn save_turns(&mut self, now: Instant) {
+        let paused = self.paused;
+        let active = self.tiers_holding_slots();
+        let Some(turns) = self.turns.as_mut() else {
+            return;
+        };
+        if !paused {
+            turns
+                .rotation
+                .credit(&active, now.saturating_duration_since(turns.credited_at));
+        }
+        turns.credited_at = now;
+        let had: BTreeMap<&str, u64> = self
+            .tiers
+            .iter()
+            .zip(&turns.rotation.ran_ms)
+            .map(|(t, ms)| (t.spec.name.as_str(), *ms))
+            .collect();
+        let state = serde_json::to_string(&had).expect("a map of strings to integers");
+        self.out.push(Action::Save {
+            row: ROTATION_ROW.into(),
+            state,
+        });
+    }
+
+    fn stop_slot(&mut self, s: usize, now: Instant) {
+        let slot = &mut self.slots[s];
+        if let Some(r) = &slot.worker
+            && slot.stop_deadline.is_none()
+        {
+            slot.stop_deadline = Some(now + self.spec.grace);
+            let run = r.run;
+            self.out.push(Action::Signal {
+                run,
+                signal: Signal::SIGTERM,
+            });
+        }
+    }
+
+    /// When slot `s`'s current assignment ends: its tier's next decision, the end of the
+    /// tiers' turn, or `--for`, whichever comes first.
+    fn slot_end(&self, s: usize) -> Option<Instant> {
+        let tier = self
+            .tiers
+            .iter()
+            .find(|t| t.slots.contains(&s))
+            .and_then(|t| t.until);
+        let turn = self.turns.as_ref().map(|t| t.until);
+        let run = self.spec.run_for.map(|d| self.started + d);
+        [tier, turn, run].into_iter().flatten().min()
+    }
+
+    fn spawn(&mut self, s: usize, now: Instant) {
+        let Some(target) = self.slots[s].target.clone() else {
+            return;
+        };
+        if self.paused {
+            // No worker starts while the disk is full; retried when the wait is over.
+            self.slots[s].restart_at = Some(now + TICK);
+            return;
+        }
+        self.slots[s].accounted_at.get_or_insert(now);
+        let ends_at = self.slot_end(s);
+        let max_total_time = self_ended_turn(ends_at, now);
+        let run = self.next_run;
+        self.next_run += 1;
+        self.runs.insert(run, s);
+        self.slots[s].worker = Some(Running {
+            run,
+            target: target.clone(),
+            started: now,
+            inited_at: None,
+            ends_at: ends_at.filter(|_| max_total_time.is_some()),
+        });
+        self.out.push(Action::Spawn {
+            slot: s,
+            run,
+            target,
+            max_total_time,
+        });
+    }
+
+    fn track_assignments(&mut self, now: Instant) {
+        let assigned: BTreeSet<String> =
+            self.slots.iter().filter_map(|s| s.target.clone()).collect();
+        let ended: Vec<String> = self
+            .assigned_since
+            .keys()
+            .filter(|t| !assigned.contains(*t))
+            .cloned()
+            .collect();
+        for target in ended {
+            // Its turn ended: its corpus is counted now, so a minimization need not wait
+            // for the next periodic count.
+            self.assigned_since.remove(&target);
+            self.out.push(Action::CountCorpus { target });
+        }
+        for t in assigned {
+            self.assigned_since.entry(t).or_insert(now);
+        }
+    }
+
+    /// Picks corpora that grew enough for a minimization and minimizes each one once its
+    /// target's workers are gone (a merge must not race workers rewriting the corpus).
+    fn start_minimizations(&mut self, now: Instant) {
+        let Some(auto) = self.spec.minimize else {
+            return;
+        };
+        let mut moved = false;
+        for (name, &files) in &self.corpus_files {
+            let since = self
+                .minimized_at_files
+                .get(name)
+                .copied()
+                .unwrap_or(0)
+                .max(1);
+            let grown = files >= auto.min_files && files >= auto.growth.saturating_mul(since);
+            let can_pause = self
+                .assigned_since
+                .get(name)
+                .is_none_or(|t| now.duration_since(*t) >= PAUSE_FOR_MINIMIZE_AFTER);
+            if grown
+                && can_pause
+                && !self.failed.contains_key(name)
+                && !self.minimizing.contains_key(name)
+            {
+                self.minimizing.insert(name.clone(), false);
+                moved = true;
+            }
+        }
+        if moved {
+            // The schedule now skips them: their workers stop, their tiers move on.
+            let tiers: Vec<usize> = (0..self.tiers.len())
+                .filter(|&i| {
+                    self.tiers[i]
+                        .current
+                        .iter()
+                        .any(|a| self.minimizing.contains_key(&a.target))
+                })
+                .collect();
+            for i in tiers {
+                self.decide(i, now);
+            }
+        }
+        let ready: Vec<String> = self
+            .minimizing
+            .iter()
+            .filter(|(t, started)| !**started && !self.running().any(|(_, _, r)| r == *t))
+            .map(|(t, _)| t.clone())
+            .collect();
+        for target in ready {
+            self.minimizing.insert(target.clone(), true);
+            self.out.push(Action::Minimize { target });
+        }
+    }
+
+    fn minimized(&mut self, target: String, files: u64, now: Instant) {
+        self.minimizing.remove(&target);
+        // A failed merge is not retried until the corpus has grown again.
+        self.minimized_at_files.insert(target.clone(), files);
+        self.corpus_files.insert(target.clone(), files);
+        if self.stopping.is_none() {
+            let tiers: Vec<usize> = (0..self.tiers.len())
+                .filter(|&i| self.tiers[i].spec.targets.contains(&target))
+                .collect();
+            for i in tiers {
+                self.decide(i, now);
+            }
+            // With tiers taking turns, every slot may be idle waiting for this one.
+            self.check_all_idle(now);
+        }
+    }
+
+    /// Starts the workers whose restart wait is over.
+    fn restart_due(&mut self, now: Instant) {
+        for s in 0..self.slots.len() {
+            if self.slots[s].restart_at.is_some_and(|t| now >= t) && self.slots[s].worker.is_none()
+            {
+                self.slots[s].restart_at = None;
+                self.spawn(s, now);
+            }
+        }
+    }
+
+    fn begin_stop(&mut self, reason: StopReason, now: Instant) {
+        // Account every slot while it still knows its target: the time up to the stop
+        // belongs in uptime's denominator.
+        self.account(now);
+        self.stopping = Some((reason, now + self.spec.grace));
+        self.say(Notice::Stopping { reason });
+        for i in 0..self.tiers.len() {
+            self.credit(i, now);
+        }
+        self.save_turns(now);
+        for i in 0..self.tiers.len() {
+            self.save_tier(i);
+        }
+        for s in 0..self.slots.len() {
+            self.slots[s].target = None;
+            self.stop_slot(s, now);
+        }
+    }
+
+    fn tick(&mut self, now: Instant) {
+        for s in 0..self.slots.len() {
+            if let (Some(deadline), Some(r)) = (self.slots[s].stop_deadline, &self.slots[s].worker)
+                && now >= deadline
+            {
+                let run = r.run;
+                self.out.push(Action::Signal {
+                    run,
+                    signal: Signal::SIGKILL,
+                });
+            }
+        }
+        if self.stopping.is_some() {
+            return;
+        }
+        if self
+            .spec
+            .run_for
+            .is_some_and(|d| now.saturating_duration_since(self.started) >= d)
+        {
+            self.begin_stop(StopReason::TimeUp, now);
+            return;
+        }
+        // The turn first: a tier whose turn ends does not start its next target first.
+        if self.turns.as_ref().is_some_and(|t| now >= t.until) {
+            self.take_turns(now);
+        }
+        for i in 0..self.tiers.len() {
+            if self.tiers[i].until.is_some_and(|u| now >= u) {
+                self.decide(i, now);
+            }
+        }
+        self.check_all_idle(now);
+        self.track_assignments(now);
+        self.start_minimizations(now);
+        self.restart_due(now);
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,545 @@
+//! The campaign's decisions driven by inputs and a fake clock: no process, file or
+//! database is involved, so each rule is checked exactly.
+
+use super::*;
+
+const MIN: Duration = Duration::from_secs(60);
+const H: Duration = Duration::from_secs(3600);
+
+fn tier(name: &str, targets: &[&str], budget: Duration, workers: usize) -> TierSpec {
+    TierSpec {
+        name: name.into(),
+        targets: targets.iter().map(|t| t.to_string()).collect(),
+        budget,
+        slice: None,
+        workers,
+    }
+}
+
+fn spec(tiers: Vec<TierSpec>, slots: usize) -> CoreSpec {
+    CoreSpec {
+        tiers,
+        slots,
+        tier_slice: H,
+        run_for: None,
+        once: false,
+        grace: Duration::from_secs(10),
+        minimize: None,
+        reload_on_hup: false,
+    }
+}
+
+/// A core and its clock.
+struct Sim {
+    core: Core,
+    t0: Instant,
+    now: Instant,
+}
+
+impl Sim {
+    fn new(spec: CoreSpec) -> Self {
+        Self::resumed(spec, Saved::default())
+    }
+
+    fn resumed(spec: CoreSpec, saved: Saved) -> Self {
+        let t0 = Instant::now();
+        Self {
+            core: Core::new(spec, saved, t0),
+            t0,
+            now: t0,
+        }
+    }
+
+    fn at(&mut self, since_start: Duration) -> &mut Self {
+        self.now = self.t0 + since_start;
+        self
+    }
+
+    fn feed(&mut self, input: Input) -> Vec<Action> {
+        self.core.handle(input, self.now)
+    }
+
+    fn running(&self) -> Vec<(RunId, String)> {
+        self.core
+            .running()
+            .map(|(r, _, t)| (r, t.to_string()))
+            .collect()
+    }
+
+    /// Every worker run reaches INITED.
+    fn init_all(&mut self) {
+        for (run, _) in self.running() {
+            self.feed(Input::Inited { run });
+        }
+    }
+
+    /// Every worker run that was signalled exits as a stopped worker does.
+    fn exit_all(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        for (run, _) in self.running() {
+            out.extend(self.feed(Input::Exited {
+                run,
+                exit: Exit {
+                    signal: Some(libc::SIGTERM),
+                    saw_inited: true,
+                    ..Exit::default()
+                },
+            }));
+        }
+        out
+    }
+}
+
+fn spawned(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Spawn { target, .. } => Some(target.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn signals(actions: &[Action]) -> Vec<(RunId, Signal)> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Signal { run, signal } => Some((*run, *signal)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn notices(actions: &[Action]) -> Vec<&Notice> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Notice(n) => Some(n),
+            _ => None,
+        })
+        .collect()
+}
+
+fn stopping(actions: &[Action]) -> Option<StopReason> {
+    notices(actions).into_iter().find_map(|n| match n {
+        Notice::Stopping { reason } => Some(*reason),
+        _ => None,
+    })
+}
+
+/// Slot and fuzzing milliseconds credited per target.
+fn credits(actions: &[Action]) -> BTreeMap<String, (u64, u64)> {
+    let mut out = BTreeMap::new();
+    for a in actions {
+        if let Action::Credit {
+            target,
+            slot_ms,
+            fuzz_ms,
+        } = a
+        {
+            let e: &mut (u64, u64) = out.entry(target.clone()).or_default();
+            e.0 += slot_ms;
+            e.1 += fuzz_ms;
+        }
+    }
+    out
+}
+
+fn saved_tier(actions: &[Action], row: &str) -> Option<TierState> {
+    actions.iter().rev().find_map(|a| match a {
+        Action::Save { row: r, state } if r == row => Some(TierState::from_json(Some(state))),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_sequential_tier_puts_all_its_workers_on_one_target_then_moves_on_at_its_budget() {
+    let mut sim = Sim::new(spec(vec![tier("t1", &["a", "b"], H, 2)], 2));
+    let start = sim.feed(Input::Start);
+    assert_eq!(spawned(&start), ["a", "a"]);
+    // Told to end by themselves just before the budget ends.
+    for a in &start {
+        if let Action::Spawn { max_total_time, .. } = a {
+            assert_eq!(*max_total_time, Some(H - Duration::from_secs(1)));
+        }
+    }
+    sim.init_all();
+    // Half-way nothing changes.
+    let mid = sim.at(30 * MIN).feed(Input::Tick);
+    assert!(spawned(&mid).is_empty() && signals(&mid).is_empty());
+    // At the budget the workers are stopped, and b starts in their slots once they exit.
+    let end = sim.at(H).feed(Input::Tick);
+    assert_eq!(
+        signals(&end).iter().map(|s| s.1).collect::<Vec<_>>(),
+        [Signal::SIGTERM, Signal::SIGTERM]
+    );
+    let after = sim.at(H + Duration::from_secs(2)).exit_all();
+    assert_eq!(spawned(&after), ["b", "b"]);
+}
+
+#[test]
+fn a_worker_that_ends_its_own_turn_is_not_restarted_but_the_slot_moves_on() {
+    let mut sim = Sim::new(spec(vec![tier("t1", &["a", "b"], H, 1)], 1));
+    sim.feed(Input::Start);
+    sim.init_all();
+    let (run, _) = sim.running()[0].clone();
+    // libFuzzer's -max_total_time ended it, a second before the budget.
+    let out = sim.at(H - Duration::from_secs(1)).feed(Input::Exited {
+        run,
+        exit: Exit {
+            code: Some(0),
+            saw_inited: true,
+            ..Exit::default()
+        },
+    });
+    assert!(spawned(&out).is_empty(), "{out:?}");
+    assert!(notices(&out).is_empty(), "not a restart: {out:?}");
+    assert_eq!(sim.core.next_restart(), Some(sim.t0 + H));
+    let out = sim.at(H).feed(Input::Tick);
+    assert_eq!(spawned(&out), ["b"]);
+}
+
+#[test]
+fn a_crash_restarts_the_worker_at_once_and_time_is_credited_across_restarts() {
+    let mut sim = Sim::new(spec(vec![tier("t1", &["a"], H, 1)], 1));
+    let mut all = sim.feed(Input::Start);
+    sim.at(Duration::from_secs(10)).init_all();
+    let (run, _) = sim.running()[0].clone();
+    let out = sim.at(MIN).feed(Input::Exited {
+        run,
+        exit: Exit {
+            code: Some(77),
+            saw_inited: true,
+            crashed: true,
+            ..Exit::default()
+        },
+    });
+    assert_eq!(spawned(&out), ["a"], "a crash that fuzzed restarts at once");
+    assert!(matches!(notices(&out)[..], [Notice::Restarted { .. }]));
+    all.extend(out);
+    sim.at(MIN + Duration::from_secs(5)).init_all();
+    all.extend(sim.at(2 * MIN).feed(Input::Checkpoint));
+    // Two minutes of slot time; fuzzing from 10 s to 60 s and from 65 s to 120 s.
+    assert_eq!(credits(&all)["a"], (120_000, 105_000));
+    // The tier's budget counts the whole two minutes.
+    let state = saved_tier(&all, "t1").expect("the checkpoint saves the tier");
+    assert_eq!(state.consumed_ms["a"], 120_000);
+}
+
+#[test]
+fn a_campaign_resumes_a_tier_where_a_killed_one_left_it() {
+    let mut before = TierState::new();
+    before
+        .consumed_ms
+        .insert("a".into(), (59 * MIN).as_millis() as u64);
+    let saved = Saved {
+        tiers: [("t1".to_string(), before)].into(),
+        ..Saved::default()
+    };
+    let mut sim = Sim::resumed(spec(vec![tier("t1", &["a", "b"], H, 1)], 1), saved);
+    let out = sim.feed(Input::Start);
+    assert_eq!(spawned(&out), ["a"]);
+    match &out.iter().find(|a| matches!(a, Action::Spawn { .. })) {
+        Some(Action::Spawn { max_total_time, .. }) => {
+            assert_eq!(*max_total_time, Some(Duration::from_secs(59)))
+        }
+        _ => unreachable!(),
+    }
+    sim.init_all();
+    sim.at(MIN).feed(Input::Tick);
+    let out = sim.at(MIN + Duration::from_secs(1)).exit_all();
+    assert_eq!(spawned(&out), ["b"], "a had the rest of its budget only");
+}
+
+#[test]
+fn tiers_needing_more_workers_than_the_node_has_take_turns_and_resume_their_turns() {
+    let tiers = vec![tier("t1", &["a"], 2 * H, 2), tier("t2", &["b"], 2 * H, 2)];
+    let mut sim = Sim::new(spec(tiers.clone(), 2));
+    let out = sim.feed(Input::Start);
+    assert_eq!(spawned(&out), ["a", "a"]);
+    assert!(notices(&out).iter().any(|n| matches!(
+        n,
+        Notice::TierTurn { running, waiting, .. } if running == &["t1"] && waiting == &["t2"]
+    )));
+    sim.init_all();
+    // One slice (an hour) later t2 has its turn.
+    let out = sim.at(H).feed(Input::Tick);
+    assert_eq!(signals(&out).len(), 2);
+    let out = sim.at(H + Duration::from_secs(1)).exit_all();
+    assert_eq!(spawned(&out), ["b", "b"]);
+    // A restart (a reload, a deploy) keeps the turns: the tier behind goes first.
+    sim.init_all();
+    let out = sim.at(H + 30 * MIN).feed(Input::Checkpoint);
+    let had: BTreeMap<String, u64> = out
+        .iter()
+        .find_map(|a| match a {
+            Action::Save { row, state } if row == ROTATION_ROW => {
+                Some(serde_json::from_str(state).unwrap())
+            }
+            _ => None,
+        })
+        .expect("the rotation is saved");
+    assert_eq!(had["t1"], H.as_millis() as u64);
+    assert_eq!(had["t2"], (30 * MIN).as_millis() as u64);
+    let mut resumed = Sim::resumed(
+        spec(tiers, 2),
+        Saved {
+            rotation: Some(had),
+            ..Saved::default()
+        },
+    );
+    assert_eq!(spawned(&resumed.feed(Input::Start)), ["b", "b"]);
+}
+
+#[test]
+fn a_target_that_dies_before_inited_fails_and_when_none_is_left_the_campaign_stops() {
+    let mut sim = Sim::new(spec(vec![tier("t1", &["a", "b"], H, 1)], 1));
+    sim.feed(Input::Start);
+    let (run, _) = sim.running()[0].clone();
+    let out = sim.at(Duration::from_secs(1)).feed(Input::Exited {
+        run,
+        exit: Exit {
+            code: Some(1),
+            tail: vec!["error while loading shared libraries".into()],
+            ..Exit::default()
+        },
+    });
+    let failed: Vec<_> = notices(&out)
+        .into_iter()
+        .filter_map(|n| match n {
+            Notice::TargetFailed { target, message } => Some((target.clone(), message.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, "a");
+    assert!(failed[0].1.contains("shared libraries"), "{}", failed[0].1);
+    assert_eq!(spawned(&out), ["b"], "the tier moves on without it");
+    let (run, _) = sim.running()[0].clone();
+    let out = sim.at(Duration::from_secs(2)).feed(Input::SpawnFailed {
+        run,
+        message: "cannot start b: permission denied".into(),
+    });
+    assert_eq!(stopping(&out), Some(StopReason::NothingToRun));
+    assert_eq!(sim.core.failed().len(), 2);
+    assert!(sim.core.done(sim.now));
+}
+
+#[test]
+fn crashing_seeds_set_aside_restart_the_worker_after_a_pause_instead_of_failing_it() {
+    let mut sim = Sim::new(spec(vec![tier("t1", &["a"], H, 1)], 1));
+    sim.feed(Input::Start);
+    let (run, _) = sim.running()[0].clone();
+    let out = sim.at(Duration::from_millis(300)).feed(Input::Exited {
+        run,
+        exit: Exit {
+            code: Some(77),
+            crashed: true,
+            set_aside: 1,
+            ..Exit::default()
+        },
+    });
+    assert!(spawned(&out).is_empty());
+    assert!(sim.core.failed().is_empty());
+    let due = sim.core.next_restart().expect("a restart waits");
+    assert_eq!(due, sim.now + QUICK_EXIT);
+    assert!(
+        spawned(&sim.feed(Input::Wake)).is_empty(),
+        "not before its time"
+    );
+    sim.now = due;
+    assert_eq!(spawned(&sim.feed(Input::Wake)), ["a"]);
+}
+
+#[test]
+fn a_stop_signals_every_worker_kills_them_after_the_grace_and_a_second_ctrl_c_at_once() {
+    let mut sim = Sim::new(spec(vec![tier("t1", &["a"], H, 2)], 2));
+    sim.feed(Input::Start);
+    sim.init_all();
+    let out = sim.at(MIN).feed(Input::Signal(libc::SIGINT));
+    assert_eq!(stopping(&out), Some(StopReason::Signal));
+    assert_eq!(
+        signals(&out).iter().map(|s| s.1).collect::<Vec<_>>(),
+        [Signal::SIGTERM, Signal::SIGTERM]
+    );
+    // Nothing more within the grace; SIGKILL after it.
+    assert!(signals(&sim.at(MIN + Duration::from_secs(5)).feed(Input::Tick)).is_empty());
+    let out = sim.at(MIN + Duration::from_secs(10)).feed(Input::Tick);
+    assert_eq!(
+        signals(&out).iter().map(|s| s.1).collect::<Vec<_>>(),
+        [Signal::SIGKILL, Signal::SIGKILL]
+    );
+    assert!(!sim.core.done(sim.now), "it waits for the exits");
+    // A second Ctrl-C kills at once and skips the final triage.
+    let out = sim.feed(Input::Signal(libc::SIGINT));
+    assert_eq!(signals(&out).len(), 2);
+    assert!(sim.core.hurry());
+    // Exits while stopping restart nothing; then the loop may end.
+    let out = sim.exit_all();
+    assert!(spawned(&out).is_empty());
+    assert!(sim.core.done(sim.now));
+    assert_eq!(sim.core.stop_signal(), Some(libc::SIGINT));
+}
+
+#[test]
+fn sighup_reloads_when_asked_and_for_ends_the_run() {
+    let mut s = spec(vec![tier("t1", &["a"], H, 1)], 1);
+    s.reload_on_hup = true;
+    let mut sim = Sim::new(s.clone());
+    sim.feed(Input::Start);
+    let out = sim.feed(Input::Signal(libc::SIGHUP));
+    assert_eq!(stopping(&out), Some(StopReason::Reload));
+
+    s.reload_on_hup = false;
+    s.run_for = Some(10 * MIN);
+    let mut sim = Sim::new(s);
+    let out = sim.feed(Input::Start);
+    // The worker ends itself before `--for` ends the run.
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Spawn { max_total_time: Some(t), .. } if *t == 10 * MIN - Duration::from_secs(1)
+    )));
+    assert!(stopping(&sim.at(9 * MIN).feed(Input::Tick)).is_none());
+    assert_eq!(
+        stopping(&sim.at(10 * MIN).feed(Input::Tick)),
+        Some(StopReason::TimeUp)
+    );
+}
+
+#[test]
+fn once_stops_when_every_tier_finished_its_cycle() {
+    let mut s = spec(vec![tier("t1", &["a"], MIN, 1)], 1);
+    s.once = true;
+    let mut sim = Sim::new(s);
+    sim.feed(Input::Start);
+    sim.init_all();
+    // The cycle is over when its last budget is: the worker is stopped, no new cycle.
+    let out = sim.at(MIN).feed(Input::Tick);
+    assert_eq!(stopping(&out), Some(StopReason::CycleDone));
+    assert_eq!(signals(&out).len(), 1);
+    let out = sim.at(MIN + Duration::from_secs(1)).exit_all();
+    assert!(spawned(&out).is_empty());
+    assert!(sim.core.done(sim.now));
+}
+
+#[test]
+fn a_full_disk_stops_the_workers_and_spends_no_budget_until_space_returns() {
+    let mut sim = Sim::new(spec(vec![tier("t1", &["a", "b"], H, 1)], 1));
+    sim.feed(Input::Start);
+    sim.init_all();
+    let out = sim.at(10 * MIN).feed(Input::DiskPaused(true));
+    assert_eq!(signals(&out).len(), 1);
+    let out = sim.at(10 * MIN + Duration::from_secs(1)).exit_all();
+    assert!(spawned(&out).is_empty(), "nothing starts on a full disk");
+    // Two hours paused: a's budget (1 h) is not used up.
+    let mut out = sim.at(2 * H).feed(Input::Wake);
+    assert!(spawned(&out).is_empty());
+    out.extend(sim.at(2 * H + 10 * MIN).feed(Input::DiskPaused(false)));
+    out.extend(sim.feed(Input::Tick));
+    assert_eq!(spawned(&out), ["a"]);
+    let out = sim.feed(Input::Checkpoint);
+    let state = saved_tier(&out, "t1").unwrap();
+    assert_eq!(state.consumed_ms["a"], (10 * MIN).as_millis() as u64);
+}
+
+#[test]
+fn a_grown_corpus_is_minimized_once_its_target_stops_and_the_tier_skips_it_meanwhile() {
+    let mut s = spec(vec![tier("t1", &["a", "b"], H, 1)], 1);
+    s.minimize = Some(AutoMinimize {
+        growth: 2,
+        min_files: 10,
+    });
+    let saved = Saved {
+        corpus_files: [("a".to_string(), 10), ("b".to_string(), 10)].into(),
+        ..Saved::default()
+    };
+    let mut sim = Sim::resumed(s, saved);
+    sim.feed(Input::Start);
+    sim.init_all();
+    sim.feed(Input::Tick);
+    sim.feed(Input::CorpusCounted {
+        target: "a".into(),
+        files: 25,
+    });
+    // a has run for less than half an hour: it is not paused for a merge yet.
+    let out = sim.at(10 * MIN).feed(Input::Tick);
+    assert!(!out.iter().any(|a| matches!(a, Action::Minimize { .. })));
+    // After half an hour it is stopped, b runs, and a's merge starts once it is gone.
+    let out = sim.at(31 * MIN).feed(Input::Tick);
+    assert_eq!(signals(&out).len(), 1);
+    assert!(!out.iter().any(|a| matches!(a, Action::Minimize { .. })));
+    let out = sim.at(31 * MIN + Duration::from_secs(1)).exit_all();
+    assert_eq!(spawned(&out), ["b"]);
+    let out = sim.feed(Input::Tick);
+    assert!(
+        out.iter()
+            .any(|a| matches!(a, Action::Minimize { target } if target == "a")),
+        "{out:?}"
+    );
+    // Not again while it runs, nor after, until the corpus doubles again.
+    sim.init_all();
+    let out = sim.feed(Input::Minimized {
+        target: "a".into(),
+        files: 12,
+    });
+    assert!(spawned(&out).is_empty(), "b keeps its turn");
+    sim.feed(Input::CorpusCounted {
+        target: "a".into(),
+        files: 20,
+    });
+    let out = sim.at(H).feed(Input::Tick);
+    assert!(!out.iter().any(|a| matches!(a, Action::Minimize { .. })));
+}
+
+#[test]
+fn a_target_is_announced_once_when_its_first_worker_fuzzes() {
+    let mut sim = Sim::new(spec(vec![tier("t1", &["a"], H, 2)], 2));
+    sim.feed(Input::Start);
+    let runs = sim.running();
+    let first = sim.feed(Input::Inited { run: runs[0].0 });
+    assert!(matches!(
+        notices(&first)[..],
+        [Notice::TargetStarted { target, workers: 2 }] if target == "a"
+    ));
+    assert!(notices(&sim.feed(Input::Inited { run: runs[1].0 })).is_empty());
+}
+
+#[test]
+fn a_worker_ends_its_own_turn_just_before_the_campaign_would_stop_it() {
+    let now = Instant::now();
+    assert_eq!(self_ended_turn(None, now), None);
+    assert_eq!(
+        self_ended_turn(Some(now + Duration::from_millis(1_900)), now),
+        None
+    );
+    // 2.5 s left: told 1, libFuzzer ends once 2 whole seconds have passed.
+    assert_eq!(
+        self_ended_turn(Some(now + Duration::from_millis(2_500)), now),
+        Some(Duration::from_secs(1))
+    );
+    assert_eq!(
+        self_ended_turn(Some(now + Duration::from_millis(10_900)), now),
+        Some(Duration::from_secs(9))
+    );
+    assert_eq!(
+        self_ended_turn(Some(now), now + Duration::from_secs(1)),
+        None
+    );
+}
+
+#[test]
+fn only_a_clean_exit_at_the_end_of_its_turn_is_not_a_restart() {
+    let now = Instant::now();
+    let end = Some(now + Duration::from_millis(900));
+    assert!(ended_its_turn(Some(0), true, end, now));
+    // A crash, a run that never fuzzed, or an exit long before its end: restarted.
+    assert!(!ended_its_turn(Some(77), true, end, now));
+    assert!(!ended_its_turn(Some(0), false, end, now));
+    assert!(!ended_its_turn(
+        Some(0),
+        true,
+        Some(now + Duration::from_secs(60)),
+        now
+    ));
+    assert!(!ended_its_turn(Some(0), true, None, now));
+}

@@ -1,0 +1,1302 @@
+//! The campaign dispatcher: one loop that owns every piece of campaign state (worker
+//! slots, tier positions, live stats) and reacts to one event queue (worker messages,
+//! signals) and its own deadlines (tier budgets, stop grace, stats flushes).
+//!
+//! Its decisions are made by a pure state machine, [`core::Core`]; this module is the
+//! executor that does the I/O they call for and feeds the outcomes back.
+
+pub mod core;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
+use std::path::PathBuf;
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::time::{Duration, Instant};
+
+use fleet_store::{Db, Layout, StoreError, now_ms};
+
+use self::core::{Action, Core, CoreSpec, Exit, Input, ROTATION_ROW, Saved, TICK};
+use crate::events::{Event, RunId, WorkerExit, WorkerMsg};
+use crate::findings::{self, Kept};
+use crate::minimize::{self, MinimizeOutcome};
+use crate::output::{self, ExtraFlag, LibFuzzerOptions};
+use crate::schedule::{TierSpec, TierState};
+use crate::stats::TargetLive;
+use crate::worker::{self, Worker, WorkerSpec};
+use crate::{corpus, process, resources};
+
+/// How often stats, samples and the schedule reach the database (a sample row per 10 s
+/// is kept; flushes within the same 10 s replace it).
+const FLUSH_EVERY: Duration = Duration::from_secs(2);
+/// How often corpus directories are counted (a scan of every entry).
+const CORPUS_SCAN_EVERY: Duration = Duration::from_secs(10);
+/// How often old samples are folded.
+const COMPACT_EVERY: Duration = Duration::from_secs(3600);
+/// How long a stopping campaign waits for the triage thread's current step.
+const TRIAGE_FINAL_WAIT: Duration = Duration::from_secs(2);
+/// After the triage deadline, how long a reproduction still running may take to notice.
+const TRIAGE_DRAIN_SLACK: Duration = Duration::from_secs(2);
+/// How long a stopping campaign waits for queued webhook messages.
+const WEBHOOK_FINAL_WAIT: Duration = Duration::from_secs(5);
+/// How long a stopping campaign waits for its last hub sync.
+const HUB_FINAL_SYNC_WAIT: Duration = Duration::from_secs(4);
+
+/// One target as the campaign runs it.
+#[derive(Clone, Debug)]
+pub struct CampaignTarget {
+    pub name: String,
+    pub binary: PathBuf,
+    pub seeds: Option<PathBuf>,
+    pub dict: Option<PathBuf>,
+    pub rss_limit_mb: u64,
+    pub timeout_s: u64,
+    pub max_len: Option<usize>,
+    /// Validated extra libFuzzer flags from the config.
+    pub extra_args: Vec<ExtraFlag>,
+    /// Extra environment (e.g. `ASAN_OPTIONS` for ASan-built Rust targets).
+    pub env: Vec<(String, String)>,
+}
+
+/// Everything a campaign needs, validated.
+#[derive(Clone, Debug)]
+pub struct CampaignSpec {
+    pub layout: Layout,
+    pub targets: BTreeMap<String, CampaignTarget>,
+    pub tiers: Vec<TierSpec>,
+    /// Worker slots: never more workers than this at once. When the tiers need more
+    /// together, they take turns of `tier_slice`.
+    pub slots: usize,
+    pub tier_slice: Duration,
+    /// Stop after this long (`--for`).
+    pub run_for: Option<Duration>,
+    /// Run one cycle of every tier, then stop (`--once`).
+    pub once: bool,
+    /// Time between SIGTERM and SIGKILL when stopping a worker.
+    pub grace: Duration,
+    pub max_log_bytes: u64,
+    /// Automatic corpus minimization; `None`: off.
+    pub minimize: Option<AutoMinimize>,
+    /// Sync with a hub during the campaign; `None`: no hub.
+    pub hub: Option<HubSpec>,
+    /// Memory limits, disk pressure and machine alerts.
+    pub resources: resources::ResourceSpec,
+    /// Reproduce, bucket and minimize findings as they come, and notify; `None`: off
+    /// (findings are kept and listed, triaged by the next campaign or `crashes` command).
+    pub triage: Option<TriageSpec>,
+    /// SIGHUP stops the campaign with [`StopReason::Reload`] (the agent reloads its
+    /// config); otherwise it stops it like SIGTERM (a closed terminal).
+    pub reload_on_hup: bool,
+    /// How often a one-line [`Notice::Progress`] summary is given; `None`: never.
+    pub progress_every: Option<Duration>,
+}
+
+/// The crash pipeline of a campaign and where its news goes.
+#[derive(Clone, Debug)]
+pub struct TriageSpec {
+    pub config: crate::triage::TriageConfig,
+    /// A Slack-style webhook for new and regressed bugs.
+    pub webhook: Option<String>,
+    /// More alerts than this within a minute become one digest.
+    pub digest_after: usize,
+    /// How long a stopping campaign triages what it found before it exits
+    /// (`[crashes] triage_deadline`); a second Ctrl-C cuts it short.
+    pub final_deadline: Duration,
+}
+
+/// The hub a campaign syncs with, as whom, and how often.
+#[derive(Clone, Debug)]
+pub struct HubSpec {
+    pub url: fleet_config::HubUrl,
+    pub node: fleet_config::NodeName,
+    pub every: Duration,
+}
+
+/// When a campaign minimizes a corpus by itself: once it has `growth` times the files it
+/// had after its last minimization (or at the start), and at least `min_files`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AutoMinimize {
+    pub growth: u64,
+    pub min_files: u64,
+}
+
+/// Why a campaign ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopReason {
+    /// SIGINT or SIGTERM.
+    Signal,
+    /// `--for` elapsed.
+    TimeUp,
+    /// `--once` and every tier completed its cycle.
+    CycleDone,
+    /// Every target failed to start.
+    NothingToRun,
+    /// SIGHUP with `reload_on_hup`: the caller reloads its config and starts again.
+    Reload,
+}
+
+/// What the campaign tells its user as it goes (the CLI prints these).
+#[derive(Clone, Debug)]
+pub enum Notice {
+    TargetStarted {
+        target: String,
+        workers: usize,
+    },
+    Finding {
+        target: String,
+        kind: String,
+        id: i64,
+        new: bool,
+    },
+    SeedSetAside {
+        target: String,
+        sha1: String,
+    },
+    TargetFailed {
+        target: String,
+        message: String,
+    },
+    Restarted {
+        target: String,
+        slot: usize,
+        how: String,
+    },
+    PrivateTmpUnavailable {
+        error: String,
+    },
+    EngineOutput {
+        target: String,
+        error: String,
+    },
+    Minimized {
+        target: String,
+        outcome: Result<MinimizeOutcome, String>,
+    },
+    /// The tiers need more workers than the node has: these run for this turn, the
+    /// others wait for theirs.
+    TierTurn {
+        running: Vec<String>,
+        waiting: Vec<String>,
+        turn: Duration,
+    },
+    HubSynced {
+        pushed: usize,
+        pulled: usize,
+        error: Option<String>,
+        /// Hub objects refused this round (a link, a FIFO, …), one line each.
+        skipped: Vec<String>,
+    },
+    /// The crash pipeline's news: a new bug, a finding filed, a minimized input, a bug
+    /// fixed or regressed by a new build.
+    Triage(crate::triage::TriageEvent),
+    /// What happened to webhook messages.
+    Webhook(crate::notify::Delivery),
+    /// A finding another node pushed to the hub, now recorded here.
+    PulledFinding {
+        target: String,
+        kind: String,
+        id: i64,
+    },
+    Stopping {
+        reason: StopReason,
+    },
+    /// The periodic one-line summary (`progress_every`).
+    Progress(Progress),
+    /// The workers stopped; what they found is triaged for up to `deadline`.
+    FinalTriage {
+        deadline: Duration,
+    },
+    /// A second Ctrl-C: the rest of the final triage is left for the next run.
+    FinalTriageSkipped,
+    Error {
+        message: String,
+    },
+    /// The resource guard: an alert or its recovery, a worker stopped at its memory
+    /// limit, the disk pause, how memory is limited.
+    Resource {
+        message: String,
+    },
+}
+
+/// What the campaign did since the last progress line, and what it does next.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Progress {
+    /// Targets with workers now.
+    pub running: Vec<String>,
+    pub workers: usize,
+    pub execs_per_sec: f64,
+    /// Features gained since the last line, over all targets.
+    pub new_features: u64,
+    /// New bugs (buckets) and crash artifacts since the last line.
+    pub new_bugs: usize,
+    pub artifacts: usize,
+    /// The schedule's next step and when, e.g. `("tier1 moves to its next target", 3h)`.
+    pub next: Option<(String, Duration)>,
+}
+
+/// The outcome of a campaign.
+#[derive(Clone, Debug)]
+pub struct Summary {
+    pub reason: StopReason,
+    pub new_findings: usize,
+    pub failed: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CampaignError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot prepare {what}: {source}")]
+    Io {
+        what: String,
+        source: std::io::Error,
+    },
+}
+
+/// How long a stopping campaign triages what it found: the configured deadline; zero
+/// (file, run nothing) when SIGTERM stopped it — a supervisor such as systemd that wants
+/// the process gone; `None` (skip it) after a second Ctrl-C.
+pub(crate) fn final_triage_deadline(
+    configured: Option<Duration>,
+    stop_signal: Option<i32>,
+    hurry: bool,
+) -> Option<Duration> {
+    if hurry {
+        return None;
+    }
+    Some(match configured {
+        Some(d) if stop_signal != Some(libc::SIGTERM) => d,
+        _ => Duration::ZERO,
+    })
+}
+
+/// Runs a campaign until it is stopped, `--for` elapses, or `--once` completes.
+pub fn run(spec: CampaignSpec, notify: &mut dyn FnMut(Notice)) -> Result<Summary, CampaignError> {
+    let (tx, rx) = mpsc::channel();
+    let _signals = process::forward_signals(tx.clone()).map_err(|source| CampaignError::Io {
+        what: "signal handling".into(),
+        source,
+    })?;
+    if let Err(e) = process::become_subreaper() {
+        notify(Notice::Error {
+            message: format!("cannot become a child subreaper ({e}); orphans go to init"),
+        });
+    }
+    let mut c = Campaign::new(spec, tx, notify)?;
+    c.prepare()?;
+    Ok(c.dispatch(rx))
+}
+
+/// A worker process the executor started, and what it found.
+struct Proc {
+    worker: Worker,
+    target: String,
+    /// Hashes of the findings this run produced (a crash before INITED names the seed).
+    found: Vec<String>,
+}
+
+/// The executor: it owns the campaign's I/O (worker processes, the database, the files,
+/// the background threads, the user's notices) and does what the [`Core`] decides.
+struct Campaign<'n> {
+    spec: CampaignSpec,
+    db: Db,
+    tx: Sender<Event>,
+    notify: &'n mut dyn FnMut(Notice),
+    core: Core,
+    procs: HashMap<RunId, Proc>,
+    live: BTreeMap<String, TargetLive>,
+    hide_tmp: bool,
+    /// A second Ctrl-C during the final triage.
+    hurry: bool,
+    /// The last progress line, and what it counted then.
+    progress_at: Instant,
+    progress_features: BTreeMap<String, u64>,
+    progress_bugs: usize,
+    progress_artifacts: usize,
+    /// Whether the disk pause is on, as last told to the core and the triage thread.
+    paused: bool,
+    new_findings: usize,
+    last_flush: Instant,
+    last_corpus_scan: Option<Instant>,
+    last_compact: Instant,
+    hub: Option<crate::hubsync::SyncThread>,
+    triage: Option<crate::triage::TriageThread>,
+    notifier: Option<crate::notify::Notifier>,
+    resources: resources::Guard,
+    /// Errors said once, their repeats counted.
+    errors: crate::repeats::Repeats,
+}
+
+impl<'n> Campaign<'n> {
+    fn new(
+        spec: CampaignSpec,
+        tx: Sender<Event>,
+        notify: &'n mut dyn FnMut(Notice),
+    ) -> Result<Self, CampaignError> {
+        let db = Db::open(&spec.layout.db_path())?;
+        let now = Instant::now();
+        let mut saved = Saved::default();
+        if let Some(row) = db.load_schedule(ROTATION_ROW)? {
+            saved.rotation = Some(serde_json::from_str(&row.state).unwrap_or_default());
+        }
+        for t in &spec.tiers {
+            let row = db.load_schedule(&t.name)?;
+            saved.tiers.insert(
+                t.name.clone(),
+                TierState::from_json(row.as_ref().map(|r| r.state.as_str())),
+            );
+        }
+        // Every reader of the state shows each target's place in these tiers.
+        let tiers_json = serde_json::to_string(
+            &spec
+                .tiers
+                .iter()
+                .map(|t| crate::report::TierBudget {
+                    name: t.name.clone(),
+                    budget: t.budget,
+                    targets: t.targets.clone(),
+                })
+                .collect::<Vec<_>>(),
+        )
+        .expect("tiers serialize");
+        db.put_meta(crate::report::TIERS_META, &tiers_json, now_ms())?;
+        let mut live = BTreeMap::new();
+        for name in spec.targets.keys() {
+            let previous = db.target(name)?;
+            let mut l = TargetLive::resume(name, previous);
+            l.resume_rates(db.target_rates(name)?);
+            live.insert(name.clone(), l);
+        }
+        let (guard, notes) = resources::Guard::new(spec.resources.clone(), spec.layout.clone());
+        notify(Notice::Resource {
+            message: match guard.mechanism() {
+                Some(m) => format!(
+                    "worker memory limited by {m} (libFuzzer's -rss_limit_mb at 7/8 of each target's rss_limit_mb)"
+                ),
+                None => "worker memory limited by libFuzzer's -rss_limit_mb alone".into(),
+            },
+        });
+        for message in notes {
+            notify(Notice::Resource { message });
+        }
+        let core = Core::new(
+            CoreSpec {
+                tiers: spec.tiers.clone(),
+                slots: spec.slots,
+                tier_slice: spec.tier_slice,
+                run_for: spec.run_for,
+                once: spec.once,
+                grace: spec.grace,
+                minimize: spec.minimize,
+                reload_on_hup: spec.reload_on_hup,
+            },
+            saved,
+            now,
+        );
+        Ok(Self {
+            spec,
+            db,
+            tx,
+            notify,
+            core,
+            procs: HashMap::new(),
+            live,
+            // Every worker gets a private /tmp wherever the state dir is (what it needs
+            // under /tmp is bound back inside); where mount namespaces are refused, the
+            // first spawn says so and the workers get TMPDIR only.
+            hide_tmp: true,
+            hurry: false,
+            progress_at: now,
+            progress_features: BTreeMap::new(),
+            progress_bugs: 0,
+            progress_artifacts: 0,
+            paused: false,
+            new_findings: 0,
+            last_flush: now,
+            last_corpus_scan: None,
+            last_compact: now - COMPACT_EVERY,
+            hub: None,
+            triage: None,
+            notifier: None,
+            resources: guard,
+            errors: crate::repeats::Repeats::default(),
+        })
+    }
+
+    /// Creates each target's dirs, imports seeds, and takes in artifacts a previous run
+    /// left behind (a `kill -9` between libFuzzer's write and our move).
+    fn prepare(&mut self) -> Result<(), CampaignError> {
+        let layout = self.spec.layout.clone();
+        for t in self.spec.targets.values() {
+            // Before the corpus dir is made: a swap cut off between its renames left the
+            // corpus in the merge dir only.
+            minimize::recover(&layout, &t.name).map_err(|source| CampaignError::Io {
+                what: format!("the corpus of {} after an interrupted minimization", t.name),
+                source,
+            })?;
+            for dir in [layout.corpus_dir(&t.name), layout.incoming_dir(&t.name)] {
+                std::fs::create_dir_all(&dir).map_err(|source| CampaignError::Io {
+                    what: dir.display().to_string(),
+                    source,
+                })?;
+            }
+            corpus::repair(&layout.corpus_dir(&t.name)).map_err(|source| CampaignError::Io {
+                what: format!("the corpus of {}", t.name),
+                source,
+            })?;
+            if let Some(seeds) = &t.seeds {
+                corpus::import_dir(
+                    seeds,
+                    &layout.corpus_dir(&t.name),
+                    &layout.quarantine_dir(&t.name),
+                )
+                .map_err(|source| CampaignError::Io {
+                    what: format!("seeds {}", seeds.display()),
+                    source,
+                })?;
+            }
+        }
+        let names: Vec<String> = self.spec.targets.keys().cloned().collect();
+        let now = Instant::now();
+        for name in names {
+            self.sweep(&name, false, None);
+            let files = corpus::size(&layout.corpus_dir(&name)).0;
+            // The start's count is what a minimization's growth is measured from.
+            self.apply(
+                Input::Minimized {
+                    target: name,
+                    files,
+                },
+                now,
+            );
+        }
+        Ok(())
+    }
+
+    /// Gives the core one input and does what it decides, feeding back what happened.
+    fn apply(&mut self, input: Input, now: Instant) {
+        let mut queue: VecDeque<Action> = self.core.handle(input, now).into();
+        while let Some(action) = queue.pop_front() {
+            if let Some(next) = self.execute(action) {
+                // What follows from it comes before the rest, as if done in place.
+                for a in self.core.handle(next, Instant::now()).into_iter().rev() {
+                    queue.push_front(a);
+                }
+            }
+        }
+    }
+
+    /// Does one action; returns what happened when the core must hear of it.
+    fn execute(&mut self, action: Action) -> Option<Input> {
+        match action {
+            Action::Spawn {
+                slot,
+                run,
+                target,
+                max_total_time,
+            } => self.spawn(slot, run, target, max_total_time),
+            Action::Signal { run, signal } => {
+                if let Some(p) = self.procs.get(&run) {
+                    p.worker.signal(signal);
+                }
+                None
+            }
+            Action::Credit {
+                target,
+                slot_ms,
+                fuzz_ms,
+            } => {
+                if let Some(live) = self.live.get_mut(&target) {
+                    live.slot_ms += slot_ms;
+                    live.fuzz_ms += fuzz_ms;
+                }
+                None
+            }
+            Action::Save { row, state } => {
+                if let Err(e) = self.db.save_schedule(&row, &state, now_ms()) {
+                    self.error(format!("cannot save the schedule ({row}): {e}"));
+                }
+                None
+            }
+            Action::Notice(notice) => {
+                match &notice {
+                    Notice::TargetFailed { target, message } => {
+                        if let Some(live) = self.live.get_mut(target) {
+                            live.fail(message.clone());
+                        }
+                    }
+                    Notice::Restarted { target, .. } => {
+                        if let Some(live) = self.live.get_mut(target) {
+                            live.restarts += 1;
+                        }
+                    }
+                    _ => {}
+                }
+                (self.notify)(notice);
+                None
+            }
+            Action::Log {
+                target,
+                kind,
+                message,
+            } => {
+                self.log_event(target.as_deref(), kind, &message);
+                None
+            }
+            Action::Minimize { target } => self.start_minimization(target),
+            Action::CountCorpus { target } => {
+                let size = corpus::size(&self.spec.layout.corpus_dir(&target));
+                if let Some(live) = self.live.get_mut(&target) {
+                    live.corpus = size;
+                }
+                Some(Input::CorpusCounted {
+                    target,
+                    files: size.0,
+                })
+            }
+        }
+    }
+
+    fn dispatch(mut self, rx: Receiver<Event>) -> Summary {
+        if let Some(h) = self.spec.hub.clone() {
+            let targets: Vec<fleet_config::TargetName> = self
+                .spec
+                .targets
+                .keys()
+                .filter_map(|t| fleet_config::TargetName::new(t.as_str()).ok())
+                .collect();
+            match crate::hubsync::SyncThread::spawn(
+                h.url,
+                self.spec.layout.clone(),
+                h.node,
+                targets,
+                h.every,
+                self.tx.clone(),
+            ) {
+                Ok(t) => self.hub = Some(t),
+                Err(e) => self.error(format!("cannot start hub sync: {e}")),
+            }
+        }
+        self.start_triage();
+        self.progress_features = self
+            .live
+            .iter()
+            .map(|(n, l)| (n.clone(), l.features().unwrap_or(0)))
+            .collect();
+        let now = Instant::now();
+        self.apply(Input::Start, now);
+        let mut last_tick = now;
+        loop {
+            // Wake for a due restart as for any other deadline, not on the next tick.
+            let wait = self.core.next_restart().map_or(TICK, |t| {
+                t.saturating_duration_since(Instant::now()).min(TICK)
+            });
+            match rx.recv_timeout(wait) {
+                Ok(ev) => self.handle(ev),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+            let now = Instant::now();
+            if self.core.done(now) {
+                break;
+            }
+            if self.core.next_restart().is_some_and(|t| now >= t) {
+                self.apply(Input::Wake, now);
+            }
+            if now.duration_since(last_tick) >= TICK {
+                last_tick = now;
+                self.tick(now);
+            }
+        }
+        self.finish(&rx)
+    }
+
+    /// Starts the webhook notifier and the triage thread; both report through the event
+    /// queue, so their news is printed and forwarded here.
+    fn start_triage(&mut self) {
+        let Some(spec) = self.spec.triage.clone() else {
+            return;
+        };
+        if let Some(url) = spec.webhook.clone() {
+            let tx = self.tx.clone();
+            match crate::notify::Notifier::spawn(
+                url,
+                spec.digest_after,
+                Box::new(move |d| {
+                    let _ = tx.send(Event::Webhook(d));
+                }),
+            ) {
+                Ok(n) => self.notifier = Some(n),
+                Err(e) => self.error(format!("cannot start the webhook notifier: {e}")),
+            }
+        }
+        let targets = self
+            .spec
+            .targets
+            .values()
+            .map(|t| (t.name.clone(), crate::triage::TriageTarget::from(t)))
+            .collect();
+        let tx = self.tx.clone();
+        match crate::triage::TriageThread::spawn(
+            self.spec.layout.clone(),
+            targets,
+            spec.config,
+            Box::new(move |e| {
+                let _ = tx.send(Event::Triage(e));
+            }),
+        ) {
+            Ok(t) => self.triage = Some(t),
+            Err(e) => self.error(format!("cannot start crash triage: {e}")),
+        }
+    }
+
+    fn handle(&mut self, ev: Event) {
+        match ev {
+            // Said once while it repeats, like the campaign's own errors.
+            Event::Triage(crate::triage::TriageEvent::Error { message }) => {
+                self.error(format!("triage: {message}"))
+            }
+            Event::Triage(e) => {
+                if let Some(text) = e.alert_text()
+                    && let Some(n) = &self.notifier
+                {
+                    n.alert(text);
+                }
+                if matches!(e, crate::triage::TriageEvent::NewBucket { .. }) {
+                    self.progress_bugs += 1;
+                }
+                if let crate::triage::TriageEvent::NewBucket { target, .. }
+                | crate::triage::TriageEvent::Regressed { target, .. } = &e
+                    && let Some(live) = self.live.get_mut(target)
+                {
+                    live.findings_changed = true;
+                }
+                (self.notify)(Notice::Triage(e));
+            }
+            Event::Webhook(d) => (self.notify)(Notice::Webhook(d)),
+            Event::Signal(sig) => self.apply(Input::Signal(sig), Instant::now()),
+            Event::Minimized { target, outcome } => self.minimized(target, outcome),
+            Event::HubSynced(o) => {
+                for (target, kind, id, new) in o.findings {
+                    if new {
+                        self.new_findings += 1;
+                        if let Some(t) = &self.triage {
+                            t.finding(id);
+                        }
+                        (self.notify)(Notice::PulledFinding { target, kind, id });
+                    }
+                }
+                (self.notify)(Notice::HubSynced {
+                    pushed: o.pushed,
+                    pulled: o.pulled,
+                    error: o.error,
+                    skipped: o.skipped,
+                });
+            }
+            Event::Worker(run, msg) => self.worker_msg(run, msg),
+        }
+    }
+
+    fn worker_msg(&mut self, run: RunId, msg: WorkerMsg) {
+        let Some(target) = self.procs.get(&run).map(|p| p.target.clone()) else {
+            return;
+        };
+        match msg {
+            WorkerMsg::Inited => self.apply(Input::Inited { run }, Instant::now()),
+            WorkerMsg::Status(status) => {
+                if let Some(live) = self.live.get_mut(&target) {
+                    live.observe(run, &status, now_ms());
+                }
+            }
+            WorkerMsg::MemoryLimit { used_mb, limit_mb } => {
+                self.resources.memory_limit_reached(run, used_mb, limit_mb)
+            }
+            WorkerMsg::Artifact { path, report } => {
+                let (path, report) = self.resources.artifact(run, path, report);
+                // libFuzzer prints the path as it wrote it; the file is complete by now.
+                let path = if path.is_absolute() {
+                    path
+                } else {
+                    self.spec
+                        .layout
+                        .incoming_dir(&target)
+                        .join(path.file_name().unwrap_or_default())
+                };
+                if path.exists() {
+                    let kept = findings::intake(
+                        &self.spec.layout,
+                        &self.db,
+                        &target,
+                        &path,
+                        Some(&report),
+                        now_ms(),
+                    );
+                    self.kept(&target, Some(run), kept);
+                } else {
+                    // Swept before its report was complete (a timeout's stack comes after
+                    // its file): the report joins the finding the sweep made.
+                    findings::late_report(&self.spec.layout, &target, &path, &report);
+                }
+            }
+            WorkerMsg::FinalExecs(n) => {
+                if let Some(live) = self.live.get_mut(&target) {
+                    live.observe_final(run, n);
+                }
+            }
+            WorkerMsg::ParseError(error) => (self.notify)(Notice::EngineOutput { target, error }),
+            msg @ (WorkerMsg::LostReport { .. } | WorkerMsg::Recoverable { .. }) => {
+                self.report_without_artifact(&target, msg)
+            }
+            WorkerMsg::Exited(exit) => self.exited(run, exit),
+        }
+    }
+
+    fn kept(
+        &mut self,
+        target: &str,
+        run: Option<RunId>,
+        kept: Result<Kept, findings::IntakeError>,
+    ) {
+        match kept {
+            Ok(k) => {
+                self.progress_artifacts += 1;
+                if let Some(p) = run.and_then(|r| self.procs.get_mut(&r)) {
+                    p.found.push(k.sha1.clone());
+                }
+                if k.new {
+                    self.new_findings += 1;
+                    if let Some(t) = &self.triage {
+                        t.finding(k.id);
+                    }
+                }
+                if let Some(live) = self.live.get_mut(target) {
+                    live.findings_changed = true;
+                }
+                (self.notify)(Notice::Finding {
+                    target: target.to_string(),
+                    kind: k.kind.to_string(),
+                    id: k.id,
+                    new: k.new,
+                });
+            }
+            Err(e) => self.error(e.to_string()),
+        }
+    }
+
+    fn sweep(&mut self, target: &str, settled_only: bool, run: Option<RunId>) {
+        let results = findings::sweep(&self.spec.layout, &self.db, target, settled_only, now_ms());
+        for r in results {
+            self.kept(target, run, r);
+        }
+    }
+
+    fn exited(&mut self, run: RunId, exit: WorkerExit) {
+        let Some(target) = self.procs.get(&run).map(|p| p.target.clone()) else {
+            return;
+        };
+        // Artifacts written just before the end belong to this run. Another worker of the
+        // target may be writing its artifact right now (a timeout prints its stack after
+        // the file): only settled files are swept while one runs.
+        let others = self.core.others_running(&target, run);
+        self.sweep(&target, others, Some(run));
+        let Some(p) = self.procs.remove(&run) else {
+            return;
+        };
+        p.worker.reap();
+        if let Some((message, tell)) =
+            self.resources
+                .worker_ended(&target, run, exit.memory.as_ref())
+        {
+            self.log_event(Some(&target), "memory-limit", &message);
+            if tell {
+                (self.notify)(Notice::Resource { message });
+            }
+        }
+        if let Some(live) = self.live.get_mut(&target) {
+            live.run_ended(run);
+        }
+        // A run that never fuzzed and crashed: its crashing seeds are set aside, and it
+        // restarts without them (the core fails the target when there were none).
+        let mut set_aside = 0;
+        if !exit.saw_inited && self.core.stopping().is_none() {
+            let corpus = self.spec.layout.corpus_dir(&target);
+            let quarantine = self.spec.layout.quarantine_dir(&target);
+            for sha1 in &p.found {
+                if corpus::quarantine(&corpus, &quarantine, sha1).unwrap_or(false) {
+                    set_aside += 1;
+                    self.log_event(Some(&target), "seed-set-aside", sha1);
+                    (self.notify)(Notice::SeedSetAside {
+                        target: target.clone(),
+                        sha1: sha1.clone(),
+                    });
+                }
+            }
+        }
+        let input = Input::Exited {
+            run,
+            exit: Exit {
+                code: exit.code,
+                signal: exit.signal,
+                saw_inited: exit.saw_inited,
+                tail: exit.tail,
+                crashed: !p.found.is_empty(),
+                set_aside,
+            },
+        };
+        self.apply(input, exit.at);
+    }
+
+    fn spawn(
+        &mut self,
+        slot: usize,
+        run: RunId,
+        target: String,
+        max_total_time: Option<Duration>,
+    ) -> Option<Input> {
+        let Some(t) = self.spec.targets.get(&target) else {
+            return Some(Input::SpawnFailed {
+                run,
+                message: format!("{target} is not a target of this campaign"),
+            });
+        };
+        let layout = &self.spec.layout;
+        let mut opts = LibFuzzerOptions::new(
+            &t.binary,
+            layout.corpus_dir(&target),
+            layout.incoming_dir(&target),
+        );
+        let (rss_limit_mb, memory) =
+            self.resources
+                .worker_memory(&target, slot, run, t.rss_limit_mb);
+        opts.rss_limit_mb = rss_limit_mb;
+        opts.timeout_s = t.timeout_s;
+        opts.dict = t.dict.clone();
+        opts.max_len = t.max_len;
+        opts.extra_args = t.extra_args.clone();
+        // The exact execution count at exit; status lines alone undercount.
+        opts.print_final_stats = true;
+        opts.env = t.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
+        opts.max_total_time = max_total_time;
+        let cmd = output::worker_command(&opts);
+        let mut wspec = WorkerSpec {
+            program: cmd.program,
+            args: cmd.args,
+            env: cmd.env,
+            log_path: layout.worker_log(&target, slot),
+            tmp_dir: layout.worker_tmp(slot),
+            hide_tmp: self.hide_tmp,
+            visible: [layout.root(), t.binary.as_path()]
+                .into_iter()
+                .chain(t.dict.as_deref())
+                .map(std::path::Path::to_path_buf)
+                .collect(),
+            keep_tmp: worker::keep_tmp_requested(),
+            max_log_bytes: self.spec.max_log_bytes,
+            memory,
+        };
+        let binary = t.binary.clone();
+        let mut result = worker::spawn(run, &wspec, self.tx.clone());
+        if let (Err(e), true) = (&result, wspec.hide_tmp) {
+            wspec.hide_tmp = false;
+            let without = worker::spawn(run, &wspec, self.tx.clone());
+            if without.is_ok() {
+                // The private /tmp was what failed (mount namespaces refused here):
+                // workers get TMPDIR only, said once.
+                (self.notify)(Notice::PrivateTmpUnavailable {
+                    error: e.to_string(),
+                });
+                self.hide_tmp = false;
+            }
+            result = without;
+        }
+        match result {
+            Ok(worker) => {
+                if let Some(live) = self.live.get_mut(&target) {
+                    live.run_started(run);
+                }
+                self.procs.insert(
+                    run,
+                    Proc {
+                        worker,
+                        target,
+                        found: Vec::new(),
+                    },
+                );
+                None
+            }
+            Err(e) => Some(Input::SpawnFailed {
+                run,
+                message: format!("cannot start {}: {e}", binary.display()),
+            }),
+        }
+    }
+
+    /// Minimizes a corpus on a thread of its own; its end comes back as an event.
+    fn start_minimization(&mut self, name: String) -> Option<Input> {
+        let target = self.spec.targets.get(&name).cloned()?;
+        let layout = self.spec.layout.clone();
+        let tx = self.tx.clone();
+        let thread_name = format!("minimize-{name}");
+        let spawned = std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || {
+                let outcome =
+                    minimize::minimize(&layout, &target, &mut |_| {}).map_err(|e| e.to_string());
+                let _ = tx.send(Event::Minimized {
+                    target: target.name,
+                    outcome,
+                });
+            });
+        match spawned {
+            Ok(_) => None,
+            Err(e) => {
+                self.error(format!("cannot start a corpus minimization: {e}"));
+                let files = self.live.get(&name).map_or(0, |l| l.corpus.0);
+                Some(Input::Minimized {
+                    target: name,
+                    files,
+                })
+            }
+        }
+    }
+
+    fn minimized(&mut self, target: String, outcome: Result<MinimizeOutcome, String>) {
+        // What crashed in the merge, waiting in the incoming dir: findings now.
+        self.sweep(&target, false, None);
+        let files = match &outcome {
+            Ok(o) if o.replaced => o.files_after,
+            Ok(o) => o.files_before,
+            // A failed merge is not retried until the corpus has grown again.
+            Err(_) => self.live.get(&target).map_or(0, |l| l.corpus.0),
+        };
+        if let Some(live) = self.live.get_mut(&target) {
+            live.corpus.0 = files;
+        }
+        let message = match &outcome {
+            Ok(o) => format!(
+                "{} -> {} files, {} -> {} features, {}",
+                o.files_before,
+                o.files_after,
+                o.features_before,
+                o.features_after,
+                if o.replaced {
+                    "replaced"
+                } else {
+                    "kept the old corpus"
+                }
+            ),
+            Err(e) => e.clone(),
+        };
+        self.log_event(Some(&target), "minimize", &message);
+        (self.notify)(Notice::Minimized {
+            target: target.clone(),
+            outcome,
+        });
+        self.apply(Input::Minimized { target, files }, Instant::now());
+    }
+
+    fn tick(&mut self, now: Instant) {
+        self.apply(Input::Tick, now);
+        if self.core.stopping().is_some() {
+            return;
+        }
+        let running: BTreeSet<String> =
+            self.core.running().map(|(_, _, t)| t.to_string()).collect();
+        for target in &running {
+            self.sweep(target, true, None);
+        }
+        self.guard_resources(now);
+        if now.duration_since(self.last_flush) >= FLUSH_EVERY {
+            self.last_flush = now;
+            self.flush(now);
+            let live_pids: HashSet<i32> =
+                self.procs.values().map(|p| p.worker.pid.as_raw()).collect();
+            process::reap_orphans(&live_pids);
+        }
+        if self.core.stopping().is_none()
+            && self
+                .spec
+                .progress_every
+                .is_some_and(|every| now.duration_since(self.progress_at) >= every)
+        {
+            self.progress(now);
+        }
+        if now.duration_since(self.last_compact) >= COMPACT_EVERY {
+            self.last_compact = now;
+            if let Err(e) = self.db.compact_samples(now_ms()) {
+                self.error(e.to_string());
+            }
+        }
+    }
+
+    /// Writes every target's figures, a sample for each running one, and the schedule.
+    fn flush(&mut self, now: Instant) {
+        self.apply(Input::Checkpoint, now);
+        let mut workers: BTreeMap<String, i64> = BTreeMap::new();
+        for (_, _, target) in self.core.running() {
+            *workers.entry(target.to_string()).or_default() += 1;
+        }
+        let at = now_ms();
+        let rescan = self
+            .last_corpus_scan
+            .is_none_or(|t| now.duration_since(t) >= CORPUS_SCAN_EVERY);
+        if rescan {
+            self.last_corpus_scan = Some(now);
+        }
+        let layout = &self.spec.layout;
+        let live = &mut self.live;
+        let result = self.db.batch(|db| {
+            for (name, l) in live.iter_mut() {
+                let n = workers.get(name.as_str()).copied().unwrap_or(0);
+                if rescan {
+                    l.corpus = corpus::size(&layout.corpus_dir(name));
+                }
+                l.sample_rate(n, at);
+                let record = l.record(n, at);
+                db.put_target(&record)?;
+                db.put_target_rates(&l.rates(at))?;
+                if n > 0 {
+                    db.put_sample(&TargetLive::sample(&record, at))?;
+                }
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            self.error(e.to_string());
+        }
+        if rescan {
+            let counts: Vec<(String, u64)> = self
+                .live
+                .iter()
+                .map(|(n, l)| (n.clone(), l.corpus.0))
+                .collect();
+            for (target, files) in counts {
+                self.apply(Input::CorpusCounted { target, files }, now);
+            }
+        }
+    }
+
+    /// The resource guard's turn: alerts, and the disk pause (workers stopped, schedule
+    /// kept, recreatable files pruned once they are gone) until space returns.
+    fn guard_resources(&mut self, now: Instant) {
+        let pids: Vec<i32> = self.procs.values().map(|p| p.worker.pid.as_raw()).collect();
+        for r in self.resources.check(now, &pids, &self.db) {
+            (self.notify)(Notice::Resource { message: r.text() });
+        }
+        let paused = self.resources.paused();
+        if paused != self.paused {
+            self.paused = paused;
+            if let Some(t) = &self.triage {
+                t.pause(paused);
+            }
+            self.apply(Input::DiskPaused(paused), now);
+        }
+        if paused && pids.is_empty() && self.resources.wants_prune() {
+            let p = self.resources.prune(&self.db);
+            (self.notify)(Notice::Resource {
+                message: format!(
+                    "disk full: pruned {} files ({} KB: rotated worker logs, worker temp dirs) and {} old stats samples; corpora and findings untouched",
+                    p.files,
+                    p.bytes >> 10,
+                    p.samples
+                ),
+            });
+        }
+        self.resources.publish(&self.db);
+    }
+
+    fn finish(mut self, rx: &Receiver<Event>) -> Summary {
+        let reason = self.core.stopping().unwrap_or(StopReason::Signal);
+        let names: Vec<String> = self.spec.targets.keys().cloned().collect();
+        for name in &names {
+            self.sweep(name, false, None);
+        }
+        // Workers whose exit was never reported (a stuck process) are not waited for,
+        // but their time is accounted and their state shown as stopped.
+        let now = Instant::now();
+        self.apply(Input::Finish, now);
+        self.last_corpus_scan = None;
+        for (run, p) in std::mem::take(&mut self.procs) {
+            if let Some(live) = self.live.get_mut(&p.target) {
+                live.run_ended(run);
+            }
+        }
+        for live in self.live.values_mut() {
+            live.stop();
+        }
+        self.flush(now);
+        // A worker stopped mid-write leaves an entry whose name is not its content's hash;
+        // no worker writes now, so it is renamed to what it holds before the last sync.
+        for name in &names {
+            if let Err(e) = corpus::repair(&self.spec.layout.corpus_dir(name)) {
+                self.error(format!("cannot check the corpus of {name}: {e}"));
+            }
+        }
+        if let Some(triage) = self.triage.take() {
+            self.final_triage(triage, rx);
+        }
+        if let Some(hub) = self.hub.take() {
+            // The last findings reach the hub, within the stop's time limit.
+            hub.finish(HUB_FINAL_SYNC_WAIT);
+        }
+        if let Some(n) = self.notifier.take() {
+            n.finish(WEBHOOK_FINAL_WAIT);
+        }
+        self.resources.finish(&self.db, HUB_FINAL_SYNC_WAIT);
+        Summary {
+            reason,
+            new_findings: self.new_findings,
+            failed: self.core.failed().clone(),
+        }
+    }
+}
+
+impl Campaign<'_> {
+    /// Says an error, once while it repeats (then its count).
+    fn error(&mut self, message: String) {
+        for line in self.errors.admit(&message, Instant::now()) {
+            (self.notify)(Notice::Error { message: line });
+        }
+    }
+
+    /// Records an event in the database; a failure is said (once while it repeats).
+    fn log_event(&mut self, target: Option<&str>, kind: &str, message: &str) {
+        if let Err(e) = self.db.log_event(now_ms(), target, kind, message) {
+            self.error(format!("cannot record a {kind} event: {e}"));
+        }
+    }
+
+    /// Gives the periodic one-line summary and starts counting again.
+    fn progress(&mut self, now: Instant) {
+        self.progress_at = now;
+        let mut running = BTreeSet::new();
+        let mut workers = 0;
+        for (_, _, target) in self.core.running() {
+            running.insert(target.to_string());
+            workers += 1;
+        }
+        let mut new_features = 0;
+        for (name, live) in &self.live {
+            let now_features = live.features().unwrap_or(0);
+            let before = self
+                .progress_features
+                .insert(name.clone(), now_features)
+                .unwrap_or(now_features);
+            new_features += now_features.saturating_sub(before);
+        }
+        let execs_per_sec = running
+            .iter()
+            .filter_map(|t| self.live.get(t))
+            .map(TargetLive::rate_now)
+            .sum();
+        let p = Progress {
+            running: running.into_iter().collect(),
+            workers,
+            execs_per_sec,
+            new_features,
+            new_bugs: std::mem::take(&mut self.progress_bugs),
+            artifacts: std::mem::take(&mut self.progress_artifacts),
+            next: self.core.next_step(now),
+        };
+        (self.notify)(Notice::Progress(p));
+    }
+
+    /// The workers are gone: what they found is filed and new bugs reproduced, within
+    /// the deadline, before the campaign ends; a second Ctrl-C cuts it short. What is not
+    /// done is taken up by the next campaign or `crashes triage`.
+    fn final_triage(&mut self, triage: crate::triage::TriageThread, rx: &Receiver<Event>) {
+        let configured = self.spec.triage.as_ref().map(|t| t.final_deadline);
+        if let Some(deadline) = final_triage_deadline(
+            configured,
+            self.core.stop_signal(),
+            self.hurry || self.core.hurry(),
+        ) {
+            if !deadline.is_zero() {
+                (self.notify)(Notice::FinalTriage { deadline });
+            }
+            let until = Instant::now() + deadline;
+            triage.drain(until);
+            while !triage.is_finished() && Instant::now() < until + TRIAGE_DRAIN_SLACK {
+                match rx.recv_timeout(TICK) {
+                    Ok(Event::Signal(sig)) if sig != libc::SIGHUP => {
+                        self.hurry = true;
+                        (self.notify)(Notice::FinalTriageSkipped);
+                        break;
+                    }
+                    Ok(ev @ (Event::Triage(_) | Event::Webhook(_))) => self.handle(ev),
+                    Ok(_) | Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => break,
+                }
+            }
+        }
+        triage.finish(TRIAGE_FINAL_WAIT);
+        // News the pipeline sent while the loop was ending still reaches the user and
+        // the webhook (a bug is announced once: now or never).
+        while let Ok(ev) = rx.try_recv() {
+            if matches!(ev, Event::Triage(_) | Event::Webhook(_)) {
+                self.handle(ev);
+            }
+        }
+    }
+
+    /// A report the worker's output ended without an artifact for, or one the target
+    /// recovered from. The first is a finding lost (its worker was stopped while writing
+    /// it): said, logged and counted. The second is kept as a finding of its own kind.
+    fn report_without_artifact(&mut self, target: &str, msg: WorkerMsg) {
+        match msg {
+            WorkerMsg::LostReport { report } => {
+                let message = format!(
+                    "{target}: finding lost: a failure report with no input written after it (the worker ended while writing it): {}",
+                    fleet_engine::libfuzzer::headline(&report)
+                );
+                self.log_event(Some(target), "lost-finding", &message);
+                if let Some(live) = self.live.get_mut(target) {
+                    live.lost_findings += 1;
+                }
+                self.error(message);
+            }
+            WorkerMsg::Recoverable {
+                location,
+                message,
+                report,
+            } => {
+                let class = fleet_crash::classify_recoverable(&location, &message);
+                let kept = findings::intake_recoverable(
+                    &self.spec.layout,
+                    &self.db,
+                    target,
+                    &class.key,
+                    &report,
+                    now_ms(),
+                );
+                self.kept(target, None, kept);
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stop_triages_for_its_deadline_sigterm_files_only_and_a_second_ctrl_c_skips() {
+        let thirty = Some(Duration::from_secs(30));
+        assert_eq!(final_triage_deadline(thirty, None, false), thirty);
+        assert_eq!(
+            final_triage_deadline(thirty, Some(libc::SIGINT), false),
+            thirty
+        );
+        assert_eq!(
+            final_triage_deadline(thirty, Some(libc::SIGTERM), false),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            final_triage_deadline(thirty, Some(libc::SIGINT), true),
+            None
+        );
+        assert_eq!(
+            final_triage_deadline(None, None, false),
+            Some(Duration::ZERO)
+        );
+    }
+}
