@@ -8,7 +8,7 @@ use fleet_run::CampaignTarget;
 use fleet_run::schedule::TierSpec;
 
 pub use fleet_nodes::plan::{
-    BuildSet, everything, parse_workers, project_targets, seeds_of, triage_config, triage_targets,
+    BuildSet, everything, parse_workers, project_targets, triage_config, triage_targets,
 };
 
 use crate::cli::RunArgs;

@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::Stdio;
 
 use anyhow::{Context as _, Result, bail};
-use fleet_config::{NodePlan, Plan, SshDest, TierMode};
+use fleet_config::{NodePlan, Plan, SshDest};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -402,7 +402,9 @@ fn bundle(
     files.insert(
         "fleet.toml".into(),
         File {
-            bytes: node_config(plan, node, &names)?.into_bytes(),
+            bytes: fleet_nodes::node_config::NodeConfig::new(plan, node, &names)
+                .to_toml(plan)
+                .into_bytes(),
             mode: 0o644,
         },
     );
@@ -451,126 +453,6 @@ fn hub_env(plan: &Plan) -> (Vec<&'static str>, String) {
         }
     }
     (names, env)
-}
-
-/// A TOML string (a JSON string literal is a valid TOML basic string).
-fn q(s: &str) -> String {
-    serde_json::to_string(s).expect("a string serializes")
-}
-
-fn dur(d: std::time::Duration) -> String {
-    q(&humantime::format_duration(d).to_string().replace(' ', ""))
-}
-
-/// The node's config: its targets as prebuilt binaries under `~/.fuzzfleet`, its tiers,
-/// itself as a node, and the fleet-wide sections (hub, alerts, corpus, crashes). Paths
-/// are relative to the config file.
-fn node_config(plan: &Plan, node: &NodePlan, names: &[&str]) -> Result<String> {
-    let mut s = format!(
-        "# Written by `fuzzfleet deploy` from {} for node {}; deploy again to change it.\n\
-         state_dir = \"state\"\n",
-        plan.file.display(),
-        node.name
-    );
-    if let Some(w) = plan.workers {
-        writeln!(s, "workers = {w}")?;
-    }
-    writeln!(s, "tier_slice = {}", dur(plan.tier_slice))?;
-    writeln!(s, "progress_every = {}", dur(plan.progress_every))?;
-    for name in names {
-        let t = plan.target(name).expect("a configured target");
-        writeln!(s, "\n[[target]]\nname = {}", q(name))?;
-        writeln!(s, "binary = {}", q(&format!("targets/{name}")))?;
-        if crate::plan::seeds_of(t).is_some() {
-            writeln!(s, "seeds = {}", q(&format!("seeds/{name}")))?;
-        }
-        if t.dict.is_some() {
-            writeln!(s, "dict = {}", q(&format!("dicts/{name}.dict")))?;
-        }
-        writeln!(
-            s,
-            "rss_limit_mb = {}\ntimeout_s = {}",
-            t.rss_limit_mb, t.timeout_s
-        )?;
-        if let Some(m) = t.max_len {
-            writeln!(s, "max_len = {m}")?;
-        }
-        // What it was built with, so the agent sets the same sanitizer runtime options.
-        writeln!(s, "sanitizer = {}", q(t.sanitizer.as_str()))?;
-        if !t.args.is_empty() {
-            let args: Vec<String> = t.args.iter().map(|a| q(a)).collect();
-            writeln!(s, "args = [{}]", args.join(", "))?;
-        }
-    }
-    for t in plan.tiers.iter().filter(|t| node.tiers.contains(&t.name)) {
-        let targets: Vec<String> = t.targets.iter().map(|n| q(n.as_str())).collect();
-        writeln!(
-            s,
-            "\n[tier.{}]\ntargets = [{}]\nbudget = {}",
-            t.name,
-            targets.join(", "),
-            dur(t.budget)
-        )?;
-        if let TierMode::Parallel { slice } = t.mode {
-            writeln!(s, "mode = \"parallel\"\nslice = {}", dur(slice))?;
-        }
-        if let Some(w) = t.workers {
-            writeln!(s, "workers = {w}")?;
-        }
-    }
-    let tiers: Vec<String> = node.tiers.iter().map(|t| q(t.as_str())).collect();
-    writeln!(
-        s,
-        "\n[node.{}]\nssh = {}\ntiers = [{}]",
-        node.name,
-        q(&node
-            .ssh
-            .as_ref()
-            .map(ToString::to_string)
-            .unwrap_or_default()),
-        tiers.join(", ")
-    )?;
-    if let Some(hub) = &plan.hub {
-        writeln!(
-            s,
-            "\n[hub]\nurl = {}\nevery = {}",
-            q(&hub.url.to_string()),
-            dur(hub.every)
-        )?;
-    }
-    let a = &plan.alerts;
-    writeln!(
-        s,
-        "\n[alerts]\ncpu_percent = {}\nmem_percent = {}\ndisk_percent = {}\ndisk_critical_percent = {}\nsustain = {}\ndigest_after = {}",
-        a.cpu_percent,
-        a.mem_percent,
-        a.disk_percent,
-        a.disk_critical_percent,
-        dur(a.sustain),
-        a.digest_after
-    )?;
-    if let Some(w) = &a.webhook {
-        writeln!(s, "webhook = {}", q(w.as_str()))?;
-    }
-    writeln!(
-        s,
-        "\n[corpus]\nminimize_growth = {}\nminimize_min_files = {}",
-        plan.corpus.minimize_growth.unwrap_or(0),
-        plan.corpus.minimize_min_files
-    )?;
-    let c = &plan.crashes;
-    writeln!(
-        s,
-        "\n[crashes]\nkeep_inputs = {}\nrepro_runs = {}\nminimize_budget = {}\ntriage_deadline = {}\nrecoverable_severity = {}",
-        c.keep_inputs,
-        c.repro_runs,
-        dur(c.minimize_budget),
-        dur(c.triage_deadline),
-        q(&c.recoverable_severity)
-    )?;
-    // Nodes get fuzzing builds only; coverage is computed where the toolchain is.
-    writeln!(s, "\n[coverage]\nevery = \"0s\"")?;
-    Ok(s)
 }
 
 /// The systemd unit for this node: deploy/systemd/fuzzfleet-agent.service with the
@@ -668,51 +550,4 @@ fn ssh_output(node: &str, dest: &SshDest, remote: &str, stdin: Option<&[u8]>) ->
         out.status,
         said.trim()
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every key of the operator's config that a node needs arrives on the node: the
-    /// node's config, loaded back, has the operator's values, none of them defaults.
-    #[test]
-    fn a_node_gets_every_fleet_wide_key_of_the_operators_config() {
-        use std::os::unix::fs::PermissionsExt as _;
-        let executable = |path: &std::path::Path| {
-            std::fs::write(path, b"").unwrap();
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
-        };
-        let dir = fleet_testkit::state_temp_dir();
-        let bin = dir.path().join("harness");
-        executable(&bin);
-        let operator = format!(
-            "state_dir = \"s\"\nworkers = 3\ntier_slice = \"2h\"\nprogress_every = \"5m\"\n\
-             [[target]]\nname = \"a\"\nbinary = \"{}\"\n\
-             [tier.t]\ntargets = [\"a\"]\nbudget = \"3h\"\n\
-             [node.n]\nssh = \"fuzz@127.0.0.1\"\ntiers = [\"t\"]\n\
-             [alerts]\ncpu_percent = 71\nmem_percent = 72\ndisk_percent = 73\n\
-             disk_critical_percent = 96\nsustain = \"7m\"\ndigest_after = 9\n\
-             [corpus]\nminimize_growth = 3\nminimize_min_files = 500\n\
-             [crashes]\nkeep_inputs = 42\nrepro_runs = 5\nminimize_budget = \"90s\"\n\
-             triage_deadline = \"45s\"\nrecoverable_severity = \"medium\"\n",
-            bin.display()
-        );
-        let plan = fleet_config::parse(&dir.path().join("fleet.toml"), &operator).unwrap();
-        let node = plan.node("n").unwrap().clone();
-        let text = node_config(&plan, &node, &["a"]).unwrap();
-        let node_dir = dir.path().join("node");
-        std::fs::create_dir_all(node_dir.join("targets")).unwrap();
-        executable(&node_dir.join("targets/a"));
-        let got = fleet_config::parse(&node_dir.join("fleet.toml"), &text)
-            .unwrap_or_else(|e| panic!("{e}\n{text}"));
-        assert_eq!(got.workers, plan.workers);
-        assert_eq!(got.tier_slice, plan.tier_slice);
-        assert_eq!(got.progress_every, plan.progress_every);
-        assert_eq!(got.alerts, plan.alerts);
-        assert_eq!(got.corpus, plan.corpus);
-        assert_eq!(got.crashes, plan.crashes);
-        assert_eq!(got.tiers.len(), 1);
-        assert_eq!(got.tiers[0].budget, plan.tiers[0].budget);
-    }
 }
