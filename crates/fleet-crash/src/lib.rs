@@ -36,11 +36,12 @@ mod signature;
 mod symbolizer;
 
 pub use bucket::{Added, Bucket, Buckets, Crash, DEFAULT_KEEP_INPUTS, InputKey, Kept};
+pub use fleet_proc::{OwnChild, own_child, own_children};
 pub use frames::{is_runtime, meaningful_frames};
 pub use id::{BUCKET_ID_LEN, BucketId, InvalidBucketId};
 pub use kind::{Access, CrashKind, UnknownCrashKind};
 pub use minimize::{Minimization, MinimizeOptions, MinimizeOutcome, minimize_command};
-pub use process::{OwnChild, RunError, RunLimits, own_child, own_children};
+pub use process::{RunError, RunLimits};
 pub use recoverable::{
     DEFAULT_RECOVERABLE_SEVERITY, RECOVERABLE_KIND, RecoverableReport, classify_recoverable,
     recoverable_severity,
