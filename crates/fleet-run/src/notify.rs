@@ -1,7 +1,9 @@
 //! The webhook: a Slack-style `{"text": …}` POST per new or regressed bug (Slack,
 //! Mattermost and Discord's Slack endpoint accept it), a digest when more than
 //! `digest_after` arrive within a minute, retries with backoff. It runs on a thread of its
-//! own: sending never blocks fuzzing or triage.
+//! own: sending never blocks fuzzing or triage. Each POST goes through fuzzfleet's one
+//! HTTP client (`fleet_docs::client`) on the process's I/O runtime, the one the API
+//! server runs on too; this thread only waits for it.
 
 use std::collections::VecDeque;
 use std::sync::mpsc;
@@ -42,20 +44,7 @@ impl Notifier {
         let handle = std::thread::Builder::new()
             .name("webhook".into())
             .spawn(move || {
-                let client = match reqwest::blocking::Client::builder()
-                    .timeout(REQUEST_TIMEOUT)
-                    .build()
-                {
-                    Ok(c) => c,
-                    Err(e) => {
-                        on_delivery(Delivery::Failed {
-                            error: format!("cannot set up the webhook client: {e}"),
-                            dropped: 0,
-                        });
-                        return;
-                    }
-                };
-                let post = |text: &str| post_with_retries(&client, &url, text);
+                let post = |text: &str| post_with_retries(&url, text);
                 let mut sent_at: VecDeque<Instant> = VecDeque::new();
                 let mut held: Vec<String> = Vec::new();
                 let mut window_end: Option<Instant> = None;
@@ -149,22 +138,23 @@ fn digest(held: &[String]) -> String {
 }
 
 /// POSTs `{"text": text}`; retries failures and 5xx/429 answers with doubling waits.
-fn post_with_retries(
-    client: &reqwest::blocking::Client,
-    url: &str,
-    text: &str,
-) -> Result<(), String> {
+fn post_with_retries(url: &str, text: &str) -> Result<(), String> {
     let body = serde_json::json!({ "text": text });
     let mut backoff = FIRST_BACKOFF;
     let mut last = String::new();
     for attempt in 1..=ATTEMPTS {
-        match client.post(url).json(&body).send() {
-            Ok(r) if r.status().is_success() => return Ok(()),
-            Ok(r) if r.status().is_client_error() && r.status().as_u16() != 429 => {
-                return Err(format!("webhook {url} refused the message: {}", r.status()));
+        let sent = fleet_docs::runtime::block_on(fleet_docs::client::post_json(
+            url,
+            &body,
+            REQUEST_TIMEOUT,
+        ));
+        match sent {
+            Ok(status) if status.is_success() => return Ok(()),
+            Ok(status) if status.is_client_error() && status.as_u16() != 429 => {
+                return Err(format!("webhook {url} refused the message: {status}"));
             }
-            Ok(r) => last = format!("webhook {url} answered {}", r.status()),
-            Err(e) => last = format!("webhook {url}: {e}"),
+            Ok(status) => last = format!("webhook {url} answered {status}"),
+            Err(e) => last = format!("webhook {e}"),
         }
         if attempt < ATTEMPTS {
             std::thread::sleep(backoff);

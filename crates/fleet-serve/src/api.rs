@@ -78,11 +78,11 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-async fn status(State(app): State<Arc<App>>) -> Json<fleet_run::report::StatusDoc> {
+async fn status(State(app): State<Arc<App>>) -> Json<fleet_docs::report::StatusDoc> {
     Ok(axum::Json((*app.status().await?).clone()))
 }
 
-async fn crashes(State(app): State<Arc<App>>) -> Json<fleet_run::report::CrashesDoc> {
+async fn crashes(State(app): State<Arc<App>>) -> Json<fleet_docs::report::CrashesDoc> {
     Ok(axum::Json((*app.crashes().await?).clone()))
 }
 
@@ -309,7 +309,7 @@ async fn minimized(
 /// A file of the bucket as an attachment named `<kind>-<id><suffix>`.
 async fn download(
     app: &App,
-    bucket: &fleet_run::report::Bucket,
+    bucket: &fleet_docs::report::Bucket,
     path: &str,
     suffix: &str,
 ) -> Result<Response, ApiError> {
@@ -335,7 +335,7 @@ async fn download(
 }
 
 /// The bucket's report text, if it has one inside the state dir.
-pub async fn report_of(app: &App, bucket: &fleet_run::report::Bucket) -> Option<String> {
+pub async fn report_of(app: &App, bucket: &fleet_docs::report::Bucket) -> Option<String> {
     let path = inside_state(app, bucket.report_path.as_deref()?)?;
     tokio::task::spawn_blocking(move || read_report(&path))
         .await
@@ -363,7 +363,7 @@ fn target_name(raw: Result<Path<String>, PathRejection>) -> Result<String, ApiEr
 async fn find_bucket(
     app: &Arc<App>,
     raw: Result<Path<String>, PathRejection>,
-) -> Result<fleet_run::report::Bucket, ApiError> {
+) -> Result<fleet_docs::report::Bucket, ApiError> {
     let Path(id) = raw.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let valid = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_hexdigit());
     let none = || ApiError::NotFound("no such bucket".into());

@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use fleet_run::report::{self, CrashesDoc, StatusDoc};
-use fleet_run::system::{self, SystemStatus};
+use fleet_docs::report::{self, CrashesDoc, StatusDoc};
+use fleet_docs::system::{self, SystemStatus};
 use fleet_store::{Db, Layout, StoreError};
 use tokio::sync::Semaphore;
 

@@ -13,7 +13,7 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use fleet_run::report::Bucket;
+use fleet_docs::report::Bucket;
 use serde::Deserialize;
 
 use crate::app::App;
@@ -237,7 +237,7 @@ pub async fn bucket_page(
             Ok(db
                 .findings()?
                 .into_iter()
-                .filter(|f| fleet_run::report::finding_bucket_id(f) == bid)
+                .filter(|f| fleet_docs::report::finding_bucket_id(f) == bid)
                 .map(|f| (f.first_seen, f.count))
                 .collect::<Vec<_>>())
         })

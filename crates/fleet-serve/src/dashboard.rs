@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use fleet_run::report::{Bucket, StatusDoc, TargetStatus};
+use fleet_docs::report::{Bucket, StatusDoc, TargetStatus};
 use serde::Deserialize;
 
 use crate::app::App;

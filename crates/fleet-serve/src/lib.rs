@@ -1,5 +1,6 @@
 //! fuzzfleet's view of one node over HTTP: a versioned JSON API, Prometheus `/metrics`,
-//! a web dashboard (assets built in), bearer-token auth, and a blocking client of the API.
+//! a web dashboard (assets built in), bearer-token auth; the API's client is
+//! `fleet-docs`' (re-exported here as [`Client`]).
 //!
 //! The server only reads the state dir: it opens its own read connections to the
 //! database (WAL lets them run beside the campaign's writer) and never takes the run lock.
@@ -16,8 +17,7 @@ mod series;
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::thread;
+use std::sync::{Arc, mpsc};
 
 use axum::Router;
 use tokio::sync::oneshot;
@@ -53,7 +53,7 @@ pub struct ServeOptions {
 #[derive(Clone, Debug, Default)]
 pub struct Extras {
     /// The config's tiers, for `status`'s `schedule` of each target.
-    pub tiers: Vec<fleet_run::report::TierBudget>,
+    pub tiers: Vec<fleet_docs::report::TierBudget>,
     /// The start of a fuzzfleet command line for this state, e.g.
     /// `fuzzfleet --config /etc/fuzzfleet/fleet.toml --state /var/lib/fuzzfleet`.
     pub fuzzfleet: Option<String>,
@@ -182,12 +182,14 @@ pub async fn serve_with(
     Ok(result?)
 }
 
-/// A server running on its own thread and runtime (for the agent, benchmarks and tests).
+/// A server running as a task of the process's I/O runtime (for the agent, benchmarks
+/// and tests).
 #[derive(Debug)]
 pub struct ServerHandle {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
-    thread: Option<thread::JoinHandle<Result<(), ServeError>>>,
+    /// The task's result, sent when it ends.
+    done: Option<mpsc::Receiver<Result<(), ServeError>>>,
 }
 
 impl ServerHandle {
@@ -205,7 +207,7 @@ impl ServerHandle {
         format!("http://{addr}")
     }
 
-    /// Stops serving (in-flight requests finish) and waits for the thread.
+    /// Stops serving (in-flight requests finish) and waits for the server to end.
     pub fn stop(mut self) -> Result<(), ServeError> {
         self.shutdown()
     }
@@ -214,10 +216,10 @@ impl ServerHandle {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
-        match self.thread.take().map(|t| t.join()) {
+        match self.done.take().map(|d| d.recv()) {
             Some(Ok(result)) => result,
             Some(Err(_)) => Err(ServeError::Io(std::io::Error::other(
-                "server thread panicked",
+                "the server's task ended without a result (it panicked)",
             ))),
             None => Ok(()),
         }
@@ -230,45 +232,36 @@ impl Drop for ServerHandle {
     }
 }
 
-/// Starts a server for `state_dir` on `listen` on its own thread with a small runtime;
-/// listener errors (and a non-loopback address without a token) are returned here.
+/// Starts a server for `state_dir` on `listen` on the process's I/O runtime
+/// ([`fleet_docs::runtime`], shared with the HTTP client and the webhook); listener
+/// errors (and a non-loopback address without a token) are returned here.
 pub fn spawn(opts: ServeOptions) -> Result<ServerHandle, ServeError> {
     let listener = opts.bind()?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(8)
-        .thread_name("fleet-serve")
-        .enable_all()
-        .build()?;
-    let thread = thread::Builder::new()
-        .name("fleet-serve".into())
-        .spawn(move || {
-            runtime.block_on(serve(&opts, listener, async {
-                let _ = stopped.await;
-            }))
-        })?;
+    let (done_tx, done) = mpsc::channel();
+    fleet_docs::runtime::handle().spawn(async move {
+        let result = serve(&opts, listener, async {
+            let _ = stopped.await;
+        })
+        .await;
+        let _ = done_tx.send(result);
+    });
     Ok(ServerHandle {
         addr,
         stop: Some(stop),
-        thread: Some(thread),
+        done: Some(done),
     })
 }
 
-/// Serves on `listener` in a runtime of its own until SIGINT or SIGTERM (for `fuzzfleet serve`).
+/// Serves on `listener` on the process's I/O runtime until SIGINT or SIGTERM (for
+/// `fuzzfleet serve`).
 pub fn run_until_signal(
     opts: &ServeOptions,
     extras: Extras,
     listener: TcpListener,
 ) -> Result<(), ServeError> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .max_blocking_threads(8)
-        .thread_name("fleet-serve")
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    fleet_docs::runtime::block_on(async {
         use tokio::signal::unix::{SignalKind, signal};
         let mut int = signal(SignalKind::interrupt())?;
         let mut term = signal(SignalKind::terminate())?;

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use fleet_run::report::{StatusDoc, TargetStatus};
+use fleet_docs::report::{StatusDoc, TargetStatus};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -147,7 +147,7 @@ pub fn render(doc: &StatusDoc) -> String {
 
 /// The resource guard's families: the active alerts (one series each, gone when it
 /// recovers), the disk pause, the memory limit mechanism and each target's peak.
-fn resources(out: &mut String, r: &fleet_run::resources::ResourcesStatus) {
+fn resources(out: &mut String, r: &fleet_docs::resources::ResourcesStatus) {
     family(
         out,
         "fuzzfleet_alert",
@@ -244,8 +244,8 @@ mod tests {
 
     #[test]
     fn an_active_alert_is_one_series_and_a_recovered_one_is_gone() {
-        use fleet_run::resources::{Alert, ResourcesStatus};
-        let mut doc = fleet_run::report::StatusDoc {
+        use fleet_docs::resources::{Alert, ResourcesStatus};
+        let mut doc = fleet_docs::report::StatusDoc {
             version: 1,
             targets: vec![],
             system: Default::default(),

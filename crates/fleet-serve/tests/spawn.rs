@@ -244,3 +244,25 @@ fn the_fleet_page_and_api_show_every_node_reading_them_at_most_every_few_seconds
             .contains("href=\"/fleet\"")
     );
 }
+
+/// `--node https://…` is spoken over TLS: an https URL to this plain-HTTP server gets
+/// as far as a TLS handshake, which fails on the server's plain answer; it is not refused
+/// as a scheme the client cannot speak.
+#[test]
+fn the_client_speaks_tls_to_https_urls() {
+    let state = state_with_one_target();
+    let server = spawn(options(state.path(), "127.0.0.1:0", None)).unwrap();
+    let https = server.base_url().replacen("http://", "https://", 1);
+    let err = Client::new(&https, None).status().unwrap_err();
+    let text = err.to_string();
+    assert!(
+        matches!(err, fleet_serve::client::ClientError::Transport { .. }),
+        "{text}"
+    );
+    assert!(
+        text.starts_with(&format!("{https}/api/v1/status: ")),
+        "{text}"
+    );
+    assert!(text.contains("corrupt message"), "{text}");
+    server.stop().unwrap();
+}

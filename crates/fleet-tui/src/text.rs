@@ -1,6 +1,6 @@
 //! Plain-text formatting shared by the live view and the one-shot `status` table.
 
-use crate::wire::{StatusWire, TargetWire};
+use fleet_docs::report::{StatusDoc, TargetStatus};
 
 /// 1536 → "1.5K": binary units, one decimal.
 pub fn human_bytes(n: i64) -> String {
@@ -37,15 +37,15 @@ pub fn plural(n: impl Into<i64>, what: &str) -> String {
     }
 }
 
-pub use fleet_run::fmt::rate;
+pub use fleet_docs::fmt::rate;
 
 /// Seconds as the two largest units, spaced: "45s", "3h 20m", "2d".
 pub fn span(s: u64) -> String {
-    fleet_run::fmt::duration(std::time::Duration::from_secs(s))
+    fleet_docs::fmt::duration(std::time::Duration::from_secs(s))
 }
 
 /// A target's turn: `tier1 3h/48h` (used of its budget in the current cycle).
-pub fn turn(t: &TargetWire) -> String {
+pub fn turn(t: &TargetStatus) -> String {
     match &t.schedule {
         Some(s) => format!("{} {}/{}", s.tier, span(s.used_s), span(s.budget_s)),
         None => "-".into(),
@@ -54,21 +54,23 @@ pub fn turn(t: &TargetWire) -> String {
 
 /// The rate column: now while running; after a stop, the last rate and the run's
 /// average, labelled.
-pub fn rates(t: &TargetWire) -> (String, String) {
+pub fn rates(t: &TargetStatus) -> (String, String) {
     let now = if t.state == "running" {
-        rate(t.execs_per_sec.unwrap_or(0.0))
+        rate(t.execs_per_sec)
     } else {
         "-".into()
     };
-    let before = match (t.last_execs_per_sec, t.avg_execs_per_sec) {
-        (Some(l), Some(a)) if l > 0.0 || a > 0.0 => format!("{}/{}", rate(l), rate(a)),
-        _ => "-".into(),
+    let (l, a) = (t.last_execs_per_sec, t.avg_execs_per_sec);
+    let before = if l > 0.0 || a > 0.0 {
+        format!("{}/{}", rate(l), rate(a))
+    } else {
+        "-".into()
     };
     (now, before)
 }
 
 /// The one-shot `status` table of one node's status document.
-pub fn table(doc: &StatusWire) -> String {
+pub fn table(doc: &StatusDoc) -> String {
     let mut out = format!(
         "{:<22} {:<9} {:>3} {:>12} {:>7} {:>11} {:>7} {:>8} {:>15} {:>5} {:>6} {:>7} {:<16} {:>7}  {}\n",
         "TARGET",
@@ -93,20 +95,16 @@ pub fn table(doc: &StatusWire) -> String {
             "{:<22} {:<9} {:>3} {:>12} {:>7} {:>11} {:>7} {:>8} {:>15} {:>5} {:>6} {:>7} {:<16} {:>7}  {}\n",
             t.name,
             t.state_word(),
-            t.workers.unwrap_or(0),
-            t.execs.unwrap_or(0),
+            t.workers,
+            t.execs,
             now,
             before,
             t.coverage.map_or("-".into(), |c| c.to_string()),
             t.features.map_or("-".into(), |c| c.to_string()),
-            format!(
-                "{}/{}",
-                t.corpus_files.unwrap_or(0),
-                human_bytes(t.corpus_bytes.unwrap_or(0))
-            ),
+            format!("{}/{}", t.corpus_files, human_bytes(t.corpus_bytes)),
             t.bug_count(),
-            t.inputs.unwrap_or(0),
-            t.crashes.unwrap_or(0),
+            t.inputs,
+            t.crashes,
             turn(t),
             t.uptime
                 .map_or("-".into(), |u| format!("{:.1}%", u * 100.0)),
@@ -115,7 +113,8 @@ pub fn table(doc: &StatusWire) -> String {
         if let Some(m) = &t.message {
             out += &format!("  └ {m}\n");
         }
-        if let Some(n) = t.lost_findings.filter(|n| *n > 0) {
+        if t.lost_findings > 0 {
+            let n = t.lost_findings;
             out += &format!(
                 "  └ {} lost: a worker was cut off before writing its input (see its log)\n",
                 plural(n, "crash report")
@@ -123,34 +122,36 @@ pub fn table(doc: &StatusWire) -> String {
         }
     }
     out += &totals(doc);
-    if let Some(s) = &doc.system {
+    // A node that sent no `system` object reads as all zeros: no machine line then.
+    let s = &doc.system;
+    if s.mem_total_bytes > 0 {
         out += &format!(
             "system: cpu {:.0}%  memory {} of {}  disk {:.0}% used\n",
-            s.cpu_percent.unwrap_or(0.0),
-            human_bytes(s.mem_used_bytes.unwrap_or(0) as i64),
-            human_bytes(s.mem_total_bytes.unwrap_or(0) as i64),
-            s.disk_used_percent.unwrap_or(0.0)
+            s.cpu_percent,
+            human_bytes(s.mem_used_bytes as i64),
+            human_bytes(s.mem_total_bytes as i64),
+            s.disk_used_percent
         );
     }
     out
 }
 
 /// The totals line under the table.
-pub fn totals(doc: &StatusWire) -> String {
+pub fn totals(doc: &StatusDoc) -> String {
     let t = &doc.targets;
     let running = t.iter().filter(|t| t.state == "running").count();
     let never = t.iter().filter(|t| t.state_word() == "never run").count();
-    let workers: i64 = t.iter().map(|t| t.workers.unwrap_or(0)).sum();
-    let execs: i64 = t.iter().map(|t| t.execs.unwrap_or(0)).sum();
+    let workers: i64 = t.iter().map(|t| t.workers).sum();
+    let execs: i64 = t.iter().map(|t| t.execs).sum();
     let rate_now: f64 = t
         .iter()
         .filter(|t| t.state == "running")
-        .map(|t| t.execs_per_sec.unwrap_or(0.0))
+        .map(|t| t.execs_per_sec)
         .sum();
-    let bugs: i64 = t.iter().map(TargetWire::bug_count).sum();
-    let inputs: i64 = t.iter().map(|t| t.inputs.unwrap_or(0)).sum();
-    let hits: i64 = t.iter().map(|t| t.crashes.unwrap_or(0)).sum();
-    let pending: i64 = t.iter().map(|t| t.pending.unwrap_or(0)).sum();
+    let bugs: i64 = t.iter().map(TargetStatus::bug_count).sum();
+    let inputs: i64 = t.iter().map(|t| t.inputs).sum();
+    let hits: i64 = t.iter().map(|t| t.crashes).sum();
+    let pending: i64 = t.iter().map(|t| t.pending).sum();
     let mut line = format!(
         "\ntotal: {running} of {} running on {}, {} execs/s; {execs} execs; {}, {}, {}",
         plural(t.len() as i64, "target"),

@@ -293,7 +293,7 @@ pub fn fleet_doc(remotes: &mut [Remote], heartbeats: &BTreeMap<String, i64>) -> 
         .zip(&results)
         .map(|(r, result)| r.name.is_none() && result.is_ok())
         .collect();
-    let told = in_parallel(remotes, &ask, |r| r.client.node().ok().and_then(|n| n.name));
+    let told = in_parallel(remotes, &ask, |r| r.client.node().ok().map(|n| n.node));
     let nodes = remotes
         .iter()
         .zip(results)

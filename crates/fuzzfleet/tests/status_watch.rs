@@ -400,7 +400,7 @@ impl Api {
         let url = format!("http://{}", listener.local_addr().unwrap());
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
-        // The series ends here, on a whole second (RFC 3339 times carry seconds).
+        // The series ends here, on a whole second.
         let t0 = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap()
@@ -463,7 +463,8 @@ fn route(path: &str, status: &Value, t0: i64) -> (u16, Value) {
         ["", "api", "v1", "status"] => (200, status.clone()),
         ["", "api", "v1", "node"] => (
             200,
-            json!({"name": "fixture-node", "version": "0.1.0", "cores": 2, "extra": true}),
+            json!({"version": 1, "node": "fixture-node", "fuzzfleet_version": "0.1.0",
+                   "cores": 2, "state_dir": "/var/lib/fuzzfleet", "hub": null, "extra": true}),
         ),
         ["", "api", "v1", "targets", name, "series"] => {
             let Some(t) = status["targets"]
@@ -486,7 +487,7 @@ fn route(path: &str, status: &Value, t0: i64) -> (u16, Value) {
                 .filter(|&(_, at)| at >= since)
                 .map(|(i, at)| {
                     json!({
-                        "t": fleet_store::rfc3339(at),
+                        "t": at,
                         "execs": i * 1000, "execs_per_sec": 500 + i * 10,
                         "coverage": cov - 9 + i, "features": cov * 3,
                         "corpus_files": t["corpus_files"], "corpus_bytes": t["corpus_bytes"],

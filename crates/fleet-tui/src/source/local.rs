@@ -8,7 +8,6 @@ use fleet_store::{Db, Layout};
 
 use super::{HISTORY_WINDOW, HistoryBook, Source, now_ms};
 use crate::model::{NodeData, Point};
-use crate::wire::StatusWire;
 
 /// CPU use is measured over this window on the poller's thread.
 const CPU_WINDOW: Duration = Duration::from_millis(200);
@@ -44,13 +43,10 @@ impl LocalSource {
             self.db = Some(Db::open(&path).map_err(|e| e.to_string())?);
         }
         let db = self.db.as_ref().expect("opened above");
-        let system = fleet_run::system::sample(&self.state_dir, CPU_WINDOW);
-        let doc = fleet_run::report::status(db, &self.known, system).map_err(|e| e.to_string())?;
-        // Through the same wire shape a remote node sends, so both look alike.
-        let wire: StatusWire = serde_json::to_value(&doc)
-            .and_then(serde_json::from_value)
-            .map_err(|e| e.to_string())?;
-        let mut data = wire.to_node_data();
+        let system = fleet_docs::system::sample(&self.state_dir, CPU_WINDOW);
+        let doc = fleet_docs::report::status(db, &self.known, system).map_err(|e| e.to_string())?;
+        // The same document a remote node sends, so both look alike.
+        let mut data = crate::wire::node_data(&doc);
         let first = now_ms() - HISTORY_WINDOW.as_millis() as i64;
         for t in &data.targets {
             let since = self.book.last_t_ms(&t.name).map_or(first, |t| t + 1);

@@ -6,7 +6,6 @@ use std::time::Duration;
 use anyhow::Result;
 use fleet_config::Plan;
 use fleet_run::report;
-use fleet_tui::wire::StatusWire;
 use fleet_tui::{LocalSource, RemoteSource, Source};
 
 use super::Context;
@@ -39,8 +38,7 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<i32> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        let wire: StatusWire = serde_json::from_value(serde_json::to_value(&doc)?)?;
-        print!("{}", fleet_tui::text::table(&wire));
+        print!("{}", fleet_tui::text::table(&doc));
         print_resources(doc.resources.as_ref());
     }
     Ok(exit::OK)
@@ -149,8 +147,8 @@ fn remote_once(
             let error = n.error.as_deref().unwrap_or("no status document");
             match &n.status {
                 Some(status) => {
-                    let wire: StatusWire = serde_json::from_value(status.clone())?;
-                    print!("{}", fleet_tui::text::table(&wire));
+                    let doc: report::StatusDoc = serde_json::from_value(status.clone())?;
+                    print!("{}", fleet_tui::text::table(&doc));
                 }
                 None if single => eprintln!("node {} unreachable: {error}", n.node),
                 None => match n.unreachable_for_s {
