@@ -21,6 +21,7 @@ mod raw;
 mod types;
 mod validate;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -34,10 +35,13 @@ pub use harness::{
 };
 pub use names::{MAX_NAME_LEN, NameError, NodeName, TargetName, TierName};
 pub use plan::{
-    AlertsPlan, BuildStep, CorpusPlan, CoverageBuild, CoveragePlan, CrashesPlan, HarnessPlan,
-    HubPlan, NodePlan, Plan, ProjectPlan, TargetPlan, TargetSource, TierPlan, defaults,
+    AflBinaries, AlertsPlan, BuildStep, CorpusPlan, CoverageBuild, CoveragePlan, CrashesPlan,
+    HarnessPlan, HubPlan, NodePlan, Plan, ProjectPlan, TargetPlan, TargetSource, TierPlan,
+    defaults,
 };
-pub use types::{Engine, HttpUrl, HubUrl, Sanitizer, SshDest, TierMode};
+pub use types::{
+    AflppChoice, Engine, HttpUrl, HubUrl, Sanitizer, SshDest, TierMode, parse_engines,
+};
 
 use error::{Problem, reword_serde};
 use locate::Locator;
@@ -45,10 +49,20 @@ use raw::RawConfig;
 
 /// Reads and validates the config file at `path`.
 pub fn load(path: &Path) -> Result<Plan, ConfigError> {
+    load_with_afl(path).map(|(plan, _)| plan)
+}
+
+/// [`load`], and the AFL++ builds of prebuilt targets (`afl_binary`,
+/// `afl_cmplog_binary`) by target name; empty when `[defaults] engines` leaves AFL++
+/// out. (Kept beside the plan rather than in [`TargetPlan`] until every reader of a
+/// target plan handles them.)
+pub fn load_with_afl(
+    path: &Path,
+) -> Result<(Plan, BTreeMap<TargetName, AflBinaries>), ConfigError> {
     let bytes = std::fs::read(path)
         .map_err(|e| ConfigError::new(path, None, "", format!("cannot read config file: {e}")))?;
     match String::from_utf8(bytes) {
-        Ok(text) => parse(path, &text),
+        Ok(text) => parse_with_afl(path, &text),
         Err(e) => Err(not_utf8(path, e.as_bytes(), e.utf8_error())),
     }
 }
@@ -81,6 +95,14 @@ fn not_utf8(path: &Path, bytes: &[u8], e: std::str::Utf8Error) -> ConfigError {
 /// Validates `text` as the contents of the config file at `path`. Paths in it are
 /// resolved against `path`'s directory and checked on disk, as by [`load`].
 pub fn parse(path: &Path, text: &str) -> Result<Plan, ConfigError> {
+    parse_with_afl(path, text).map(|(plan, _)| plan)
+}
+
+/// [`parse`], and the AFL++ builds of prebuilt targets, as [`load_with_afl`].
+pub fn parse_with_afl(
+    path: &Path,
+    text: &str,
+) -> Result<(Plan, BTreeMap<TargetName, AflBinaries>), ConfigError> {
     let (root, syntax_errors) = DeTable::parse_recoverable(text);
     let locator = Locator::new(text, root.get_ref());
     let located = |problem: Problem| {
@@ -124,11 +146,11 @@ pub fn parse(path: &Path, text: &str) -> Result<Plan, ConfigError> {
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("/"));
     let mut ctx = validate::Ctx::new(&base_dir, &locator);
-    let plan = validate::plan(&mut ctx, file.clone(), raw);
+    let (plan, afl) = validate::plan(&mut ctx, file.clone(), raw);
     let mut errors: Vec<ConfigError> = ctx.problems.into_iter().map(located).collect();
     errors.extend(ctx.elsewhere);
     match ConfigError::gather(errors) {
-        None => Ok(plan),
+        None => Ok((plan, afl)),
         Some(errors) => Err(errors),
     }
 }

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::names::{NodeName, TargetName, TierName};
-use crate::types::{Engine, HttpUrl, HubUrl, Sanitizer, SshDest, TierMode};
+use crate::types::{AflppChoice, Engine, HttpUrl, HubUrl, Sanitizer, SshDest, TierMode};
 
 /// Built-in defaults, used when neither a target nor `[defaults]` sets a value.
 pub mod defaults {
@@ -148,6 +148,16 @@ pub struct ProjectPlan {
     pub sanitizer: Sanitizer,
     /// The project's targets, sorted.
     pub targets: Vec<TargetName>,
+    /// Whether its targets also get AFL++ builds and run under AFL++ (`engines`).
+    pub aflpp: AflppChoice,
+}
+
+/// A prebuilt target's AFL++ builds (`afl_binary`, `afl_cmplog_binary`), each
+/// absolute, existing and executable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AflBinaries {
+    pub binary: PathBuf,
+    pub cmplog: Option<PathBuf>,
 }
 
 /// One target with every option resolved.

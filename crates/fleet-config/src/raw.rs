@@ -117,6 +117,11 @@ pub(crate) struct RawDefaults {
     pub max_len: Option<S<i64>>,
     /// Extra libFuzzer flags, each `-name=value`, given to every target before its own.
     pub args: Option<List>,
+    /// Engines that fuzz cargo-fuzz projects' targets: `["libfuzzer"]` or
+    /// `["libfuzzer", "aflpp"]` (AFL++ with CmpLog beside libFuzzer). Default: AFL++
+    /// when it can be built here. `["libfuzzer"]` also keeps prebuilt targets' AFL++
+    /// binaries unused.
+    pub engines: Option<List>,
 }
 
 /// `[[project]]`: a cargo-fuzz project.
@@ -130,6 +135,8 @@ pub(crate) struct RawProject {
     pub toolchain: Option<S<String>>,
     /// Sanitizer for this project's targets; default `[defaults] sanitizer`.
     pub sanitizer: Option<S<String>>,
+    /// Engines for this project's targets; default `[defaults] engines`.
+    pub engines: Option<List>,
 }
 
 /// `[[harnesses]]`: every libFuzzer binary in a directory whose name matches a glob
@@ -190,6 +197,12 @@ pub(crate) struct RawTarget {
     /// The coverage variant's binary: what `coverage_build` produces, or, without it, an
     /// existing executable. Prebuilt targets only.
     pub coverage_binary: Option<S<String>>,
+    /// The target built for AFL++ (`afl-clang-fast`/`afl-clang-lto` with
+    /// `libAFLDriver.a`, the same harness). Prebuilt targets only. Must exist and be
+    /// executable.
+    pub afl_binary: Option<S<String>>,
+    /// Its CmpLog build (`AFL_LLVM_CMPLOG=1`), run by `afl-fuzz -c`. Needs `afl_binary`.
+    pub afl_cmplog_binary: Option<S<String>>,
 }
 
 /// `[tier.NAME]`: an ordered group of targets with a budget each.

@@ -20,6 +20,7 @@ pub enum Engine {
 /// Engines fuzzfleet knows of but cannot drive yet: named so the message can say
 /// "not supported yet" instead of "unknown".
 const PLANNED_ENGINES: &[&str] = &["aflpp", "honggfuzz"];
+// (`aflpp` runs beside libFuzzer through `engines`, never as a target's only engine.)
 
 impl Engine {
     pub fn as_str(self) -> &'static str {
@@ -40,12 +41,84 @@ impl FromStr for Engine {
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "libfuzzer" => Ok(Engine::LibFuzzer),
+            "aflpp" => Err(
+                "engine \"aflpp\" runs beside libfuzzer, not alone: list it in `engines = [\"libfuzzer\", \"aflpp\"]` (and give a prebuilt target `afl_binary`)"
+                    .into(),
+            ),
             _ if PLANNED_ENGINES.contains(&s) => Err(format!(
                 "engine \"{s}\" is not supported yet (supported: \"libfuzzer\")"
             )),
             _ => Err(format!("unknown engine \"{s}\" (expected \"libfuzzer\")")),
         }
     }
+}
+
+/// Whether a cargo-fuzz project's targets also run under AFL++ (with CmpLog), beside
+/// libFuzzer, which every target runs: triage reproduces every engine's findings with
+/// the libFuzzer build.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AflppChoice {
+    /// `engines` not set: AFL++ when it can be built here; otherwise the build says
+    /// why once and the targets run libFuzzer alone.
+    Auto,
+    /// `"aflpp"` listed: as `auto`, but `doctor` counts AFL++ missing as a problem.
+    On,
+    /// `engines = ["libfuzzer"]`: libFuzzer alone, no AFL++ build.
+    Off,
+}
+
+impl AflppChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AflppChoice::Auto => "auto",
+            AflppChoice::On => "on",
+            AflppChoice::Off => "off",
+        }
+    }
+
+    /// Whether AFL++ is to be built and run when it is available.
+    pub fn wanted(self) -> bool {
+        self != AflppChoice::Off
+    }
+}
+
+/// The engines of an `engines = [...]` list: `"libfuzzer"` (required) and optionally
+/// `"aflpp"`. `Err` says what is wrong with one name or with the whole list.
+pub fn parse_engines<'a>(names: impl IntoIterator<Item = &'a str>) -> Result<AflppChoice, String> {
+    let mut libfuzzer = false;
+    let mut aflpp = false;
+    for name in names {
+        let seen = match name {
+            "libfuzzer" => &mut libfuzzer,
+            "aflpp" => &mut aflpp,
+            _ if PLANNED_ENGINES.contains(&name) => {
+                return Err(format!(
+                    "engine \"{name}\" is not supported yet (supported: \"libfuzzer\", \"aflpp\")"
+                ));
+            }
+            _ => {
+                return Err(format!(
+                    "unknown engine \"{name}\" (expected \"libfuzzer\" or \"aflpp\")"
+                ));
+            }
+        };
+        if *seen {
+            return Err(format!("engine \"{name}\" is listed twice"));
+        }
+        *seen = true;
+    }
+    if !libfuzzer {
+        return Err(
+            "engines must include \"libfuzzer\": every engine's crashes are reproduced with the libFuzzer build (e.g. engines = [\"libfuzzer\", \"aflpp\"])"
+                .into(),
+        );
+    }
+    Ok(if aflpp {
+        AflppChoice::On
+    } else {
+        AflppChoice::Off
+    })
 }
 
 /// The sanitizer a Rust cargo-fuzz target is built with (as `cargo fuzz build -s`).
@@ -324,13 +397,51 @@ mod tests {
     #[test]
     fn engines() {
         assert_eq!("libfuzzer".parse(), Ok(Engine::LibFuzzer));
-        assert_eq!(
-            "aflpp".parse::<Engine>().unwrap_err(),
-            "engine \"aflpp\" is not supported yet (supported: \"libfuzzer\")"
+        assert!(
+            "aflpp"
+                .parse::<Engine>()
+                .unwrap_err()
+                .contains("runs beside libfuzzer, not alone")
+        );
+        assert!(
+            "honggfuzz"
+                .parse::<Engine>()
+                .unwrap_err()
+                .contains("not supported yet")
         );
         assert_eq!(
             "afl".parse::<Engine>().unwrap_err(),
             "unknown engine \"afl\" (expected \"libfuzzer\")"
+        );
+    }
+
+    #[test]
+    fn engine_lists() {
+        assert_eq!(parse_engines(["libfuzzer", "aflpp"]), Ok(AflppChoice::On));
+        assert_eq!(parse_engines(["aflpp", "libfuzzer"]), Ok(AflppChoice::On));
+        assert_eq!(parse_engines(["libfuzzer"]), Ok(AflppChoice::Off));
+        assert!(
+            parse_engines(["aflpp"])
+                .unwrap_err()
+                .contains("must include \"libfuzzer\"")
+        );
+        assert!(parse_engines([]).unwrap_err().contains("must include"));
+        assert_eq!(
+            parse_engines(["libfuzzer", "libfuzzer"]).unwrap_err(),
+            "engine \"libfuzzer\" is listed twice"
+        );
+        assert!(
+            parse_engines(["libfuzzer", "honggfuzz"])
+                .unwrap_err()
+                .contains("not supported yet")
+        );
+        assert!(
+            parse_engines(["libfuzzer", "afl"])
+                .unwrap_err()
+                .contains("unknown engine \"afl\"")
+        );
+        assert!(
+            AflppChoice::Auto.wanted() && AflppChoice::On.wanted() && !AflppChoice::Off.wanted()
         );
     }
 

@@ -66,14 +66,14 @@ invalid!(
     "unknown-key-defaults",
     4,
     "defaults.rss_limit",
-    "unknown key (expected one of `engine`, `rss_limit_mb`, `timeout_s`, `sanitizer`, `max_len`, `args`)"
+    "unknown key (expected one of `engine`, `rss_limit_mb`, `timeout_s`, `sanitizer`, `max_len`, `args`, `engines`)"
 );
 invalid!(
     unknown_key_in_target,
     "unknown-key-target",
     9,
     "target[1].dictionary",
-    "unknown key (expected one of `name`, `binary`, `engine`, `dict`, `seeds`, `rss_limit_mb`, `timeout_s`, `max_len`, `sanitizer`, `args`, `coverage_build`, `coverage_binary`)"
+    "unknown key (expected one of `name`, `binary`, `engine`, `dict`, `seeds`, `rss_limit_mb`, `timeout_s`, `max_len`, `sanitizer`, `args`, `coverage_build`, `coverage_binary`, `afl_binary`, `afl_cmplog_binary`)"
 );
 invalid!(
     unknown_key_in_tier,
@@ -227,7 +227,28 @@ invalid!(
     "unsupported-engine",
     5,
     "target[0].engine",
-    r#"engine "aflpp" is not supported yet (supported: "libfuzzer")"#
+    r#"engine "aflpp" runs beside libfuzzer, not alone: list it in `engines = ["libfuzzer", "aflpp"]` (and give a prebuilt target `afl_binary`)"#
+);
+invalid!(
+    engines_without_libfuzzer,
+    "engines-without-libfuzzer",
+    3,
+    "defaults.engines",
+    r#"engines must include "libfuzzer": every engine's crashes are reproduced with the libFuzzer build (e.g. engines = ["libfuzzer", "aflpp"])"#
+);
+invalid!(
+    afl_cmplog_without_afl_binary,
+    "afl-cmplog-without-afl-binary",
+    5,
+    "target[0].afl_cmplog_binary",
+    "`afl_cmplog_binary` needs `afl_binary` (the AFL++ build CmpLog runs beside)"
+);
+invalid!(
+    afl_binary_not_executable,
+    "afl-binary-not-executable",
+    5,
+    "target[0].afl_binary",
+    r#"afl_binary "{dir}/files/not-executable" is not executable (chmod +x it)"#
 );
 invalid!(
     unknown_sanitizer,

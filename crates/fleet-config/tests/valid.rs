@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fleet_config::{
-    AlertsPlan, CorpusPlan, CoverageBuild, CoveragePlan, CrashesPlan, Engine, HttpUrl, HubPlan,
-    HubUrl, NodePlan, Plan, ProjectPlan, Sanitizer, SshDest, TargetName, TargetPlan, TargetSource,
-    TierMode, TierName, TierPlan, load, parse,
+    AflBinaries, AflppChoice, AlertsPlan, CorpusPlan, CoverageBuild, CoveragePlan, CrashesPlan,
+    Engine, HttpUrl, HubPlan, HubUrl, NodePlan, Plan, ProjectPlan, Sanitizer, SshDest, TargetName,
+    TargetPlan, TargetSource, TierMode, TierName, TierPlan, load, load_with_afl, parse,
 };
 
 fn valid_dir() -> PathBuf {
@@ -123,6 +123,7 @@ fn full_config_sets_every_key() {
             toolchain: "nightly-2025-06-01".into(),
             sanitizer: Sanitizer::None,
             targets: vec![target("block"), target("merkle"), target("utxo")],
+            aflpp: AflppChoice::Off,
         }],
         harnesses: vec![],
         targets: vec![
@@ -241,6 +242,51 @@ fn full_config_sets_every_key() {
     assert_eq!(plan.tier_of("c_parser").unwrap().name, "background");
     assert_eq!(plan.node("frankfurt").unwrap().tiers.len(), 2);
     assert!(plan.target("nope").is_none());
+
+    // The prebuilt target's AFL++ builds, beside the plan.
+    let (again, afl) = load_with_afl(&dir.join("full.toml")).unwrap();
+    assert_eq!(again, plan);
+    assert_eq!(
+        afl.into_iter().collect::<Vec<_>>(),
+        [(
+            target("c_parser"),
+            AflBinaries {
+                binary: "/bin/true".into(),
+                cmplog: Some("/bin/false".into()),
+            }
+        )]
+    );
+}
+
+#[test]
+fn engines_default_to_aflpp_when_available_and_libfuzzer_only_drops_afl_binaries() {
+    let dir = valid_dir();
+    let project = |defaults: &str, project: &str| {
+        let text = format!(
+            "[defaults]\n{defaults}\n[[project]]\npath = \"project/fuzz\"\n{project}\n\
+             [[target]]\nname = \"c\"\nbinary = \"/bin/true\"\nafl_binary = \"/bin/true\"\n"
+        );
+        fleet_config::parse_with_afl(&dir.join("inline.toml"), &text)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (plan, afl) = project("", "");
+    assert_eq!(plan.projects[0].aflpp, AflppChoice::Auto);
+    assert_eq!(afl[&target("c")].cmplog, None);
+    let (plan, _) = project("engines = [\"libfuzzer\", \"aflpp\"]", "");
+    assert_eq!(plan.projects[0].aflpp, AflppChoice::On);
+    let (plan, afl) = project(
+        "engines = [\"libfuzzer\"]",
+        "engines = [\"aflpp\", \"libfuzzer\"]",
+    );
+    assert_eq!(
+        plan.projects[0].aflpp,
+        AflppChoice::On,
+        "the project's own list wins"
+    );
+    assert!(
+        afl.is_empty(),
+        "[defaults] engines = [\"libfuzzer\"] leaves AFL++ out"
+    );
 }
 
 /// A config written next to `dir` (parse() checks paths relative to the file's

@@ -9,13 +9,15 @@ mod targets;
 mod tiers;
 mod values;
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 use crate::error::Problem;
 use crate::locate::Locator;
-use crate::plan::{Plan, defaults};
+use crate::names::TargetName;
+use crate::plan::{AflBinaries, Plan, defaults};
 use crate::raw::RawConfig;
 
 /// What validation needs besides the raw file: where relative paths start, how to
@@ -57,7 +59,11 @@ impl<'a> Ctx<'a> {
 }
 
 /// Validates a parsed file. `file` is absolute; its directory is `ctx`'s base dir.
-pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
+pub(crate) fn plan(
+    ctx: &mut Ctx<'_>,
+    file: PathBuf,
+    raw: RawConfig,
+) -> (Plan, BTreeMap<TargetName, AflBinaries>) {
     let state_dir = match &raw.state_dir {
         Some(dir) if dir.get_ref().is_empty() => {
             ctx.error(dir.span(), "must not be empty");
@@ -131,7 +137,8 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
     let corpus = fleet::corpus(ctx, raw.corpus.as_ref());
     let crashes = fleet::crashes(ctx, raw.crashes.as_ref());
     let coverage = fleet::coverage(ctx, raw.coverage.as_ref());
-    Plan {
+    let afl = known.afl;
+    let plan = Plan {
         base_dir: ctx.base_dir.to_owned(),
         file,
         state_dir,
@@ -148,5 +155,6 @@ pub(crate) fn plan(ctx: &mut Ctx<'_>, file: PathBuf, raw: RawConfig) -> Plan {
         corpus,
         crashes,
         coverage,
-    }
+    };
+    (plan, afl)
 }

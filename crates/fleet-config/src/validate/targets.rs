@@ -11,9 +11,11 @@ use super::Ctx;
 use super::values::{self, Expect};
 use crate::discover;
 use crate::names::TargetName;
-use crate::plan::{CoverageBuild, HarnessPlan, ProjectPlan, TargetPlan, TargetSource, defaults};
+use crate::plan::{
+    AflBinaries, CoverageBuild, HarnessPlan, ProjectPlan, TargetPlan, TargetSource, defaults,
+};
 use crate::raw::{RawDefaults, RawHarnesses, RawProject, RawTarget};
-use crate::types::{Engine, Sanitizer};
+use crate::types::{AflppChoice, Engine, Sanitizer, parse_engines};
 
 /// `[defaults]` resolved.
 pub(super) struct Defaults {
@@ -23,6 +25,14 @@ pub(super) struct Defaults {
     pub sanitizer: Sanitizer,
     pub max_len: Option<usize>,
     pub args: Vec<String>,
+    pub aflpp: AflppChoice,
+}
+
+/// An `engines = [...]` list; `None` (recorded) when it is not a valid one.
+fn engines(ctx: &mut Ctx<'_>, list: &Spanned<Vec<Spanned<String>>>) -> Option<AflppChoice> {
+    parse_engines(list.get_ref().iter().map(|n| n.get_ref().as_str()))
+        .map_err(|message| ctx.error(list.span(), message))
+        .ok()
 }
 
 pub(super) fn defaults(ctx: &mut Ctx<'_>, raw: Option<&RawDefaults>) -> Defaults {
@@ -55,6 +65,11 @@ pub(super) fn defaults(ctx: &mut Ctx<'_>, raw: Option<&RawDefaults>) -> Defaults
             .as_ref()
             .map(|a| values::libfuzzer_args(ctx, a))
             .unwrap_or_default(),
+        aflpp: raw
+            .engines
+            .as_ref()
+            .and_then(|e| engines(ctx, e))
+            .unwrap_or(AflppChoice::Auto),
     }
 }
 
@@ -92,6 +107,8 @@ pub(super) struct Targets {
     pub rejected: BTreeSet<String>,
     /// A project failed to load, so its targets are unknown.
     pub incomplete: bool,
+    /// Prebuilt targets' AFL++ builds (unless `[defaults] engines` leaves AFL++ out).
+    pub afl: BTreeMap<TargetName, AflBinaries>,
 }
 
 impl Targets {
@@ -127,6 +144,11 @@ pub(super) fn projects_and_targets(
         targets: registry.entries.into_values().map(|e| e.plan).collect(),
         rejected: registry.rejected,
         incomplete: registry.incomplete,
+        afl: if defaults.aflpp.wanted() {
+            registry.afl
+        } else {
+            BTreeMap::new()
+        },
     }
 }
 
@@ -141,6 +163,8 @@ struct Registry {
     /// A project failed to load: its targets are unknown, so entries naming them are
     /// not reported again as unknown.
     incomplete: bool,
+    /// `afl_binary`/`afl_cmplog_binary` of prebuilt targets.
+    afl: BTreeMap<TargetName, AflBinaries>,
 }
 
 impl Registry {
@@ -308,6 +332,9 @@ impl Registry {
             (Some(_), Some(first)) => duplicate(ctx, &first.defined_at),
             (Some(binary), None) => match prebuilt(ctx, raw, binary, name.clone(), defaults) {
                 Some(plan) => {
+                    if let Some(afl) = afl_binaries(ctx, raw) {
+                        self.afl.insert(name.clone(), afl);
+                    }
                     let entry = Entry {
                         plan,
                         defined_at: raw.name.span(),
@@ -330,6 +357,9 @@ impl Registry {
                 }
                 (TargetSource::Binary(_), None) if entry.harness.is_some() => {
                     override_harness_target(ctx, raw, &mut entry.plan);
+                    if let Some(afl) = afl_binaries(ctx, raw) {
+                        self.afl.insert(name.clone(), afl);
+                    }
                     entry.overridden_at = Some(raw.name.span());
                 }
                 (TargetSource::Binary(_), None) => duplicate(ctx, &entry.defined_at),
@@ -388,6 +418,10 @@ fn project(
         Some(s) => values::parsed(ctx, s).unwrap_or(defaults.sanitizer),
         None => defaults.sanitizer,
     };
+    let aflpp = match &raw.engines {
+        Some(list) => engines(ctx, list).unwrap_or(defaults.aflpp),
+        None => defaults.aflpp,
+    };
     let path = ctx.resolve(raw.path.get_ref());
     let found = discover::fuzz_dir(&path)
         .and_then(|dir| Ok((discover::discover_targets(&dir)?, dir)))
@@ -400,6 +434,7 @@ fn project(
             toolchain,
             sanitizer,
             targets: Vec::new(),
+            aflpp,
         },
         found,
     ))
@@ -453,6 +488,30 @@ fn prebuilt(
     (ok && coverage_ok).then_some(plan)
 }
 
+/// A prebuilt target's `afl_binary` and `afl_cmplog_binary`, checked on disk; `None`
+/// when it has none or they are not usable (recorded).
+fn afl_binaries(ctx: &mut Ctx<'_>, raw: &RawTarget) -> Option<AflBinaries> {
+    let cmplog = raw
+        .afl_cmplog_binary
+        .as_ref()
+        .map(|c| values::existing_path(ctx, c, "afl_cmplog_binary", Expect::Executable));
+    let Some(binary) = &raw.afl_binary else {
+        if let Some(c) = &raw.afl_cmplog_binary {
+            ctx.error(
+                c.span(),
+                "`afl_cmplog_binary` needs `afl_binary` (the AFL++ build CmpLog runs beside)",
+            );
+        }
+        return None;
+    };
+    let binary = values::existing_path(ctx, binary, "afl_binary", Expect::Executable)?;
+    let cmplog = match cmplog {
+        None => None,
+        Some(c) => Some(c?),
+    };
+    Some(AflBinaries { binary, cmplog })
+}
+
 /// A `[[target]]` without `binary`, naming a project target: its options replace the
 /// defaults; engine and sanitizer belong to the project.
 fn override_project_target(ctx: &mut Ctx<'_>, raw: &RawTarget, plan: &mut TargetPlan) {
@@ -470,6 +529,18 @@ fn override_project_target(ctx: &mut Ctx<'_>, raw: &RawTarget, plan: &mut Target
             sanitizer.span(),
             format!(
                 "\"{}\" is built by its project: set `sanitizer` on its [[project]]",
+                plan.name
+            ),
+        );
+    }
+    for key in [&raw.afl_binary, &raw.afl_cmplog_binary]
+        .into_iter()
+        .flatten()
+    {
+        ctx.error(
+            key.span(),
+            format!(
+                "\"{}\" is built by its project, whose AFL++ builds fuzzfleet makes (`engines`): `afl_binary` and `afl_cmplog_binary` are for prebuilt targets",
                 plan.name
             ),
         );
