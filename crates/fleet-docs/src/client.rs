@@ -330,3 +330,32 @@ fn encode(segment: &str) -> String {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A node that is down is named with the URL asked and why, as the views print it
+    /// (`unreachable: http://…/api/v1/status: … Connection refused`).
+    #[test]
+    fn a_refused_connection_names_the_url_and_the_cause() {
+        // Nothing listens on port 1 of loopback.
+        let err = BlockingClient::new("http://127.0.0.1:1/", None)
+            .status()
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(matches!(err, ClientError::Transport { .. }), "{text}");
+        assert_eq!(err.status(), None);
+        assert!(
+            text.starts_with("http://127.0.0.1:1/api/v1/status: "),
+            "{text}"
+        );
+        assert!(text.contains("Connection refused"), "{text}");
+    }
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(encode("a-b_c.d~"), "a-b_c.d~");
+        assert_eq!(encode("a/b c"), "a%2Fb%20c");
+    }
+}
