@@ -5,9 +5,12 @@
 //! one input per process: the crashing input is counted and the rest still count.
 
 use std::fs;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use fleet_engine::libfuzzer::{CoverageReplayOptions, Limits, coverage_replay_command};
+use fleet_proc::Spawn;
 
 use crate::CoverError;
 use crate::error::io_err;
@@ -15,6 +18,13 @@ use crate::error::io_err;
 /// Inputs per process: few enough that a chunk holding a crash is cheap to redo,
 /// and the command line stays far below the kernel's limit.
 pub const CHUNK: usize = 200;
+
+/// Added to a run's deadline (each input's `-timeout` times the inputs): libFuzzer
+/// stops a slow input itself, so this deadline only catches a binary that ignores the
+/// alarm (blocked in a system call).
+const DEADLINE_SLACK: Duration = Duration::from_secs(60);
+/// Between SIGTERM and SIGKILL for a run past its deadline.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// How a replay went.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -113,22 +123,39 @@ fn run_once(
     fs::create_dir_all(staging).map_err(io_err("cannot create", staging))?;
     let out = log.try_clone().map_err(io_err("cannot write", r.log))?;
     let err = log.try_clone().map_err(io_err("cannot write", r.log))?;
-    let status = Command::new(r.binary)
-        .arg(format!("-timeout={}", r.timeout_s))
-        .arg(format!("-rss_limit_mb={}", r.rss_limit_mb))
-        .args(inputs)
-        .env("LLVM_PROFILE_FILE", staging.join("%m-%p.profraw"))
+    let cmd = coverage_replay_command(&CoverageReplayOptions {
+        binary: r.binary.to_path_buf(),
+        files: inputs.to_vec(),
+        limits: Limits {
+            rss_limit_mb: r.rss_limit_mb,
+            malloc_limit_mb: None,
+            timeout_s: r.timeout_s,
+        },
+        env: vec![(
+            "LLVM_PROFILE_FILE".into(),
+            staging.join("%m-%p.profraw").into_os_string(),
+        )],
+    });
+    let spawn_error = |source| CoverError::Spawn {
+        program: r.binary.display().to_string(),
+        source,
+    };
+    let mut command = Command::new(&cmd.program);
+    command
+        .args(&cmd.args)
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(out)
-        .stderr(err)
-        // Its own process group, as every child fuzzfleet starts.
-        .process_group(0)
-        .status()
-        .map_err(|source| CoverError::Spawn {
-            program: r.binary.display().to_string(),
-            source,
-        })?;
-    Ok(status.success())
+        .stderr(err);
+    // Its own process group, as every child fuzzfleet starts, killed whole at the
+    // deadline (a run cut short counts as failed: its profile is discarded).
+    let mut group = Spawn::new(command).spawn().map_err(spawn_error)?;
+    let deadline = Duration::from_secs(r.timeout_s.saturating_mul(inputs.len() as u64))
+        .saturating_add(DEADLINE_SLACK);
+    let ended = group
+        .wait_deadline(deadline, STOP_GRACE)
+        .map_err(spawn_error)?;
+    Ok(!ended.timed_out && ended.status.success())
 }
 
 /// Moves the profiles in `staging` into `raw_dir`, numbered from `first` so a

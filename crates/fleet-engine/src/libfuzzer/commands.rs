@@ -82,6 +82,36 @@ pub fn replay_command(opts: &ReplayOptions) -> EngineCommand {
     }
 }
 
+/// Running files once each for what they cover (a coverage build's replay): the
+/// coverage comes from the profile runtime, so libFuzzer only has to run every file
+/// (`-runs=1`; in this mode it writes no artifact, so none is asked for) within its
+/// limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CoverageReplayOptions {
+    pub binary: PathBuf,
+    pub files: Vec<PathBuf>,
+    pub limits: Limits,
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// The command running each of `opts.files` once.
+pub fn coverage_replay_command(opts: &CoverageReplayOptions) -> EngineCommand {
+    let mut args = Vec::new();
+    push_limits(
+        &mut args,
+        opts.limits.rss_limit_mb,
+        opts.limits.malloc_limit_mb,
+        opts.limits.timeout_s,
+    );
+    args.push(flag("runs", 1));
+    push_extra_and_paths(&mut args, &[], &opts.files);
+    EngineCommand {
+        program: opts.binary.clone(),
+        args,
+        env: opts.env.clone(),
+    }
+}
+
 /// Running one input to confirm a finding and capture its full report.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReproduceOptions {
@@ -241,6 +271,27 @@ mod tests {
                 "/c/crash-bb",
             ]
         );
+    }
+
+    #[test]
+    fn coverage_replay_runs_each_file_once_and_asks_for_no_artifact() {
+        let cmd = coverage_replay_command(&CoverageReplayOptions {
+            binary: "/cov/t".into(),
+            files: vec!["/st/corpus/t/aa".into(), "/st/corpus/t/bb".into()],
+            limits: limits(),
+            env: vec![("LLVM_PROFILE_FILE".into(), "/raw/%m-%p.profraw".into())],
+        });
+        assert_eq!(
+            cmd.args_lossy(),
+            [
+                "-rss_limit_mb=4096",
+                "-timeout=25",
+                "-runs=1",
+                "/st/corpus/t/aa",
+                "/st/corpus/t/bb",
+            ]
+        );
+        assert_eq!(cmd.env.len(), 1);
     }
 
     #[test]
