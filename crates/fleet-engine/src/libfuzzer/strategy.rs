@@ -145,6 +145,17 @@ impl Strategy {
         *self == Strategy::default()
     }
 
+    /// Whether the run needs the target's recommended dictionary on disk: the caller
+    /// leaves such arms out (the bandit's `available`) until that dictionary has entries.
+    pub fn needs_recommended_dict(&self) -> bool {
+        matches!(self.dict, Some(DictChoice::Recommended | DictChoice::Both))
+    }
+
+    /// Whether the run needs the user's dictionary (the target's `dict`).
+    pub fn needs_user_dict(&self) -> bool {
+        matches!(self.dict, Some(DictChoice::User | DictChoice::Both))
+    }
+
     /// The libFuzzer flags this strategy passes besides typed options (`-dict`,
     /// `-max_len`) and the corpus layout.
     pub fn flags(&self) -> Vec<ExtraFlag> {
@@ -582,6 +593,16 @@ mod tests {
         assert_eq!(s.max_len, Some(4096));
         assert_eq!(s.to_string(), "value_profile+dict:recommended+max_len:4096");
         assert_eq!(Strategy::default().to_string(), "plain");
+        assert!(s.needs_recommended_dict() && !s.needs_user_dict());
+        let both: Strategy = "dict:both".parse().unwrap();
+        assert!(both.needs_recommended_dict() && both.needs_user_dict());
+        assert_eq!(
+            Strategy::portfolio(false)
+                .iter()
+                .filter(|s| s.needs_user_dict())
+                .count(),
+            0
+        );
         assert!("plain".parse::<Strategy>().unwrap().is_plain());
     }
 
