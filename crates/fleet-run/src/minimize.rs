@@ -4,16 +4,17 @@
 //! through this verified swap.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader};
-use std::os::unix::process::CommandExt;
+use std::io;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
+use std::time::Duration;
 
 use fleet_engine::libfuzzer::{
     LogLine, MergeOptions, ReplayInputs, ReplayOptions, classify_artifact, merge_command,
     parse_line, replay_command,
 };
 use fleet_engine::{EngineCommand, FindingKind, libfuzzer::Limits};
+use fleet_proc::Spawn;
 use fleet_store::Layout;
 
 use crate::campaign::CampaignTarget;
@@ -213,54 +214,71 @@ pub fn features(
     })
 }
 
-/// Runs an engine command to completion, feeding its output lines to `on_line`;
-/// returns the last lines of output.
+/// How long one step of a minimization (a replay, the merge) may run. libFuzzer's
+/// `-timeout` bounds each input and a merge resumes past a crashing one, so this only
+/// catches what those cannot (a target blocked in a system call that ignores the
+/// alarm, a stuck symbolizer); the corpus is left as it was.
+pub const STEP_DEADLINE: Duration = Duration::from_secs(60 * 60);
+/// Between SIGTERM and SIGKILL when a step passes its deadline.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// The most output kept of a step (for its error), head and tail.
+const MAX_OUTPUT_BYTES: usize = 1 << 20;
+/// Lines of output an error shows.
+const TAIL_LINES: usize = 20;
+
+/// Runs an engine command to completion within [`STEP_DEADLINE`], at nice 19 (the
+/// fuzzers come first), in its own process group that dies with the thread that
+/// started it; feeds its output lines to `on_line` and returns the last lines.
 fn run(
     cmd: &EngineCommand,
     what: &str,
     on_line: &mut dyn FnMut(&str),
 ) -> Result<String, MinimizeError> {
+    run_within(cmd, what, STEP_DEADLINE, on_line)
+}
+
+fn run_within(
+    cmd: &EngineCommand,
+    what: &str,
+    deadline: Duration,
+    on_line: &mut dyn FnMut(&str),
+) -> Result<String, MinimizeError> {
     let mut command = Command::new(&cmd.program);
     command
         .args(&cmd.args)
-        .envs(cmd.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    // SAFETY: raw syscalls between fork and exec. Background work yields the CPU to
-    // the fuzzers (nice 19) and dies with the thread that started it.
-    unsafe {
-        command.pre_exec(|| {
-            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let mut child = command.spawn().map_err(|source| MinimizeError::Io {
-        what: format!("cannot start {}", cmd.program.display()),
-        source,
-    })?;
-    // Reaped here, not by the campaign's sweep of stray zombies.
-    let _owned = fleet_crash::own_child(child.id());
-    let mut tail: Vec<String> = Vec::new();
-    if let Some(stderr) = child.stderr.take() {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            on_line(&line);
-            if tail.len() == 20 {
-                tail.remove(0);
+        .envs(cmd.env.iter().map(|(k, v)| (k, v)));
+    let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    let done = fleet_proc::run(
+        Spawn::new(command).nice(Some(19)),
+        &fleet_proc::Limits {
+            deadline,
+            grace: STOP_GRACE,
+            max_output_bytes: MAX_OUTPUT_BYTES,
+        },
+        &mut |line| {
+            on_line(line);
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
             }
-            tail.push(line);
-        }
-    }
-    let status = child.wait().map_err(|source| MinimizeError::Io {
-        what: format!("waiting for {what}"),
-        source,
+            tail.push_back(line.to_string());
+        },
+    )
+    .map_err(|e| MinimizeError::Io {
+        what: format!("running {what}"),
+        source: io::Error::other(e),
     })?;
-    let tail = tail.join("\n");
-    if !status.success() {
+    let tail = Vec::from(tail).join("\n");
+    if done.deadline_exceeded {
         return Err(MinimizeError::Engine {
             what: what.to_string(),
-            status: status.to_string(),
+            status: format!("stopped at its deadline of {}s", deadline.as_secs()),
+            tail,
+        });
+    }
+    if !done.status.success() {
+        return Err(MinimizeError::Engine {
+            what: what.to_string(),
+            status: done.status.to_string(),
             tail,
         });
     }
@@ -338,6 +356,39 @@ mod tests {
         let artifact = format!("crash-{}", fleet_store::sha1_hex(b"boom"));
         fs::write(work.join("artifacts").join(&artifact), b"boom").unwrap();
         (work, artifact)
+    }
+
+    #[test]
+    fn a_step_past_its_deadline_is_stopped_with_its_whole_group() {
+        let mut cmd = EngineCommand::new("/bin/sh");
+        cmd.args = vec![
+            "-c".into(),
+            "sleep 100 & echo \"child $!\" >&2; echo MERGE-OUTER: 1 >&2; wait".into(),
+        ];
+        let mut lines = Vec::new();
+        let start = std::time::Instant::now();
+        let err = run_within(&cmd, "the merge", Duration::from_millis(300), &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(30));
+        let text = err.to_string();
+        assert!(text.contains("stopped at its deadline"), "{text}");
+        assert!(text.contains("MERGE-OUTER: 1"), "{text}");
+        assert_eq!(lines[1], "MERGE-OUTER: 1");
+        let child: u32 = lines[0].strip_prefix("child ").unwrap().parse().unwrap();
+        // SIGKILLed with its group: gone, or a zombie of an init that does not reap.
+        let gone = || {
+            fs::read_to_string(format!("/proc/{child}/stat")).map_or(true, |s| {
+                s.rsplit_once(')')
+                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
+            })
+        };
+        let until = std::time::Instant::now() + Duration::from_secs(10);
+        while !gone() && std::time::Instant::now() < until {
+            std::thread::yield_now();
+        }
+        assert!(gone(), "the merge's child {child} outlived it");
     }
 
     #[test]

@@ -2,14 +2,19 @@
 //! and every kept finding input of a target, run once against the current build.
 
 use std::fs;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use fleet_engine::libfuzzer::{Limits, ReplayInputs, ReplayOptions, classify_exit, replay_command};
+use fleet_proc::Spawn;
 use fleet_store::{Db, Layout, StoreError};
 
 use crate::campaign::CampaignTarget;
+
+/// How long a replay past its deadline has between SIGTERM and SIGKILL.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 /// What replaying one target found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -126,38 +131,28 @@ fn replay(
             .map(|(k, v)| (k.into(), v.into()))
             .collect(),
     });
-    let mut child = Command::new(&cmd.program)
+    let mut command = Command::new(&cmd.program);
+    command
         .args(&cmd.args)
         .envs(cmd.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|source| RegressError::Spawn {
-            program: cmd.program.clone(),
-            source,
-        })?;
-    // libFuzzer enforces -timeout per input; this only guards against a target that
-    // ignores it (blocked in a syscall), so it is generous.
-    let deadline = Instant::now() + Duration::from_secs(target.timeout_s * 4 + 60);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if Instant::now() > deadline => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Ok((false, "hung past libFuzzer's timeout; killed".into()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(source) => {
-                return Err(RegressError::Spawn {
-                    program: cmd.program.clone(),
-                    source,
-                });
-            }
-        }
+        .stderr(Stdio::null());
+    let spawn_error = |source| RegressError::Spawn {
+        program: cmd.program.clone(),
+        source,
     };
-    use std::os::unix::process::ExitStatusExt;
-    let how = classify_exit(status.code(), status.signal());
-    Ok((status.success(), how.to_string()))
+    let mut group = Spawn::new(command).spawn().map_err(spawn_error)?;
+    // libFuzzer enforces -timeout per input; this only guards against a target that
+    // ignores it (blocked in a syscall), so it is generous. Past it the whole group
+    // goes (SIGTERM, a grace, SIGKILL), whatever the target started.
+    let deadline = Duration::from_secs(target.timeout_s * 4 + 60);
+    let ended = group
+        .wait_deadline(deadline, STOP_GRACE)
+        .map_err(spawn_error)?;
+    if ended.timed_out {
+        return Ok((false, "hung past libFuzzer's timeout; killed".into()));
+    }
+    let how = classify_exit(ended.status.code(), ended.status.signal());
+    Ok((ended.status.success(), how.to_string()))
 }

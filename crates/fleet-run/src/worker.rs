@@ -6,7 +6,6 @@ use std::ffi::{CStr, CString, OsString};
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Sender};
@@ -16,6 +15,8 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::Pid;
+
+use fleet_proc::Spawn;
 
 use crate::events::{Event, RunId, WorkerExit, WorkerMsg};
 use crate::worker_output::{BoundedLog, read_output};
@@ -82,9 +83,7 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
         .env("TMPDIR", &spec.tmp_dir)
         .stdin(Stdio::null())
         .stdout(writer.try_clone()?)
-        .stderr(writer)
-        .process_group(0);
-    let parent = std::process::id() as libc::pid_t;
+        .stderr(writer);
     let private_tmp = if spec.hide_tmp {
         Some(PrivateTmp::prepare(&spec.tmp_dir, &spec.visible)?)
     } else {
@@ -97,18 +96,13 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
         ),
         None => None,
     };
-    // SAFETY: the closure runs between fork and exec and only makes raw syscalls on
+    // Its own group, and SIGKILL when fuzzfleet dies, even on `kill -9` (the signal
+    // follows the spawning thread, which is the dispatcher: it lives as long as the
+    // campaign); then the worker's own steps.
+    // SAFETY: the hook runs between fork and exec and only makes raw syscalls on
     // memory prepared before the fork; it allocates nothing.
-    unsafe {
-        cmd.pre_exec(move || {
-            // Die with fuzzfleet, even on `kill -9` (the signal follows the spawning
-            // thread, which is the dispatcher: it lives as long as the campaign).
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            if libc::getppid() != parent {
-                return Err(io::Error::other("fuzzfleet exited while starting a worker"));
-            }
+    let spawn = unsafe {
+        Spawn::new(cmd).pre_exec(move || {
             // Join the run's memory cgroup before exec, so every byte the worker ever
             // allocates (and every process it starts) is under its limit.
             if let Some(procs) = &cgroup_procs {
@@ -122,30 +116,21 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
                     return Err(io::Error::last_os_error());
                 }
             }
-            // A worker starts with no signal blocked and the stop signals at their
-            // defaults, whatever fuzzfleet inherited (a shell's `&` ignores SIGINT; a
-            // parent may block SIGTERM): otherwise it could not be stopped gracefully.
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
-                libc::signal(sig, libc::SIG_DFL);
-            }
             if let Some(p) = &private_tmp {
                 p.enter()?;
             }
             Ok(())
-        });
-    }
-    let child = cmd.spawn().map_err(|e| match spec.hide_tmp {
+        })
+    };
+    let group = spawn.spawn().map_err(|e| match spec.hide_tmp {
         // The mount namespace is the likely refusal; the caller tells which by
         // spawning again without it.
         true => io::Error::new(e.kind(), format!("{e} (with a private /tmp)")),
         false => e,
     })?;
-    // Close our copies of the pipe's write end, so the reader sees EOF when the group ends.
-    drop(cmd);
-    let pid = Pid::from_raw(child.id() as i32);
+    // The dispatcher signals, waits for and reaps the worker itself (below and in
+    // `Worker::reap`), always while its leader is unreaped.
+    let pid = Pid::from_raw(group.detach() as i32);
     let started = Instant::now();
 
     // A watch that cannot start leaves the worker to libFuzzer's limit (and its cgroup).
@@ -360,10 +345,12 @@ pub fn probe_private_tmp(dir: &Path, visible: &[PathBuf]) -> io::Result<()> {
         .args(visible.iter().filter(|p| p.exists()))
         .stdin(Stdio::null());
         // SAFETY: `enter` makes raw system calls on memory prepared before the fork.
-        unsafe {
-            cmd.pre_exec(move || tmp.enter());
+        let mut probe = unsafe { Spawn::new(cmd).pre_exec(move || tmp.enter()) }.spawn()?;
+        let ended = probe.wait_deadline(PROBE_DEADLINE, Duration::from_secs(1))?;
+        if ended.timed_out {
+            return Err(io::Error::other("the probe did not end in time"));
         }
-        match cmd.status()?.code() {
+        match ended.status.code() {
             Some(0) => Ok(()),
             Some(3) => Err(io::Error::other(
                 "/tmp inside the namespace is not the private dir",
@@ -377,6 +364,9 @@ pub fn probe_private_tmp(dir: &Path, visible: &[PathBuf]) -> io::Result<()> {
     let _ = fs::remove_dir_all(dir);
     result
 }
+
+/// How long the private `/tmp` probe (a shell running `test`) may take.
+const PROBE_DEADLINE: Duration = Duration::from_secs(30);
 
 /// Prefix of a temp dir set aside to be removed in the background.
 pub const DISCARDED_PREFIX: &str = ".discarded-";
@@ -570,7 +560,10 @@ mod tests {
         let prepared = PrivateTmp::prepare(&dir, &[]).unwrap();
         let mut cmd = Command::new("/bin/sh");
         cmd.args(["-c", r#"test -e "$1""#, "sh"]).arg(&state);
-        unsafe { cmd.pre_exec(move || prepared.enter()) };
-        assert!(!cmd.status().unwrap().success());
+        // SAFETY: `enter` makes raw system calls on memory prepared before the fork.
+        let mut probe = unsafe { Spawn::new(cmd).pre_exec(move || prepared.enter()) }
+            .spawn()
+            .unwrap();
+        assert!(!probe.wait().unwrap().success());
     }
 }
