@@ -170,13 +170,12 @@ pub(crate) fn print_summary(summary: &fleet_run::Summary) {
 /// its own process group, its output in `logs/coverage.log`. Stopped with the campaign
 /// (and by the kernel if fuzzfleet dies first).
 pub(crate) struct CoverageSchedule {
-    child: std::process::Child,
-    _owned: fleet_crash::OwnChild,
+    /// Its group; dropped, the whole group is killed.
+    group: fleet_proc::Group,
 }
 
 impl CoverageSchedule {
     pub(crate) fn start(plan: &fleet_config::Plan, spec: &CampaignSpec) -> Option<Self> {
-        use std::os::unix::process::CommandExt as _;
         let every = plan.coverage.every?;
         let targets: Vec<&str> = spec
             .targets
@@ -212,27 +211,17 @@ impl CoverageSchedule {
             .args(["--every", &every_text, "--first-after", &every_text])
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone().ok()?)
-            .stderr(log)
-            .process_group(0);
-        // SAFETY: the hook makes one async-signal-safe system call.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-        match cmd.spawn() {
-            Ok(child) => {
+            .stderr(log);
+        match fleet_proc::Spawn::new(cmd)
+            .death_signal(libc::SIGTERM)
+            .spawn()
+        {
+            Ok(group) => {
                 eprintln!(
                     "fuzzfleet: line coverage of {} recomputed every {every_text} at nice 19 (logs/coverage.log)",
                     plural(targets.len(), "target")
                 );
-                Some(CoverageSchedule {
-                    _owned: fleet_crash::own_child(child.id()),
-                    child,
-                })
+                Some(CoverageSchedule { group })
             }
             Err(e) => {
                 eprintln!("fuzzfleet: cannot start the coverage schedule: {e}");
@@ -244,19 +233,8 @@ impl CoverageSchedule {
 
 impl Drop for CoverageSchedule {
     fn drop(&mut self) {
-        let group = -(self.child.id() as i32);
-        // SAFETY: signals the process group this schedule started.
-        unsafe { libc::kill(group, libc::SIGTERM) };
-        let deadline = std::time::Instant::now() + Duration::from_secs(3);
-        while std::time::Instant::now() < deadline {
-            if matches!(self.child.try_wait(), Ok(Some(_))) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        // SAFETY: as above.
-        unsafe { libc::kill(group, libc::SIGKILL) };
-        let _ = self.child.wait();
+        // A round in progress gets the chance to write what it has.
+        let _ = self.group.stop(Duration::from_secs(3));
     }
 }
 
