@@ -76,7 +76,8 @@ pub enum Input {
     SpawnFailed { run: RunId, message: String },
     /// SIGINT, SIGTERM or SIGHUP.
     Signal(i32),
-    /// A target's corpus was counted.
+    /// A target's corpus was counted (the first count of a target is its baseline for
+    /// minimization, unless [`Saved::corpus_files`] gave one).
     CorpusCounted { target: String, files: u64 },
     /// A corpus minimization ended with this many files in the corpus.
     Minimized { target: String, files: u64 },
@@ -256,6 +257,8 @@ pub struct Core {
     minimized_at_files: BTreeMap<String, u64>,
     /// Since when each target has had workers without a break.
     assigned_since: BTreeMap<String, Instant>,
+    /// The latest time an input came with.
+    clock: Instant,
     out: Vec<Action>,
 }
 
@@ -325,12 +328,17 @@ impl Core {
             minimized_at_files: saved.corpus_files.clone(),
             corpus_files: saved.corpus_files,
             assigned_since: BTreeMap::new(),
+            clock: now,
             out: Vec::new(),
         }
     }
 
     /// Takes one input at time `now`; returns what to do, in order.
     pub fn handle(&mut self, input: Input, now: Instant) -> Vec<Action> {
+        // Time never runs backwards here: an exit reported with the instant it happened
+        // may come after inputs stamped later, and a credit must not be counted twice.
+        let now = now.max(self.clock);
+        self.clock = now;
         match input {
             Input::Start => {
                 if self.turns.is_some() {
@@ -359,6 +367,10 @@ impl Core {
             }
             Input::Signal(sig) => self.signal(sig, now),
             Input::CorpusCounted { target, files } => {
+                // The first count is the start's: growth is measured from it.
+                self.minimized_at_files
+                    .entry(target.clone())
+                    .or_insert(files);
                 self.corpus_files.insert(target, files);
             }
             Input::Minimized { target, files } => self.minimized(target, files, now),

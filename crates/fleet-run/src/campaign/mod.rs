@@ -251,6 +251,10 @@ pub enum CampaignError {
     },
 }
 
+/// The meta row where a campaign counts its errors (`{"count": N, "last": "..."}`) for
+/// `status`: each is said once while it repeats, and none is dropped unseen.
+pub const ERRORS_META: &str = "campaign_errors";
+
 /// How long a stopping campaign triages what it found: the configured deadline; zero
 /// (file, run nothing) when SIGTERM stopped it — a supervisor such as systemd that wants
 /// the process gone; `None` (skip it) after a second Ctrl-C.
@@ -323,6 +327,11 @@ struct Campaign<'n> {
     resources: resources::Guard,
     /// Errors said once, their repeats counted.
     errors: crate::repeats::Repeats,
+    /// Every error of this run (said or repeated), the last one, and the count `status`
+    /// last got.
+    error_count: u64,
+    last_error: Option<String>,
+    published_errors: u64,
 }
 
 impl<'n> Campaign<'n> {
@@ -418,6 +427,9 @@ impl<'n> Campaign<'n> {
             notifier: None,
             resources: guard,
             errors: crate::repeats::Repeats::default(),
+            error_count: 0,
+            last_error: None,
+            published_errors: 0,
         })
     }
 
@@ -461,7 +473,7 @@ impl<'n> Campaign<'n> {
             let files = corpus::size(&layout.corpus_dir(&name)).0;
             // The start's count is what a minimization's growth is measured from.
             self.apply(
-                Input::Minimized {
+                Input::CorpusCounted {
                     target: name,
                     files,
                 },
@@ -1062,6 +1074,7 @@ impl<'n> Campaign<'n> {
         if let Err(e) = result {
             self.error(e.to_string());
         }
+        self.publish_errors();
         if rescan {
             let counts: Vec<(String, u64)> = self
                 .live
@@ -1101,6 +1114,9 @@ impl<'n> Campaign<'n> {
             });
         }
         self.resources.publish(&self.db);
+        for message in self.resources.take_errors() {
+            self.error(message);
+        }
     }
 
     fn finish(mut self, rx: &Receiver<Event>) -> Summary {
@@ -1141,6 +1157,10 @@ impl<'n> Campaign<'n> {
             n.finish(WEBHOOK_FINAL_WAIT);
         }
         self.resources.finish(&self.db, HUB_FINAL_SYNC_WAIT);
+        for message in self.resources.take_errors() {
+            self.error(message);
+        }
+        self.publish_errors();
         Summary {
             reason,
             new_findings: self.new_findings,
@@ -1150,10 +1170,34 @@ impl<'n> Campaign<'n> {
 }
 
 impl Campaign<'_> {
-    /// Says an error, once while it repeats (then its count).
+    /// Says an error, once while it repeats (then its count), and counts it for
+    /// `status` (published with the next flush).
     fn error(&mut self, message: String) {
+        self.error_count += 1;
+        self.last_error = Some(message.clone());
         for line in self.errors.admit(&message, Instant::now()) {
             (self.notify)(Notice::Error { message: line });
+        }
+    }
+
+    /// Writes the errors counted so far where `status` reads them, when there are new ones.
+    fn publish_errors(&mut self) {
+        if self.error_count == self.published_errors {
+            return;
+        }
+        let doc = serde_json::json!({
+            "count": self.error_count,
+            "last": self.last_error,
+        });
+        match self.db.put_meta(ERRORS_META, &doc.to_string(), now_ms()) {
+            Ok(()) => self.published_errors = self.error_count,
+            // Said once while it repeats; the count is published with a later flush.
+            Err(e) => {
+                let line = format!("cannot save the error count: {e}");
+                for line in self.errors.admit(&line, Instant::now()) {
+                    (self.notify)(Notice::Error { message: line });
+                }
+            }
         }
     }
 

@@ -116,6 +116,8 @@ pub struct Guard {
     dumping: HashMap<RunId, (u64, u64)>,
     memory: BTreeMap<String, TargetMemory>,
     dirty: bool,
+    /// Database errors met since the campaign last took them (it says and counts them).
+    errors: Vec<String>,
 }
 
 impl std::fmt::Debug for Guard {
@@ -180,6 +182,7 @@ impl Guard {
             dumping: HashMap::new(),
             memory: BTreeMap::new(),
             dirty: true,
+            errors: Vec::new(),
         };
         (guard, notes)
     }
@@ -312,7 +315,9 @@ impl Guard {
             self.dirty = true;
         }
         for r in &out {
-            let _ = db.log_event(now_ms(), None, "alert", &r.text());
+            if let Err(e) = db.log_event(now_ms(), None, "alert", &r.text()) {
+                self.errors.push(format!("cannot record an alert: {e}"));
+            }
             if let Some(n) = &self.notifier {
                 n.alert(format!("fuzzfleet: {}", r.text()));
             }
@@ -453,15 +458,22 @@ impl Guard {
         }
     }
 
+    /// The database errors met since the last call, for the campaign to say and count.
+    pub fn take_errors(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.errors)
+    }
+
     /// Writes the state for `status` when it changed.
     pub fn publish(&mut self, db: &Db) {
         if !self.dirty {
             return;
         }
-        if let Ok(json) = serde_json::to_string(&self.status())
-            && db.put_meta(RESOURCES_META, &json, now_ms()).is_ok()
-        {
-            self.dirty = false;
+        let json = serde_json::to_string(&self.status()).expect("the resources status serializes");
+        match db.put_meta(RESOURCES_META, &json, now_ms()) {
+            Ok(()) => self.dirty = false,
+            Err(e) => self
+                .errors
+                .push(format!("cannot save the resources status: {e}")),
         }
     }
 
@@ -473,13 +485,16 @@ impl Guard {
         self.publish(db);
         // No worker runs now: whatever is still our child was orphaned by one.
         let killed = crate::process::kill_orphans();
-        if killed > 0 {
-            let _ = db.log_event(
+        if killed > 0
+            && let Err(e) = db.log_event(
                 now_ms(),
                 None,
                 "orphans",
                 &format!("killed {killed} processes the workers left behind"),
-            );
+            )
+        {
+            self.errors
+                .push(format!("cannot record the orphans killed: {e}"));
         }
         if let Some(g) = &self.group {
             g.remove();
