@@ -6,7 +6,6 @@ mod exit;
 mod nodes;
 mod pipes;
 mod plan;
-mod ssh;
 
 use clap::Parser;
 

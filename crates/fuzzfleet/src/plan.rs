@@ -18,6 +18,7 @@ pub fn from_lib(e: fleet_nodes::Error) -> anyhow::Error {
     match e {
         fleet_nodes::Error::Usage(m) => crate::exit::usage(m),
         fleet_nodes::Error::Build(e) => e.into(),
+        e @ (fleet_nodes::Error::Ssh(_) | fleet_nodes::Error::Io { .. }) => e.into(),
     }
 }
 

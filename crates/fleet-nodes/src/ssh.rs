@@ -191,3 +191,60 @@ impl Opening {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dest(s: &str) -> SshDest {
+        s.parse().unwrap()
+    }
+
+    /// Host-key checking stays on and no prompt can wait for a password, whatever the
+    /// destination.
+    #[test]
+    fn every_connection_checks_the_host_key_and_never_prompts() {
+        let cmd = command(&dest("fuzz@10.0.0.5:2222"));
+        let args: Vec<String> = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        let args = args.join(" ");
+        assert!(
+            args.ends_with(
+                "-o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 \
+                 -o ServerAliveInterval=15 -p 2222 fuzz@10.0.0.5"
+            ),
+            "{args}"
+        );
+        let args: Vec<String> = command(&dest("[::1]"))
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(args.last().map(String::as_str), Some("::1"));
+        assert!(!args.contains(&"-p".to_string()));
+    }
+
+    #[test]
+    fn ssh_failures_are_explained_with_the_fix() {
+        let d = dest("fuzz@sg.example:2222");
+        let key = explain("sg", &d, "Host key verification failed.\n");
+        assert!(
+            key.starts_with("node sg (fuzz@sg.example:2222): host key not known or changed"),
+            "{key}"
+        );
+        assert!(key.contains("ssh-keyscan -p 2222 sg.example"), "{key}");
+        let login = explain("sg", &d, "fuzz@sg.example: Permission denied (publickey).");
+        assert!(login.contains("ssh refused the login"), "{login}");
+        let other = explain(
+            "sg",
+            &d,
+            "ssh: connect to host sg.example port 2222: Connection refused\n",
+        );
+        assert_eq!(
+            other,
+            "node sg (fuzz@sg.example:2222): cannot connect over ssh: ssh: connect to host \
+             sg.example port 2222: Connection refused"
+        );
+    }
+}
