@@ -174,8 +174,7 @@ fn skipped_note(refused: &[fleet_hub::Refusal]) -> Option<String> {
 /// The campaign's sync thread: a round at once, then every `every`, and a last one when
 /// the campaign stops. Results arrive as [`Event::HubSynced`](crate::events::Event).
 pub struct SyncThread {
-    stop: Option<std::sync::mpsc::Sender<()>>,
-    handle: std::thread::JoinHandle<()>,
+    worker: crate::background::Background<()>,
 }
 
 impl std::fmt::Debug for SyncThread {
@@ -205,73 +204,66 @@ impl SyncThread {
         every: std::time::Duration,
         tx: std::sync::mpsc::Sender<crate::events::Event>,
     ) -> io::Result<Self> {
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let handle = std::thread::Builder::new()
-            .name("hub-sync".into())
-            .spawn(move || {
-                let send = |outcome: RoundOutcome| {
-                    let _ = tx.send(crate::events::Event::HubSynced(outcome));
-                };
-                let opened = Hub::open(&url, fleet_hub::HubOptions::default())
-                    .map_err(|e| e.to_string())
-                    .and_then(|hub| {
-                        Db::open(&layout.db_path())
-                            .map(|db| (hub, db))
-                            .map_err(|e| e.to_string())
+        use crate::background::{Background, Recv};
+        let worker = Background::spawn("hub-sync", move |inbox| {
+            let send = |outcome: RoundOutcome| {
+                let _ = tx.send(crate::events::Event::HubSynced(outcome));
+            };
+            let opened = Hub::open(&url, fleet_hub::HubOptions::default())
+                .map_err(|e| e.to_string())
+                .and_then(|hub| {
+                    Db::open(&layout.db_path())
+                        .map(|db| (hub, db))
+                        .map_err(|e| e.to_string())
+                });
+            let (hub, db) = match opened {
+                Ok(pair) => pair,
+                Err(error) => {
+                    return send(RoundOutcome {
+                        pushed: 0,
+                        pulled: 0,
+                        findings: Vec::new(),
+                        error: Some(error),
+                        skipped: Vec::new(),
                     });
-                let (hub, db) = match opened {
-                    Ok(pair) => pair,
-                    Err(error) => {
-                        return send(RoundOutcome {
-                            pushed: 0,
-                            pulled: 0,
-                            findings: Vec::new(),
-                            error: Some(error),
-                            skipped: Vec::new(),
-                        });
-                    }
+                }
+            };
+            loop {
+                let outcome = match sync_round(&hub, &layout, &db, &node, &targets) {
+                    Ok(round) => RoundOutcome {
+                        pushed: round.report.pushed(),
+                        pulled: round.report.pulled(),
+                        skipped: round.report.refused.iter().map(|r| r.to_string()).collect(),
+                        findings: round.findings,
+                        error: None,
+                    },
+                    Err(e) => RoundOutcome {
+                        pushed: 0,
+                        pulled: 0,
+                        findings: Vec::new(),
+                        error: Some(e.to_string()),
+                        skipped: Vec::new(),
+                    },
                 };
-                loop {
-                    let outcome = match sync_round(&hub, &layout, &db, &node, &targets) {
-                        Ok(round) => RoundOutcome {
-                            pushed: round.report.pushed(),
-                            pulled: round.report.pulled(),
-                            skipped: round.report.refused.iter().map(|r| r.to_string()).collect(),
-                            findings: round.findings,
-                            error: None,
-                        },
-                        Err(e) => RoundOutcome {
-                            pushed: 0,
-                            pulled: 0,
-                            findings: Vec::new(),
-                            error: Some(e.to_string()),
-                            skipped: Vec::new(),
-                        },
-                    };
-                    send(outcome);
-                    match stopped.recv_timeout(every) {
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
-                        // Stopping: one last round so what was found last reaches the hub.
-                        _ => {
-                            let _ = sync_round(&hub, &layout, &db, &node, &targets);
-                            return;
-                        }
+                send(outcome);
+                match inbox.recv_timeout(every) {
+                    Recv::Timeout | Recv::Msg(()) => continue,
+                    // Stopping: one last round so what was found last reaches the hub.
+                    Recv::Stop | Recv::Closed => {
+                        let _ = sync_round(&hub, &layout, &db, &node, &targets);
+                        return;
                     }
                 }
-            })?;
-        Ok(Self {
-            stop: Some(stop),
-            handle,
-        })
+            }
+        })?;
+        Ok(Self { worker })
     }
 
-    /// Asks for the last round and waits for it up to `wait`.
-    pub fn finish(mut self, wait: std::time::Duration) {
-        drop(self.stop.take());
-        let deadline = std::time::Instant::now() + wait;
-        while !self.handle.is_finished() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
+    /// Asks for the last round and waits for it up to `wait`; a round still running
+    /// then (or a thread that panicked) comes back as the error, and is left behind.
+    pub fn finish(self, wait: std::time::Duration) -> Option<crate::background::JoinError> {
+        self.worker.stop();
+        self.worker.join(wait).err()
     }
 }
 

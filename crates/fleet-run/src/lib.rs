@@ -1,6 +1,7 @@
 //! Supervision and scheduling: runs a campaign's workers as libFuzzer processes, keeps
 //! what they find, and records their stats.
 
+pub mod background;
 pub mod campaign;
 pub mod corpus;
 mod events;

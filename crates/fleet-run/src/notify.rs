@@ -6,8 +6,9 @@
 //! server runs on too; this thread only waits for it.
 
 use std::collections::VecDeque;
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+use crate::background::{Background, JoinError, Recv};
 
 /// The window the digest threshold counts in.
 const WINDOW: Duration = Duration::from_secs(60);
@@ -29,8 +30,7 @@ enum Msg {
 
 /// A running notifier.
 pub struct Notifier {
-    tx: Option<mpsc::Sender<Msg>>,
-    handle: Option<std::thread::JoinHandle<()>>,
+    worker: Background<Msg>,
 }
 
 impl Notifier {
@@ -40,78 +40,65 @@ impl Notifier {
         digest_after: usize,
         mut on_delivery: Box<dyn FnMut(Delivery) + Send>,
     ) -> std::io::Result<Notifier> {
-        let (tx, rx) = mpsc::channel::<Msg>();
-        let handle = std::thread::Builder::new()
-            .name("webhook".into())
-            .spawn(move || {
-                let post = |text: &str| post_with_retries(&url, text);
-                let mut sent_at: VecDeque<Instant> = VecDeque::new();
-                let mut held: Vec<String> = Vec::new();
-                let mut window_end: Option<Instant> = None;
-                let mut open = true;
-                while open || !held.is_empty() {
-                    let wait = window_end
-                        .map(|end| end.saturating_duration_since(Instant::now()))
-                        .unwrap_or(Duration::from_secs(3600));
-                    let msg = if open {
-                        match rx.recv_timeout(wait) {
-                            Ok(m) => Some(m),
-                            Err(mpsc::RecvTimeoutError::Timeout) => None,
-                            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                                open = false;
-                                None
-                            }
+        let worker = Background::spawn("webhook", move |inbox| {
+            let post = |text: &str| post_with_retries(&url, text);
+            let mut sent_at: VecDeque<Instant> = VecDeque::new();
+            let mut held: Vec<String> = Vec::new();
+            let mut window_end: Option<Instant> = None;
+            let mut open = true;
+            while open || !held.is_empty() {
+                let wait = window_end
+                    .map(|end| end.saturating_duration_since(Instant::now()))
+                    .unwrap_or(Duration::from_secs(3600));
+                let msg = if open {
+                    match inbox.recv_timeout(wait) {
+                        Recv::Msg(m) => Some(m),
+                        Recv::Timeout => None,
+                        Recv::Closed | Recv::Stop => {
+                            open = false;
+                            None
                         }
-                    } else {
-                        None
-                    };
-                    let now = Instant::now();
-                    while sent_at.front().is_some_and(|t| now - *t >= WINDOW) {
-                        sent_at.pop_front();
                     }
-                    if let Some(Msg::Alert(text)) = msg {
-                        if sent_at.len() < digest_after && held.is_empty() {
-                            sent_at.push_back(now);
-                            on_delivery(outcome(post(&text), 1));
-                        } else {
-                            held.push(text);
-                            window_end.get_or_insert(now + WINDOW);
-                        }
-                        continue;
-                    }
-                    // The window ran out (or we are stopping): one digest of what was held.
-                    if !held.is_empty() && (window_end.is_some_and(|e| now >= e) || !open) {
-                        let text = digest(&held);
-                        let n = held.len();
-                        held.clear();
-                        window_end = None;
-                        sent_at.push_back(now);
-                        on_delivery(outcome(post(&text), n));
-                    }
+                } else {
+                    None
+                };
+                let now = Instant::now();
+                while sent_at.front().is_some_and(|t| now - *t >= WINDOW) {
+                    sent_at.pop_front();
                 }
-            })?;
-        Ok(Notifier {
-            tx: Some(tx),
-            handle: Some(handle),
-        })
+                if let Some(Msg::Alert(text)) = msg {
+                    if sent_at.len() < digest_after && held.is_empty() {
+                        sent_at.push_back(now);
+                        on_delivery(outcome(post(&text), 1));
+                    } else {
+                        held.push(text);
+                        window_end.get_or_insert(now + WINDOW);
+                    }
+                    continue;
+                }
+                // The window ran out (or we are stopping): one digest of what was held.
+                if !held.is_empty() && (window_end.is_some_and(|e| now >= e) || !open) {
+                    let text = digest(&held);
+                    let n = held.len();
+                    held.clear();
+                    window_end = None;
+                    sent_at.push_back(now);
+                    on_delivery(outcome(post(&text), n));
+                }
+            }
+        })?;
+        Ok(Notifier { worker })
     }
 
     /// Queues one alert.
     pub fn alert(&self, text: String) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(Msg::Alert(text));
-        }
+        self.worker.send(Msg::Alert(text));
     }
 
-    /// Sends what is held (as a digest) and waits up to `wait` for the thread.
-    pub fn finish(mut self, wait: Duration) {
-        drop(self.tx.take());
-        let deadline = Instant::now() + wait;
-        if let Some(h) = self.handle.take() {
-            while !h.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
+    /// Sends what is held (as a digest) and waits up to `wait` for the thread; one
+    /// still sending then (or that panicked) comes back as the error.
+    pub fn finish(self, wait: Duration) -> Option<JoinError> {
+        self.worker.join(wait).err()
     }
 }
 

@@ -9,11 +9,12 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use fleet_store::Layout;
+
+use crate::background::{self, Background, Inbox, JoinError, Mailbox, Recv};
 
 use crate::triage::{Pipeline, TriageConfig, TriageError, TriageEvent, TriageTarget, Work};
 
@@ -130,10 +131,8 @@ fn said(events: &Events, r: Result<(), TriageError>) {
 
 /// The pipeline's two threads, fed by the campaign.
 pub struct TriageThread {
-    tx: Option<mpsc::Sender<FilerJob>>,
-    filer: Option<JoinHandle<()>>,
-    runner: Option<JoinHandle<()>>,
-    stop: Arc<AtomicBool>,
+    filer: Background<FilerJob>,
+    runner: Background<RunnerJob>,
 }
 
 impl TriageThread {
@@ -147,17 +146,16 @@ impl TriageThread {
         on_event: Box<dyn FnMut(TriageEvent) + Send>,
     ) -> std::io::Result<TriageThread> {
         let events: Events = Arc::new(Mutex::new(on_event));
-        let stop = Arc::new(AtomicBool::new(false));
         let minimizing = Arc::new(AtomicBool::new(false));
-        let (tx, rx) = mpsc::channel::<FilerJob>();
-        let (run_tx, run_rx) = mpsc::channel::<RunnerJob>();
+        let (to_filer, filer_inbox) = background::channel::<FilerJob>();
+        let (to_runner, runner_inbox) = background::channel::<RunnerJob>();
         let runner = {
             let (layout, targets, config) = (layout.clone(), targets.clone(), config.clone());
-            let (events, stop, back) = (events.clone(), stop.clone(), tx.clone());
+            let (events, back) = (events.clone(), to_filer.clone());
             let minimizing = minimizing.clone();
-            std::thread::Builder::new()
-                .name("triage-runs".into())
-                .spawn(move || match Pipeline::open(layout, targets, config) {
+            let channel = (to_runner.clone(), runner_inbox);
+            Background::start("triage-runs", channel, move |inbox| {
+                match Pipeline::open(layout, targets, config) {
                     Ok(p) => Runner {
                         pipeline: p,
                         events,
@@ -169,44 +167,41 @@ impl TriageThread {
                         reproduced: 0,
                         minimizing,
                     }
-                    .run(&run_rx, &stop),
+                    .run(&inbox),
                     Err(e) => say(
                         &events,
                         TriageEvent::Error {
                             message: format!("crash triage cannot run targets: {e}"),
                         },
                     ),
-                })?
+                }
+            })?
         };
-        let filer = {
-            let (events, stop) = (events.clone(), stop.clone());
-            std::thread::Builder::new().name("triage".into()).spawn(
-                move || match Pipeline::open(layout, targets, config) {
-                    Ok(p) => Filer {
-                        pipeline: p,
-                        events,
-                        runner: run_tx,
-                        paused: false,
-                        drain: None,
-                        filed: 0,
-                        minimizing,
+        let filer =
+            {
+                let events = events.clone();
+                Background::start("triage", (to_filer, filer_inbox), move |inbox| {
+                    match Pipeline::open(layout, targets, config) {
+                        Ok(p) => Filer {
+                            pipeline: p,
+                            events,
+                            runner: to_runner,
+                            paused: false,
+                            drain: None,
+                            filed: 0,
+                            minimizing,
+                        }
+                        .run(&inbox),
+                        Err(e) => say(
+                            &events,
+                            TriageEvent::Error {
+                                message: format!("crash triage is off: {e}"),
+                            },
+                        ),
                     }
-                    .run(&rx, &stop),
-                    Err(e) => say(
-                        &events,
-                        TriageEvent::Error {
-                            message: format!("crash triage is off: {e}"),
-                        },
-                    ),
-                },
-            )?
-        };
-        Ok(TriageThread {
-            tx: Some(tx),
-            filer: Some(filer),
-            runner: Some(runner),
-            stop,
-        })
+                })?
+            };
+        Ok(TriageThread { filer, runner })
     }
 
     /// Queues a new finding.
@@ -228,30 +223,26 @@ impl TriageThread {
 
     /// Whether the filer has ended (after a drain, once the runner has too).
     pub fn is_finished(&self) -> bool {
-        self.filer.as_ref().is_none_or(JoinHandle::is_finished)
+        self.filer.is_finished()
     }
 
     fn send(&self, job: FilerJob) {
-        if let Some(tx) = &self.tx {
-            let _ = tx.send(job);
-        }
+        self.filer.send(job);
     }
 
     /// Asks both threads to stop after their current step and waits up to `wait`. A
     /// reproduction or minimization still running is abandoned (its process group is
     /// stopped when this process exits); what it was doing stays pending for next time.
-    pub fn finish(mut self, wait: Duration) {
-        self.stop.store(true, Ordering::Relaxed);
-        drop(self.tx.take());
+    /// A thread still running at the deadline, or one that panicked, is returned.
+    pub fn finish(self, wait: Duration) -> Vec<JoinError> {
+        self.filer.stop();
+        self.runner.stop();
         let deadline = Instant::now() + wait;
-        for h in [self.filer.take(), self.runner.take()]
-            .into_iter()
-            .flatten()
-        {
-            while !h.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
+        let mut errors = Vec::new();
+        errors.extend(self.filer.join(wait).err());
+        let left = deadline.saturating_duration_since(Instant::now());
+        errors.extend(self.runner.join(left).err());
+        errors
     }
 }
 
@@ -259,7 +250,7 @@ impl TriageThread {
 struct Filer {
     pipeline: Pipeline,
     events: Events,
-    runner: mpsc::Sender<RunnerJob>,
+    runner: Mailbox<RunnerJob>,
     paused: bool,
     drain: Option<Instant>,
     /// Findings filed since the drain began.
@@ -269,16 +260,13 @@ struct Filer {
 }
 
 impl Filer {
-    fn run(mut self, rx: &mpsc::Receiver<FilerJob>, stop: &AtomicBool) {
+    fn run(mut self, inbox: &Inbox<FilerJob>) {
         self.resume();
         let mut last_check = Instant::now();
         loop {
-            if stop.load(Ordering::Relaxed) {
-                return;
-            }
-            let job = match rx.recv_timeout(IDLE_CHECK) {
-                Ok(job) => job,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
+            let job = match inbox.recv_timeout(IDLE_CHECK) {
+                Recv::Msg(job) => job,
+                Recv::Timeout => {
                     if self.drain.is_some_and(|d| Instant::now() > d + IDLE_CHECK) {
                         // The runner never answered the drain (it is gone): end anyway.
                         return self.drained(0, 0);
@@ -290,7 +278,7 @@ impl Filer {
                     }
                     continue;
                 }
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+                Recv::Stop | Recv::Closed => return,
             };
             match job {
                 // While the disk is full nothing is written: the finding is in the
@@ -308,7 +296,7 @@ impl Filer {
                 FilerJob::Pause(p) => {
                     let resumed = self.paused && !p;
                     self.paused = p;
-                    let _ = self.runner.send(RunnerJob::Pause(p));
+                    self.runner.send(RunnerJob::Pause(p));
                     if resumed {
                         self.resume();
                     }
@@ -328,7 +316,7 @@ impl Filer {
                             .map_or(0, |f| f.len());
                         return self.drained(0, left);
                     }
-                    let _ = self.runner.send(RunnerJob::Drain { deadline });
+                    self.runner.send(RunnerJob::Drain { deadline });
                 }
                 FilerJob::RunnerDrained { reproduced, left } => {
                     return self.drained(reproduced, left);
@@ -364,7 +352,7 @@ impl Filer {
         for e in news {
             match &e {
                 TriageEvent::NewBucket { id, .. } => {
-                    let _ = self.runner.send(RunnerJob::Minimize(id.clone()));
+                    self.runner.send(RunnerJob::Minimize(id.clone()));
                     self.filed += usize::from(self.drain.is_some());
                 }
                 TriageEvent::Filed { .. } => self.filed += usize::from(self.drain.is_some()),
@@ -377,7 +365,7 @@ impl Filer {
     fn queue(&mut self, work: Work) {
         match self.pipeline.db().finding(work.finding()) {
             Ok(Some(f)) => {
-                let _ = self.runner.send(RunnerJob::Work {
+                self.runner.send(RunnerJob::Work {
                     target: f.target,
                     work,
                 });
@@ -414,7 +402,7 @@ struct Runner {
     pipeline: Pipeline,
     events: Events,
     /// To the filer: a described finding to file, the end of a drain.
-    back: mpsc::Sender<FilerJob>,
+    back: Mailbox<FilerJob>,
     work: WorkQueue,
     to_minimize: VecDeque<String>,
     paused: bool,
@@ -425,8 +413,8 @@ struct Runner {
 }
 
 impl Runner {
-    fn run(mut self, rx: &mpsc::Receiver<RunnerJob>, stop: &AtomicBool) {
-        let stopped = || stop.load(Ordering::Relaxed);
+    fn run(mut self, inbox: &Inbox<RunnerJob>) {
+        let stopped = || inbox.stopping();
         for t in self.pipeline.target_names() {
             if stopped() {
                 return;
@@ -443,15 +431,15 @@ impl Runner {
                 return;
             }
             loop {
-                match rx.try_recv() {
-                    Ok(job) => self.job(job),
-                    Err(mpsc::TryRecvError::Empty) => break,
-                    Err(mpsc::TryRecvError::Disconnected) => return,
+                match inbox.try_recv() {
+                    Recv::Msg(job) => self.job(job),
+                    Recv::Timeout => break,
+                    Recv::Stop | Recv::Closed => return,
                 }
             }
             if let Some(deadline) = self.drain {
                 if Instant::now() >= deadline || !self.step() {
-                    let _ = self.back.send(FilerJob::RunnerDrained {
+                    self.back.send(FilerJob::RunnerDrained {
                         reproduced: self.reproduced,
                         left: self.work.len(),
                     });
@@ -461,10 +449,10 @@ impl Runner {
             }
             let busy = !self.paused && self.step();
             let wait = if busy { Duration::ZERO } else { IDLE_CHECK };
-            match rx.recv_timeout(wait) {
-                Ok(job) => self.job(job),
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            match inbox.recv_timeout(wait) {
+                Recv::Msg(job) => self.job(job),
+                Recv::Timeout => {}
+                Recv::Stop | Recv::Closed => return,
             }
             if !self.paused && last_check.elapsed() >= IDLE_CHECK {
                 last_check = Instant::now();
@@ -478,7 +466,7 @@ impl Runner {
             RunnerJob::Work { target, work } => {
                 if !self.work.push(&target, work) && matches!(work, Work::Describe(_)) {
                     // Its target's queue is full: filed now under its kind, run later.
-                    let _ = self.back.send(FilerJob::Described {
+                    self.back.send(FilerJob::Described {
                         id: work.finding(),
                         repro: None,
                     });
@@ -500,7 +488,7 @@ impl Runner {
             let r = match work {
                 Work::Reproduce(_) => self.pipeline.work(work, &mut |_| {}),
                 Work::Describe(id) => self.pipeline.run_for_report(id).map(|repro| {
-                    let _ = self.back.send(FilerJob::Described { id, repro });
+                    self.back.send(FilerJob::Described { id, repro });
                 }),
             };
             said(&self.events, r);
