@@ -369,14 +369,65 @@ pub fn ensure_aflpp(
     };
     let cache = aflpp_cache_dir(project_dir);
     let prefix = install_prefix(&cache, &version, major);
-    log(&format!(
-        "building AFL++ {version} for LLVM {major} ({}) from {} into {}",
-        llvm_config.display(),
-        src.display(),
-        prefix.display()
-    ));
-    build_aflpp(&src, &version, major, &llvm_config, &prefix)
+    // One build at a time per install: a second caller waits for the first's result
+    // rather than spending the same minutes of CPU beside it.
+    let lock = cache.join(format!(".afl++-{version}-llvm{major}.building"));
+    fs::create_dir_all(&cache).map_err(|source| AflppUnavailable::Io {
+        what: "cannot create",
+        path: cache.clone(),
+        source,
+    })?;
+    let deadline = std::time::Instant::now() + BUILD_WAIT;
+    loop {
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if let Some(install) = AflppInstall::open(&prefix) {
+                    return Ok(install);
+                }
+                let stale = fs::metadata(&lock)
+                    .and_then(|m| m.modified())
+                    .map(|t| t.elapsed().unwrap_or_default() > BUILD_WAIT)
+                    .unwrap_or(true);
+                if stale || std::time::Instant::now() > deadline {
+                    let _ = fs::remove_file(&lock);
+                    continue;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(500));
+            }
+            Err(source) => {
+                return Err(AflppUnavailable::Io {
+                    what: "cannot create",
+                    path: lock,
+                    source,
+                });
+            }
+        }
+    }
+    let result = match AflppInstall::open(&prefix) {
+        // Finished by another caller between the probe and the lock.
+        Some(install) => Ok(install),
+        None => {
+            log(&format!(
+                "building AFL++ {version} for LLVM {major} ({}) from {} into {}",
+                llvm_config.display(),
+                src.display(),
+                prefix.display()
+            ));
+            build_aflpp(&src, &version, major, &llvm_config, &prefix)
+        }
+    };
+    let _ = fs::remove_file(&lock);
+    result
 }
+
+/// How long a caller waits for another's AFL++ build (and when a build's lock is
+/// taken to be left over from a killed one).
+const BUILD_WAIT: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 
 /// Builds AFL++ from `src` with `llvm_config` and installs it at `prefix`.
 pub fn build_aflpp(
