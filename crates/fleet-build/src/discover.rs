@@ -116,7 +116,7 @@ mod tests {
     use super::*;
 
     fn project(manifest: Option<&str>, sources: &[&str]) -> tempfile::TempDir {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = fleet_testkit::temp_dir();
         if let Some(text) = manifest {
             fs::write(dir.path().join("Cargo.toml"), text).unwrap();
         }
@@ -176,7 +176,7 @@ name = "no_path"
 
     #[test]
     fn missing_fuzz_targets_dir_names_the_path() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = fleet_testkit::temp_dir();
         fs::write(dir.path().join("Cargo.toml"), "[package]\nname = \"p\"\n").unwrap();
         let msg = discover_targets(dir.path()).unwrap_err().to_string();
         assert!(msg.contains(&dir.path().display().to_string()), "{msg}");

@@ -9,6 +9,7 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::thread;
 
+use cargo_metadata::Message;
 use serde::Deserialize;
 
 use crate::command::{BuildCommand, build_command};
@@ -20,22 +21,9 @@ use crate::{BuildError, BuildEvent, BuildOptions, BuiltTarget, Sanitizer};
 /// few rendered errors with their context.
 pub const MESSAGE_TAIL_LINES: usize = 120;
 
-/// Cargo's right-aligned status verbs: progress, not compiler messages.
-const STATUS_VERBS: &[&str] = &[
-    "Compiling",
-    "Fresh",
-    "Finished",
-    "Downloading",
-    "Downloaded",
-    "Updating",
-    "Locking",
-    "Adding",
-    "Blocking",
-    "Checking",
-    "Building",
-    "Running",
-    "Dirty",
-];
+/// Cargo right-aligns the verb of its status lines (`   Compiling libc v0.2.170`) in
+/// this many columns; compiler messages start at the left edge.
+const STATUS_WIDTH: usize = 12;
 
 /// Builds the fuzz targets `opts.targets` (all when empty) of the cargo-fuzz
 /// project in `project_dir` as cargo-fuzz would, reporting progress as it
@@ -208,24 +196,6 @@ pub(crate) fn spawn_reader(
     })
 }
 
-/// One line of `--message-format=json`; only the fields progress needs.
-#[derive(Debug, Deserialize)]
-struct CargoMessage {
-    reason: String,
-    package_id: Option<String>,
-    target: Option<MessageTarget>,
-    executable: Option<PathBuf>,
-    #[serde(default)]
-    fresh: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct MessageTarget {
-    name: String,
-    #[serde(default)]
-    kind: Vec<String>,
-}
-
 /// What the build has said so far.
 struct Tracker {
     total: Option<usize>,
@@ -248,24 +218,25 @@ impl Tracker {
 
     fn stdout_line(&mut self, line: &str, progress: &mut dyn FnMut(BuildEvent)) {
         // Build scripts' own output can land here too; it is not ours to parse.
-        let Ok(msg) = serde_json::from_str::<CargoMessage>(line) else {
+        let Ok(msg) = serde_json::from_str::<Message>(line) else {
             return;
         };
-        let name = match msg.reason.as_str() {
-            "compiler-artifact" => {
-                let Some(target) = msg.target else { return };
-                if target.kind.iter().any(|k| k == "bin")
+        let (name, fresh) = match msg {
+            Message::CompilerArtifact(artifact) => {
+                let target = artifact.target;
+                if target.is_bin()
                     && self.wanted.contains(&target.name)
-                    && let Some(exe) = msg.executable
+                    && let Some(exe) = artifact.executable
                 {
-                    self.executables.push((target.name.clone(), exe));
+                    self.executables
+                        .push((target.name.clone(), exe.into_std_path_buf()));
                 }
-                target.name
+                (target.name, artifact.fresh)
             }
-            "build-script-executed" => {
-                let package = msg.package_id.as_deref().map_or("?", package_name);
-                format!("{package} (build script)")
-            }
+            Message::BuildScriptExecuted(script) => (
+                format!("{} (build script)", package_name(&script.package_id.repr)),
+                false,
+            ),
             _ => return,
         };
         self.done += 1;
@@ -275,7 +246,7 @@ impl Tracker {
         }
         progress(BuildEvent::Unit {
             name,
-            fresh: msg.fresh,
+            fresh,
             done: self.done,
             total: self.total,
         });
@@ -296,10 +267,17 @@ impl Tracker {
     }
 }
 
-/// Splits a cargo status line such as `   Compiling libc v0.2.170`.
+/// Splits a cargo status line such as `   Compiling libc v0.2.170`: a capitalized
+/// word right-aligned in [`STATUS_WIDTH`] columns (a longer one at the left edge), then
+/// what it is about. Whatever verbs cargo adds are taken; a compiler message (`error`,
+/// `warning`, `  --> src`, ` 3 | code`) never has that shape.
 fn status_line(line: &str) -> Option<(&str, &str)> {
-    let (verb, detail) = line.trim_start().split_once(' ')?;
-    STATUS_VERBS.contains(&verb).then(|| (verb, detail.trim()))
+    let indent = line.len() - line.trim_start_matches(' ').len();
+    let (verb, detail) = line[indent..].split_once(' ')?;
+    let aligned = indent + verb.len() == STATUS_WIDTH || (indent == 0 && verb.len() > STATUS_WIDTH);
+    let capitalized = verb.starts_with(|c: char| c.is_ascii_uppercase())
+        && verb.chars().all(|c| c.is_ascii_alphabetic());
+    (aligned && capitalized && !detail.trim().is_empty()).then(|| (verb, detail.trim()))
 }
 
 /// The package name in a cargo package id, old (`libc 0.2.1 (registry+…)`)
@@ -328,8 +306,30 @@ mod tests {
             status_line("    Blocking waiting for file lock on build directory"),
             Some(("Blocking", "waiting for file lock on build directory"))
         );
-        assert_eq!(status_line("error[E0425]: cannot find value `x`"), None);
-        assert_eq!(status_line("  --> fuzz_targets/a.rs:3:5"), None);
+        assert_eq!(
+            status_line("    Finished `release` profile [optimized] target(s) in 1.20s"),
+            Some((
+                "Finished",
+                "`release` profile [optimized] target(s) in 1.20s"
+            ))
+        );
+        // A verb cargo adds later is progress too, by its shape.
+        assert_eq!(
+            status_line("   Packaging fuzz v0.0.0"),
+            Some(("Packaging", "fuzz v0.0.0"))
+        );
+        for message in [
+            "error[E0425]: cannot find value `x`",
+            "warning: unused variable: `y`",
+            "  --> fuzz_targets/a.rs:3:5",
+            "3   |     Compiling(x)",
+            "Some errors have detailed explanations: E0425, E0433.",
+            "For more information about an error, try `rustc --explain E0425`.",
+            "      Foo",
+            "        Foo bar",
+        ] {
+            assert_eq!(status_line(message), None, "{message}");
+        }
     }
 
     #[test]
@@ -337,16 +337,21 @@ mod tests {
         let mut tracker = Tracker::new(Some(2), &["clean".to_owned()]);
         let mut events = Vec::new();
         let mut progress = |e| events.push(e);
+        // Messages as cargo 1.9x prints them.
         tracker.stdout_line(
-            r#"{"reason":"compiler-artifact","package_id":"registry+https://github.com/rust-lang/crates.io-index#libc@0.2.170","target":{"name":"libc","kind":["lib"]},"executable":null,"fresh":true}"#,
+            r#"{"reason":"compiler-artifact","package_id":"registry+https://github.com/rust-lang/crates.io-index#libc@0.2.170","manifest_path":"/r/libc-0.2.170/Cargo.toml","target":{"kind":["lib"],"crate_types":["lib"],"name":"libc","src_path":"/r/libc-0.2.170/src/lib.rs","edition":"2021","doc":true,"doctest":true,"test":true},"profile":{"opt_level":"3","debuginfo":0,"debug_assertions":false,"overflow_checks":false,"test":false},"features":["default","std"],"filenames":["/p/target/t/release/deps/liblibc-b437f8992049e083.rlib"],"executable":null,"fresh":true}"#,
             &mut progress,
         );
         tracker.stdout_line(
-            r#"{"reason":"build-script-executed","package_id":"registry+https://github.com/rust-lang/crates.io-index#libfuzzer-sys@0.4.13"}"#,
+            r#"{"reason":"build-script-executed","package_id":"registry+https://github.com/rust-lang/crates.io-index#libfuzzer-sys@0.4.13","linked_libs":["static=fuzzer"],"linked_paths":["native=/p/target/release/build/libfuzzer-sys-1/out"],"cfgs":[],"env":[],"out_dir":"/p/target/release/build/libfuzzer-sys-1/out"}"#,
             &mut progress,
         );
         tracker.stdout_line(
-            r#"{"reason":"compiler-artifact","target":{"name":"clean","kind":["bin"]},"executable":"/p/target/t/release/clean","fresh":false}"#,
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///p/fuzz#fixture-fuzz@0.0.0","manifest_path":"/p/fuzz/Cargo.toml","target":{"kind":["bin"],"crate_types":["bin"],"name":"clean","src_path":"/p/fuzz/fuzz_targets/clean.rs","edition":"2021","doc":true,"doctest":false,"test":true},"profile":{"opt_level":"3","debuginfo":2,"debug_assertions":true,"overflow_checks":true,"test":false},"features":[],"filenames":["/p/target/t/release/clean"],"executable":"/p/target/t/release/clean","fresh":false}"#,
+            &mut progress,
+        );
+        tracker.stdout_line(
+            r#"{"reason":"compiler-artifact","package_id":"path+file:///p/fuzz#fixture-fuzz@0.0.0","manifest_path":"/p/fuzz/Cargo.toml","target":{"kind":["bin"],"crate_types":["bin"],"name":"not_wanted","src_path":"/p/fuzz/fuzz_targets/not_wanted.rs","edition":"2021","doc":true,"doctest":false,"test":true},"profile":{"opt_level":"3","debuginfo":2,"debug_assertions":true,"overflow_checks":true,"test":false},"features":[],"filenames":["/p/target/t/release/not_wanted"],"executable":"/p/target/t/release/not_wanted","fresh":true}"#,
             &mut progress,
         );
         tracker.stdout_line(
@@ -376,6 +381,12 @@ mod tests {
                     fresh: false,
                     done: 3,
                     total: Some(3)
+                },
+                BuildEvent::Unit {
+                    name: "not_wanted".into(),
+                    fresh: true,
+                    done: 4,
+                    total: Some(4)
                 },
                 BuildEvent::Status {
                     verb: "Compiling".into(),

@@ -133,7 +133,7 @@ mod tests {
 
     #[test]
     fn unpacks_by_content_once_and_again_when_the_archive_changes() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = fleet_testkit::temp_dir();
         let zip = dir.path().join("fuzz_x_seed_corpus.zip");
         archive(
             &zip,
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn a_file_that_is_not_a_zip_is_an_error_naming_it() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = fleet_testkit::temp_dir();
         let zip = dir.path().join("bad_seed_corpus.zip");
         fs::write(&zip, b"not a zip").unwrap();
         let err = unpack_seed_archive(&zip).unwrap_err();

@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn sha1_of_a_file() {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = fleet_testkit::temp_dir();
         let f = dir.path().join("f");
         std::fs::write(&f, b"").unwrap();
         assert_eq!(

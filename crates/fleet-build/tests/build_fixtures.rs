@@ -77,7 +77,7 @@ fn builds_the_fixture_project_like_cargo_fuzz() {
 
 #[test]
 fn a_compile_error_carries_the_compiler_message() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = fleet_testkit::temp_dir();
     let project = dir.path();
     fs::create_dir(project.join("fuzz_targets")).unwrap();
     fs::write(
