@@ -18,6 +18,8 @@ struct RunFigures {
     rss_mb: Option<u64>,
     /// When `execs` was printed.
     status_at_ms: Option<i64>,
+    /// The features this run's process counted last.
+    features: Option<u64>,
 }
 
 impl RunFigures {
@@ -193,6 +195,7 @@ impl TargetLive {
         let figures = self.runs.entry(run).or_default();
         figures.execs = figures.execs.max(status.execs);
         figures.exec_per_sec = status.exec_per_sec as f64;
+        figures.features = figures.features.max(status.ft);
         figures.status_at_ms = Some(at_ms);
         if status.rss_mb.is_some() {
             figures.rss_mb = status.rss_mb;
@@ -207,6 +210,12 @@ impl TargetLive {
         }
         self.coverage = self.coverage.max(status.cov);
         self.features = self.features.max(status.ft);
+    }
+
+    /// The features worker run `run` counted last (its own corpus replay at start, then
+    /// what it found and reloaded).
+    pub fn run_features(&self, run: RunId) -> Option<u64> {
+        self.runs.get(&run).and_then(|f| f.features)
     }
 
     /// The exact count a worker run printed at exit.

@@ -169,6 +169,19 @@ pub struct RunArgs {
     /// Print every worker restart, not only findings and failures.
     #[arg(long, short)]
     pub verbose: bool,
+    /// How each worker run's libFuzzer flags are chosen: `portfolio` (a bandit per
+    /// target picks value profile, dictionaries, -max_len, corpus subsets, mutation depth
+    /// or entropic settings by the new features per CPU-second each has paid; `status`
+    /// shows what it favours and why) or `plain` (every run as the config says).
+    #[arg(long, value_enum, default_value_t = Strategies::Portfolio)]
+    pub strategies: Strategies,
+}
+
+/// See `run --strategies`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Strategies {
+    Portfolio,
+    Plain,
 }
 
 #[derive(Debug, Args)]

@@ -16,7 +16,10 @@ use nix::sys::signal::Signal;
 use super::{AutoMinimize, Notice, StopReason};
 use crate::events::RunId;
 use crate::output::{ExitKind, classify_exit};
+use crate::portfolio::Rng;
+use crate::portfolio::bandit::{self, Arm, Bandit, Choice, RunResult, Why};
 use crate::schedule::{Assignment, Rotation, TierSpec, TierState};
+use fleet_engine::libfuzzer::strategy::Strategy;
 
 /// How often the executor ticks the core without an event.
 pub const TICK: Duration = Duration::from_secs(1);
@@ -46,6 +49,30 @@ pub struct CoreSpec {
     pub grace: Duration,
     pub minimize: Option<AutoMinimize>,
     pub reload_on_hup: bool,
+    /// Each worker run's engine and strategies chosen by a bandit per target; `None`:
+    /// every run is plain libFuzzer (`--strategies plain`).
+    pub portfolio: Option<PortfolioSpec>,
+}
+
+/// The strategy portfolio: each target's arms and the bandit's knobs.
+#[derive(Clone, Debug)]
+pub struct PortfolioSpec {
+    pub arms: BTreeMap<String, Vec<Arm>>,
+    pub params: bandit::Params,
+    /// The seed of the bandit's draws.
+    pub seed: u64,
+    /// How long one run lasts: it ends by itself then (`-max_total_time`, so libFuzzer
+    /// prints its recommended dictionary), is paid, and the next run gets a new choice.
+    pub run_length: Duration,
+}
+
+/// A portfolio run's length by default: long enough that loading the corpus is a small
+/// part of it, short enough that the bandit learns within an hour.
+pub const RUN_LENGTH: Duration = Duration::from_secs(300);
+
+/// The schedule row a target's bandit is saved in (tier names cannot have parentheses).
+pub fn bandit_row(target: &str) -> String {
+    format!("(bandit) {target}")
 }
 
 /// What a campaign resumes from: what the last one saved.
@@ -57,6 +84,8 @@ pub struct Saved {
     pub rotation: Option<BTreeMap<String, u64>>,
     /// Each target's corpus files at the start.
     pub corpus_files: BTreeMap<String, u64>,
+    /// What each target's bandit learnt.
+    pub bandits: BTreeMap<String, Bandit>,
 }
 
 /// What happened, as the core hears of it.
@@ -83,6 +112,9 @@ pub enum Input {
     Minimized { target: String, files: u64 },
     /// The disk filled (workers stop, budgets stand still) or has room again.
     DiskPaused(bool),
+    /// A target's recommended dictionary has entries on disk: the strategies that use
+    /// it may be chosen.
+    DictReady { target: String },
     /// Time to credit the running targets and save the schedule.
     Checkpoint,
     /// The campaign ends: last credits.
@@ -103,18 +135,32 @@ pub struct Exit {
     /// Crashing seeds set aside after it (a run that never fuzzed): it is restarted
     /// without them rather than failed.
     pub set_aside: usize,
+    /// What the run gained, for its arm's payoff (a run that never fuzzed has none).
+    pub gain: Option<Gain>,
+}
+
+/// What one worker run gained: the bandit's payoff is its features (bugs weighted) per
+/// CPU-second.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Gain {
+    pub cpu: Duration,
+    pub new_features: u64,
+    pub new_bugs: u64,
 }
 
 /// What the executor must do.
 #[derive(Debug)]
 pub enum Action {
     /// Start worker run `run` of `target` in `slot`, told to end by itself after
-    /// `max_total_time`.
+    /// `max_total_time`, with the engine and strategies of `arm` (plain libFuzzer when
+    /// `None`), chosen for `why`.
     Spawn {
         slot: usize,
         run: RunId,
         target: String,
         max_total_time: Option<Duration>,
+        arm: Option<Arm>,
+        why: Option<Why>,
     },
     Signal {
         run: RunId,
@@ -193,6 +239,7 @@ fn failure_message(how: &ExitKind, tail: &[String], crashed: bool) -> String {
 struct Running {
     run: RunId,
     target: String,
+    arm: Option<Arm>,
     started: Instant,
     inited_at: Option<Instant>,
     /// When the slot's assignment ends, if the worker was told to end by itself then.
@@ -259,6 +306,10 @@ pub struct Core {
     assigned_since: BTreeMap<String, Instant>,
     /// The latest time an input came with.
     clock: Instant,
+    bandits: BTreeMap<String, Bandit>,
+    rng: Rng,
+    /// Targets whose recommended dictionary has entries.
+    dicts: BTreeSet<String>,
     out: Vec<Action>,
 }
 
@@ -304,6 +355,7 @@ impl Core {
         if rotation.is_some() {
             slot_count = spec.slots;
         }
+        let seed = spec.portfolio.as_ref().map_or(0, |p| p.seed);
         let turns = rotation.map(|rotation| TurnRun {
             rotation,
             until: now,
@@ -329,6 +381,9 @@ impl Core {
             corpus_files: saved.corpus_files,
             assigned_since: BTreeMap::new(),
             clock: now,
+            rng: Rng::new(seed),
+            bandits: saved.bandits,
+            dicts: BTreeSet::new(),
             out: Vec::new(),
         }
     }
@@ -385,6 +440,9 @@ impl Core {
                         self.stop_slot(s, now);
                     }
                 }
+            }
+            Input::DictReady { target } => {
+                self.dicts.insert(target);
             }
             Input::Checkpoint => {
                 self.checkpoint_credit(now);
@@ -448,6 +506,11 @@ impl Core {
     /// Whether a run other than `run` of `target` is running.
     pub fn others_running(&self, target: &str, run: RunId) -> bool {
         self.running().any(|(r, _, t)| r != run && t == target)
+    }
+
+    /// Each target's bandit, for `status` (its `explain`).
+    pub fn bandits(&self) -> &BTreeMap<String, Bandit> {
+        &self.bandits
     }
 
     /// The schedule's next step and how far off it is, for the progress line.
@@ -539,6 +602,9 @@ impl Core {
             return;
         };
         self.account_slot(slot, Some(&running), now);
+        if let (Some(arm), Some(gain)) = (&running.arm, &exit.gain) {
+            self.pay(&running.target, arm, gain);
+        }
         let target = running.target.clone();
         let was_stopping = self.slots[slot].stop_deadline.take().is_some();
         if self.stopping.is_some() {
@@ -890,6 +956,46 @@ impl Core {
         [tier, turn, run].into_iter().flatten().min()
     }
 
+    /// Pays an arm what its run gained, and saves what the target's bandit learnt.
+    fn pay(&mut self, target: &str, arm: &Arm, gain: &Gain) {
+        let Some(b) = self.bandits.get_mut(target) else {
+            return;
+        };
+        if b.record(&RunResult {
+            arm: arm.clone(),
+            cpu: gain.cpu,
+            new_features: gain.new_features,
+            new_bugs: gain.new_bugs,
+        }) {
+            let state = b.to_json();
+            self.out.push(Action::Save {
+                row: bandit_row(target),
+                state,
+            });
+        }
+    }
+
+    /// The arm a new run of `target` gets: the bandit's choice among the arms that can
+    /// run now (a dictionary strategy waits for its dictionary).
+    fn choose_arm(&mut self, target: &str) -> Option<Choice> {
+        let p = self.spec.portfolio.as_ref()?;
+        let arms = p.arms.get(target)?;
+        let params = p.params.clone();
+        let b = self
+            .bandits
+            .entry(target.to_string())
+            .or_insert_with(|| Bandit::new(arms.clone(), params));
+        b.set_arms(arms);
+        let has_dict = self.dicts.contains(target);
+        b.choose(&mut self.rng, |arm| {
+            arm.engine == bandit::LIBFUZZER
+                && arm
+                    .strategy
+                    .parse::<Strategy>()
+                    .is_ok_and(|s| has_dict || !s.needs_recommended_dict())
+        })
+    }
+
     fn spawn(&mut self, s: usize, now: Instant) {
         let Some(target) = self.slots[s].target.clone() else {
             return;
@@ -900,14 +1006,21 @@ impl Core {
             return;
         }
         self.slots[s].accounted_at.get_or_insert(now);
-        let ends_at = self.slot_end(s);
+        let run_end = self.spec.portfolio.as_ref().map(|p| now + p.run_length);
+        let ends_at = [self.slot_end(s), run_end].into_iter().flatten().min();
         let max_total_time = self_ended_turn(ends_at, now);
         let run = self.next_run;
         self.next_run += 1;
+        let choice = self.choose_arm(&target);
+        let (arm, why) = match choice {
+            Some(c) => (Some(c.arm), Some(c.why)),
+            None => (None, None),
+        };
         self.runs.insert(run, s);
         self.slots[s].worker = Some(Running {
             run,
             target: target.clone(),
+            arm: arm.clone(),
             started: now,
             inited_at: None,
             ends_at: ends_at.filter(|_| max_total_time.is_some()),
@@ -917,6 +1030,8 @@ impl Core {
             run,
             target,
             max_total_time,
+            arm,
+            why,
         });
     }
 

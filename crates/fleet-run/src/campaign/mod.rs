@@ -6,6 +6,7 @@
 //! executor that does the I/O they call for and feeds the outcomes back.
 
 pub mod core;
+mod strategy_files;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
@@ -14,15 +15,19 @@ use std::time::{Duration, Instant};
 
 use fleet_store::{Db, Layout, StoreError, now_ms};
 
-use self::core::{Action, Core, CoreSpec, Exit, Input, ROTATION_ROW, Saved, TICK};
+use self::core::{
+    Action, Core, CoreSpec, Exit, Gain, Input, PortfolioSpec, ROTATION_ROW, Saved, TICK, bandit_row,
+};
 use crate::events::{Event, RunId, WorkerExit, WorkerMsg};
 use crate::findings::{self, Kept};
 use crate::minimize::{self, MinimizeOutcome};
 use crate::output::{self, ExtraFlag, LibFuzzerOptions};
+use crate::portfolio::bandit::{self, Arm, Bandit, Why};
 use crate::schedule::{TierSpec, TierState};
 use crate::stats::TargetLive;
 use crate::worker::{self, Worker, WorkerSpec};
 use crate::{corpus, process, resources};
+use fleet_engine::libfuzzer::strategy::{RecommendedDict, Strategy};
 
 /// How often stats, samples and the schedule reach the database (a sample row per 10 s
 /// is kept; flushes within the same 10 s replace it).
@@ -87,7 +92,14 @@ pub struct CampaignSpec {
     pub reload_on_hup: bool,
     /// How often a one-line [`Notice::Progress`] summary is given; `None`: never.
     pub progress_every: Option<Duration>,
+    /// Each worker run's libFuzzer strategies chosen by a bandit per target
+    /// (`--strategies portfolio`, the default); `false`: every run is plain libFuzzer.
+    pub portfolio: bool,
 }
+
+/// The meta row where a campaign publishes each target's strategy bandit as `status`
+/// shows it: `{"<target>": [ArmView, ...]}`, most favoured first.
+pub const PORTFOLIO_META: &str = "portfolio";
 
 /// The crash pipeline of a campaign and where its news goes.
 #[derive(Clone, Debug)]
@@ -293,8 +305,17 @@ pub fn run(spec: CampaignSpec, notify: &mut dyn FnMut(Notice)) -> Result<Summary
 struct Proc {
     worker: Worker,
     target: String,
+    slot: usize,
     /// Hashes of the findings this run produced (a crash before INITED names the seed).
     found: Vec<String>,
+    /// New findings (not copies of known inputs) of this run.
+    new_found: u64,
+    /// The strategies in effect, when the portfolio chose an arm.
+    arm: Option<Arm>,
+    /// When it started, and the target's features then: the run's gain is measured
+    /// from them.
+    started: Instant,
+    features_before: u64,
 }
 
 /// The executor: it owns the campaign's I/O (worker processes, the database, the files,
@@ -327,6 +348,10 @@ struct Campaign<'n> {
     resources: resources::Guard,
     /// Errors said once, their repeats counted.
     errors: crate::repeats::Repeats,
+    /// Each target's recommended dictionary, accumulated from its runs' final output.
+    dicts: BTreeMap<String, RecommendedDict>,
+    /// The bandits changed since `status` last got them.
+    portfolio_dirty: bool,
     /// Every error of this run (said or repeated), the last one, and the count `status`
     /// last got.
     error_count: u64,
@@ -353,6 +378,35 @@ impl<'n> Campaign<'n> {
                 TierState::from_json(row.as_ref().map(|r| r.state.as_str())),
             );
         }
+        let portfolio = if spec.portfolio {
+            for name in spec.targets.keys() {
+                // A bandit that does not parse (a newer format) starts afresh.
+                if let Some(row) = db.load_schedule(&bandit_row(name))?
+                    && let Some(b) = Bandit::from_json(&row.state)
+                {
+                    saved.bandits.insert(name.clone(), b);
+                }
+            }
+            Some(PortfolioSpec {
+                arms: spec
+                    .targets
+                    .values()
+                    .map(|t| {
+                        (
+                            t.name.clone(),
+                            bandit::default_arms(t.dict.is_some(), false),
+                        )
+                    })
+                    .collect(),
+                params: bandit::Params::default(),
+                run_length: self::core::RUN_LENGTH,
+                seed: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(1, |d| d.as_nanos() as u64),
+            })
+        } else {
+            None
+        };
         // Every reader of the state shows each target's place in these tiers.
         let tiers_json = serde_json::to_string(
             &spec
@@ -396,6 +450,7 @@ impl<'n> Campaign<'n> {
                 grace: spec.grace,
                 minimize: spec.minimize,
                 reload_on_hup: spec.reload_on_hup,
+                portfolio,
             },
             saved,
             now,
@@ -427,6 +482,8 @@ impl<'n> Campaign<'n> {
             notifier: None,
             resources: guard,
             errors: crate::repeats::Repeats::default(),
+            dicts: BTreeMap::new(),
+            portfolio_dirty: true,
             error_count: 0,
             last_error: None,
             published_errors: 0,
@@ -468,6 +525,19 @@ impl<'n> Campaign<'n> {
         }
         let names: Vec<String> = self.spec.targets.keys().cloned().collect();
         let now = Instant::now();
+        for name in &names {
+            // What runs on a corpus of their own found before a `kill -9` is kept.
+            strategy_files::recover(&layout, name).map_err(|source| CampaignError::Io {
+                what: format!("the corpus of {}'s interrupted strategy runs", name),
+                source,
+            })?;
+            let dict = strategy_files::load_dict(&layout, name);
+            if !dict.is_empty() {
+                let target = name.clone();
+                self.apply(Input::DictReady { target }, now);
+            }
+            self.dicts.insert(name.clone(), dict);
+        }
         for name in names {
             self.sweep(&name, false, None);
             let files = corpus::size(&layout.corpus_dir(&name)).0;
@@ -504,7 +574,9 @@ impl<'n> Campaign<'n> {
                 run,
                 target,
                 max_total_time,
-            } => self.spawn(slot, run, target, max_total_time),
+                arm,
+                why,
+            } => self.spawn(slot, run, target, max_total_time, arm, why),
             Action::Signal { run, signal } => {
                 if let Some(p) = self.procs.get(&run) {
                     p.worker.signal(signal);
@@ -523,6 +595,7 @@ impl<'n> Campaign<'n> {
                 None
             }
             Action::Save { row, state } => {
+                self.portfolio_dirty |= row.starts_with("(bandit)");
                 if let Err(e) = self.db.save_schedule(&row, &state, now_ms()) {
                     self.error(format!("cannot save the schedule ({row}): {e}"));
                 }
@@ -772,6 +845,7 @@ impl<'n> Campaign<'n> {
                 self.progress_artifacts += 1;
                 if let Some(p) = run.and_then(|r| self.procs.get_mut(&r)) {
                     p.found.push(k.sha1.clone());
+                    p.new_found += u64::from(k.new);
                 }
                 if k.new {
                     self.new_findings += 1;
@@ -822,9 +896,22 @@ impl<'n> Campaign<'n> {
                 (self.notify)(Notice::Resource { message });
             }
         }
+        // What the run gained: the features its process counted beyond what the target
+        // had when it started, new bugs weighted, over its time (a worker is one process
+        // on one core: wall time is its CPU time).
+        let gain = exit.saw_inited.then(|| Gain {
+            cpu: exit.at.saturating_duration_since(p.started),
+            new_features: self
+                .live
+                .get(&target)
+                .and_then(|l| l.run_features(run))
+                .map_or(0, |f| f.saturating_sub(p.features_before)),
+            new_bugs: p.new_found,
+        });
         if let Some(live) = self.live.get_mut(&target) {
             live.run_ended(run);
         }
+        self.take_back(&target, run, p.slot, p.arm.is_some());
         // A run that never fuzzed and crashed: its crashing seeds are set aside, and it
         // restarts without them (the core fails the target when there were none).
         let mut set_aside = 0;
@@ -851,9 +938,48 @@ impl<'n> Campaign<'n> {
                 tail: exit.tail,
                 crashed: !p.found.is_empty(),
                 set_aside,
+                gain,
             },
         };
         self.apply(input, exit.at);
+    }
+
+    /// A run ended: the recommended dictionary it printed joins its target's, and what
+    /// it wrote to a corpus of its own (a corpus-subset run) joins the target's corpus.
+    fn take_back(&mut self, target: &str, run: RunId, slot: usize, portfolio: bool) {
+        if !portfolio {
+            return;
+        }
+        let layout = self.spec.layout.clone();
+        if let Err(e) = strategy_files::finish_run(&layout, target, run) {
+            self.error(format!(
+                "{target}: cannot take in a strategy run's corpus: {e}"
+            ));
+        }
+        let log = layout.worker_log(target, slot);
+        let Some(dict) = self.dicts.get_mut(target) else {
+            return;
+        };
+        match strategy_files::absorb_log(dict, &log) {
+            Ok(0) => {}
+            Ok(added) => {
+                let user = self.spec.targets.get(target).and_then(|t| t.dict.clone());
+                let saved = strategy_files::save_dict(&layout, target, dict, user.as_deref());
+                match saved {
+                    Ok(()) => {
+                        let message = format!("{added} new entries ({} in all)", dict.len());
+                        self.log_event(Some(target), "recommended-dictionary", &message);
+                        let target = target.to_string();
+                        self.apply(Input::DictReady { target }, Instant::now());
+                    }
+                    Err(e) => self.error(format!(
+                        "{target}: cannot save the recommended dictionary: {e}"
+                    )),
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => self.error(format!("{target}: cannot read {}: {e}", log.display())),
+        }
     }
 
     fn spawn(
@@ -862,6 +988,8 @@ impl<'n> Campaign<'n> {
         run: RunId,
         target: String,
         max_total_time: Option<Duration>,
+        arm: Option<Arm>,
+        why: Option<Why>,
     ) -> Option<Input> {
         let Some(t) = self.spec.targets.get(&target) else {
             return Some(Input::SpawnFailed {
@@ -887,6 +1015,51 @@ impl<'n> Campaign<'n> {
         opts.print_final_stats = true;
         opts.env = t.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
         opts.max_total_time = max_total_time;
+        // The arm's strategies, as far as the target's own settings leave them; what was
+        // in effect is recorded with the run.
+        let mut arm = arm;
+        let before = opts.clone();
+        if let Some(a) = arm.as_mut() {
+            let applied = a
+                .strategy
+                .parse::<Strategy>()
+                .map_err(|e| e.to_string())
+                .and_then(|s| {
+                    let files = strategy_files::prepare(layout, &target, run, &s, run)
+                        .map_err(|e| e.to_string())?;
+                    s.apply(&mut opts, &files).map_err(|e| e.to_string())
+                });
+            match applied {
+                Ok(effective) => a.strategy = effective.to_string(),
+                Err(e) => {
+                    // The run goes ahead as plain libFuzzer; its arm is not paid for it.
+                    let message = format!("{target}: strategy {} not applied: {e}", a.strategy);
+                    self.error(message);
+                    opts = before;
+                    arm = None;
+                }
+            }
+        }
+        if let Some(a) = &arm {
+            let why = match &why {
+                Some(Why::Untried) => "not tried yet".to_string(),
+                Some(Why::Exploring) => "exploring".to_string(),
+                Some(Why::Sampled { rate, .. }) => {
+                    format!("{} new features/cpu-s", bandit::fmt_rate(*rate))
+                }
+                None => String::new(),
+            };
+            let strategy = a.strategy.clone();
+            self.log_event(
+                Some(&target),
+                "strategy",
+                &format!("run {run}: {strategy} ({why})"),
+            );
+        }
+        let layout = &self.spec.layout;
+        let Some(t) = self.spec.targets.get(&target) else {
+            return None;
+        };
         let cmd = output::worker_command(&opts);
         let mut wspec = WorkerSpec {
             program: cmd.program,
@@ -924,12 +1097,22 @@ impl<'n> Campaign<'n> {
                 if let Some(live) = self.live.get_mut(&target) {
                     live.run_started(run);
                 }
+                let features_before = self
+                    .live
+                    .get(&target)
+                    .and_then(TargetLive::features)
+                    .unwrap_or(0);
                 self.procs.insert(
                     run,
                     Proc {
                         worker,
                         target,
+                        slot,
                         found: Vec::new(),
+                        new_found: 0,
+                        arm,
+                        started: Instant::now(),
+                        features_before,
                     },
                 );
                 None
@@ -1075,6 +1258,7 @@ impl<'n> Campaign<'n> {
             self.error(e.to_string());
         }
         self.publish_errors();
+        self.publish_portfolio();
         if rescan {
             let counts: Vec<(String, u64)> = self
                 .live
@@ -1177,6 +1361,24 @@ impl Campaign<'_> {
         self.last_error = Some(message.clone());
         for line in self.errors.admit(&message, Instant::now()) {
             (self.notify)(Notice::Error { message: line });
+        }
+    }
+
+    /// Writes what each target's bandit favours now and why where `status` reads it.
+    fn publish_portfolio(&mut self) {
+        if !self.portfolio_dirty {
+            return;
+        }
+        let views: BTreeMap<&String, Vec<bandit::ArmView>> = self
+            .core
+            .bandits()
+            .iter()
+            .map(|(t, b)| (t, b.explain()))
+            .collect();
+        let json = serde_json::to_string(&views).expect("arm views serialize");
+        match self.db.put_meta(PORTFOLIO_META, &json, now_ms()) {
+            Ok(()) => self.portfolio_dirty = false,
+            Err(e) => self.error(format!("cannot save the strategies' payoffs: {e}")),
         }
     }
 

@@ -142,6 +142,7 @@ pub(crate) fn campaign_spec(
         resources: fleet_run::resources::ResourceSpec::from_plan(&plan.alerts),
         reload_on_hup,
         progress_every: Some(plan.progress_every),
+        portfolio: args.strategies == crate::cli::Strategies::Portfolio,
     })
 }
 

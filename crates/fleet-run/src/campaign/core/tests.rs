@@ -2,6 +2,7 @@
 //! database is involved, so each rule is checked exactly.
 
 use super::*;
+use crate::portfolio::bandit;
 
 const MIN: Duration = Duration::from_secs(60);
 const H: Duration = Duration::from_secs(3600);
@@ -26,6 +27,7 @@ fn spec(tiers: Vec<TierSpec>, slots: usize) -> CoreSpec {
         grace: Duration::from_secs(10),
         minimize: None,
         reload_on_hup: false,
+        portfolio: None,
     }
 }
 
@@ -542,4 +544,174 @@ fn only_a_clean_exit_at_the_end_of_its_turn_is_not_a_restart() {
         now
     ));
     assert!(!ended_its_turn(Some(0), true, None, now));
+}
+
+fn portfolio_spec(targets: &[&str]) -> CoreSpec {
+    let mut s = spec(vec![tier("t1", targets, H, 1)], 1);
+    s.portfolio = Some(PortfolioSpec {
+        arms: targets
+            .iter()
+            .map(|t| (t.to_string(), bandit::default_arms(false, false)))
+            .collect(),
+        params: bandit::Params::default(),
+        seed: 7,
+        run_length: RUN_LENGTH,
+    });
+    s
+}
+
+fn spawned_arm(actions: &[Action]) -> Option<Arm> {
+    actions.iter().find_map(|a| match a {
+        Action::Spawn { arm, .. } => arm.clone(),
+        _ => None,
+    })
+}
+
+#[test]
+fn each_run_gets_an_arm_and_pays_it_what_it_gained_and_the_bandit_is_saved() {
+    let mut sim = Sim::new(portfolio_spec(&["a"]));
+    let mut tried = BTreeSet::new();
+    let mut out = sim.feed(Input::Start);
+    for i in 0..12u64 {
+        let arm = spawned_arm(&out).expect("every run has an arm");
+        assert_eq!(arm.engine, bandit::LIBFUZZER);
+        // No recommended dictionary yet: no run is given one.
+        let strategy: Strategy = arm.strategy.parse().unwrap();
+        assert!(!strategy.needs_recommended_dict(), "{arm:?}");
+        tried.insert(arm.strategy.clone());
+        sim.init_all();
+        let (run, _) = sim.running()[0].clone();
+        // Value profile pays ten times what the others do.
+        let features = if strategy.value_profile { 100 } else { 10 };
+        out = sim.at(MIN * (i as u32 + 1)).feed(Input::Exited {
+            run,
+            exit: Exit {
+                code: Some(77),
+                saw_inited: true,
+                crashed: true,
+                gain: Some(Gain {
+                    cpu: MIN,
+                    new_features: features,
+                    new_bugs: 0,
+                }),
+                ..Exit::default()
+            },
+        });
+        let saved = out.iter().find_map(|a| match a {
+            Action::Save { row, state } if *row == bandit_row("a") => Bandit::from_json(state),
+            _ => None,
+        });
+        let saved = saved.expect("what the bandit learnt is saved at once");
+        assert_eq!(saved.arms.iter().map(|a| a.runs).sum::<u64>(), i + 1);
+    }
+    // Untried arms go first: by now every arm without a dictionary ran once.
+    let without_dict = bandit::default_arms(false, false)
+        .into_iter()
+        .filter(|a| {
+            !a.strategy
+                .parse::<Strategy>()
+                .unwrap()
+                .needs_recommended_dict()
+        })
+        .count();
+    assert_eq!(tried.len(), without_dict);
+    // Once the dictionary exists its strategies run too, and the best arm is favoured.
+    sim.feed(Input::DictReady { target: "a".into() });
+    let favoured = &sim.core.bandits()["a"].explain()[0];
+    assert!(favoured.label.contains("value_profile"), "{favoured:?}");
+    let mut with_dict = false;
+    for i in 0..8u32 {
+        let (run, _) = sim.running()[0].clone();
+        out = sim.at(20 * MIN + MIN * i).feed(Input::Exited {
+            run,
+            exit: Exit {
+                code: Some(77),
+                saw_inited: true,
+                gain: Some(Gain::default()),
+                ..Exit::default()
+            },
+        });
+        let arm = spawned_arm(&out).unwrap();
+        with_dict |= arm
+            .strategy
+            .parse::<Strategy>()
+            .unwrap()
+            .needs_recommended_dict();
+    }
+    assert!(
+        with_dict,
+        "untried dictionary arms are tried once they can run"
+    );
+}
+
+#[test]
+fn a_resumed_bandit_keeps_what_it_learnt_and_plain_runs_have_no_arm() {
+    let mut b = Bandit::new(
+        bandit::default_arms(false, false),
+        bandit::Params::default(),
+    );
+    for arm in bandit::default_arms(false, false) {
+        let vp = arm.strategy == "value_profile";
+        b.record(&RunResult {
+            arm,
+            cpu: MIN,
+            new_features: if vp { 1000 } else { 1 },
+            new_bugs: 0,
+        });
+    }
+    let saved = Saved {
+        bandits: [("a".to_string(), b)].into(),
+        ..Saved::default()
+    };
+    let mut sim = Sim::resumed(portfolio_spec(&["a"]), saved);
+    let out = sim.feed(Input::Start);
+    // Mostly the arm that paid (the floor explores a tenth of the time).
+    let mut vp = usize::from(spawned_arm(&out).unwrap().strategy == "value_profile");
+    for i in 0..19u32 {
+        let (run, _) = sim.running()[0].clone();
+        let out = sim.at(MIN * (i + 1)).feed(Input::Exited {
+            run,
+            exit: Exit {
+                code: Some(77),
+                saw_inited: true,
+                ..Exit::default()
+            },
+        });
+        vp += usize::from(spawned_arm(&out).unwrap().strategy == "value_profile");
+    }
+    assert!(vp >= 14, "value_profile chosen {vp} of 20");
+
+    let mut plain = Sim::new(spec(vec![tier("t1", &["a"], H, 1)], 1));
+    assert_eq!(spawned_arm(&plain.feed(Input::Start)), None);
+}
+
+#[test]
+fn portfolio_runs_end_by_themselves_and_the_next_run_gets_a_new_choice() {
+    let mut sim = Sim::new(portfolio_spec(&["a"]));
+    let out = sim.feed(Input::Start);
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Spawn { max_total_time: Some(t), .. } if *t == RUN_LENGTH - Duration::from_secs(1)
+    )));
+    sim.init_all();
+    let (run, _) = sim.running()[0].clone();
+    let first = spawned_arm(&out).unwrap();
+    let out = sim
+        .at(RUN_LENGTH - Duration::from_secs(1))
+        .feed(Input::Exited {
+            run,
+            exit: Exit {
+                code: Some(0),
+                saw_inited: true,
+                gain: Some(Gain::default()),
+                ..Exit::default()
+            },
+        });
+    assert!(
+        notices(&out).is_empty(),
+        "the end of a run is not a restart"
+    );
+    let out = sim.at(RUN_LENGTH).feed(Input::Wake);
+    let next = spawned_arm(&out).expect("the next run starts at once");
+    assert_ne!(next, first, "an untried arm goes next");
 }

@@ -1,0 +1,237 @@
+//! The files a worker run's strategy needs, and what is taken back from them when it
+//! ends: a target's recommended dictionary (accumulated from the runs' final output), the
+//! user's and recommended dictionaries merged into one `-dict` file, and a corpus subset
+//! with the run's own writable corpus. All live under `<state>/strategy/<target>/`.
+
+use std::fs;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use fleet_engine::libfuzzer::strategy::{
+    RecommendedDict, Strategy, StrategyFiles, choose_subset, merge_dict_files,
+};
+use fleet_store::Layout;
+
+use crate::corpus;
+use crate::events::RunId;
+
+/// How much of a worker's log end is read for its recommended dictionary (libFuzzer
+/// prints it last, after its final stats).
+const LOG_TAIL: u64 = 256 * 1024;
+
+pub fn strategy_dir(layout: &Layout, target: &str) -> PathBuf {
+    layout.root().join("strategy").join(target)
+}
+
+fn run_dir(layout: &Layout, target: &str, run: RunId) -> PathBuf {
+    strategy_dir(layout, target)
+        .join("runs")
+        .join(run.to_string())
+}
+
+fn dict_json(layout: &Layout, target: &str) -> PathBuf {
+    strategy_dir(layout, target).join("recommended.json")
+}
+
+fn dict_file(layout: &Layout, target: &str) -> PathBuf {
+    strategy_dir(layout, target).join("recommended.dict")
+}
+
+fn merged_file(layout: &Layout, target: &str) -> PathBuf {
+    strategy_dir(layout, target).join("merged.dict")
+}
+
+/// A target's recommended dictionary as earlier runs left it (empty when there is none
+/// or it does not parse: it is rebuilt from the next runs).
+pub fn load_dict(layout: &Layout, target: &str) -> RecommendedDict {
+    fs::read_to_string(dict_json(layout, target))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or_default()
+}
+
+/// Writes a target's recommended dictionary: its state and its `-dict` file, and the
+/// file merged with the user's dictionary when there is one.
+pub fn save_dict(
+    layout: &Layout,
+    target: &str,
+    dict: &RecommendedDict,
+    user_dict: Option<&Path>,
+) -> io::Result<()> {
+    fs::create_dir_all(strategy_dir(layout, target))?;
+    let json = serde_json::to_string(dict).expect("a map of strings serializes");
+    fleet_store::write_atomic(&dict_json(layout, target), json.as_bytes())?;
+    let text = dict.to_dict_file();
+    fleet_store::write_atomic(&dict_file(layout, target), text.as_bytes())?;
+    if let Some(user) = user_dict {
+        let mine = fs::read_to_string(user)?;
+        let merged = merge_dict_files(&[&mine, &text]);
+        fleet_store::write_atomic(&merged_file(layout, target), merged.as_bytes())?;
+    }
+    Ok(())
+}
+
+/// Reads the end of a worker's log for the recommended dictionary its run printed;
+/// returns how many entries were new.
+pub fn absorb_log(dict: &mut RecommendedDict, log: &Path) -> io::Result<usize> {
+    let mut f = fs::File::open(log)?;
+    let len = f.metadata()?.len();
+    f.seek(SeekFrom::Start(len.saturating_sub(LOG_TAIL)))?;
+    let mut bytes = Vec::new();
+    f.read_to_end(&mut bytes)?;
+    Ok(dict.absorb(&String::from_utf8_lossy(&bytes)))
+}
+
+/// Prepares what `strategy` needs for run `run` of `target`: the dictionaries exist
+/// once [`save_dict`] wrote them; a corpus subset is linked into a directory of its own
+/// beside an empty one the run writes to.
+pub fn prepare(
+    layout: &Layout,
+    target: &str,
+    run: RunId,
+    strategy: &Strategy,
+    seed: u64,
+) -> io::Result<StrategyFiles> {
+    let mut files = StrategyFiles::default();
+    if strategy.needs_recommended_dict() {
+        files.recommended_dict = Some(dict_file(layout, target));
+        files.merged_dict = Some(merged_file(layout, target)).filter(|p| p.exists());
+    }
+    if let Some(n) = strategy.corpus_subset {
+        let dir = run_dir(layout, target, run);
+        let subset = dir.join("subset");
+        let own = dir.join("corpus");
+        fs::create_dir_all(&subset)?;
+        fs::create_dir_all(&own)?;
+        let corpus_dir = layout.corpus_dir(target);
+        let names: Vec<String> = fs::read_dir(&corpus_dir)?
+            .flatten()
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect();
+        for name in choose_subset(&names, n, seed) {
+            let from = corpus_dir.join(&name);
+            let to = subset.join(&name);
+            // A link where the filesystem allows it, else a copy; an entry gone since
+            // the listing (a minimization) is simply not in the subset.
+            if fs::hard_link(&from, &to).is_err() && from.exists() {
+                fs::copy(&from, &to)?;
+            }
+        }
+        files.subset = Some(subset);
+        files.run_corpus = Some(own);
+    }
+    Ok(files)
+}
+
+/// A run ended: what it wrote to a corpus of its own joins the target's corpus, and its
+/// files go. Returns the entries taken in.
+pub fn finish_run(layout: &Layout, target: &str, run: RunId) -> io::Result<u64> {
+    take_in(layout, target, &run_dir(layout, target, run))
+}
+
+/// What runs cut off by a `kill -9` left in their own corpora joins the target's corpus
+/// (nothing a run found is lost).
+pub fn recover(layout: &Layout, target: &str) -> io::Result<u64> {
+    let runs = strategy_dir(layout, target).join("runs");
+    let Ok(entries) = fs::read_dir(&runs) else {
+        return Ok(0);
+    };
+    let mut taken = 0;
+    for e in entries.flatten() {
+        taken += take_in(layout, target, &e.path())?;
+    }
+    Ok(taken)
+}
+
+fn take_in(layout: &Layout, target: &str, dir: &Path) -> io::Result<u64> {
+    let own = dir.join("corpus");
+    let mut taken = 0;
+    if own.is_dir() {
+        let stats = corpus::import_dir(
+            &own,
+            &layout.corpus_dir(target),
+            &layout.quarantine_dir(target),
+        )?;
+        taken = stats.added as u64;
+    }
+    match fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(taken),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn layout(name: &str) -> (tempfile::TempDir, Layout) {
+        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tmp");
+        fs::create_dir_all(&base).unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix(name)
+            .tempdir_in(base)
+            .unwrap();
+        let layout = Layout::new(dir.path());
+        fs::create_dir_all(layout.corpus_dir("t")).unwrap();
+        (dir, layout)
+    }
+
+    #[test]
+    fn a_subset_run_fuzzes_some_entries_and_what_it_finds_joins_the_corpus() {
+        let (_d, layout) = layout("subset");
+        for i in 0..10 {
+            fs::write(layout.corpus_dir("t").join(format!("e{i}")), [i]).unwrap();
+        }
+        let strategy: Strategy = "max_len:128+subset:3".parse().unwrap();
+        let files = prepare(&layout, "t", 5, &strategy, 1).unwrap();
+        let subset = files.subset.unwrap();
+        assert_eq!(fs::read_dir(&subset).unwrap().count(), 3);
+        let own = files.run_corpus.unwrap();
+        assert_eq!(fs::read_dir(&own).unwrap().count(), 0);
+        fs::write(own.join("new"), b"found by the run").unwrap();
+        assert_eq!(finish_run(&layout, "t", 5).unwrap(), 1);
+        assert_eq!(fs::read_dir(layout.corpus_dir("t")).unwrap().count(), 11);
+        assert!(!run_dir(&layout, "t", 5).exists());
+        // The subset's entries were links or copies: the corpus still has all of them.
+        assert!(layout.corpus_dir("t").join("e9").exists());
+    }
+
+    #[test]
+    fn a_run_killed_mid_way_leaves_its_finds_for_the_next_campaign() {
+        let (_d, layout) = layout("recover");
+        let strategy: Strategy = "subset:2".parse().unwrap();
+        let files = prepare(&layout, "t", 9, &strategy, 1).unwrap();
+        fs::write(files.run_corpus.unwrap().join("x"), b"kept").unwrap();
+        assert_eq!(recover(&layout, "t").unwrap(), 1);
+        assert_eq!(fs::read_dir(layout.corpus_dir("t")).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn the_recommended_dictionary_accumulates_from_worker_logs_and_merges_with_the_users() {
+        let (d, layout) = layout("dict");
+        let log = d.path().join("w0.log");
+        fs::write(
+            &log,
+            "#1000 DONE cov: 10 ft: 20\n###### Recommended dictionary. ######\n\"ABCD\" # Uses: 7\n\"\\x01\\x02\" # Uses: 2\n###### End of recommended dictionary. ######\n",
+        )
+        .unwrap();
+        let mut dict = load_dict(&layout, "t");
+        assert!(dict.is_empty());
+        assert_eq!(absorb_log(&mut dict, &log).unwrap(), 2);
+        assert_eq!(absorb_log(&mut dict, &log).unwrap(), 0);
+        let user = d.path().join("user.dict");
+        fs::write(&user, "kw=\"SELECT\"\n").unwrap();
+        save_dict(&layout, "t", &dict, Some(&user)).unwrap();
+        assert_eq!(load_dict(&layout, "t"), dict);
+        let merged = fs::read_to_string(merged_file(&layout, "t")).unwrap();
+        assert!(
+            merged.contains("\"SELECT\"") && merged.contains("\"ABCD\""),
+            "{merged}"
+        );
+        let strategy: Strategy = "value_profile+dict:both".parse().unwrap();
+        let files = prepare(&layout, "t", 1, &strategy, 0).unwrap();
+        assert_eq!(files.merged_dict, Some(merged_file(&layout, "t")));
+        assert!(files.recommended_dict.unwrap().exists());
+    }
+}
