@@ -15,6 +15,8 @@ use fleet_engine::libfuzzer::{
 };
 use fleet_engine::{EngineCommand, FindingKind, libfuzzer::Limits};
 use fleet_proc::Spawn;
+
+use crate::background::Background;
 use fleet_store::Layout;
 
 use crate::campaign::CampaignTarget;
@@ -32,6 +34,8 @@ pub enum MinimizeError {
     },
     #[error("{what} printed no feature count (no INITED line); last output:\n{tail}")]
     NoFeatures { what: String, tail: String },
+    #[error("stopped before {next}; the corpus is as it was")]
+    Stopped { next: String },
 }
 
 /// What a minimization found and did.
@@ -57,13 +61,40 @@ pub fn minimize(
     target: &CampaignTarget,
     progress: &mut dyn FnMut(&str),
 ) -> Result<MinimizeOutcome, MinimizeError> {
+    minimize_until(layout, target, progress, &|| false)
+}
+
+/// Minimizes `target`'s corpus on a background worker of its own (`minimize-<target>`,
+/// at nice 19 like every step), handing the outcome to `done`. A stop asked of the
+/// worker ([`Background::stop`]) ends it before its next step, the corpus as it was.
+pub fn spawn(
+    layout: Layout,
+    target: CampaignTarget,
+    done: impl FnOnce(Result<MinimizeOutcome, MinimizeError>) + Send + 'static,
+) -> io::Result<Background<()>> {
+    let name = format!("minimize-{}", target.name);
+    Background::spawn(&name, move |inbox| {
+        done(minimize_until(&layout, &target, &mut |_| {}, &|| {
+            inbox.stopping()
+        }))
+    })
+}
+
+/// [`minimize`], checking `stopped` before each step (measuring, merging, measuring
+/// again, swapping).
+pub fn minimize_until(
+    layout: &Layout,
+    target: &CampaignTarget,
+    progress: &mut dyn FnMut(&str),
+    stopped: &dyn Fn() -> bool,
+) -> Result<MinimizeOutcome, MinimizeError> {
     let work = layout.root().join("minimize").join(&target.name);
     // What an interrupted minimization left: its corpus back, its findings taken out.
     recover(layout, &target.name).map_err(|source| MinimizeError::Io {
         what: "cannot clear what an interrupted minimization left".into(),
         source,
     })?;
-    let result = merge_and_swap(layout, target, &work, progress);
+    let result = merge_and_swap(layout, target, &work, progress, stopped);
     let rescued = rescue_findings(layout, &target.name, &work.join("artifacts"));
     let outcome = result?;
     rescued.map_err(|source| MinimizeError::Io {
@@ -121,7 +152,12 @@ fn merge_and_swap(
     target: &CampaignTarget,
     work: &Path,
     progress: &mut dyn FnMut(&str),
+    stopped: &dyn Fn() -> bool,
 ) -> Result<MinimizeOutcome, MinimizeError> {
+    let check = |next: &str| match stopped() {
+        true => Err(MinimizeError::Stopped { next: next.into() }),
+        false => Ok(()),
+    };
     let corpus_dir = layout.corpus_dir(&target.name);
     let io_err = |what: &str| {
         let what = what.to_string();
@@ -134,8 +170,10 @@ fn merge_and_swap(
     fs::create_dir_all(&artifacts).map_err(io_err("cannot create the merge artifact dir"))?;
     let (files_before, bytes_before) = corpus::size(&corpus_dir);
 
+    check("measuring the corpus")?;
     progress(&format!("measuring the corpus: {files_before} files"));
     let features_before = features(target, &corpus_dir, &artifacts, "replaying the old corpus")?;
+    check("the merge")?;
     progress(&format!("merging ({features_before} features)"));
     let merge = merge_command(&MergeOptions {
         binary: target.binary.clone(),
@@ -153,6 +191,7 @@ fn merge_and_swap(
             progress(line);
         }
     })?;
+    check("measuring the merged corpus")?;
     let features_after = features(target, &merged, &artifacts, "replaying the merged corpus")?;
     let (files_after, bytes_after) = corpus::size(&merged);
     let mut outcome = MinimizeOutcome {
@@ -164,6 +203,7 @@ fn merge_and_swap(
         features_after,
         replaced: false,
     };
+    check("the swap")?;
     if features_after >= features_before {
         // Swap by renames on one filesystem: the corpus dir is whole at every moment
         // but the one between the two renames, and a crash there leaves both on disk.
@@ -356,6 +396,56 @@ mod tests {
         let artifact = format!("crash-{}", fleet_store::sha1_hex(b"boom"));
         fs::write(work.join("artifacts").join(&artifact), b"boom").unwrap();
         (work, artifact)
+    }
+
+    fn target(binary: &str) -> CampaignTarget {
+        CampaignTarget {
+            name: "t".into(),
+            binary: binary.into(),
+            seeds: None,
+            dict: None,
+            rss_limit_mb: 2048,
+            timeout_s: 5,
+            max_len: None,
+            extra_args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_stopped_minimization_ends_before_its_next_step_and_keeps_the_corpus() {
+        let dir = fleet_testkit::state_temp_dir();
+        let layout = Layout::new(dir.path());
+        fs::create_dir_all(layout.corpus_dir("t")).unwrap();
+        fs::write(layout.corpus_dir("t").join("entry"), b"kept").unwrap();
+        let err =
+            minimize_until(&layout, &target("/nonexistent"), &mut |_| {}, &|| true).unwrap_err();
+        assert!(
+            matches!(&err, MinimizeError::Stopped { next } if next == "measuring the corpus"),
+            "{err}"
+        );
+        assert_eq!(
+            fs::read(layout.corpus_dir("t").join("entry")).unwrap(),
+            b"kept"
+        );
+    }
+
+    #[test]
+    fn a_background_minimization_hands_its_outcome_over_and_joins() {
+        let dir = fleet_testkit::state_temp_dir();
+        let layout = Layout::new(dir.path());
+        fs::create_dir_all(layout.corpus_dir("t")).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let worker = spawn(layout, target("/nonexistent/fuzz-target"), move |outcome| {
+            tx.send(outcome).unwrap()
+        })
+        .unwrap();
+        worker.join(Duration::from_secs(60)).unwrap();
+        let err = rx.recv().unwrap().unwrap_err();
+        assert!(
+            err.to_string().contains("/nonexistent/fuzz-target"),
+            "{err}"
+        );
     }
 
     #[test]
