@@ -77,6 +77,7 @@ pub fn doctor(ctx: &Context, args: &DoctorArgs) -> Result<i32> {
     if let Some(plan) = &plan {
         checks.extend(target_binaries(plan));
         checks.extend(c_coverage_tools(plan));
+        checks.extend(aflpp(plan));
     }
     let state = ctx.state_dir(plan.as_ref());
     checks.push(state_writable(&state));
@@ -201,6 +202,132 @@ fn c_coverage_tools(plan: &Plan) -> Vec<Check> {
             })
         })
         .collect()
+}
+
+/// AFL++ (with CmpLog) beside libFuzzer: for each cargo-fuzz project that wants it,
+/// whether AFL++ is built for its toolchain's LLVM or can be built, and why not; for
+/// prebuilt targets with `afl_binary`, whether an `afl-fuzz` is at hand.
+fn aflpp(plan: &Plan) -> Vec<Check> {
+    const NAME: &str = "aflpp";
+    let mut checks = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut found_afl_fuzz = None;
+    for project in plan.projects.iter().filter(|p| p.aflpp.wanted()) {
+        // One answer per toolchain and AFL++ cache (the same for every project alike).
+        let cache = fleet_build::aflpp_cache_dir(&project.path);
+        if !seen.insert((project.toolchain.clone(), cache.clone())) {
+            continue;
+        }
+        let probe = fleet_build::probe_aflpp(&project.path, &project.toolchain);
+        let llvm = probe.llvm_major.map_or(String::new(), |m| {
+            format!(" (LLVM {m}, as {}'s rustc)", project.toolchain)
+        });
+        let c = match (&probe.installed, &probe.unavailable, &probe.source) {
+            (Some(install), _, _) => {
+                found_afl_fuzz = Some(install.afl_fuzz());
+                check(
+                    NAME,
+                    Level::Ok,
+                    format!(
+                        "AFL++ {}{llvm} with its CmpLog plugins, built in {}; `fuzzfleet build` makes each target's AFL++ and CmpLog builds",
+                        install.version,
+                        install.prefix.display()
+                    ),
+                    None,
+                )
+            }
+            (None, None, Some((src, version))) => check(
+                NAME,
+                Level::Ok,
+                format!(
+                    "AFL++ {version}{llvm} can be built from {} with {}; `fuzzfleet build` builds it once (about 2 minutes on 2 cores) into {}",
+                    src.display(),
+                    probe
+                        .llvm_config
+                        .as_ref()
+                        .map_or("llvm-config".into(), |p| p.display().to_string()),
+                    cache.display()
+                ),
+                None,
+            ),
+            (None, Some(why), _) => {
+                let fix = aflpp_fix(why, &project.toolchain);
+                // `engines` listing "aflpp" asks for it: its absence is a problem then.
+                let level = if project.aflpp == fleet_config::AflppChoice::On {
+                    Level::Fail
+                } else {
+                    Level::Warn
+                };
+                check(
+                    NAME,
+                    level,
+                    format!(
+                        "AFL++ cannot be built{llvm}: {why}; targets of {} run libFuzzer alone",
+                        project.path.display()
+                    ),
+                    fix.as_deref(),
+                )
+            }
+            (None, None, None) => check(NAME, Level::Warn, "AFL++ state unknown", None),
+        };
+        checks.push(c);
+    }
+    // Prebuilt targets' AFL++ builds need an afl-fuzz: a built one, or one on PATH.
+    let afl_targets = fleet_config::load_with_afl(&plan.file)
+        .map(|(_, afl)| afl)
+        .unwrap_or_default();
+    if !afl_targets.is_empty() {
+        let afl_fuzz = found_afl_fuzz.or_else(|| {
+            Command::new("afl-fuzz")
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok()
+                .then(|| "afl-fuzz".into())
+        });
+        let names = afl_targets
+            .keys()
+            .map(|n| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        checks.push(match afl_fuzz {
+            Some(path) => check(
+                "aflpp prebuilt",
+                Level::Ok,
+                format!("{names}: afl_binary set, afl-fuzz is {}", path.display()),
+                None,
+            ),
+            None => check(
+                "aflpp prebuilt",
+                Level::Warn,
+                format!("{names}: afl_binary set, but no afl-fuzz is on PATH; these targets run libFuzzer alone"),
+                Some("apt-get install afl++ (the AFL++ that built the binaries is best)"),
+            ),
+        });
+    }
+    checks
+}
+
+/// How to get past what stops AFL++ from being built.
+fn aflpp_fix(why: &fleet_build::AflppUnavailable, toolchain: &str) -> Option<String> {
+    use fleet_build::AflppUnavailable as U;
+    Some(match why {
+        U::NoLlvmConfig { major } | U::LlvmMismatch { major, .. } => format!(
+            "apt-get install -y llvm-{major}-dev clang-{major} (Debian 12: from bookworm-security)"
+        ),
+        U::NoSource { .. } => format!(
+            "cargo install cargo-afl (its crate brings AFL++'s source), or set {} to an AFLplusplus tree",
+            fleet_build::AFLPP_SRC_ENV
+        ),
+        U::NotNightly { .. } | U::NoRustcLlvm { .. } => {
+            format!(
+                "rustup toolchain install nightly, and set toolchain = \"nightly\" on the [[project]] (now {toolchain})"
+            )
+        }
+        U::NoTool { package, .. } => format!("apt-get install -y {package}"),
+        U::Toolchain(_) => format!("rustup toolchain install {toolchain}"),
+        U::MakeFailed { .. } | U::Incomplete { .. } | U::Io { .. } => return None,
+    })
 }
 
 fn c_toolchain() -> Check {
