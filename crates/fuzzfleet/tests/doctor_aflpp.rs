@@ -61,15 +61,14 @@ fn doctor_says_why_aflpp_cannot_be_built_and_how_to_fix_it() {
 #[test]
 fn doctor_finds_the_aflpp_fuzzfleet_built() {
     let project = fleet_testkit::rust_fixture_project();
-    let install = match fleet_build::ensure_aflpp(&project, "nightly", &mut |line| {
-        eprintln!("{line}")
-    }) {
-        Ok(install) => install,
-        Err(why) => {
-            fleet_testkit::missing(&format!("AFL++ cannot be built here: {why}"));
-            return;
-        }
-    };
+    let install =
+        match fleet_build::ensure_aflpp(&project, "nightly", &mut |line| eprintln!("{line}")) {
+            Ok(install) => install,
+            Err(why) => {
+                fleet_testkit::missing(&format!("AFL++ cannot be built here: {why}"));
+                return;
+            }
+        };
     let fleet = Fleet::new("");
     let check = aflpp_check(&fleet, &[]).expect("an aflpp check");
     assert_eq!(check["level"], "ok", "{check}");
