@@ -123,8 +123,7 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
     }
 }
 
-/// A fresh temp dir for one test, removed when dropped.
-/// A temp dir under `<repo>/target/test-tmp/`, not `/tmp`: fuzzfleet gives each worker
+/// A fresh temp dir for one test, removed when dropped: under `<repo>/target/test-tmp/`, not `/tmp`: fuzzfleet gives each worker
 /// a private `/tmp`, which would hide a state dir that lives there.
 pub fn state_temp_dir() -> tempfile::TempDir {
     let base = repo_root().join("target/test-tmp");
@@ -136,11 +135,10 @@ pub fn state_temp_dir() -> tempfile::TempDir {
         .unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"))
 }
 
+/// A fresh temp dir for one test, removed when dropped; under `target/test-tmp` like
+/// [`state_temp_dir`], so a test killed midway leaves nothing in the machine's `/tmp`.
 pub fn temp_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("fuzzfleet-test-")
-        .tempdir()
-        .unwrap_or_else(|e| panic!("cannot create a temp dir: {e}"))
+    state_temp_dir()
 }
 
 /// The one rule for a test whose tool or privilege is missing (`what` says what, and how
@@ -158,6 +156,53 @@ pub fn missing(what: &str) {
 mod tests {
     use super::*;
     use std::cell::Cell;
+
+    /// The one rule: under `FUZZFLEET_CI=1` a missing tool fails the test; otherwise the
+    /// test says SKIPPED and passes. Each case runs this test binary again as a child.
+    #[test]
+    fn a_missing_tool_fails_in_ci_and_is_skipped_visibly_elsewhere() {
+        if std::env::var_os("FLEET_TESTKIT_MISSING_CHILD").is_some() {
+            missing("the frobnicator is missing");
+            println!("went on after the skip");
+            return;
+        }
+        let run = |ci: Option<&str>| {
+            let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+            cmd.args([
+                "--exact",
+                "tests::a_missing_tool_fails_in_ci_and_is_skipped_visibly_elsewhere",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env("FLEET_TESTKIT_MISSING_CHILD", "1")
+            .env_remove("FUZZFLEET_CI");
+            if let Some(v) = ci {
+                cmd.env("FUZZFLEET_CI", v);
+            }
+            let out = cmd.output().unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned()
+                    + &String::from_utf8_lossy(&out.stderr),
+            )
+        };
+        let (ok, said) = run(Some("1"));
+        assert!(!ok, "{said}");
+        assert!(
+            said.contains("FUZZFLEET_CI=1 and the frobnicator is missing"),
+            "{said}"
+        );
+        for ci in [None, Some("0"), Some("")] {
+            let (ok, said) = run(ci);
+            assert!(ok, "{ci:?}: {said}");
+            assert!(
+                said.contains(
+                    "SKIPPED: the frobnicator is missing (FUZZFLEET_CI=1 makes this a failure)"
+                ),
+                "{ci:?}: {said}"
+            );
+        }
+    }
 
     #[test]
     fn wait_until_returns_once_the_condition_holds() {

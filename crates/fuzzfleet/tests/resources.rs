@@ -19,17 +19,13 @@ use support::{Fleet, KillOnDrop, wait_until};
 const MINUTE: Duration = Duration::from_secs(60);
 const LIMIT_MB: u64 = 256;
 
-/// Root (or a machine feature) is needed: skip with a message, except under
-/// `FUZZFLEET_CI=1`, where its absence fails the test.
+/// Root (or a machine feature) is needed: [`fleet_testkit::missing`]'s rule (a failure
+/// under `FUZZFLEET_CI=1`, else a SKIPPED line) when it is not there.
 fn require(ok: bool, why: &str) -> bool {
-    if ok {
-        return true;
+    if !ok {
+        fleet_testkit::missing(why);
     }
-    if std::env::var_os("FUZZFLEET_CI").is_some_and(|v| v == "1") {
-        panic!("FUZZFLEET_CI=1 and {why}");
-    }
-    eprintln!("SKIPPED: {why} (FUZZFLEET_CI=1 makes this a failure)");
-    false
+    ok
 }
 
 fn is_root() -> bool {

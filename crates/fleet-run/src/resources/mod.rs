@@ -505,12 +505,9 @@ impl Guard {
     }
 }
 
-/// For tests that need root or a machine feature: skip with a message, except under
-/// `FUZZFLEET_CI=1`, where a missing feature fails the test.
+/// For tests that need root or a machine feature: fleet-testkit's one rule (a failure
+/// under `FUZZFLEET_CI=1`, else a SKIPPED line).
 #[cfg(test)]
 pub(crate) fn require_or_skip(why: &str) {
-    if std::env::var_os("FUZZFLEET_CI").is_some_and(|v| v == "1") {
-        panic!("FUZZFLEET_CI=1 and {why}");
-    }
-    eprintln!("SKIPPED: {why} (set FUZZFLEET_CI=1 to make this a failure)");
+    fleet_testkit::missing(why);
 }
