@@ -452,3 +452,23 @@ pub fn signal_group(pgid: u32, signal: libc::c_int) {
         libc::kill(-(pgid as libc::pid_t), signal);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The waiter used on a kernel without pidfds times out and sees an exit too.
+    #[test]
+    fn the_thread_waiter_times_out_and_then_sees_the_exit() {
+        let mut cmd = Command::new("/bin/sh");
+        cmd.args(["-c", "read line; exit 3"])
+            .stdin(std::process::Stdio::piped());
+        let mut group = Spawn::new(cmd).spawn().unwrap();
+        group.waiter = Waiter::Thread(None);
+        assert_eq!(group.wait_timeout(Duration::from_millis(50)).unwrap(), None);
+        // Closing its stdin ends it.
+        drop(group.child.stdin.take());
+        let status = group.wait_timeout(Duration::from_secs(60)).unwrap();
+        assert_eq!(status.and_then(|s| s.code()), Some(3));
+    }
+}
