@@ -310,6 +310,11 @@ pub struct Core {
     rng: Rng,
     /// Targets whose recommended dictionary has entries.
     dicts: BTreeSet<String>,
+    /// Arms whose runs could not start, per target: not chosen again.
+    broken_arms: BTreeMap<String, BTreeSet<Arm>>,
+    /// Targets a run of which reached INITED in this campaign: until then runs are
+    /// plain, so a target that cannot start fails as itself, not as a strategy.
+    started_ok: BTreeSet<String>,
     out: Vec<Action>,
 }
 
@@ -384,6 +389,8 @@ impl Core {
             rng: Rng::new(seed),
             bandits: saved.bandits,
             dicts: BTreeSet::new(),
+            broken_arms: BTreeMap::new(),
+            started_ok: BTreeSet::new(),
             out: Vec::new(),
         }
     }
@@ -564,6 +571,7 @@ impl Core {
         };
         r.inited_at.get_or_insert(now);
         let target = r.target.clone();
+        self.started_ok.insert(target.clone());
         if let Some(workers) = self.starting.remove(&target) {
             self.say(Notice::TargetStarted { target, workers });
         }
@@ -624,6 +632,25 @@ impl Core {
             return;
         }
         let how = classify_exit(exit.code, exit.signal);
+        if !exit.saw_inited
+            && exit.set_aside == 0
+            && let Some(arm) = running.arm.as_ref().filter(|a| a.strategy != "plain")
+        {
+            // The strategy may be what broke the start (a dictionary libFuzzer refuses):
+            // it is not chosen again for this target, and the target runs on without it.
+            let message = failure_message(&how, &exit.tail, exit.crashed);
+            self.log(
+                Some(&target),
+                "strategy-failed",
+                format!("{}: {message}", arm.label()),
+            );
+            self.broken_arms
+                .entry(target.clone())
+                .or_default()
+                .insert(arm.clone());
+            self.slots[slot].restart_at = Some(now + QUICK_EXIT);
+            return;
+        }
         if !exit.saw_inited && exit.set_aside == 0 {
             let message = failure_message(&how, &exit.tail, exit.crashed);
             self.fail_target(&target, message, now);
@@ -986,9 +1013,18 @@ impl Core {
             .entry(target.to_string())
             .or_insert_with(|| Bandit::new(arms.clone(), params));
         b.set_arms(arms);
+        let plain = Arm::new(bandit::LIBFUZZER, "plain");
+        if !self.started_ok.contains(target) && arms.contains(&plain) {
+            return Some(Choice {
+                arm: plain,
+                why: Why::Untried,
+            });
+        }
         let has_dict = self.dicts.contains(target);
+        let broken = self.broken_arms.get(target);
         b.choose(&mut self.rng, |arm| {
             arm.engine == bandit::LIBFUZZER
+                && broken.is_none_or(|b| !b.contains(arm))
                 && arm
                     .strategy
                     .parse::<Strategy>()

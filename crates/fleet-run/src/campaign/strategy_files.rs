@@ -8,7 +8,7 @@ use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use fleet_engine::libfuzzer::strategy::{
-    RecommendedDict, Strategy, StrategyFiles, choose_subset, merge_dict_files,
+    RecommendedDict, Strategy, StrategyFiles, choose_subset, escape_dict, merge_dict_files,
 };
 use fleet_store::Layout;
 
@@ -61,7 +61,7 @@ pub fn save_dict(
     fs::create_dir_all(strategy_dir(layout, target))?;
     let json = serde_json::to_string(dict).expect("a map of strings serializes");
     fleet_store::write_atomic(&dict_json(layout, target), json.as_bytes())?;
-    let text = dict.to_dict_file();
+    let text = dict_text(dict);
     fleet_store::write_atomic(&dict_file(layout, target), text.as_bytes())?;
     if let Some(user) = user_dict {
         let mine = fs::read_to_string(user)?;
@@ -69,6 +69,16 @@ pub fn save_dict(
         fleet_store::write_atomic(&merged_file(layout, target), merged.as_bytes())?;
     }
     Ok(())
+}
+
+/// The dictionary in libFuzzer's `-dict` format. Each entry's use count is a comment
+/// line of its own: libFuzzer refuses anything after an entry on its line.
+fn dict_text(dict: &RecommendedDict) -> String {
+    let mut out = String::from("# fuzzfleet: libFuzzer's recommended dictionary, over runs\n");
+    for (bytes, uses) in dict.entries() {
+        out.push_str(&format!("# uses: {uses}\n\"{}\"\n", escape_dict(&bytes)));
+    }
+    out
 }
 
 /// Reads the end of a worker's log for the recommended dictionary its run printed;

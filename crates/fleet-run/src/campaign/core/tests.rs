@@ -666,8 +666,11 @@ fn a_resumed_bandit_keeps_what_it_learnt_and_plain_runs_have_no_arm() {
     let mut sim = Sim::resumed(portfolio_spec(&["a"]), saved);
     let out = sim.feed(Input::Start);
     // Mostly the arm that paid (the floor explores a tenth of the time).
-    let mut vp = usize::from(spawned_arm(&out).unwrap().strategy == "value_profile");
-    for i in 0..19u32 {
+    // The first run is plain: the target has not shown yet that it starts.
+    assert_eq!(spawned_arm(&out).unwrap().strategy, "plain");
+    let mut vp = 0;
+    for i in 0..20u32 {
+        sim.init_all();
         let (run, _) = sim.running()[0].clone();
         let out = sim.at(MIN * (i + 1)).feed(Input::Exited {
             run,
@@ -714,4 +717,62 @@ fn portfolio_runs_end_by_themselves_and_the_next_run_gets_a_new_choice() {
     let out = sim.at(RUN_LENGTH).feed(Input::Wake);
     let next = spawned_arm(&out).expect("the next run starts at once");
     assert_ne!(next, first, "an untried arm goes next");
+}
+
+#[test]
+fn a_strategy_that_breaks_the_start_is_dropped_for_the_target_not_the_target() {
+    let mut sim = Sim::new(portfolio_spec(&["a"]));
+    let mut out = sim.feed(Input::Start);
+    // The first run is plain, and starts: the target can run.
+    assert_eq!(spawned_arm(&out).unwrap().strategy, "plain");
+    sim.init_all();
+    let (run, _) = sim.running()[0].clone();
+    out = sim.feed(Input::Exited {
+        run,
+        exit: Exit {
+            code: Some(77),
+            saw_inited: true,
+            ..Exit::default()
+        },
+    });
+    let mut broken = BTreeSet::new();
+    // Every run dies before INITED: each non-plain arm is dropped in turn; only the
+    // plain one failing fails the target.
+    for i in 0..20u32 {
+        let Some((run, _)) = sim.running().first().cloned() else {
+            sim.now += QUICK_EXIT;
+            out = sim.feed(Input::Wake);
+            continue;
+        };
+        let arm = spawned_arm(&out).unwrap();
+        assert!(!broken.contains(&arm), "{arm:?} was chosen again");
+        broken.insert(arm.clone());
+        out = sim.at(MIN * i).feed(Input::Exited {
+            run,
+            exit: Exit {
+                code: Some(1),
+                tail: vec!["ParseDictionaryFile: error in line 2".into()],
+                ..Exit::default()
+            },
+        });
+        if arm.strategy == "plain" {
+            assert!(
+                notices(&out)
+                    .iter()
+                    .any(|n| matches!(n, Notice::TargetFailed { .. }))
+            );
+            return;
+        }
+        assert!(sim.core.failed().is_empty());
+        assert!(out.iter().any(|a| matches!(
+            a,
+            Action::Log {
+                kind: "strategy-failed",
+                ..
+            }
+        )));
+        sim.now += QUICK_EXIT;
+        out = sim.feed(Input::Wake);
+    }
+    panic!("the plain arm was never tried");
 }
