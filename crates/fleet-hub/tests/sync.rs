@@ -433,8 +433,16 @@ fn s3_server_paused_mid_sync_converges_on_the_next_sync() {
             hub_a.requests().put >= 40
         });
         server.pause();
-        // Longer than a request's limit: requests in flight time out and are retried.
-        std::thread::sleep(Duration::from_millis(2500));
+        // Until requests in flight have timed out and been tried again: every attempt
+        // is counted as it starts, and at most `concurrency` are open at once, so more
+        // attempts than that since the pause means some were retried after their limit.
+        let paused = hub_a.requests().total();
+        let open_at_once = fast_options(None).concurrency as u64;
+        wait_until(
+            "requests in flight timed out and retried",
+            Duration::from_secs(60),
+            || hub_a.requests().total() - paused > open_at_once,
+        );
         server.resume();
         match syncing.join().unwrap() {
             Ok(report) => eprintln!("the paused sync finished after the pause: {report:?}"),

@@ -123,6 +123,26 @@ pub fn wait_until(what: &str, timeout: Duration, mut condition: impl FnMut() -> 
     }
 }
 
+/// Checks that `condition` keeps holding for the whole of `window`, polling it every
+/// ~50 ms; panics naming `what` the moment it does not. For a property of the form
+/// "nothing happens while …", where there is no event to wait for: unlike a sleep and
+/// one check afterwards, a break is seen when it happens and reported at once.
+pub fn holds_for(what: &str, window: Duration, mut condition: impl FnMut() -> bool) {
+    let start = Instant::now();
+    loop {
+        assert!(
+            condition(),
+            "{what} stopped holding after {:?} of {window:?}",
+            start.elapsed()
+        );
+        let left = window.saturating_sub(start.elapsed());
+        if left.is_zero() {
+            return;
+        }
+        thread::sleep(POLL_INTERVAL.min(left));
+    }
+}
+
 /// A fresh temp dir for one test, removed when dropped: under `<repo>/target/test-tmp/`, not `/tmp`: fuzzfleet gives each worker
 /// a private `/tmp`, which would hide a state dir that lives there.
 pub fn state_temp_dir() -> tempfile::TempDir {
@@ -202,6 +222,31 @@ mod tests {
                 "{ci:?}: {said}"
             );
         }
+    }
+
+    #[test]
+    fn holds_for_checks_the_whole_window_and_fails_at_the_break() {
+        let start = Instant::now();
+        let calls = Cell::new(0);
+        holds_for("always", Duration::from_millis(300), || {
+            calls.set(calls.get() + 1);
+            true
+        });
+        assert!(start.elapsed() >= Duration::from_millis(300));
+        assert!(calls.get() >= 3, "polled {} times", calls.get());
+
+        let start = Instant::now();
+        let broke = std::panic::catch_unwind(|| {
+            holds_for("the first 100 ms", Duration::from_secs(30), || {
+                start.elapsed() < Duration::from_millis(100)
+            })
+        });
+        let message = *broke.unwrap_err().downcast::<String>().unwrap();
+        assert!(
+            message.starts_with("the first 100 ms stopped holding after "),
+            "{message}"
+        );
+        assert!(start.elapsed() < Duration::from_secs(5), "not at the break");
     }
 
     #[test]
