@@ -778,6 +778,32 @@ pub fn build_afl_project(
     Ok(AflBuild::Built { install, targets })
 }
 
+/// The AFL++ builds `build_afl_project` made of fuzz target `target` of the project,
+/// with the install that made them, without building anything: `None` when AFL++ is
+/// not built for the toolchain's LLVM or either build of the target is missing (the
+/// target then runs libFuzzer alone).
+pub fn find_afl_build(
+    project_dir: &Path,
+    toolchain: &str,
+    target: &str,
+) -> Option<(AflppInstall, AflBuiltTarget)> {
+    let info = check_toolchain(toolchain).ok()?;
+    let major = rustc_llvm_major(toolchain).ok()?;
+    let install = find_install(&aflpp_cache_dir(project_dir), major)?;
+    let afl = afl_binary_path(project_dir, &info.host, target, AflVariant::Coverage);
+    let cmplog = afl_binary_path(project_dir, &info.host, target, AflVariant::CmpLog);
+    (afl.is_file() && cmplog.is_file()).then(|| {
+        (
+            install,
+            AflBuiltTarget {
+                name: target.to_owned(),
+                afl,
+                cmplog,
+            },
+        )
+    })
+}
+
 /// A command without the inherited variables that would pick another rustc.
 fn scrubbed(program: &str) -> Command {
     let mut cmd = Command::new(program);

@@ -16,8 +16,8 @@ mod toolchain;
 pub use afl::{
     AFLPP_DIR_ENV, AFLPP_SRC_ENV, AflBuild, AflBuiltTarget, AflVariant, AflppInstall, AflppProbe,
     AflppUnavailable, afl_binary_path, afl_build_command, afl_rustflags, afl_target_dir,
-    aflpp_cache_dir, build_afl_project, build_aflpp, ensure_aflpp, find_aflpp_source,
-    find_llvm_config, install_prefix, probe_aflpp, rustc_llvm_major,
+    aflpp_cache_dir, build_afl_project, build_aflpp, ensure_aflpp, find_afl_build,
+    find_aflpp_source, find_llvm_config, install_prefix, probe_aflpp, rustc_llvm_major,
 };
 pub use command::{BuildCommand, build_command, rustflags, should_clear};
 pub use discover::{FUZZ_TARGETS_DIR, binary_path, discover_targets, target_dir};

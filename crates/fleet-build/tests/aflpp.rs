@@ -11,7 +11,7 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use fleet_build::{AflBuild, BuildOptions, Sanitizer, build_afl_project};
+use fleet_build::{AflBuild, BuildOptions, Sanitizer, build_afl_project, find_afl_build};
 use fleet_engine::FindingKind;
 use fleet_engine::aflpp::{
     AflOptions, CmpLog, ENGINE_NAME, OutputScan, ScanResult, fuzz_command, parse_fuzzer_stats,
@@ -57,6 +57,10 @@ fn aflpp_build_of_crash_magic_finds_its_crash_with_cmplog() {
         Err(e) => panic!("{e}"),
     };
     assert_eq!(target.name, "crash_magic");
+    // What a campaign looks up later, without building.
+    let (found_install, found) = find_afl_build(&project, "nightly", "crash_magic").unwrap();
+    assert_eq!((&found_install, &found), (&install, &target));
+    assert_eq!(find_afl_build(&project, "nightly", "no_such_target"), None);
     assert_ne!(
         fs::read(&target.afl).unwrap(),
         fs::read(&target.cmplog).unwrap(),

@@ -32,6 +32,9 @@ pub(crate) struct RawConfig {
     pub tier_slice: Option<S<RawDuration>>,
     /// How often `run` prints its one-line progress summary. Default "1m".
     pub progress_every: Option<S<RawDuration>>,
+    /// How core time is given to targets: "coverage" (default: where coverage grows),
+    /// "fixed" (the tiers' budgets as a clock) or "equal" (equal slices for all).
+    pub schedule: Option<S<String>>,
     /// Per-target defaults, used where a `[[target]]` or `[[project]]` does not say.
     pub defaults: Option<RawDefaults>,
     /// cargo-fuzz projects whose targets are built and registered.
@@ -104,8 +107,8 @@ pub(crate) struct RawCorpus {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawDefaults {
-    /// Engine that drives targets: `"libfuzzer"` (default). `"aflpp"` and
-    /// `"honggfuzz"` are planned and rejected as not supported yet.
+    /// Engine that drives targets: `"libfuzzer"` (default), the only one accepted:
+    /// `"aflpp"` runs beside it (`engines`), and `"honggfuzz"` is not supported yet.
     pub engine: Option<S<String>>,
     /// Memory limit per worker in MiB, passed as libFuzzer's `-rss_limit_mb`. Default 4096.
     pub rss_limit_mb: Option<S<i64>>,
