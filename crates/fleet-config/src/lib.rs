@@ -40,7 +40,7 @@ pub use plan::{
     defaults,
 };
 pub use types::{
-    AflppChoice, Engine, HttpUrl, HubUrl, Sanitizer, SshDest, TierMode, parse_engines,
+    AflppChoice, Engine, HttpUrl, HubUrl, Sanitizer, Schedule, SshDest, TierMode, parse_engines,
 };
 
 use error::{Problem, reword_serde};

@@ -73,6 +73,8 @@ pub struct Plan {
     pub tier_slice: Duration,
     /// How often `run` prints its one-line progress summary.
     pub progress_every: Duration,
+    /// How core time is given to targets (`schedule`).
+    pub schedule: crate::types::Schedule,
     /// `[[project]]`s, in file order.
     pub projects: Vec<ProjectPlan>,
     /// `[[harnesses]]` directories, in file order.

@@ -160,6 +160,30 @@ impl FromStr for Sanitizer {
     }
 }
 
+/// How a campaign gives core time to targets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Schedule {
+    /// Every target gets a first turn within the first hour; then core time goes where
+    /// coverage still grows, a tier's budget weighing its targets (48 h against 12 h: 4
+    /// to 1), with a small share for plateaued targets.
+    #[default]
+    Coverage,
+    /// The tiers' budgets as a wall clock: each target runs for its budget per cycle.
+    Fixed,
+    /// Every target of every tier in equal time slices, taking turns.
+    Equal,
+}
+
+impl Schedule {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Schedule::Coverage => "coverage",
+            Schedule::Fixed => "fixed",
+            Schedule::Equal => "equal",
+        }
+    }
+}
+
 /// How a tier shares its workers among its targets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TierMode {

@@ -26,6 +26,7 @@ pub struct NodeConfig {
     pub workers: Option<usize>,
     pub tier_slice: Dur,
     pub progress_every: Dur,
+    pub schedule: &'static str,
     pub target: Vec<NodeTarget>,
     /// In the operator's order, which is the order the tiers take turns in.
     pub tier: Ordered<NodeTier>,
@@ -167,6 +168,7 @@ impl NodeConfig {
             workers,
             tier_slice,
             progress_every,
+            schedule,
             // Built here; the node gets binaries.
             projects: _,
             harnesses: _,
@@ -210,6 +212,7 @@ impl NodeConfig {
             workers: workers.map(|w| w.get()),
             tier_slice: Dur(*tier_slice),
             progress_every: Dur(*progress_every),
+            schedule: schedule.as_str(),
             target,
             tier,
             node: BTreeMap::from([(name.to_string(), entry)]),

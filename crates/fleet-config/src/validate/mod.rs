@@ -19,6 +19,7 @@ use crate::locate::Locator;
 use crate::names::TargetName;
 use crate::plan::{AflBinaries, Plan, defaults};
 use crate::raw::RawConfig;
+use crate::types::Schedule;
 
 /// What validation needs besides the raw file: where relative paths start, how to
 /// name a line in a message, and where problems go.
@@ -121,6 +122,23 @@ pub(crate) fn plan(
         .as_ref()
         .and_then(|v| values::duration(ctx, v))
         .unwrap_or(defaults::PROGRESS_EVERY);
+    let schedule = match raw.schedule.as_ref() {
+        None => Schedule::default(),
+        Some(v) => match v.get_ref().as_str() {
+            "coverage" => Schedule::Coverage,
+            "fixed" => Schedule::Fixed,
+            "equal" => Schedule::Equal,
+            other => {
+                ctx.error(
+                    v.span(),
+                    format!(
+                        "unknown schedule \"{other}\" (expected \"coverage\", \"fixed\" or \"equal\")"
+                    ),
+                );
+                Schedule::default()
+            }
+        },
+    };
     let target_defaults = targets::defaults(ctx, raw.defaults.as_ref());
     let known = targets::projects_and_targets(
         ctx,
@@ -145,6 +163,7 @@ pub(crate) fn plan(
         workers,
         tier_slice,
         progress_every,
+        schedule,
         projects: known.projects,
         harnesses: known.harnesses,
         targets: known.targets,

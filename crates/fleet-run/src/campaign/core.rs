@@ -18,6 +18,7 @@ use crate::events::RunId;
 use crate::output::{ExitKind, classify_exit};
 use crate::portfolio::Rng;
 use crate::portfolio::bandit::{self, Arm, Bandit, Choice, RunResult, Why};
+use crate::portfolio::share::{self, ShareState, ShareView, SliceResult};
 use crate::schedule::{Assignment, Rotation, TierSpec, TierState};
 use fleet_engine::libfuzzer::strategy::Strategy;
 
@@ -52,7 +53,21 @@ pub struct CoreSpec {
     /// Each worker run's engine and strategies chosen by a bandit per target; `None`:
     /// every run is plain libFuzzer (`--strategies plain`).
     pub portfolio: Option<PortfolioSpec>,
+    /// The schedule that follows coverage (`schedule = "coverage"`): every slot is given
+    /// by [`share`]'s plan, slice by slice, and `tiers` is empty. `None`: the tiers'
+    /// clock (`fixed`, or `equal` as one tier of all targets).
+    pub shares: Option<SharesSpec>,
 }
+
+/// The targets of the coverage-following schedule and its knobs.
+#[derive(Clone, Debug)]
+pub struct SharesSpec {
+    pub targets: Vec<share::TargetSpec>,
+    pub params: share::Params,
+}
+
+/// The schedule row the coverage-following schedule is saved in.
+pub const SHARES_ROW: &str = "(shares)";
 
 /// The strategy portfolio: each target's arms and the bandit's knobs.
 #[derive(Clone, Debug)]
@@ -86,6 +101,8 @@ pub struct Saved {
     pub corpus_files: BTreeMap<String, u64>,
     /// What each target's bandit learnt.
     pub bandits: BTreeMap<String, Bandit>,
+    /// Where the coverage-following schedule was.
+    pub shares: Option<ShareState>,
 }
 
 /// What happened, as the core hears of it.
@@ -115,6 +132,13 @@ pub enum Input {
     /// A target's recommended dictionary has entries on disk: the strategies that use
     /// it may be chosen.
     DictReady { target: String },
+    /// A target's features (as its workers count them) and bugs so far: the
+    /// coverage-following schedule measures each slice by them.
+    Measured {
+        target: String,
+        features: u64,
+        bugs: u64,
+    },
     /// Time to credit the running targets and save the schedule.
     Checkpoint,
     /// The campaign ends: last credits.
@@ -268,6 +292,21 @@ struct TierRun {
     slots: Vec<usize>,
 }
 
+/// The coverage-following schedule at work.
+#[derive(Debug)]
+struct ShareRun {
+    spec: SharesSpec,
+    state: ShareState,
+    /// The slice running now, when it ends, and what its targets had at its start.
+    current: Vec<share::Assignment>,
+    until: Instant,
+    at_start: BTreeMap<String, (u64, u64)>,
+    /// Worker-slot milliseconds each target had in this slice.
+    slot_ms: BTreeMap<String, u64>,
+    /// Each target's share and why, as last planned.
+    views: Vec<ShareView>,
+}
+
 /// Tiers taking turns (see [`Rotation`]).
 #[derive(Debug)]
 struct TurnRun {
@@ -315,6 +354,9 @@ pub struct Core {
     /// Targets a run of which reached INITED in this campaign: until then runs are
     /// plain, so a target that cannot start fails as itself, not as a strategy.
     started_ok: BTreeSet<String>,
+    shares: Option<ShareRun>,
+    /// Each target's features and bugs as last measured.
+    measured: BTreeMap<String, (u64, u64)>,
     out: Vec<Action>,
 }
 
@@ -361,6 +403,19 @@ impl Core {
             slot_count = spec.slots;
         }
         let seed = spec.portfolio.as_ref().map_or(0, |p| p.seed);
+        let shares = spec.shares.clone().map(|spec| ShareRun {
+            spec,
+            state: saved.shares.clone().unwrap_or_default(),
+            current: Vec::new(),
+            until: now,
+            at_start: BTreeMap::new(),
+            slot_ms: BTreeMap::new(),
+            views: Vec::new(),
+        });
+        if shares.is_some() {
+            // Every slot is the shares' to give.
+            slot_count = spec.slots;
+        }
         let turns = rotation.map(|rotation| TurnRun {
             rotation,
             until: now,
@@ -391,6 +446,8 @@ impl Core {
             dicts: BTreeSet::new(),
             broken_arms: BTreeMap::new(),
             started_ok: BTreeSet::new(),
+            shares,
+            measured: BTreeMap::new(),
             out: Vec::new(),
         }
     }
@@ -403,7 +460,9 @@ impl Core {
         self.clock = now;
         match input {
             Input::Start => {
-                if self.turns.is_some() {
+                if self.shares.is_some() {
+                    self.decide_shares(now);
+                } else if self.turns.is_some() {
                     self.take_turns(now);
                 } else {
                     for i in 0..self.tiers.len() {
@@ -450,6 +509,13 @@ impl Core {
             }
             Input::DictReady { target } => {
                 self.dicts.insert(target);
+            }
+            Input::Measured {
+                target,
+                features,
+                bugs,
+            } => {
+                self.measured.insert(target, (features, bugs));
             }
             Input::Checkpoint => {
                 self.checkpoint_credit(now);
@@ -515,6 +581,12 @@ impl Core {
         self.running().any(|(r, _, t)| r != run && t == target)
     }
 
+    /// Each target's share of the node and why, as the coverage-following schedule last
+    /// planned; empty under the tiers' clock.
+    pub fn shares(&self) -> &[ShareView] {
+        self.shares.as_ref().map_or(&[], |s| &s.views)
+    }
+
     /// Each target's bandit, for `status` (its `explain`).
     pub fn bandits(&self) -> &BTreeMap<String, Bandit> {
         &self.bandits
@@ -538,6 +610,12 @@ impl Core {
             if next.as_ref().is_none_or(|(_, n)| d < *n) {
                 next = Some(("the tiers' turn ends".into(), d));
             }
+        }
+        if let Some(sh) = &self.shares {
+            next = Some((
+                "the next slice".into(),
+                sh.until.saturating_duration_since(now),
+            ));
         }
         next
     }
@@ -686,6 +764,13 @@ impl Core {
         for i in tiers {
             self.decide(i, now);
         }
+        if self
+            .shares
+            .as_ref()
+            .is_some_and(|sh| sh.current.iter().any(|a| a.target == target))
+        {
+            self.decide_shares(now);
+        }
         self.check_all_idle(now);
     }
 
@@ -694,6 +779,9 @@ impl Core {
             // A waiting tier may have something to run: the turn ends early. One whose
             // targets are being minimized runs when the minimization ends.
             if self.turns.is_some() && (self.take_turns(now) || !self.minimizing.is_empty()) {
+                return;
+            }
+            if self.shares.is_some() && !self.minimizing.is_empty() {
                 return;
             }
             let all_finished = self.tiers.iter().all(|t| t.state.finished);
@@ -735,6 +823,9 @@ impl Core {
             let fuzz_ms = running.and_then(|r| r.inited_at).map_or(0, |inited| {
                 now.saturating_duration_since(since.max(inited)).as_millis() as u64
             });
+            if let Some(sh) = &mut self.shares {
+                *sh.slot_ms.entry(target.clone()).or_default() += slot_ms;
+            }
             if slot_ms > 0 || fuzz_ms > 0 {
                 self.out.push(Action::Credit {
                     target,
@@ -792,38 +883,13 @@ impl Core {
             // Nothing left to run in its turn: the others need not wait for the slice.
             turns.until = now;
         }
-        // The slots' wanted targets, keeping a slot on its target where possible.
         let t = &self.tiers[i];
-        let range = t.slots.clone();
-        let mut wanted: Vec<String> = t
+        let wanted: Vec<String> = t
             .current
             .iter()
             .flat_map(|a| std::iter::repeat_n(a.target.clone(), a.workers))
             .collect();
-        let mut changed = Vec::new();
-        for &s in &range {
-            let keep = self.slots[s]
-                .target
-                .as_ref()
-                .and_then(|cur| wanted.iter().position(|w| w == cur));
-            match keep {
-                Some(pos) => {
-                    wanted.remove(pos);
-                }
-                None => changed.push(s),
-            }
-        }
-        let started: BTreeSet<String> = wanted.iter().cloned().collect();
-        for s in changed {
-            let next = (!wanted.is_empty()).then(|| wanted.remove(0));
-            self.slots[s].target = next.clone();
-            self.slots[s].restart_at = None;
-            if self.slots[s].worker.is_some() {
-                self.stop_slot(s, now);
-            } else if next.is_some() {
-                self.spawn(s, now);
-            }
-        }
+        let started = self.assign_slots(t.slots.clone(), wanted, now);
         for target in started {
             let workers = self.tiers[i]
                 .current
@@ -921,6 +987,139 @@ impl Core {
         !running.is_empty()
     }
 
+    /// Ends the coverage-following schedule's slice: pays each target what it gained in
+    /// it, plans the next one and moves the slots accordingly.
+    fn decide_shares(&mut self, now: Instant) {
+        self.account(now);
+        let campaign_time = now.saturating_duration_since(self.started);
+        let skip = self.not_runnable();
+        let slots = self.slots.len();
+        let once = self.spec.once;
+        let measured = self.measured.clone();
+        let Some(sh) = self.shares.as_mut() else {
+            return;
+        };
+        // What the slice that ends gave: each target that ran, measured from its start.
+        for (target, ms) in std::mem::take(&mut sh.slot_ms) {
+            let (f1, b1) = measured.get(&target).copied().unwrap_or_default();
+            let (f0, b0) = sh.at_start.get(&target).copied().unwrap_or((f1, b1));
+            sh.state.record(
+                &SliceResult {
+                    target,
+                    worker_secs: ms as f64 / 1000.0,
+                    new_features: f1.saturating_sub(f0),
+                    new_bugs: b1.saturating_sub(b0),
+                },
+                campaign_time,
+                &sh.spec.params,
+            );
+        }
+        let targets: Vec<share::TargetSpec> = sh
+            .spec
+            .targets
+            .iter()
+            .filter(|t| !skip.contains(&t.name))
+            .cloned()
+            .collect();
+        // `--once`: done when every target has had its first turn and that slice ended.
+        let all_had_turns = targets.iter().all(|t| {
+            sh.state
+                .targets
+                .get(&t.name)
+                .is_some_and(|s| s.had_first_turn && !s.new_build)
+        });
+        if once && all_had_turns && !sh.current.is_empty() {
+            sh.current.clear();
+            self.begin_stop(StopReason::CycleDone, now);
+            return;
+        }
+        let plan = sh
+            .state
+            .plan(&targets, slots, campaign_time, &sh.spec.params);
+        sh.until = now + plan.for_duration;
+        // Every target's, not only the planned ones': a worker still stopping from the
+        // slice before is measured in this one too.
+        sh.at_start = measured;
+        let changed = plan.run != sh.current;
+        sh.current = plan.run.clone();
+        sh.views = plan.shares.clone();
+        let state = sh.state.to_json();
+        self.out.push(Action::Save {
+            row: SHARES_ROW.into(),
+            state,
+        });
+        if changed {
+            let why: Vec<String> = plan
+                .shares
+                .iter()
+                .filter(|v| plan.run.iter().any(|a| a.target == v.target))
+                .map(|v| format!("{}: {}", v.target, v.reason))
+                .collect();
+            self.log(None, "schedule", why.join("; "));
+            self.say(Notice::Slice {
+                run: plan
+                    .run
+                    .iter()
+                    .map(|a| (a.target.clone(), a.workers))
+                    .collect(),
+                slice: plan.for_duration,
+            });
+        }
+        let wanted: Vec<String> = plan
+            .run
+            .iter()
+            .flat_map(|a| std::iter::repeat_n(a.target.clone(), a.workers))
+            .collect();
+        let started = self.assign_slots((0..slots).collect(), wanted, now);
+        for target in started {
+            let workers = plan
+                .run
+                .iter()
+                .find(|a| a.target == target)
+                .map_or(0, |a| a.workers);
+            self.starting.insert(target, workers);
+        }
+        if plan.run.is_empty() {
+            self.check_all_idle(now);
+        }
+    }
+
+    /// Gives `slots` the `wanted` targets, keeping a slot on its target where possible;
+    /// stops what no longer runs and starts what is new. Returns the targets given more
+    /// slots.
+    fn assign_slots(
+        &mut self,
+        slots: Vec<usize>,
+        mut wanted: Vec<String>,
+        now: Instant,
+    ) -> BTreeSet<String> {
+        let mut changed = Vec::new();
+        for &s in &slots {
+            let keep = self.slots[s]
+                .target
+                .as_ref()
+                .and_then(|cur| wanted.iter().position(|w| w == cur));
+            match keep {
+                Some(pos) => {
+                    wanted.remove(pos);
+                }
+                None => changed.push(s),
+            }
+        }
+        let started: BTreeSet<String> = wanted.iter().cloned().collect();
+        for s in changed {
+            let next = (!wanted.is_empty()).then(|| wanted.remove(0));
+            self.slots[s].target = next.clone();
+            self.slots[s].restart_at = None;
+            if self.slots[s].worker.is_some() {
+                self.stop_slot(s, now);
+            } else if next.is_some() {
+                self.spawn(s, now);
+            }
+        }
+        started
+    }
+
     /// The tiers whose turn it is: those holding slots.
     fn tiers_holding_slots(&self) -> Vec<usize> {
         (0..self.tiers.len())
@@ -979,8 +1178,9 @@ impl Core {
             .find(|t| t.slots.contains(&s))
             .and_then(|t| t.until);
         let turn = self.turns.as_ref().map(|t| t.until);
+        let slice = self.shares.as_ref().map(|sh| sh.until);
         let run = self.spec.run_for.map(|d| self.started + d);
-        [tier, turn, run].into_iter().flatten().min()
+        [tier, turn, slice, run].into_iter().flatten().min()
     }
 
     /// Pays an arm what its run gained, and saves what the target's bandit learnt.
@@ -1132,6 +1332,14 @@ impl Core {
             for i in tiers {
                 self.decide(i, now);
             }
+            let minimizing = &self.minimizing;
+            if self.shares.as_ref().is_some_and(|sh| {
+                sh.current
+                    .iter()
+                    .any(|a| minimizing.contains_key(&a.target))
+            }) {
+                self.decide_shares(now);
+            }
         }
         let ready: Vec<String> = self
             .minimizing
@@ -1157,7 +1365,10 @@ impl Core {
             for i in tiers {
                 self.decide(i, now);
             }
-            // With tiers taking turns, every slot may be idle waiting for this one.
+            // Every slot may be idle waiting for this one.
+            if self.shares.as_ref().is_some_and(|sh| sh.current.is_empty()) {
+                self.decide_shares(now);
+            }
             self.check_all_idle(now);
         }
     }
@@ -1218,6 +1429,12 @@ impl Core {
         // The turn first: a tier whose turn ends does not start its next target first.
         if self.turns.as_ref().is_some_and(|t| now >= t.until) {
             self.take_turns(now);
+        }
+        if self.shares.as_ref().is_some_and(|sh| now >= sh.until) {
+            self.decide_shares(now);
+        }
+        if self.stopping.is_some() {
+            return;
         }
         for i in 0..self.tiers.len() {
             if self.tiers[i].until.is_some_and(|u| now >= u) {

@@ -16,13 +16,15 @@ use std::time::{Duration, Instant};
 use fleet_store::{Db, Layout, StoreError, now_ms};
 
 use self::core::{
-    Action, Core, CoreSpec, Exit, Gain, Input, PortfolioSpec, ROTATION_ROW, Saved, TICK, bandit_row,
+    Action, Core, CoreSpec, Exit, Gain, Input, PortfolioSpec, ROTATION_ROW, SHARES_ROW, Saved,
+    SharesSpec, TICK, bandit_row,
 };
 use crate::events::{Event, RunId, WorkerExit, WorkerMsg};
 use crate::findings::{self, Kept};
 use crate::minimize::{self, MinimizeOutcome};
 use crate::output::{self, ExtraFlag, LibFuzzerOptions};
 use crate::portfolio::bandit::{self, Arm, Bandit, Why};
+use crate::portfolio::share::{self, ShareState};
 use crate::schedule::{TierSpec, TierState};
 use crate::stats::TargetLive;
 use crate::worker::{self, Worker, WorkerSpec};
@@ -95,10 +97,96 @@ pub struct CampaignSpec {
     /// Each worker run's libFuzzer strategies chosen by a bandit per target
     /// (`--strategies portfolio`, the default); `false`: every run is plain libFuzzer.
     pub portfolio: bool,
+    /// How core time is given to targets (`schedule`).
+    pub schedule: fleet_config::Schedule,
 }
 
-/// The meta row where a campaign publishes each target's strategy bandit as `status`
-/// shows it: `{"<target>": [ArmView, ...]}`, most favoured first.
+/// The longest slice of the coverage-following schedule; a smaller budget (a smoke run's
+/// `--budget 10s`) makes it that short.
+const SHARE_SLICE: Duration = Duration::from_secs(300);
+
+/// What the core schedules under `schedule`: the tiers as configured (`fixed`), one tier
+/// of every target in equal slices (`equal`), or no tiers and the shares of every
+/// target, a tier's budget weighing its targets (`coverage`).
+fn schedule_of(spec: &CampaignSpec) -> (Vec<TierSpec>, Option<SharesSpec>) {
+    use fleet_config::Schedule;
+    let shortest = spec
+        .tiers
+        .iter()
+        .map(|t| t.budget)
+        .min()
+        .unwrap_or(SHARE_SLICE);
+    let mut names: Vec<String> = Vec::new();
+    for t in &spec.tiers {
+        for name in &t.targets {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+    }
+    match spec.schedule {
+        Schedule::Fixed => (spec.tiers.clone(), None),
+        Schedule::Equal => {
+            let slice = spec.tier_slice.min(shortest);
+            let all = TierSpec {
+                name: "(equal)".into(),
+                targets: names,
+                // Never spent: the slices go round for as long as the run lasts.
+                budget: Duration::from_secs(100 * 365 * 86_400),
+                slice: Some(slice),
+                workers: spec.slots,
+            };
+            (vec![all], None)
+        }
+        Schedule::Coverage => {
+            let weight = |name: &str| {
+                spec.tiers
+                    .iter()
+                    .filter(|t| t.targets.iter().any(|n| n == name))
+                    .map(|t| t.budget.as_secs_f64() / shortest.as_secs_f64().max(1.0))
+                    .fold(0.0, f64::max)
+                    .max(f64::MIN_POSITIVE)
+            };
+            let targets = names
+                .iter()
+                .map(|name| share::TargetSpec {
+                    name: name.clone(),
+                    weight: weight(name),
+                    cap: None,
+                    binary_hash: spec
+                        .targets
+                        .get(name)
+                        .map(|t| binary_stamp(&t.binary))
+                        .unwrap_or_default(),
+                })
+                .collect();
+            let params = share::Params {
+                slice: SHARE_SLICE.min(shortest),
+                ..share::Params::default()
+            };
+            (Vec::new(), Some(SharesSpec { targets, params }))
+        }
+    }
+}
+
+/// What tells a rebuilt binary from the one before: its size and modification time.
+fn binary_stamp(path: &std::path::Path) -> String {
+    match std::fs::metadata(path) {
+        Ok(m) => {
+            let mtime = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}:{mtime}", m.len())
+        }
+        Err(_) => String::new(),
+    }
+}
+
+/// The meta row where a campaign publishes what its schedule and its strategy bandits
+/// decide and why, as `status` shows it: `{"shares": [ShareView, ...], "bandits":
+/// {"<target>": [ArmView, ...]}}`, arms most favoured first.
 pub const PORTFOLIO_META: &str = "portfolio";
 
 /// The crash pipeline of a campaign and where its news goes.
@@ -181,6 +269,12 @@ pub enum Notice {
     Minimized {
         target: String,
         outcome: Result<MinimizeOutcome, String>,
+    },
+    /// The coverage-following schedule's next slice: these targets on these many workers
+    /// (why is in the log and `status`).
+    Slice {
+        run: Vec<(String, usize)>,
+        slice: Duration,
     },
     /// The tiers need more workers than the node has: these run for this turn, the
     /// others wait for theirs.
@@ -352,6 +446,8 @@ struct Campaign<'n> {
     dicts: BTreeMap<String, RecommendedDict>,
     /// The bandits changed since `status` last got them.
     portfolio_dirty: bool,
+    /// New bugs per target in this run, for the schedule's measure of each slice.
+    bugs: BTreeMap<String, u64>,
     /// Every error of this run (said or repeated), the last one, and the count `status`
     /// last got.
     error_count: u64,
@@ -368,10 +464,16 @@ impl<'n> Campaign<'n> {
         let db = Db::open(&spec.layout.db_path())?;
         let now = Instant::now();
         let mut saved = Saved::default();
+        let (core_tiers, shares) = schedule_of(&spec);
+        if shares.is_some()
+            && let Some(row) = db.load_schedule(SHARES_ROW)?
+        {
+            saved.shares = Some(ShareState::from_json(Some(&row.state)));
+        }
         if let Some(row) = db.load_schedule(ROTATION_ROW)? {
             saved.rotation = Some(serde_json::from_str(&row.state).unwrap_or_default());
         }
-        for t in &spec.tiers {
+        for t in &core_tiers {
             let row = db.load_schedule(&t.name)?;
             saved.tiers.insert(
                 t.name.clone(),
@@ -442,7 +544,8 @@ impl<'n> Campaign<'n> {
         }
         let core = Core::new(
             CoreSpec {
-                tiers: spec.tiers.clone(),
+                tiers: core_tiers,
+                shares,
                 slots: spec.slots,
                 tier_slice: spec.tier_slice,
                 run_for: spec.run_for,
@@ -484,6 +587,7 @@ impl<'n> Campaign<'n> {
             errors: crate::repeats::Repeats::default(),
             dicts: BTreeMap::new(),
             portfolio_dirty: true,
+            bugs: BTreeMap::new(),
             error_count: 0,
             last_error: None,
             published_errors: 0,
@@ -595,7 +699,7 @@ impl<'n> Campaign<'n> {
                 None
             }
             Action::Save { row, state } => {
-                self.portfolio_dirty |= row.starts_with("(bandit)");
+                self.portfolio_dirty |= row.starts_with("(bandit)") || row == SHARES_ROW;
                 if let Err(e) = self.db.save_schedule(&row, &state, now_ms()) {
                     self.error(format!("cannot save the schedule ({row}): {e}"));
                 }
@@ -667,6 +771,8 @@ impl<'n> Campaign<'n> {
             .map(|(n, l)| (n.clone(), l.features().unwrap_or(0)))
             .collect();
         let now = Instant::now();
+        // What the targets have before the first slice, which is measured from it.
+        self.measure(now);
         self.apply(Input::Start, now);
         let mut last_tick = now;
         loop {
@@ -753,6 +859,7 @@ impl<'n> Campaign<'n> {
                     && let Some(live) = self.live.get_mut(target)
                 {
                     live.findings_changed = true;
+                    *self.bugs.entry(target.clone()).or_default() += 1;
                 }
                 (self.notify)(Notice::Triage(e));
             }
@@ -1224,7 +1331,35 @@ impl<'n> Campaign<'n> {
 
     /// Writes every target's figures, a sample for each running one, and the schedule.
     fn flush(&mut self, now: Instant) {
+        self.measure(now);
         self.apply(Input::Checkpoint, now);
+        self.flush_figures(now);
+    }
+
+    /// Tells the core what each target has now: the schedule measures slices by it.
+    fn measure(&mut self, now: Instant) {
+        let measured: Vec<(String, u64, u64)> = self
+            .live
+            .iter()
+            .map(|(t, l)| {
+                let bugs = self.bugs.get(t).copied().unwrap_or(0);
+                (t.clone(), l.features().unwrap_or(0), bugs)
+            })
+            .collect();
+        for (target, features, bugs) in measured {
+            self.apply(
+                Input::Measured {
+                    target,
+                    features,
+                    bugs,
+                },
+                now,
+            );
+        }
+    }
+
+    /// Writes every target's figures and a sample for each running one.
+    fn flush_figures(&mut self, now: Instant) {
         let mut workers: BTreeMap<String, i64> = BTreeMap::new();
         for (_, _, target) in self.core.running() {
             *workers.entry(target.to_string()).or_default() += 1;
@@ -1369,13 +1504,17 @@ impl Campaign<'_> {
         if !self.portfolio_dirty {
             return;
         }
-        let views: BTreeMap<&String, Vec<bandit::ArmView>> = self
+        let bandits: BTreeMap<&String, Vec<bandit::ArmView>> = self
             .core
             .bandits()
             .iter()
             .map(|(t, b)| (t, b.explain()))
             .collect();
-        let json = serde_json::to_string(&views).expect("arm views serialize");
+        let doc = serde_json::json!({
+            "shares": self.core.shares(),
+            "bandits": bandits,
+        });
+        let json = doc.to_string();
         match self.db.put_meta(PORTFOLIO_META, &json, now_ms()) {
             Ok(()) => self.portfolio_dirty = false,
             Err(e) => self.error(format!("cannot save the strategies' payoffs: {e}")),

@@ -143,6 +143,7 @@ pub(crate) fn campaign_spec(
         reload_on_hup,
         progress_every: Some(plan.progress_every),
         portfolio: args.strategies == crate::cli::Strategies::Portfolio,
+        schedule: plan.schedule,
     })
 }
 
@@ -360,6 +361,17 @@ pub(crate) fn print_notice(n: &Notice, verbose: bool, log: Log) {
         } => format!("{target}: corpus minimization failed: {e}"),
         Notice::PulledFinding { target, kind, id } => {
             format!("{target}: NEW {kind} from another node, via the hub (finding {id})")
+        }
+        Notice::Slice { run, slice } => {
+            let run: Vec<String> = run
+                .iter()
+                .map(|(t, w)| if *w == 1 { t.clone() } else { format!("{t} ×{w}") })
+                .collect();
+            format!(
+                "next {}: {} (why: `fuzzfleet status`)",
+                fleet_run::fmt::duration(*slice),
+                if run.is_empty() { "nothing to run".to_string() } else { run.join(", ") }
+            )
         }
         Notice::TierTurn {
             running,

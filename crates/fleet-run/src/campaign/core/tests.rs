@@ -2,7 +2,7 @@
 //! database is involved, so each rule is checked exactly.
 
 use super::*;
-use crate::portfolio::bandit;
+use crate::portfolio::{bandit, share};
 
 const MIN: Duration = Duration::from_secs(60);
 const H: Duration = Duration::from_secs(3600);
@@ -28,6 +28,7 @@ fn spec(tiers: Vec<TierSpec>, slots: usize) -> CoreSpec {
         minimize: None,
         reload_on_hup: false,
         portfolio: None,
+        shares: None,
     }
 }
 
@@ -775,4 +776,148 @@ fn a_strategy_that_breaks_the_start_is_dropped_for_the_target_not_the_target() {
         out = sim.feed(Input::Wake);
     }
     panic!("the plain arm was never tried");
+}
+
+fn shares_spec(targets: &[&str], slots: usize, slice: Duration) -> CoreSpec {
+    let mut s = spec(Vec::new(), slots);
+    s.shares = Some(SharesSpec {
+        targets: targets
+            .iter()
+            .map(|t| share::TargetSpec {
+                name: t.to_string(),
+                weight: 1.0,
+                cap: None,
+                binary_hash: "1".into(),
+            })
+            .collect(),
+        params: share::Params {
+            slice,
+            ..share::Params::default()
+        },
+    });
+    s
+}
+
+impl Sim {
+    /// Runs the campaign for `secs`, a second at a time: every signalled worker exits
+    /// at once, every new one reaches INITED; `features` gives each target's features
+    /// at a time. Returns the slot-seconds each target had.
+    fn run_shares(
+        &mut self,
+        secs: u64,
+        features: impl Fn(&str, Duration) -> u64,
+    ) -> BTreeMap<String, u64> {
+        let mut had: BTreeMap<String, u64> = BTreeMap::new();
+        let start = self.now - self.t0;
+        for i in 1..=secs {
+            let t = start + Duration::from_secs(i);
+            self.at(t);
+            let names: Vec<String> = self
+                .core
+                .shares()
+                .iter()
+                .map(|v| v.target.clone())
+                .collect();
+            for target in names {
+                let features = features(&target, t);
+                self.feed(Input::Measured {
+                    target,
+                    features,
+                    bugs: 0,
+                });
+            }
+            let out = self.feed(Input::Tick);
+            for (run, _) in signals(&out) {
+                self.feed(Input::Exited {
+                    run,
+                    exit: Exit {
+                        signal: Some(libc::SIGTERM),
+                        saw_inited: true,
+                        ..Exit::default()
+                    },
+                });
+            }
+            self.init_all();
+            for (_, target) in self.running() {
+                *had.entry(target).or_default() += 1;
+            }
+        }
+        had
+    }
+}
+
+#[test]
+fn every_target_gets_a_first_turn_within_the_first_hour_on_two_workers() {
+    let names: Vec<String> = (0..20).map(|i| format!("t{i:02}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    let mut sim = Sim::new(shares_spec(&refs, 2, 5 * MIN));
+    let out = sim.feed(Input::Start);
+    assert_eq!(spawned(&out).len(), 2);
+    assert!(
+        notices(&out)
+            .iter()
+            .any(|n| matches!(n, Notice::Slice { .. }))
+    );
+    let had = sim.run_shares(3600, |_, _| 100);
+    for name in &names {
+        assert!(
+            had.get(name).is_some_and(|s| *s > 0),
+            "{name} never ran: {had:?}"
+        );
+    }
+}
+
+#[test]
+fn a_plateaued_target_loses_its_share_to_one_that_still_grows_and_keeps_a_little() {
+    let mut sim = Sim::new(shares_spec(&["flat", "grows"], 1, MIN));
+    for target in ["flat", "grows"] {
+        sim.feed(Input::Measured {
+            target: target.into(),
+            features: 50,
+            bugs: 0,
+        });
+    }
+    sim.feed(Input::Start);
+    // `grows` finds a feature every second it runs; `flat` nothing after its start.
+    let had = sim.run_shares(
+        3 * 3600,
+        |t, at| {
+            if t == "grows" { at.as_secs() } else { 50 }
+        },
+    );
+    let (flat, grows) = (had["flat"], had["grows"]);
+    assert!(grows > 4 * flat, "grows {grows} s, flat {flat} s");
+    assert!(flat > 0, "a plateaued target keeps a small share");
+    let views = sim.core.shares();
+    let flat_view = views.iter().find(|v| v.target == "flat").unwrap();
+    assert!(flat_view.reason.starts_with("plateaued"), "{flat_view:?}");
+}
+
+#[test]
+fn once_under_the_coverage_schedule_ends_after_every_target_had_its_first_turn() {
+    let mut s = shares_spec(&["a", "b", "c"], 2, MIN);
+    s.once = true;
+    let mut sim = Sim::new(s);
+    sim.feed(Input::Start);
+    let mut stopped = None;
+    for i in 1..=600u64 {
+        sim.at(Duration::from_secs(i));
+        let out = sim.feed(Input::Tick);
+        if let Some(r) = stopping(&out) {
+            stopped = Some((r, i));
+            break;
+        }
+        for (run, _) in signals(&out) {
+            sim.feed(Input::Exited {
+                run,
+                exit: Exit {
+                    saw_inited: true,
+                    ..Exit::default()
+                },
+            });
+        }
+        sim.init_all();
+    }
+    // Two slices of a minute: a and b, then c.
+    assert_eq!(stopped, Some((StopReason::CycleDone, 120)));
 }
