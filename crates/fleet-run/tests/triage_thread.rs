@@ -136,8 +136,9 @@ fn copies_are_filed_without_a_run_and_a_paused_pipeline_waits() {
     thread.pause(true);
     let new_bug = record(&layout, &binary, b"D\xf0");
     thread.finding(new_bug);
-    std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(filed(&layout, new_bug), None, "filed while paused");
+    fleet_testkit::holds_for("nothing filed while paused", Duration::from_secs(2), || {
+        filed(&layout, new_bug).is_none()
+    });
     thread.pause(false);
     wait_until(
         "the new bug filed on resume",

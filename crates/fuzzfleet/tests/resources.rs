@@ -248,8 +248,11 @@ fn a_full_disk_pauses_fuzzing_loses_nothing_and_fuzzing_resumes_when_space_retur
         fleet.run_log().contains("ALERT disk-critical")
     });
     let before = kept_files(&fleet.state());
-    // Let flushes fail against the full disk for a while.
-    std::thread::sleep(Duration::from_secs(5));
+    // Until a write has failed against the full disk (and been said in the log).
+    let said = fleet.run_log().matches("error: ").count();
+    wait_until("a write refused by the full disk", MINUTE, || {
+        fleet.run_log().matches("error: ").count() > said
+    });
     // Some room (still past the critical threshold), so status can publish the pause.
     let len = fs::metadata(&ballast).unwrap().len();
     fs::OpenOptions::new()
@@ -358,15 +361,11 @@ fn a_sustained_memory_condition_is_one_alert_in_status_log_and_webhook_after_the
     };
     let (started, alerted) = (at("clean: fuzzing on"), at("ALERT memory (warning)"));
     assert!((alerted + 86_400 - started) % 86_400 >= 6, "{log}");
-    // It holds: several more checks, still one alert.
-    std::thread::sleep(Duration::from_secs(12));
-    assert_eq!(
-        hook.count("fuzzfleet: ALERT memory"),
-        1,
-        "{:?}",
-        hook.texts()
-    );
-    assert_eq!(fleet.run_log().matches("ALERT memory").count(), 1);
+    // It holds: over two more sustain times of checks, still one alert.
+    fleet_testkit::holds_for("one memory alert", Duration::from_secs(12), || {
+        hook.count("fuzzfleet: ALERT memory") == 1
+            && fleet.run_log().matches("ALERT memory").count() == 1
+    });
     run.stop();
 }
 
@@ -533,7 +532,7 @@ fn disk_usage_is_dfs_on_an_ext4_with_half_its_blocks_reserved() {
         Ok(d) => d,
         Err(why) => {
             // The tools are there; the kernel (or the container) refuses loop devices.
-            eprintln!("SKIPPED: this machine does not allow a loop mount: {why}");
+            fleet_testkit::missing(&format!("this machine does not allow a loop mount: {why}"));
             return;
         }
     };
@@ -728,10 +727,10 @@ fn where_mount_namespaces_are_refused_run_and_doctor_say_so_once() {
     let doctor = without_sys_admin(&["doctor"]);
     let text = String::from_utf8_lossy(&doctor.stdout);
     if text.is_empty() {
-        eprintln!(
-            "SKIPPED: setpriv cannot drop CAP_SYS_ADMIN here: {}",
+        fleet_testkit::missing(&format!(
+            "setpriv cannot drop CAP_SYS_ADMIN here: {}",
             String::from_utf8_lossy(&doctor.stderr)
-        );
+        ));
         return;
     }
     let line = text

@@ -128,7 +128,10 @@ fn every_id_crashes_list_prints_works_even_before_triage() {
     );
     // Two Ctrl-Cs: the second leaves the final triage to the next run.
     support::signal(&run.0, libc::SIGINT);
-    std::thread::sleep(Duration::from_millis(100));
+    // The second once the first has been taken (two at once may arrive as one).
+    fleet_testkit::wait_until("the first Ctrl-C taken", Duration::from_secs(20), || {
+        fleet.run_log().contains("stopping: ")
+    });
     support::signal(&run.0, libc::SIGINT);
     let (code, _) = support::wait_exit(&mut run.0, Duration::from_secs(20));
     assert!(code.is_some(), "run did not exit: {}", fleet.run_log());
