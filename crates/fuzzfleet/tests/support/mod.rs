@@ -25,11 +25,20 @@ impl Fleet {
         Self::with_top("", body)
     }
 
-    /// As [`Fleet::new`], with `top` (top-level keys) before the project.
+    /// As [`Fleet::new`], with `top` (top-level keys) before the project. The tiers'
+    /// clock and plain runs, which these tests check, unless `top` says otherwise; the
+    /// coverage-following schedule and the strategy portfolio have tests of their own.
     pub fn with_top(top: &str, body: &str) -> Self {
         fleet_testkit::rust_fixture("clean");
         let dir = fleet_testkit::state_temp_dir();
         let project = fleet_testkit::rust_fixture_project();
+        let mut top = top.to_string();
+        if !top.contains("schedule =") {
+            top.push_str("schedule = \"fixed\"\n");
+        }
+        if !top.contains("strategies =") {
+            top.push_str("strategies = \"plain\"\n");
+        }
         let config = format!(
             "state_dir = \"state\"\n{top}[[project]]\npath = \"{}\"\n{body}",
             project.display()
@@ -156,42 +165,16 @@ pub fn names(dir: &Path) -> BTreeSet<String> {
 
 /// Pids of the direct children of `pid` (fuzzfleet's workers).
 pub fn children_of(pid: u32) -> BTreeSet<u32> {
-    let mut out = BTreeSet::new();
-    for entry in fs::read_dir("/proc").unwrap().flatten() {
-        let Some(child) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        let Ok(stat) = fs::read_to_string(entry.path().join("stat")) else {
-            continue;
-        };
-        let Some((_, rest)) = stat.rsplit_once(')') else {
-            continue;
-        };
-        let ppid = rest
-            .split_whitespace()
-            .nth(1)
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid == Some(pid) {
-            out.insert(child);
-        }
-    }
-    out
+    fleet_sys::procfs::processes()
+        .into_iter()
+        .filter(|(_, s)| s.ppid as u32 == pid)
+        .map(|(child, _)| child as u32)
+        .collect()
 }
 
 /// Whether a process exists and is not a zombie.
 pub fn alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => {
-            stat.rsplit_once(')')
-                .and_then(|(_, r)| r.split_whitespace().next())
-                != Some("Z")
-        }
-        Err(_) => false,
-    }
+    fleet_sys::procfs::pid_stat(pid as i32).is_some_and(|s| !s.is_zombie())
 }
 
 pub fn signal(child: &Child, sig: i32) {
