@@ -6,6 +6,7 @@
 //! protocol and test it against real captured output
 //! (`fixtures/logs/libfuzzer/`).
 
+pub mod aflpp;
 mod command;
 mod finding;
 pub mod libfuzzer;
