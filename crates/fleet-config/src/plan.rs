@@ -75,6 +75,9 @@ pub struct Plan {
     pub progress_every: Duration,
     /// How core time is given to targets (`schedule`).
     pub schedule: crate::types::Schedule,
+    /// Whether worker runs get strategies chosen by a bandit (`strategies =
+    /// "portfolio"`, the default) or run as configured (`"plain"`).
+    pub portfolio: bool,
     /// `[[project]]`s, in file order.
     pub projects: Vec<ProjectPlan>,
     /// `[[harnesses]]` directories, in file order.

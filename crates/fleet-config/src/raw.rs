@@ -35,6 +35,9 @@ pub(crate) struct RawConfig {
     /// How core time is given to targets: "coverage" (default: where coverage grows),
     /// "fixed" (the tiers' budgets as a clock) or "equal" (equal slices for all).
     pub schedule: Option<S<String>>,
+    /// How each worker run's libFuzzer flags are chosen: "portfolio" (default: a bandit
+    /// per target picks strategies by their payoff) or "plain" (as configured).
+    pub strategies: Option<S<String>>,
     /// Per-target defaults, used where a `[[target]]` or `[[project]]` does not say.
     pub defaults: Option<RawDefaults>,
     /// cargo-fuzz projects whose targets are built and registered.

@@ -59,7 +59,7 @@ invalid!(
     "unknown-key-top",
     3,
     "worker_count",
-    "unknown key (expected one of `state_dir`, `workers`, `tier_slice`, `progress_every`, `defaults`, `project`, `harnesses`, `target`, `tier`, `node`, `hub`, `alerts`, `corpus`, `crashes`, `coverage`)"
+    "unknown key (expected one of `state_dir`, `workers`, `tier_slice`, `progress_every`, `schedule`, `strategies`, `defaults`, `project`, `harnesses`, `target`, `tier`, `node`, `hub`, `alerts`, `corpus`, `crashes`, `coverage`)"
 );
 invalid!(
     unknown_key_in_defaults,

@@ -93,3 +93,22 @@ fn bad_values_name_line_and_key() {
         3
     );
 }
+
+#[test]
+fn schedule_and_strategies_default_to_coverage_and_portfolio_and_name_a_bad_value() {
+    let plan = parse(&file(), "workers = 0\n").unwrap();
+    assert_eq!(plan.schedule, fleet_config::Schedule::Coverage);
+    assert!(plan.portfolio);
+    let plan = parse(&file(), "schedule = \"fixed\"\nstrategies = \"plain\"\n").unwrap();
+    assert_eq!(plan.schedule, fleet_config::Schedule::Fixed);
+    assert!(!plan.portfolio);
+    let plan = parse(&file(), "schedule = \"equal\"\n").unwrap();
+    assert_eq!(plan.schedule, fleet_config::Schedule::Equal);
+    assert_eq!(
+        problems("workers = 1\nschedule = \"fast\"\nstrategies = \"all\"\n"),
+        [
+            "2: schedule: unknown schedule \"fast\" (expected \"coverage\", \"fixed\" or \"equal\")",
+            "3: strategies: unknown strategies \"all\" (expected \"portfolio\" or \"plain\")"
+        ]
+    );
+}

@@ -41,6 +41,7 @@ fn minimal_config_runs_its_binary_in_the_implicit_tier() {
         tier_slice: HOUR,
         progress_every: Duration::from_secs(60),
         schedule: fleet_config::Schedule::Coverage,
+        portfolio: true,
         projects: vec![],
         harnesses: vec![],
         targets: vec![TargetPlan {
@@ -120,6 +121,7 @@ fn full_config_sets_every_key() {
         tier_slice: Duration::from_secs(1800),
         progress_every: Duration::from_secs(60),
         schedule: fleet_config::Schedule::Coverage,
+        portfolio: true,
         projects: vec![ProjectPlan {
             path: fuzz.clone(),
             toolchain: "nightly-2025-06-01".into(),

@@ -27,6 +27,7 @@ pub struct NodeConfig {
     pub tier_slice: Dur,
     pub progress_every: Dur,
     pub schedule: &'static str,
+    pub strategies: &'static str,
     pub target: Vec<NodeTarget>,
     /// In the operator's order, which is the order the tiers take turns in.
     pub tier: Ordered<NodeTier>,
@@ -169,6 +170,7 @@ impl NodeConfig {
             tier_slice,
             progress_every,
             schedule,
+            portfolio,
             // Built here; the node gets binaries.
             projects: _,
             harnesses: _,
@@ -213,6 +215,7 @@ impl NodeConfig {
             tier_slice: Dur(*tier_slice),
             progress_every: Dur(*progress_every),
             schedule: schedule.as_str(),
+            strategies: if *portfolio { "portfolio" } else { "plain" },
             target,
             tier,
             node: BTreeMap::from([(name.to_string(), entry)]),

@@ -173,8 +173,9 @@ pub struct RunArgs {
     /// target picks value profile, dictionaries, -max_len, corpus subsets, mutation depth
     /// or entropic settings by the new features per CPU-second each has paid; `status`
     /// shows what it favours and why) or `plain` (every run as the config says).
-    #[arg(long, value_enum, default_value_t = Strategies::Portfolio)]
-    pub strategies: Strategies,
+    /// Default: the config's `strategies`, else `portfolio`.
+    #[arg(long, value_enum)]
+    pub strategies: Option<Strategies>,
 }
 
 /// See `run --strategies`.

@@ -139,6 +139,20 @@ pub(crate) fn plan(
             }
         },
     };
+    let portfolio = match raw.strategies.as_ref() {
+        None => true,
+        Some(v) => match v.get_ref().as_str() {
+            "portfolio" => true,
+            "plain" => false,
+            other => {
+                ctx.error(
+                    v.span(),
+                    format!("unknown strategies \"{other}\" (expected \"portfolio\" or \"plain\")"),
+                );
+                true
+            }
+        },
+    };
     let target_defaults = targets::defaults(ctx, raw.defaults.as_ref());
     let known = targets::projects_and_targets(
         ctx,
@@ -164,6 +178,7 @@ pub(crate) fn plan(
         tier_slice,
         progress_every,
         schedule,
+        portfolio,
         projects: known.projects,
         harnesses: known.harnesses,
         targets: known.targets,

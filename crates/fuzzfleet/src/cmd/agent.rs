@@ -116,6 +116,6 @@ fn run_args(plan: &Plan, node: &str, args: &AgentArgs) -> RunArgs {
         once: false,
         no_build: !args.build,
         verbose: args.verbose,
-        strategies: crate::cli::Strategies::Portfolio,
+        strategies: None,
     }
 }

@@ -142,7 +142,10 @@ pub(crate) fn campaign_spec(
         resources: fleet_run::resources::ResourceSpec::from_plan(&plan.alerts),
         reload_on_hup,
         progress_every: Some(plan.progress_every),
-        portfolio: args.strategies == crate::cli::Strategies::Portfolio,
+        portfolio: match args.strategies {
+            Some(s) => s == crate::cli::Strategies::Portfolio,
+            None => plan.portfolio,
+        },
         schedule: plan.schedule,
     })
 }
