@@ -89,6 +89,14 @@ impl Spawn {
     /// Starts the child. It is registered as a child this process reaps itself
     /// ([`crate::own_children`]) until its [`Group`] has reaped it.
     pub fn spawn(self) -> io::Result<Group> {
+        Ok(Group::new(self.spawn_child()?))
+    }
+
+    /// Starts the child the same way, but hands it over as a plain [`Child`] to a
+    /// caller that waits for, signals (the whole group) and reaps it by itself, such as
+    /// a benchmark reading a zombie's CPU times. Nothing kills it on drop, and it is
+    /// not registered as an owned child.
+    pub fn spawn_child(self) -> io::Result<Child> {
         let Spawn {
             mut command,
             death_signal,
@@ -139,8 +147,7 @@ impl Spawn {
                 }
             });
         }
-        let child = command.spawn()?;
-        Ok(Group::new(child))
+        command.spawn()
     }
 }
 

@@ -224,3 +224,15 @@ fn a_timed_wait_returns_as_soon_as_the_leader_exits() {
     // A second wait answers from what was reaped.
     assert_eq!(group.try_wait().unwrap().and_then(|s| s.code()), Some(3));
 }
+
+#[test]
+fn a_child_handed_over_plainly_still_leads_its_own_group() {
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "cut -d' ' -f5 /proc/self/stat"])
+        .stdout(Stdio::piped());
+    let child = Spawn::new(cmd).spawn_child().unwrap();
+    let pid = child.id();
+    assert!(!own_children().contains(&pid));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), pid.to_string());
+}

@@ -122,7 +122,7 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
             Ok(())
         })
     };
-    let group = spawn.spawn().map_err(|e| match spec.hide_tmp {
+    let child = spawn.spawn_child().map_err(|e| match spec.hide_tmp {
         // The mount namespace is the likely refusal; the caller tells which by
         // spawning again without it.
         true => io::Error::new(e.kind(), format!("{e} (with a private /tmp)")),
@@ -130,7 +130,7 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
     })?;
     // The dispatcher signals, waits for and reaps the worker itself (below and in
     // `Worker::reap`), always while its leader is unreaped.
-    let pid = Pid::from_raw(group.detach() as i32);
+    let pid = Pid::from_raw(child.id() as i32);
     let started = Instant::now();
 
     // A watch that cannot start leaves the worker to libFuzzer's limit (and its cgroup).
