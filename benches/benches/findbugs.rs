@@ -134,7 +134,8 @@ impl Args {
                 "--targets" => a.targets = list(&[]),
                 "--modes" => a.modes = list(&MODES),
                 "--schedules" => a.schedules = list(&SCHEDULES),
-                "--results" => a.results = PathBuf::from(&value),
+                // cargo runs benchmarks in the package's directory: relative to the repo.
+                "--results" => a.results = fleet_testkit::repo_root().join(&value),
                 _ => usage(&format!("unknown argument `{arg}`")),
             }
         }
