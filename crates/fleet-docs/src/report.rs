@@ -24,6 +24,56 @@ pub struct StatusDoc {
     /// The resource guard: memory limit mechanism, disk pause, active alerts (null
     /// before any campaign ran here).
     pub resources: Option<crate::resources::ResourcesStatus>,
+    /// Errors the last campaign met (each said once while it repeated): how many and
+    /// the last one; null when there were none.
+    #[serde(default)]
+    pub errors: Option<ErrorsDoc>,
+}
+
+/// A campaign's errors, counted (see [`ERRORS_META`]).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ErrorsDoc {
+    pub count: u64,
+    pub last: Option<String>,
+}
+
+/// The meta row where a campaign counts its errors: `{"count": N, "last": "..."}`.
+pub const ERRORS_META: &str = "campaign_errors";
+
+/// The meta row where a campaign publishes what its schedule and its strategy bandits
+/// decide and why: `{"shares": [ShareDoc...], "bandits": {"<target>": [StrategyDoc...]}}`.
+pub const PORTFOLIO_META: &str = "portfolio";
+
+/// A target's share of the node under the coverage-following schedule, and why.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ShareDoc {
+    /// Of the node's worker time, 0..=1 (0 while it waits for a first turn).
+    pub share: f64,
+    /// Recent new features (bugs weighted) per worker-second.
+    pub rate: Option<f64>,
+    /// `plateaued 6 h: share 5 %`, `growing: 12 new features/worker-s: share 60 %`.
+    pub reason: String,
+}
+
+/// One strategy (an arm of the target's bandit): what it paid and how often it is
+/// chosen now.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StrategyDoc {
+    /// `value_profile+dict:recommended`, `plain`, `aflpp:cmplog`.
+    pub label: String,
+    pub runs: u64,
+    pub cpu_s: f64,
+    pub features: u64,
+    pub bugs: u64,
+    /// Recent new features (bugs weighted) per CPU-second; null before a run.
+    pub rate: Option<f64>,
+    /// How often the bandit would choose it now, 0..=1.
+    pub chosen_share: f64,
+    /// `value_profile: 3.1 new features/cpu-s over 12 runs, chosen 62 %`.
+    pub text: String,
 }
 
 /// One target's line in `status --json`.
@@ -71,6 +121,14 @@ pub struct TargetStatus {
     /// Its place in the schedule (filled by callers that know the config's tiers).
     #[serde(default)]
     pub schedule: Option<SchedulePlace>,
+    /// Its share under the coverage-following schedule and why (null under the tiers'
+    /// clock).
+    #[serde(default)]
+    pub share: Option<ShareDoc>,
+    /// Its strategies, most favoured first, with what each paid (empty with
+    /// `strategies = "plain"`).
+    #[serde(default)]
+    pub strategies: Vec<StrategyDoc>,
     pub last_new_coverage_at: Option<String>,
     /// Line coverage of the code under test in percent, from the newest source-based
     /// coverage computation (`fuzzfleet coverage`); null until one has run.
@@ -294,6 +352,8 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
                 bugs: counts.bugs,
                 pending: counts.pending,
                 schedule: None,
+                share: None,
+                strategies: Vec::new(),
                 line_coverage: line_coverage.get(&t.name).copied(),
                 uptime: (t.slot_ms > 0).then(|| (t.fuzz_ms as f64 / t.slot_ms as f64).min(1.0)),
                 last_new_coverage_at: t.last_new_coverage_at.map(rfc3339),
@@ -315,9 +375,16 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
         })
         .collect();
     let mut places = schedule_places(db, &campaign_tiers(db)?)?;
+    let (mut shares, mut strategies) = portfolio(db)?;
     for t in &mut targets {
         t.schedule = places.remove(&t.name);
+        t.share = shares.remove(&t.name);
+        t.strategies = strategies.remove(&t.name).unwrap_or_default();
     }
+    let errors = db
+        .meta(ERRORS_META)?
+        .and_then(|(v, _)| serde_json::from_str::<ErrorsDoc>(&v).ok())
+        .filter(|e| e.count > 0);
     let hub = db
         .meta(crate::hub::HUB_META)?
         .and_then(|(v, _)| serde_json::from_str(&v).ok());
@@ -327,7 +394,44 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
         system,
         hub,
         resources: crate::resources::load_status(db),
+        errors,
     })
+}
+
+/// What the last campaign's schedule and strategy bandits said of each target.
+#[allow(clippy::type_complexity)]
+fn portfolio(
+    db: &Db,
+) -> Result<
+    (
+        BTreeMap<String, ShareDoc>,
+        BTreeMap<String, Vec<StrategyDoc>>,
+    ),
+    StoreError,
+> {
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct Stored {
+        shares: Vec<StoredShare>,
+        bandits: BTreeMap<String, Vec<StrategyDoc>>,
+    }
+    #[derive(Deserialize, Default)]
+    #[serde(default)]
+    struct StoredShare {
+        target: String,
+        #[serde(flatten)]
+        doc: ShareDoc,
+    }
+    let stored: Stored = db
+        .meta(PORTFOLIO_META)?
+        .and_then(|(v, _)| serde_json::from_str(&v).ok())
+        .unwrap_or_default();
+    let shares = stored
+        .shares
+        .into_iter()
+        .map(|s| (s.target, s.doc))
+        .collect();
+    Ok((shares, stored.bandits))
 }
 
 /// One target's crash counts (see [`TargetStatus`]).

@@ -306,6 +306,13 @@ fn overview_row(t: &TargetStatus) -> String {
 /// The target's place in the schedule: its tier's turn (budget used and left in the
 /// current cycle), else what its state tells.
 fn schedule_of(t: &TargetStatus) -> String {
+    if let Some(s) = &t.share {
+        return format!(
+            "<span class=\"place\" data-share=\"{:.3}\">{}</span>",
+            s.share,
+            esc(&s.reason)
+        );
+    }
     if let Some(p) = &t.schedule {
         return format!(
             "<span class=\"place\" data-tier=\"{tier}\" data-left-s=\"{left}\">tier {tier}, cycle {cycle}: \
@@ -325,6 +332,34 @@ fn schedule_of(t: &TargetStatus) -> String {
         ("waiting", _) => "waiting for its turn".into(),
         (other, _) => esc(other),
     }
+}
+
+/// The target's strategies, most favoured first: what each paid and how often the
+/// bandit chooses it now.
+fn strategies_table(t: &TargetStatus) -> String {
+    if t.strategies.is_empty() {
+        return String::new();
+    }
+    let mut out = "<h2>Strategies</h2><p class=\"facts\">Each worker run gets the strategies \
+                   a bandit chooses by the new features (and bugs) per CPU-second they paid.</p>\
+                   <table id=\"strategies\"><tr><th>strategy</th><th>runs</th><th>CPU</th>\
+                   <th>new features</th><th>bugs</th><th>per CPU-s</th><th>chosen</th></tr>"
+        .to_string();
+    for s in &t.strategies {
+        let _ = write!(
+            out,
+            "<tr data-strategy=\"{label}\"><td>{label}</td><td>{runs}</td><td>{cpu}</td>\
+             <td>{features}</td><td>{bugs}</td><td>{rate}</td><td>{chosen:.0} %</td></tr>",
+            label = esc(&s.label),
+            runs = s.runs,
+            cpu = duration(s.cpu_s as i64),
+            features = s.features,
+            bugs = s.bugs,
+            rate = s.rate.map_or("-".into(), |r| format!("{r:.2}")),
+            chosen = s.chosen_share * 100.0,
+        );
+    }
+    out + "</table>"
 }
 
 /// 1234567 → "1.2M": SI steps.
@@ -546,7 +581,9 @@ async fn target_page(
              data-target=\"{n}\" data-chart=\"{chart}\" data-points=\"0\"></div></figure>"
         );
     }
-    body += "</div><h2>Bugs</h2>";
+    body += "</div>";
+    body += &strategies_table(t);
+    body += "<h2>Bugs</h2>";
     let mine: Vec<&Bucket> = crashes
         .buckets
         .iter()

@@ -44,11 +44,35 @@ pub fn span(s: u64) -> String {
     fleet_docs::fmt::duration(std::time::Duration::from_secs(s))
 }
 
-/// A target's turn: `tier1 3h/48h` (used of its budget in the current cycle).
+/// A target's turn: `tier1 3h/48h` (used of its budget in the current cycle) under the
+/// tiers' clock, `share 40%` under the coverage-following schedule.
 pub fn turn(t: &TargetStatus) -> String {
-    match &t.schedule {
-        Some(s) => format!("{} {}/{}", s.tier, span(s.used_s), span(s.budget_s)),
-        None => "-".into(),
+    match (&t.schedule, &t.share) {
+        (Some(s), _) => format!("{} {}/{}", s.tier, span(s.used_s), span(s.budget_s)),
+        (None, Some(s)) if s.share > 0.0 => format!("share {:.0}%", s.share * 100.0),
+        (None, Some(_)) => "first turn due".into(),
+        (None, None) => "-".into(),
+    }
+}
+
+/// Why the schedule gives a target what it gets, and which strategies it favours:
+/// `plateaued 6 h: share 5 % · favours value_profile (3.1 new features/cpu-s, 12 runs)`.
+pub fn why(t: &TargetStatus) -> Option<String> {
+    let share = t.share.as_ref().map(|s| s.reason.clone());
+    let favours = t.strategies.first().filter(|s| s.runs > 0).map(|s| {
+        let rate = s.rate.map_or("-".into(), |r| format!("{r:.3}"));
+        format!(
+            "favours {} ({} new features/cpu-s, {} of {} runs)",
+            s.label,
+            rate.trim_end_matches('0').trim_end_matches('.'),
+            s.runs,
+            t.strategies.iter().map(|s| s.runs).sum::<u64>()
+        )
+    });
+    match (share, favours) {
+        (None, None) => None,
+        (Some(a), None) | (None, Some(a)) => Some(a),
+        (Some(a), Some(b)) => Some(format!("{a} · {b}")),
     }
 }
 
@@ -112,6 +136,9 @@ pub fn table(doc: &StatusDoc) -> String {
         );
         if let Some(m) = &t.message {
             out += &format!("  └ {m}\n");
+        }
+        if let Some(w) = why(t) {
+            out += &format!("  └ {w}\n");
         }
         if t.lost_findings > 0 {
             let n = t.lost_findings;

@@ -184,10 +184,7 @@ fn binary_stamp(path: &std::path::Path) -> String {
     }
 }
 
-/// The meta row where a campaign publishes what its schedule and its strategy bandits
-/// decide and why, as `status` shows it: `{"shares": [ShareView, ...], "bandits":
-/// {"<target>": [ArmView, ...]}}`, arms most favoured first.
-pub const PORTFOLIO_META: &str = "portfolio";
+pub use fleet_docs::report::{ERRORS_META, PORTFOLIO_META};
 
 /// The crash pipeline of a campaign and where its news goes.
 #[derive(Clone, Debug)]
@@ -357,10 +354,6 @@ pub enum CampaignError {
     },
 }
 
-/// The meta row where a campaign counts its errors (`{"count": N, "last": "..."}`) for
-/// `status`: each is said once while it repeats, and none is dropped unseen.
-pub const ERRORS_META: &str = "campaign_errors";
-
 /// How long a stopping campaign triages what it found: the configured deadline; zero
 /// (file, run nothing) when SIGTERM stopped it — a supervisor such as systemd that wants
 /// the process gone; `None` (skip it) after a second Ctrl-C.
@@ -509,10 +502,15 @@ impl<'n> Campaign<'n> {
         } else {
             None
         };
-        // Every reader of the state shows each target's place in these tiers.
+        // Every reader of the state shows each target's place in these tiers; under the
+        // other schedules the tiers are no clock, and their places are not shown.
+        let clock: &[TierSpec] = if spec.schedule == fleet_config::Schedule::Fixed {
+            &spec.tiers
+        } else {
+            &[]
+        };
         let tiers_json = serde_json::to_string(
-            &spec
-                .tiers
+            &clock
                 .iter()
                 .map(|t| crate::report::TierBudget {
                     name: t.name.clone(),

@@ -62,8 +62,12 @@ fn print_resources(r: Option<&fleet_run::resources::ResourcesStatus>) {
     }
 }
 
-/// The config's tiers as the schedule report reads them.
+/// The config's tiers as the schedule report reads them: none unless the tiers are the
+/// schedule's clock (`schedule = "fixed"`).
 pub(crate) fn tier_budgets(plan: &Plan) -> Vec<report::TierBudget> {
+    if plan.schedule != fleet_config::Schedule::Fixed {
+        return Vec::new();
+    }
     plan.tiers
         .iter()
         .map(|t| report::TierBudget {
