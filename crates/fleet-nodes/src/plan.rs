@@ -274,6 +274,7 @@ pub fn campaign_target(plan: &Plan, name: &str) -> Result<CampaignTarget> {
             .collect::<std::result::Result<_, _>>()
             .map_err(|e| usage(format!("target {name}: {e}")))?,
         env: env_of(plan, t),
+        afl: None,
     })
 }
 

@@ -20,6 +20,16 @@ pub enum Event {
     Triage(crate::triage::TriageEvent),
     /// The webhook notifier's delivery report.
     Webhook(crate::notify::Delivery),
+    /// What an AFL++ run added, counted as libFuzzer counts features: the corpus
+    /// replayed through the libFuzzer binary after the run's finds joined it.
+    Replayed {
+        target: String,
+        arm: crate::portfolio::bandit::Arm,
+        cpu: std::time::Duration,
+        features_before: u64,
+        features: Result<u64, String>,
+        new_bugs: u64,
+    },
     /// A background corpus minimization ended.
     Minimized {
         target: String,

@@ -409,6 +409,7 @@ mod tests {
             max_len: None,
             extra_args: Vec::new(),
             env: Vec::new(),
+            afl: None,
         }
     }
 

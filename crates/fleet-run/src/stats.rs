@@ -218,6 +218,15 @@ impl TargetLive {
         self.runs.get(&run).and_then(|f| f.features)
     }
 
+    /// Another engine's figures for run `run` (AFL++'s `fuzzer_stats`): its executions
+    /// and rate, which join the target's like a libFuzzer worker's.
+    pub fn observe_engine(&mut self, run: RunId, execs: u64, exec_per_sec: f64, at_ms: i64) {
+        let figures = self.runs.entry(run).or_default();
+        figures.execs = figures.execs.max(execs);
+        figures.exec_per_sec = exec_per_sec;
+        figures.status_at_ms = Some(at_ms);
+    }
+
     /// The exact count a worker run printed at exit.
     pub fn observe_final(&mut self, run: RunId, execs: u64) {
         let figures = self.runs.entry(run).or_default();

@@ -132,6 +132,13 @@ pub enum Input {
     /// A target's recommended dictionary has entries on disk: the strategies that use
     /// it may be chosen.
     DictReady { target: String },
+    /// What a run whose gain was measured after it ended (an AFL++ run's, by a replay)
+    /// pays its arm.
+    Pay {
+        target: String,
+        arm: Arm,
+        gain: Gain,
+    },
     /// A target's features (as its workers count them) and bugs so far: the
     /// coverage-following schedule measures each slice by them.
     Measured {
@@ -510,6 +517,7 @@ impl Core {
             Input::DictReady { target } => {
                 self.dicts.insert(target);
             }
+            Input::Pay { target, arm, gain } => self.pay(&target, &arm, &gain),
             Input::Measured {
                 target,
                 features,
@@ -712,7 +720,10 @@ impl Core {
         let how = classify_exit(exit.code, exit.signal);
         if !exit.saw_inited
             && exit.set_aside == 0
-            && let Some(arm) = running.arm.as_ref().filter(|a| a.strategy != "plain")
+            && let Some(arm) = running
+                .arm
+                .as_ref()
+                .filter(|a| a.engine != bandit::LIBFUZZER || a.strategy != "plain")
         {
             // The strategy may be what broke the start (a dictionary libFuzzer refuses):
             // it is not chosen again for this target, and the target runs on without it.
@@ -1222,13 +1233,14 @@ impl Core {
         }
         let has_dict = self.dicts.contains(target);
         let broken = self.broken_arms.get(target);
+        // Another engine's arms are there only when the target has its build.
         b.choose(&mut self.rng, |arm| {
-            arm.engine == bandit::LIBFUZZER
-                && broken.is_none_or(|b| !b.contains(arm))
-                && arm
-                    .strategy
-                    .parse::<Strategy>()
-                    .is_ok_and(|s| has_dict || !s.needs_recommended_dict())
+            broken.is_none_or(|b| !b.contains(arm))
+                && (arm.engine != bandit::LIBFUZZER
+                    || arm
+                        .strategy
+                        .parse::<Strategy>()
+                        .is_ok_and(|s| has_dict || !s.needs_recommended_dict()))
         })
     }
 

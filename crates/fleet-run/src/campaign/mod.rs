@@ -5,11 +5,12 @@
 //! Its decisions are made by a pure state machine, [`core::Core`]; this module is the
 //! executor that does the I/O they call for and feeds the outcomes back.
 
+mod aflpp_runs;
 pub mod core;
 mod strategy_files;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
@@ -61,6 +62,17 @@ pub struct CampaignTarget {
     pub extra_args: Vec<ExtraFlag>,
     /// Extra environment (e.g. `ASAN_OPTIONS` for ASan-built Rust targets).
     pub env: Vec<(String, String)>,
+    /// Its AFL++ build, when it has one: a second engine the portfolio can run.
+    pub afl: Option<AflTarget>,
+}
+
+/// A target's AFL++ build: `afl-fuzz`, the instrumented binary (AFL++'s driver linked
+/// in place of libFuzzer) and its CmpLog build.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AflTarget {
+    pub afl_fuzz: PathBuf,
+    pub binary: PathBuf,
+    pub cmplog: Option<PathBuf>,
 }
 
 /// Everything a campaign needs, validated.
@@ -403,6 +415,8 @@ struct Proc {
     /// from them.
     started: Instant,
     features_before: u64,
+    /// An AFL++ run's files and what was taken from them.
+    afl: Option<aflpp_runs::AflRun>,
 }
 
 /// The executor: it owns the campaign's I/O (worker processes, the database, the files,
@@ -489,7 +503,7 @@ impl<'n> Campaign<'n> {
                     .map(|t| {
                         (
                             t.name.clone(),
-                            bandit::default_arms(t.dict.is_some(), false),
+                            bandit::default_arms(t.dict.is_some(), t.afl.is_some()),
                         )
                     })
                     .collect(),
@@ -631,6 +645,10 @@ impl<'n> Campaign<'n> {
             // What runs on a corpus of their own found before a `kill -9` is kept.
             strategy_files::recover(&layout, name).map_err(|source| CampaignError::Io {
                 what: format!("the corpus of {}'s interrupted strategy runs", name),
+                source,
+            })?;
+            aflpp_runs::recover(&layout, name).map_err(|source| CampaignError::Io {
+                what: format!("what {name}'s interrupted AFL++ runs found"),
                 source,
             })?;
             let dict = strategy_files::load_dict(&layout, name);
@@ -864,6 +882,26 @@ impl<'n> Campaign<'n> {
             Event::Webhook(d) => (self.notify)(Notice::Webhook(d)),
             Event::Signal(sig) => self.apply(Input::Signal(sig), Instant::now()),
             Event::Minimized { target, outcome } => self.minimized(target, outcome),
+            Event::Replayed {
+                target,
+                arm,
+                cpu,
+                features_before,
+                features,
+                new_bugs,
+            } => match features {
+                Ok(f) => {
+                    let gain = Gain {
+                        cpu,
+                        new_features: f.saturating_sub(features_before),
+                        new_bugs,
+                    };
+                    self.apply(Input::Pay { target, arm, gain }, Instant::now());
+                }
+                Err(e) => self.error(format!(
+                    "{target}: cannot count what an AFL++ run added (it is not paid): {e}"
+                )),
+            },
             Event::HubSynced(o) => {
                 for (target, kind, id, new) in o.findings {
                     if new {
@@ -988,10 +1026,14 @@ impl<'n> Campaign<'n> {
         // the file): only settled files are swept while one runs.
         let others = self.core.others_running(&target, run);
         self.sweep(&target, others, Some(run));
-        let Some(p) = self.procs.remove(&run) else {
+        let Some(mut p) = self.procs.remove(&run) else {
             return;
         };
         p.worker.reap();
+        let afl_fuzzed = p.afl.as_ref().is_some_and(|a| a.fuzzing);
+        if let Some(afl) = p.afl.take() {
+            self.end_afl_run(&target, &mut p, afl, exit.at);
+        }
         if let Some((message, tell)) =
             self.resources
                 .worker_ended(&target, run, exit.memory.as_ref())
@@ -1004,7 +1046,9 @@ impl<'n> Campaign<'n> {
         // What the run gained: the features its process counted beyond what the target
         // had when it started, new bugs weighted, over its time (a worker is one process
         // on one core: wall time is its CPU time).
-        let gain = exit.saw_inited.then(|| Gain {
+        let saw_inited = exit.saw_inited || afl_fuzzed;
+        // An AFL++ run is paid once the replay of its finds says what they added.
+        let gain = (saw_inited && !afl_fuzzed).then(|| Gain {
             cpu: exit.at.saturating_duration_since(p.started),
             new_features: self
                 .live
@@ -1020,7 +1064,7 @@ impl<'n> Campaign<'n> {
         // A run that never fuzzed and crashed: its crashing seeds are set aside, and it
         // restarts without them (the core fails the target when there were none).
         let mut set_aside = 0;
-        if !exit.saw_inited && self.core.stopping().is_none() {
+        if !saw_inited && self.core.stopping().is_none() {
             let corpus = self.spec.layout.corpus_dir(&target);
             let quarantine = self.spec.layout.quarantine_dir(&target);
             for sha1 in &p.found {
@@ -1039,7 +1083,7 @@ impl<'n> Campaign<'n> {
             exit: Exit {
                 code: exit.code,
                 signal: exit.signal,
-                saw_inited: exit.saw_inited,
+                saw_inited,
                 tail: exit.tail,
                 crashed: !p.found.is_empty(),
                 set_aside,
@@ -1120,6 +1164,30 @@ impl<'n> Campaign<'n> {
         opts.print_final_stats = true;
         opts.env = t.env.iter().map(|(k, v)| (k.into(), v.into())).collect();
         opts.max_total_time = max_total_time;
+        if let (Some(a), Some(afl)) = (&arm, &t.afl)
+            && a.engine == bandit::AFLPP
+        {
+            let (target_spec, afl) = (t.clone(), afl.clone());
+            let cmplog = a.strategy == "cmplog";
+            return match aflpp_runs::prepare(
+                layout,
+                &target_spec,
+                &afl,
+                run,
+                cmplog,
+                max_total_time,
+            ) {
+                Ok((cmd, afl_run)) => {
+                    let label = a.label();
+                    self.log_event(Some(&target), "strategy", &format!("run {run}: {label}"));
+                    self.start(slot, run, target, cmd, memory, arm, Some(afl_run))
+                }
+                Err(e) => Some(Input::SpawnFailed {
+                    run,
+                    message: format!("cannot prepare an AFL++ run of {target}: {e}"),
+                }),
+            };
+        }
         // The arm's strategies, as far as the target's own settings leave them; what was
         // in effect is recorded with the run.
         let mut arm = arm;
@@ -1161,11 +1229,157 @@ impl<'n> Campaign<'n> {
                 &format!("run {run}: {strategy} ({why})"),
             );
         }
-        let layout = &self.spec.layout;
-        let Some(t) = self.spec.targets.get(&target) else {
-            return None;
-        };
         let cmd = output::worker_command(&opts);
+        self.start(slot, run, target, cmd, memory, arm, None)
+    }
+
+    /// The AFL++ runs' turn each tick: a run that has started fuzzing is announced
+    /// (afl-fuzz prints no INITED; its `fuzzer_stats` file is the sign), its figures
+    /// join the target's, and what it found so far is taken in.
+    fn watch_afl_runs(&mut self) {
+        let runs: Vec<RunId> = self
+            .procs
+            .iter()
+            .filter(|(_, p)| p.afl.is_some())
+            .map(|(r, _)| *r)
+            .collect();
+        for run in runs {
+            let Some(p) = self.procs.get_mut(&run) else {
+                continue;
+            };
+            let target = p.target.clone();
+            let Some(afl) = p.afl.as_mut() else {
+                continue;
+            };
+            let stats = afl.stats();
+            let started = stats.is_some() && !afl.fuzzing;
+            afl.fuzzing |= stats.is_some();
+            let taken = afl.take(&self.spec.layout, &target, aflpp_runs::SETTLE);
+            if let (Some(s), Some(live)) = (&stats, self.live.get_mut(&target)) {
+                live.observe_engine(run, s.execs_done, s.execs_per_sec, now_ms());
+            }
+            if started {
+                self.apply(Input::Inited { run }, Instant::now());
+            }
+            match taken {
+                Ok((_, artifacts)) => {
+                    for path in artifacts {
+                        let kept = findings::intake(
+                            &self.spec.layout,
+                            &self.db,
+                            &target,
+                            &path,
+                            None,
+                            now_ms(),
+                        );
+                        self.kept(&target, Some(run), kept);
+                    }
+                }
+                Err(e) => self.error(format!(
+                    "{target}: cannot take in an AFL++ run's finds: {e}"
+                )),
+            }
+        }
+    }
+
+    /// An AFL++ run ended: the rest of its finds are taken in, its files go, and what it
+    /// added is counted the way libFuzzer counts features — its binary replays the
+    /// corpus, now with the run's finds, on a thread of its own — to pay its arm.
+    fn end_afl_run(
+        &mut self,
+        target: &str,
+        p: &mut Proc,
+        mut afl: aflpp_runs::AflRun,
+        at: Instant,
+    ) {
+        let taken = afl.take(&self.spec.layout, target, Duration::ZERO);
+        let fuzzed = afl.fuzzing;
+        if let Err(e) = afl.remove() {
+            self.error(format!("{target}: cannot remove an AFL++ run's files: {e}"));
+        }
+        match taken {
+            Ok((_, artifacts)) => {
+                for path in artifacts {
+                    let kept = findings::intake(
+                        &self.spec.layout,
+                        &self.db,
+                        target,
+                        &path,
+                        None,
+                        now_ms(),
+                    );
+                    if let Ok(k) = &kept {
+                        p.found.push(k.sha1.clone());
+                        p.new_found += u64::from(k.new);
+                    }
+                    self.kept(target, None, kept);
+                }
+            }
+            Err(e) => self.error(format!(
+                "{target}: cannot take in an AFL++ run's finds: {e}"
+            )),
+        }
+        let (Some(arm), Some(t), true) = (p.arm.clone(), self.spec.targets.get(target), fuzzed)
+        else {
+            return;
+        };
+        let t = t.clone();
+        let layout = self.spec.layout.clone();
+        let tx = self.tx.clone();
+        let (cpu, features_before, new_bugs) = (
+            at.saturating_duration_since(p.started),
+            p.features_before,
+            p.new_found,
+        );
+        let target = target.to_string();
+        let spawned = std::thread::Builder::new()
+            .name(format!("replay-{target}"))
+            .spawn(move || {
+                let scratch = layout
+                    .root()
+                    .join("aflpp")
+                    .join(format!("replay-{}", t.name));
+                let features = std::fs::create_dir_all(&scratch)
+                    .map_err(|e| e.to_string())
+                    .and_then(|()| {
+                        minimize::features(
+                            &t,
+                            &layout.corpus_dir(&t.name),
+                            &scratch,
+                            "the corpus after an AFL++ run",
+                        )
+                        .map_err(|e| e.to_string())
+                    });
+                let _ = std::fs::remove_dir_all(&scratch);
+                let _ = tx.send(Event::Replayed {
+                    target,
+                    arm,
+                    cpu,
+                    features_before,
+                    features,
+                    new_bugs,
+                });
+            });
+        if let Err(e) = spawned {
+            self.error(format!("cannot start a replay: {e}"));
+        }
+    }
+
+    /// Starts worker run `run` of `target` in `slot` with `cmd` (either engine's), its
+    /// output to the slot's log, in a private /tmp where the machine allows one.
+    #[allow(clippy::too_many_arguments)]
+    fn start(
+        &mut self,
+        slot: usize,
+        run: RunId,
+        target: String,
+        cmd: fleet_engine::EngineCommand,
+        memory: Option<resources::MemoryWatch>,
+        arm: Option<Arm>,
+        afl: Option<aflpp_runs::AflRun>,
+    ) -> Option<Input> {
+        let layout = &self.spec.layout;
+        let t = self.spec.targets.get(&target)?;
         let mut wspec = WorkerSpec {
             program: cmd.program,
             args: cmd.args,
@@ -1176,13 +1390,18 @@ impl<'n> Campaign<'n> {
             visible: [layout.root(), t.binary.as_path()]
                 .into_iter()
                 .chain(t.dict.as_deref())
+                .chain(t.afl.iter().flat_map(|a| {
+                    [a.afl_fuzz.as_path(), a.binary.as_path()]
+                        .into_iter()
+                        .chain(a.cmplog.as_deref())
+                }))
                 .map(std::path::Path::to_path_buf)
                 .collect(),
             keep_tmp: worker::keep_tmp_requested(),
             max_log_bytes: self.spec.max_log_bytes,
             memory,
         };
-        let binary = t.binary.clone();
+        let binary = wspec.program.clone();
         let mut result = worker::spawn(run, &wspec, self.tx.clone());
         if let (Err(e), true) = (&result, wspec.hide_tmp) {
             wspec.hide_tmp = false;
@@ -1218,13 +1437,14 @@ impl<'n> Campaign<'n> {
                         arm,
                         started: Instant::now(),
                         features_before,
+                        afl,
                     },
                 );
                 None
             }
             Err(e) => Some(Input::SpawnFailed {
                 run,
-                message: format!("cannot start {}: {e}", binary.display()),
+                message: format!("cannot start {}: {e}", Path::new(&binary).display()),
             }),
         }
     }
@@ -1303,6 +1523,7 @@ impl<'n> Campaign<'n> {
         for target in &running {
             self.sweep(target, true, None);
         }
+        self.watch_afl_runs();
         self.guard_resources(now);
         if now.duration_since(self.last_flush) >= FLUSH_EVERY {
             self.last_flush = now;
