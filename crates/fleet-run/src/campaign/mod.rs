@@ -45,6 +45,8 @@ const TRIAGE_FINAL_WAIT: Duration = Duration::from_secs(2);
 const TRIAGE_DRAIN_SLACK: Duration = Duration::from_secs(2);
 /// How long a stopping campaign waits for queued webhook messages.
 const WEBHOOK_FINAL_WAIT: Duration = Duration::from_secs(5);
+/// How long a stopping campaign waits for a corpus minimization to end its step.
+const MINIMIZER_WAIT: Duration = Duration::from_secs(10);
 /// How long a stopping campaign waits for its last hub sync.
 const HUB_FINAL_SYNC_WAIT: Duration = Duration::from_secs(4);
 
@@ -449,6 +451,8 @@ struct Campaign<'n> {
     resources: resources::Guard,
     /// Errors said once, their repeats counted.
     errors: crate::repeats::Repeats,
+    /// Corpus minimizations running in the background, by target.
+    minimizers: BTreeMap<String, crate::background::Background<()>>,
     /// Each target's recommended dictionary, accumulated from its runs' final output.
     dicts: BTreeMap<String, RecommendedDict>,
     /// The bandits changed since `status` last got them.
@@ -597,6 +601,7 @@ impl<'n> Campaign<'n> {
             notifier: None,
             resources: guard,
             errors: crate::repeats::Repeats::default(),
+            minimizers: BTreeMap::new(),
             dicts: BTreeMap::new(),
             portfolio_dirty: true,
             bugs: BTreeMap::new(),
@@ -1449,24 +1454,24 @@ impl<'n> Campaign<'n> {
         }
     }
 
-    /// Minimizes a corpus on a thread of its own; its end comes back as an event.
+    /// Minimizes a corpus on a background worker; its end comes back as an event. A
+    /// stopping campaign stops it between steps (the corpus stays as it was).
     fn start_minimization(&mut self, name: String) -> Option<Input> {
         let target = self.spec.targets.get(&name).cloned()?;
         let layout = self.spec.layout.clone();
         let tx = self.tx.clone();
-        let thread_name = format!("minimize-{name}");
-        let spawned = std::thread::Builder::new()
-            .name(thread_name)
-            .spawn(move || {
-                let outcome =
-                    minimize::minimize(&layout, &target, &mut |_| {}).map_err(|e| e.to_string());
-                let _ = tx.send(Event::Minimized {
-                    target: target.name,
-                    outcome,
-                });
+        let target_name = name.clone();
+        let spawned = minimize::spawn(layout, target, move |outcome| {
+            let _ = tx.send(Event::Minimized {
+                target: target_name,
+                outcome: outcome.map_err(|e| e.to_string()),
             });
+        });
         match spawned {
-            Ok(_) => None,
+            Ok(worker) => {
+                self.minimizers.insert(name, worker);
+                None
+            }
             Err(e) => {
                 self.error(format!("cannot start a corpus minimization: {e}"));
                 let files = self.live.get(&name).map_or(0, |l| l.corpus.0);
@@ -1479,6 +1484,11 @@ impl<'n> Campaign<'n> {
     }
 
     fn minimized(&mut self, target: String, outcome: Result<MinimizeOutcome, String>) {
+        if let Some(worker) = self.minimizers.remove(&target)
+            && let Err(e) = worker.join(MINIMIZER_WAIT)
+        {
+            self.error(format!("corpus minimization of {target}: {e}"));
+        }
         // What crashed in the merge, waiting in the incoming dir: findings now.
         self.sweep(&target, false, None);
         let files = match &outcome {
@@ -1684,15 +1694,26 @@ impl<'n> Campaign<'n> {
                 self.error(format!("cannot check the corpus of {name}: {e}"));
             }
         }
+        // A minimization still running stops between its steps; its corpus stays.
+        for (target, worker) in std::mem::take(&mut self.minimizers) {
+            worker.stop();
+            if let Err(e) = worker.join(MINIMIZER_WAIT) {
+                self.error(format!("corpus minimization of {target}: {e}"));
+            }
+        }
         if let Some(triage) = self.triage.take() {
             self.final_triage(triage, rx);
         }
         if let Some(hub) = self.hub.take() {
             // The last findings reach the hub, within the stop's time limit.
-            hub.finish(HUB_FINAL_SYNC_WAIT);
+            if let Some(e) = hub.finish(HUB_FINAL_SYNC_WAIT) {
+                self.error(format!("hub sync: {e}"));
+            }
         }
-        if let Some(n) = self.notifier.take() {
-            n.finish(WEBHOOK_FINAL_WAIT);
+        if let Some(n) = self.notifier.take()
+            && let Some(e) = n.finish(WEBHOOK_FINAL_WAIT)
+        {
+            self.error(format!("webhook: {e}"));
         }
         self.resources.finish(&self.db, HUB_FINAL_SYNC_WAIT);
         for message in self.resources.take_errors() {
@@ -1831,7 +1852,9 @@ impl Campaign<'_> {
                 }
             }
         }
-        triage.finish(TRIAGE_FINAL_WAIT);
+        for e in triage.finish(TRIAGE_FINAL_WAIT) {
+            self.error(format!("triage: {e}"));
+        }
         // News the pipeline sent while the loop was ending still reaches the user and
         // the webhook (a bug is announced once: now or never).
         while let Ok(ev) = rx.try_recv() {

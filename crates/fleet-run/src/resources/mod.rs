@@ -499,8 +499,10 @@ impl Guard {
         if let Some(g) = &self.group {
             g.remove();
         }
-        if let Some(n) = self.notifier.take() {
-            n.finish(wait);
+        if let Some(n) = self.notifier.take()
+            && let Some(e) = n.finish(wait)
+        {
+            self.errors.push(format!("alert webhook: {e}"));
         }
     }
 }
