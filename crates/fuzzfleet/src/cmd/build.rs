@@ -1,4 +1,5 @@
-//! `fuzzfleet build`: builds the cargo-fuzz projects' targets and runs the
+//! `fuzzfleet build`: builds the cargo-fuzz projects' targets (and their AFL++ builds,
+//! where AFL++ can be built and `engines` do not leave it out) and runs the
 //! `[[harnesses]]` build commands, with progress, showing the compiler's own message
 //! when a build fails; says which harnesses are new builds and which did not change;
 //! unpacks OSS-Fuzz seed archives.
@@ -9,8 +10,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::Result;
-use fleet_build::{BuildEvent, BuildOptions};
-use fleet_config::{HarnessPlan, Plan};
+use fleet_build::{AflBuild, AflVariant, BuildEvent, BuildOptions};
+use fleet_config::{AflppChoice, HarnessPlan, Plan, ProjectPlan};
 
 use super::Context;
 use crate::cli::BuildArgs;
@@ -114,8 +115,11 @@ fn chain(e: &dyn std::error::Error) -> String {
 }
 
 /// Runs the `[[harnesses]]` build commands and unpacks the set's seed archives, then
-/// builds the given targets of each cargo-fuzz project, printing progress on stderr.
+/// builds the given targets of each cargo-fuzz project, printing progress on stderr,
+/// and their AFL++ and CmpLog builds when the project's `engines` want AFL++.
 pub fn build_projects(plan: &Plan, set: BuildSet) -> Result<()> {
+    // Why AFL++ could not be built, each said once however many projects it stops.
+    let mut afl_reasons: Vec<String> = Vec::new();
     for &index in &set.harnesses {
         build_harnesses(&plan.harnesses[index])?;
     }
@@ -171,8 +175,83 @@ pub fn build_projects(plan: &Plan, set: BuildSet) -> Result<()> {
         for b in &built {
             eprintln!("  built {} -> {}", b.name, b.path.display());
         }
+        if project.aflpp.wanted() {
+            let result = fleet_build::build_afl_project(&project.path, &options, &mut progress);
+            if tty {
+                eprintln!();
+            }
+            afl_outcome(project, &options.targets, result, &mut afl_reasons)?;
+        }
     }
     Ok(())
+}
+
+/// Says what the AFL++ build of a project did: each target built, or once per distinct
+/// reason why AFL++ cannot be built here (its targets then run libFuzzer alone). Only a
+/// project whose `engines` list "aflpp" fails the build when AFL++ cannot be had (a
+/// usage error: the machine is not set up for the config) or its variant does not
+/// compile (a problem, like any failed build).
+fn afl_outcome(
+    project: &ProjectPlan,
+    targets: &[String],
+    result: Result<AflBuild, fleet_build::BuildError>,
+    said: &mut Vec<String>,
+) -> Result<()> {
+    let why = match result {
+        Ok(AflBuild::Built { install, targets }) => {
+            for t in &targets {
+                eprintln!("  built {} for AFL++ {} (CmpLog)", t.name, install.version);
+            }
+            return Ok(());
+        }
+        Ok(AflBuild::Unavailable(why)) => {
+            if project.aflpp == AflppChoice::On {
+                return Err(exit::usage(format!(
+                    "{}: engines lists \"aflpp\", and AFL++ cannot be built here: {}",
+                    project.path.display(),
+                    chain(&why)
+                )));
+            }
+            chain(&why)
+        }
+        Err(e) => {
+            if project.aflpp == AflppChoice::On {
+                return Err(e.into());
+            }
+            // A variant that no longer compiles must not leave an older build behind
+            // for the campaign to fuzz in place of the current code.
+            remove_afl_builds(&project.path, targets);
+            chain(&e)
+        }
+    };
+    if !said.contains(&why) {
+        eprintln!("AFL++ cannot be built here: {why}; these targets run libFuzzer alone");
+        said.push(why);
+    }
+    Ok(())
+}
+
+/// Removes the AFL++ and CmpLog builds of `targets` of the project (all of its targets
+/// when empty), so that none is found by the campaign.
+fn remove_afl_builds(project_dir: &std::path::Path, targets: &[String]) {
+    let Ok(triple) = fleet_build::host_triple() else {
+        return;
+    };
+    let names = if targets.is_empty() {
+        fleet_build::discover_targets(project_dir).unwrap_or_default()
+    } else {
+        targets.to_vec()
+    };
+    for name in &names {
+        for variant in [AflVariant::Coverage, AflVariant::CmpLog] {
+            let _ = std::fs::remove_file(fleet_build::afl_binary_path(
+                project_dir,
+                &triple,
+                name,
+                variant,
+            ));
+        }
+    }
 }
 
 /// The build ids (SHA-1) of the harness binaries in a directory, by file name.
