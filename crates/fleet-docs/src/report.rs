@@ -28,6 +28,46 @@ pub struct StatusDoc {
     /// the last one; null when there were none.
     #[serde(default)]
     pub errors: Option<ErrorsDoc>,
+    /// The node's last measurement of how many workers pay (run with `workers` unset):
+    /// the chosen number and the curve that chose it; null before one ran.
+    #[serde(default)]
+    pub workers: Option<WorkersDoc>,
+}
+
+/// The meta row where `run` keeps its measurement of the workers per node
+/// ([`WorkersDoc`] as JSON), reused while the binary and the core count are the same.
+pub const WORKERS_META: &str = "workers-calibration";
+
+/// How many workers the node runs when the configuration leaves it open, measured.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkersDoc {
+    /// The chosen number of workers.
+    pub workers: usize,
+    pub cores: usize,
+    /// The target measured, and its binary's stamp when it was.
+    pub target: String,
+    pub binary_size: u64,
+    pub binary_mtime_ms: i64,
+    /// RFC 3339.
+    pub measured_at: String,
+    /// A worker had to add more than this share of an average worker's rate.
+    pub threshold: f64,
+    pub curve: Vec<WorkersPointDoc>,
+    /// `2 workers: every worker up to the 2 cores added more than 25 % of a worker`.
+    pub reason: String,
+}
+
+/// One measured count: the aggregate execs/s with this many workers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkersPointDoc {
+    pub workers: usize,
+    pub execs_per_s: f64,
+    /// What the added workers gave over the best count before, per added worker, as a
+    /// share of one average worker there (0 for one worker).
+    pub gain: f64,
+    pub accepted: bool,
 }
 
 /// A campaign's errors, counted (see [`ERRORS_META`]).
@@ -395,6 +435,9 @@ pub fn status(db: &Db, known: &[String], system: SystemStatus) -> Result<StatusD
         hub,
         resources: crate::resources::load_status(db),
         errors,
+        workers: db
+            .meta(WORKERS_META)?
+            .and_then(|(v, _)| serde_json::from_str(&v).ok()),
     })
 }
 

@@ -2,6 +2,7 @@
 //! what they find, and records their stats.
 
 pub mod background;
+pub mod calibrate;
 pub mod campaign;
 pub mod corpus;
 mod events;
