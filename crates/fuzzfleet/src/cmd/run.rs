@@ -72,17 +72,25 @@ pub(crate) fn campaign_spec(
 ) -> Result<CampaignSpec> {
     let workers = plan::total_workers(plan, args);
     let tiers = plan::tiers(plan, args, workers)?;
-    let names: Vec<&str> = tiers
+    let names: Vec<String> = tiers
         .iter()
-        .flat_map(|t| t.targets.iter().map(String::as_str))
+        .flat_map(|t| t.targets.iter().cloned())
         .collect();
     if !args.no_build && !built {
-        build::build_projects(plan, plan::project_targets(plan, names.iter().copied()))?;
+        build::build_projects(
+            plan,
+            plan::project_targets(plan, names.iter().map(String::as_str)),
+        )?;
     }
     let mut targets = BTreeMap::new();
     for name in &names {
         targets.insert(name.to_string(), plan::campaign_target(plan, name)?);
     }
+    // `workers` unset (or 0) in the config and no --workers: measured, not one per core.
+    let (workers, tiers) = match measured_workers(plan, args, &layout, &names, &targets) {
+        Some(n) if n != workers => (n, plan::tiers(plan, args, n)?),
+        _ => (workers, tiers),
+    };
     let wanted: usize = tiers.iter().map(|t| t.workers).sum();
     eprintln!(
         "fuzzfleet: {}, {} in {} ({}); state in {}; Ctrl-C stops",
@@ -148,6 +156,37 @@ pub(crate) fn campaign_spec(
         },
         schedule: plan.schedule,
     })
+}
+
+/// The node's workers measured (or a measurement reused) when neither the config nor
+/// `--workers` sets them, after printing the count and the curve that chose it; `None`
+/// when they are set, or when the measurement failed (then one per core, as said).
+fn measured_workers(
+    plan: &fleet_config::Plan,
+    args: &RunArgs,
+    layout: &Layout,
+    names: &[String],
+    targets: &BTreeMap<String, fleet_run::CampaignTarget>,
+) -> Option<usize> {
+    if args.workers.is_some() || plan.workers.is_some() {
+        return None;
+    }
+    let candidates: Vec<&fleet_run::CampaignTarget> =
+        names.iter().filter_map(|n| targets.get(n)).collect();
+    let cores = fleet_run::calibrate::cores();
+    let mut progress = |line: &str| eprintln!("fuzzfleet: {line}");
+    match fleet_run::calibrate::calibrate(layout, &candidates, cores, false, &mut progress) {
+        Ok(c) => {
+            eprintln!("fuzzfleet: {}", fleet_run::calibrate::line(&c));
+            Some(c.doc.workers)
+        }
+        Err(e) => {
+            eprintln!(
+                "fuzzfleet: workers: cannot measure how many pay ({e}): one per core, {cores}"
+            );
+            None
+        }
+    }
 }
 
 /// "1 worker", "2 workers".
