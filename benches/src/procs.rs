@@ -5,7 +5,6 @@
 use std::collections::BTreeSet;
 use std::fs;
 use std::io;
-use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
@@ -69,28 +68,14 @@ pub struct CpuTimes {
 }
 
 impl Group {
-    /// Spawns `cmd` as the leader of a new process group; it gets SIGKILL if this
-    /// thread ends (so spawn from the main thread).
+    /// Spawns `cmd` as the leader of a new process group, through fuzzfleet's one runner
+    /// (`fleet_proc::Spawn`: group, parent-death SIGKILL if this thread ends — so spawn
+    /// from the main thread —, no signal blocked though `stop_on_signals` blocked them
+    /// here). `cmd` is taken: it is left as an empty command.
     pub fn spawn(cmd: &mut Command) -> io::Result<Self> {
-        cmd.process_group(0);
-        // SAFETY: only async-signal-safe calls on stack memory between fork and exec.
-        unsafe {
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(io::Error::last_os_error());
-                }
-                // std passes the signal mask on to the child, and `stop_on_signals`
-                // blocked SIGTERM here: a worker would never see its stop signal.
-                let mut none: libc::sigset_t = std::mem::zeroed();
-                libc::sigemptyset(&mut none);
-                if libc::pthread_sigmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
-                    return Err(io::Error::other("cannot clear the signal mask"));
-                }
-                Ok(())
-            });
-        }
+        let cmd = std::mem::replace(cmd, Command::new("/nonexistent/taken-by-Group-spawn"));
         let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
-        let child = cmd.spawn()?;
+        let child = fleet_proc::Spawn::new(cmd).spawn_child()?;
         let pid = child.id() as i32;
         live.insert(pid);
         drop(live);
