@@ -40,8 +40,24 @@ pub fn status(ctx: &Context, args: &StatusArgs) -> Result<i32> {
     } else {
         print!("{}", fleet_tui::text::table(&doc));
         print_resources(doc.resources.as_ref());
+        print_workers(doc.workers.as_ref());
     }
     Ok(exit::OK)
+}
+
+/// The node's last measurement of its workers (when `workers` is unset), under the table.
+fn print_workers(w: Option<&report::WorkersDoc>) {
+    let Some(w) = w else {
+        return;
+    };
+    println!(
+        "workers: {} of {} cores, measured {} on {}: {}",
+        w.workers,
+        w.cores,
+        w.measured_at,
+        w.target,
+        fleet_run::calibrate::curve_text(w)
+    );
 }
 
 /// The resource guard's pause and active alerts, under the table.
