@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
+use fleet_build::AflVariant;
 use fleet_run::campaign::HubSpec;
 use fleet_run::notify::Delivery;
 use fleet_run::triage::TriageEvent;
@@ -82,10 +84,19 @@ pub(crate) fn campaign_spec(
             plan::project_targets(plan, names.iter().map(String::as_str)),
         )?;
     }
+    let afl = AflBuilds::load(plan);
     let mut targets = BTreeMap::new();
+    let mut with_afl: Vec<&str> = Vec::new();
     for name in &names {
-        targets.insert(name.to_string(), plan::campaign_target(plan, name)?);
+        let name: &str = AsRef::<str>::as_ref(name);
+        let target = plan::campaign_target(plan, name)?;
+        if afl.of(plan, name).is_some() {
+            with_afl.push(name);
+        }
+        targets.insert(name.to_string(), target);
     }
+    let all: Vec<&str> = names.iter().map(AsRef::<str>::as_ref).collect();
+    afl.explain(plan, &all, &with_afl);
     // `workers` unset (or 0) in the config and no --workers: measured, not one per core.
     let (workers, tiers) = match measured_workers(plan, args, &layout, &names, &targets) {
         Some(n) if n != workers => (n, plan::tiers(plan, args, n)?),
@@ -187,6 +198,128 @@ fn measured_workers(
             None
         }
     }
+}
+
+/// Where the campaign's targets' AFL++ builds are: a cargo-fuzz target's are the ones
+/// `fuzzfleet build` made (`fleet_build::find_afl_build`), run by the `afl-fuzz` of the
+/// AFL++ that built them; a prebuilt target's are its `afl_binary` and
+/// `afl_cmplog_binary`, run by an AFL++ fuzzfleet built, else the `afl-fuzz` on PATH.
+/// A target without them runs libFuzzer alone.
+pub(crate) struct AflBuilds {
+    /// Prebuilt targets' `afl_binary` and `afl_cmplog_binary` (empty when `engines`
+    /// leave AFL++ out).
+    prebuilt: BTreeMap<fleet_config::TargetName, fleet_config::AflBinaries>,
+    /// The `afl-fuzz` for prebuilt targets.
+    afl_fuzz: Option<PathBuf>,
+}
+
+impl AflBuilds {
+    /// What the config's file says of prebuilt targets, and the `afl-fuzz` at hand.
+    pub(crate) fn load(plan: &fleet_config::Plan) -> AflBuilds {
+        let prebuilt = fleet_config::load_with_afl(&plan.file)
+            .map(|(_, afl)| afl)
+            .unwrap_or_default();
+        let afl_fuzz = if prebuilt.is_empty() {
+            None
+        } else {
+            built_afl_fuzz(plan).or_else(|| on_path("afl-fuzz"))
+        };
+        AflBuilds { prebuilt, afl_fuzz }
+    }
+
+    /// Target `name`'s `afl-fuzz`, the AFL++ build it fuzzes and its CmpLog build
+    /// (`afl-fuzz -c`), or `None`: libFuzzer alone.
+    pub(crate) fn of(
+        &self,
+        plan: &fleet_config::Plan,
+        name: &str,
+    ) -> Option<(PathBuf, PathBuf, Option<PathBuf>)> {
+        let target = plan.target(name)?;
+        match &target.source {
+            fleet_config::TargetSource::Project { project } => {
+                let project = &plan.projects[*project];
+                // A project never built for AFL++ costs no toolchain query.
+                if !project.aflpp.wanted()
+                    || !fleet_build::afl_target_dir(&project.path, AflVariant::Coverage).is_dir()
+                {
+                    return None;
+                }
+                let (install, built) =
+                    fleet_build::find_afl_build(&project.path, &project.toolchain, name)?;
+                Some((install.afl_fuzz(), built.afl, Some(built.cmplog)))
+            }
+            fleet_config::TargetSource::Binary(_) => {
+                let b = self.prebuilt.get(name)?;
+                Some((self.afl_fuzz.clone()?, b.binary.clone(), b.cmplog.clone()))
+            }
+        }
+    }
+
+    /// Says which targets run AFL++ beside libFuzzer, and which asked for it and cannot.
+    fn explain(&self, plan: &fleet_config::Plan, names: &[&str], with_afl: &[&str]) {
+        if !with_afl.is_empty() {
+            eprintln!(
+                "fuzzfleet: AFL++ beside libFuzzer for {}: {}",
+                plural(with_afl.len(), "target"),
+                with_afl.join(", ")
+            );
+        }
+        let without: Vec<&str> = names
+            .iter()
+            .copied()
+            .filter(|n| !with_afl.contains(n))
+            .filter(|n| {
+                plan.target(n).is_some_and(|t| match &t.source {
+                    fleet_config::TargetSource::Project { project } => {
+                        plan.projects[*project].aflpp == fleet_config::AflppChoice::On
+                    }
+                    fleet_config::TargetSource::Binary(_) => self.prebuilt.contains_key(*n),
+                })
+            })
+            .collect();
+        if !without.is_empty() {
+            eprintln!(
+                "fuzzfleet: AFL++ asked for but not at hand for {} (no AFL++ build: `fuzzfleet build`; a prebuilt target's afl_binary needs an afl-fuzz, built or on PATH; `fuzzfleet doctor` says why): libFuzzer alone",
+                without.join(", ")
+            );
+        }
+    }
+}
+
+/// The `afl-fuzz` of an AFL++ fuzzfleet built for one of the plan's projects (or in
+/// `$FUZZFLEET_AFLPP_DIR`), the newest first.
+fn built_afl_fuzz(plan: &fleet_config::Plan) -> Option<PathBuf> {
+    let mut caches: Vec<PathBuf> = plan
+        .projects
+        .iter()
+        .map(|p| fleet_build::aflpp_cache_dir(&p.path))
+        .collect();
+    if let Some(dir) = std::env::var_os(fleet_build::AFLPP_DIR_ENV).filter(|v| !v.is_empty()) {
+        caches.push(dir.into());
+    }
+    newest_install(&caches).map(|i| i.afl_fuzz())
+}
+
+/// The newest complete AFL++ install in any of `caches`.
+fn newest_install(caches: &[PathBuf]) -> Option<fleet_build::AflppInstall> {
+    caches
+        .iter()
+        .filter_map(|c| fs::read_dir(c).ok())
+        .flatten()
+        .flatten()
+        .filter_map(|e| fleet_build::AflppInstall::open(&e.path()))
+        .max_by(|a, b| a.version.cmp(&b.version))
+}
+
+/// `program` found in a directory of `PATH`, as an absolute path.
+fn on_path(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| {
+            p.is_absolute()
+                && fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
 }
 
 /// "1 worker", "2 workers".
@@ -574,4 +707,107 @@ pub(crate) fn triage_line(e: &TriageEvent, verbose: bool) -> Option<String> {
         ),
         TriageEvent::Error { message } => format!("triage: {message}"),
     })
+}
+
+#[cfg(test)]
+mod afl_tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::Path;
+
+    /// An executable file at `dir/name`.
+    fn executable(dir: &Path, name: &str) -> PathBuf {
+        let path = dir.join(name);
+        fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    /// A config of two prebuilt targets, one with AFL++ builds; `engines` as given.
+    fn prebuilt_plan(dir: &Path, engines: &str) -> fleet_config::Plan {
+        for name in ["lf", "afl", "cmplog", "other"] {
+            executable(dir, name);
+        }
+        let text = format!(
+            "state_dir = \"state\"\n[defaults]\n{engines}\n\
+             [[target]]\nname = \"with_afl\"\nbinary = \"lf\"\nafl_binary = \"afl\"\nafl_cmplog_binary = \"cmplog\"\n\
+             [[target]]\nname = \"plain\"\nbinary = \"other\"\n"
+        );
+        let file = dir.join("fleet.toml");
+        fs::write(&file, text).unwrap();
+        fleet_config::load(&file).unwrap()
+    }
+
+    #[test]
+    fn a_prebuilt_target_gets_its_afl_binaries_and_the_afl_fuzz_at_hand() {
+        let dir = fleet_testkit::temp_dir();
+        let plan = prebuilt_plan(dir.path(), "");
+        let afl_fuzz = executable(dir.path(), "afl-fuzz");
+        let builds = AflBuilds {
+            afl_fuzz: Some(afl_fuzz.clone()),
+            ..AflBuilds::load(&plan)
+        };
+        let root = dir.path().canonicalize().unwrap();
+        assert_eq!(
+            builds.of(&plan, "with_afl"),
+            Some((afl_fuzz, root.join("afl"), Some(root.join("cmplog"))))
+        );
+        assert_eq!(builds.of(&plan, "plain"), None);
+        assert_eq!(builds.of(&plan, "no_such_target"), None);
+        // No afl-fuzz anywhere: libFuzzer alone.
+        let none = AflBuilds {
+            afl_fuzz: None,
+            ..AflBuilds::load(&plan)
+        };
+        assert_eq!(none.of(&plan, "with_afl"), None);
+    }
+
+    #[test]
+    fn engines_without_aflpp_leave_a_prebuilt_targets_afl_binary_unused() {
+        let dir = fleet_testkit::temp_dir();
+        let plan = prebuilt_plan(dir.path(), "engines = [\"libfuzzer\"]");
+        let builds = AflBuilds {
+            afl_fuzz: Some(executable(dir.path(), "afl-fuzz")),
+            ..AflBuilds::load(&plan)
+        };
+        assert_eq!(builds.of(&plan, "with_afl"), None);
+    }
+
+    #[test]
+    fn a_program_is_found_on_path_as_an_absolute_path() {
+        let sh = on_path("sh").expect("sh on PATH");
+        assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
+        assert_eq!(on_path("no-such-program-fuzzfleet"), None);
+    }
+
+    #[test]
+    fn the_newest_complete_install_is_chosen_and_a_partial_one_never() {
+        let dir = fleet_testkit::temp_dir();
+        let cache = dir.path().join("aflpp");
+        // Two complete installs (every file an install must have, and the stamp) and
+        // one without its stamp.
+        for (name, version) in [("old", "4.30c"), ("new", "4.40c"), ("partial", "4.50c")] {
+            let prefix = cache.join(name);
+            let install = fleet_build::AflppInstall {
+                prefix: prefix.clone(),
+                version: version.into(),
+                llvm_major: 22,
+            };
+            for file in install.missing() {
+                fs::create_dir_all(file.parent().unwrap()).unwrap();
+                fs::write(&file, "").unwrap();
+            }
+            if name != "partial" {
+                fs::write(
+                    prefix.join("aflpp-install.txt"),
+                    format!("version={version}\nllvm_major=22\n"),
+                )
+                .unwrap();
+            }
+        }
+        let found = newest_install(&[dir.path().join("nothing"), cache.clone()]).unwrap();
+        assert_eq!(found.version, "4.40c");
+        assert_eq!(found.afl_fuzz(), cache.join("new/bin/afl-fuzz"));
+        assert_eq!(newest_install(&[dir.path().join("nothing")]), None);
+    }
 }
