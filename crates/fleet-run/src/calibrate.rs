@@ -43,7 +43,7 @@ pub enum CalibrateError {
     Io { what: String, source: io::Error },
     #[error(transparent)]
     Store(#[from] fleet_store::StoreError),
-    #[error("{target} with {workers} copies: {message}")]
+    #[error("measuring {target} ({workers} at once): {message}")]
     Run {
         target: String,
         workers: usize,
@@ -265,6 +265,22 @@ fn measure_copies(
     let mut total = 0.0;
     for r in results {
         let done = r.map_err(|e| fail(e.to_string()))?;
+        // A copy that crashed (or ran out of memory) still counts its executions up to
+        // then, over its own time, when it ran at least half the time; one that ended
+        // sooner (or never started) measured the bug, not the machine.
+        if done.deadline_exceeded || (!done.status.success() && done.elapsed < MEASURE_FOR / 2) {
+            return Err(fail(format!(
+                "a copy ended with {}{} after {:.1} s, so its rate says nothing of the machine: {}",
+                done.status,
+                if done.deadline_exceeded {
+                    " past its deadline"
+                } else {
+                    ""
+                },
+                done.elapsed.as_secs_f64(),
+                last_line(&done.output)
+            )));
+        }
         let stats = parse_final_stats(&done.output).map_err(|e| {
             fail(format!(
                 "no final stats ({e}; exit {}): {}",

@@ -133,3 +133,26 @@ fn a_number_in_the_config_skips_the_measurement() {
     assert!(out.contains("fuzzfleet: 1 worker, 1 target"), "{out}");
     assert!(fleet.status()["workers"].is_null());
 }
+
+#[test]
+fn a_target_that_cannot_be_measured_leaves_one_worker_per_core_and_says_why() {
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"fail_start\"]\nbudget = \"1h\"\n");
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let out = fleet.output(&["run", "--no-build", "--once", "--budget", "3s"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("fuzzfleet: workers: cannot measure how many pay (measuring fail_start (1 at once): a copy ended with exit status: 1 after"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("): one per core, {cores}\n")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("fuzzfleet: {}, 1 target", plural_workers(cores))),
+        "{stderr}"
+    );
+    assert!(!fleet.state().join("calibrate").exists());
+    // Nothing measured, nothing kept: the next run tries again.
+    assert!(fleet.status()["workers"].is_null());
+}
