@@ -60,13 +60,16 @@ pub fn turn(t: &TargetStatus) -> String {
 pub fn why(t: &TargetStatus) -> Option<String> {
     let share = t.share.as_ref().map(|s| s.reason.clone());
     let favours = t.strategies.first().filter(|s| s.runs > 0).map(|s| {
-        let rate = s.rate.map_or("-".into(), |r| format!("{r:.3}"));
+        let rate = match s.rate.unwrap_or(0.0) {
+            r if r >= 100.0 => format!("{r:.0}"),
+            r if r >= 1.0 => format!("{r:.1}"),
+            r => format!("{r:.2}"),
+        };
         format!(
-            "favours {} ({} new features/cpu-s, {} of {} runs)",
+            "favours {} ({rate} new features/cpu-s over {}, chosen {:.0} %)",
             s.label,
-            rate.trim_end_matches('0').trim_end_matches('.'),
-            s.runs,
-            t.strategies.iter().map(|s| s.runs).sum::<u64>()
+            plural(s.runs as i64, "run"),
+            s.chosen_share * 100.0
         )
     });
     match (share, favours) {
