@@ -69,8 +69,9 @@ pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
-/// The workers for a node of `cores` cores: the stored measurement when it still holds
-/// for `candidates` (the run's targets, in order) and `recalibrate` is false, else a new
+/// The workers for a node of `cores` cores: the stored measurement when its target is
+/// among `candidates` (the run's targets, in order) with the same binary, the cores are
+/// the same, it is younger than [`REUSE_FOR`] and `recalibrate` is false; else a new
 /// one, stored. `on_line` hears each count as it is measured.
 pub fn calibrate(
     layout: &Layout,
@@ -80,27 +81,29 @@ pub fn calibrate(
     on_line: &mut dyn FnMut(&str),
 ) -> Result<Calibration, CalibrateError> {
     let cores = cores.max(1);
-    let target = subject(layout, candidates).ok_or_else(|| CalibrateError::Run {
-        target: "(none)".into(),
-        workers: 0,
-        message: "no target to measure".into(),
-    })?;
-    let (binary_size, binary_mtime_ms) = stamp(&target.binary)?;
     let db = Db::open(&layout.db_path())?;
     let now = now_ms();
     if !recalibrate
         && let Some((value, at_ms)) = db.meta(WORKERS_META)?
         && let Ok(doc) = serde_json::from_str::<WorkersDoc>(&value)
+        // The target measured last time, while this run has it, whatever the corpora
+        // grew to since: another target's larger corpus is no reason to measure again.
+        && let Some(measured) = candidates.iter().find(|t| t.name == doc.target)
     {
         let age = Duration::from_millis(u64::try_from(now - at_ms).unwrap_or(0));
-        if still_holds(&doc, &target.name, (binary_size, binary_mtime_ms), cores) && age < REUSE_FOR
-        {
+        if still_holds(&doc, &measured.name, stamp(&measured.binary)?, cores) && age < REUSE_FOR {
             return Ok(Calibration {
                 doc,
                 reused: Some(age),
             });
         }
     }
+    let target = subject(layout, candidates).ok_or_else(|| CalibrateError::Run {
+        target: "(none)".into(),
+        workers: 0,
+        message: "no target to measure".into(),
+    })?;
+    let (binary_size, binary_mtime_ms) = stamp(&target.binary)?;
     let doc = measure(layout, target, cores, on_line)?;
     let doc = WorkersDoc {
         binary_size,
@@ -294,12 +297,15 @@ fn measure_copies(
     Ok(total)
 }
 
+/// What a run that ended early said of why: its first error or panic line, else its
+/// last line.
 fn last_line(output: &str) -> &str {
     output
         .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
+        .find(|l| l.contains("ERROR:") || l.contains("panicked"))
+        .or_else(|| output.lines().rev().find(|l| !l.trim().is_empty()))
         .unwrap_or("")
+        .trim()
 }
 
 /// Copies up to [`SCRATCH_FILES`] files and [`SCRATCH_BYTES`] of `from` into `to`.
@@ -415,6 +421,94 @@ mod tests {
             ],
             ..WorkersDoc::default()
         }
+    }
+
+    fn target(name: &str, binary: PathBuf) -> CampaignTarget {
+        CampaignTarget {
+            name: name.into(),
+            binary,
+            seeds: None,
+            dict: None,
+            rss_limit_mb: 2048,
+            timeout_s: 5,
+            max_len: None,
+            extra_args: Vec::new(),
+            env: Vec::new(),
+            afl: None,
+        }
+    }
+
+    /// On the real `clean` fixture: measured once and stored, the real corpus untouched;
+    /// reused while its target is in the run, even when another target's corpus is now
+    /// larger; measured again on other cores or when asked.
+    #[test]
+    fn measured_on_a_scratch_corpus_kept_and_reused_while_it_holds() {
+        let dir = fleet_testkit::state_temp_dir();
+        let layout = Layout::new(dir.path());
+        let clean = target("clean", fleet_testkit::rust_fixture("clean"));
+        let corpus = layout.corpus_dir("clean");
+        fs::create_dir_all(&corpus).unwrap();
+        fs::write(corpus.join("a"), b"seed").unwrap();
+        let mut lines = Vec::new();
+        let c = calibrate(&layout, &[&clean], 1, false, &mut |l| {
+            lines.push(l.to_string())
+        })
+        .unwrap();
+        assert_eq!(c.reused, None);
+        assert_eq!((c.doc.workers, c.doc.cores), (1, 1));
+        assert_eq!(c.doc.curve.len(), 1);
+        assert!(c.doc.curve[0].execs_per_s > 100.0, "{:?}", c.doc);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(lines[0].starts_with("workers: measuring clean with 1 copy: "));
+        // The real corpus is as it was; the scratch dir is gone.
+        assert_eq!(fs::read_dir(&corpus).unwrap().count(), 1);
+        assert!(!layout.root().join("calibrate").exists());
+
+        // Another target with a larger corpus joins the run: still reused.
+        // The same binary under another name: a target that does not crash.
+        let other = target("other", fleet_testkit::rust_fixture("clean"));
+        let other_corpus = layout.corpus_dir("other");
+        fs::create_dir_all(&other_corpus).unwrap();
+        for i in 0..3 {
+            fs::write(other_corpus.join(i.to_string()), b"x").unwrap();
+        }
+        let mut quiet = |l: &str| panic!("measured again: {l}");
+        let again = calibrate(&layout, &[&other, &clean], 1, false, &mut quiet).unwrap();
+        assert!(again.reused.is_some());
+        assert_eq!(again.doc, c.doc);
+
+        // Asked, it measures again (the largest corpus first); so do other cores.
+        let mut heard = 0;
+        let fresh = calibrate(&layout, &[&clean, &other], 1, true, &mut |_| heard += 1).unwrap();
+        assert_eq!(
+            (fresh.reused, fresh.doc.target.as_str(), heard),
+            (None, "other", 1)
+        );
+        let mut heard = 0;
+        let more = calibrate(&layout, &[&other], 2, false, &mut |_| heard += 1).unwrap();
+        assert_eq!((more.reused, more.doc.cores, heard), (None, 2, 2));
+    }
+
+    /// A target that crashes at once measured its bug: an error that says so, nothing
+    /// stored.
+    #[test]
+    fn a_copy_that_crashes_at_once_is_no_measurement() {
+        let dir = fleet_testkit::state_temp_dir();
+        let layout = Layout::new(dir.path());
+        let crash = target("crash", fleet_testkit::rust_fixture("crash_magic"));
+        let corpus = layout.corpus_dir("crash");
+        fs::create_dir_all(&corpus).unwrap();
+        fs::write(corpus.join("magic"), b"FUZZ").unwrap();
+        let e = calibrate(&layout, &[&crash], 1, false, &mut |_| {}).unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.starts_with("measuring crash (1 at once): a copy ended with"),
+            "{e}"
+        );
+        assert!(e.contains("panicked"), "{e}");
+        let db = Db::open(&layout.db_path()).unwrap();
+        assert_eq!(db.meta(WORKERS_META).unwrap(), None);
+        assert!(!layout.root().join("calibrate").exists());
     }
 
     #[test]
