@@ -134,7 +134,10 @@ pub fn run_with_env(
     fs::write(
         &config,
         format!(
-            "state_dir = {}\n[[project]]\npath = {}\n",
+            // What costs a worker is measured with the workers run as configured and
+            // the tiers' clock: the portfolio changes what a worker does, not the cost
+            // of watching it.
+            "state_dir = {}\nschedule = \"fixed\"\nstrategies = \"plain\"\n[[project]]\npath = {}\n",
             toml_string(&state),
             toml_string(&project)
         ),
