@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use fleet_build::AflVariant;
-use fleet_run::campaign::HubSpec;
+use fleet_run::campaign::{AflTarget, HubSpec};
 use fleet_run::notify::Delivery;
 use fleet_run::triage::TriageEvent;
 use fleet_run::{AutoMinimize, CampaignSpec, Notice, StopReason};
@@ -89,8 +89,15 @@ pub(crate) fn campaign_spec(
     let mut with_afl: Vec<&str> = Vec::new();
     for name in &names {
         let name: &str = AsRef::<str>::as_ref(name);
-        let target = plan::campaign_target(plan, name)?;
-        if afl.of(plan, name).is_some() {
+        let mut target = plan::campaign_target(plan, name)?;
+        target.afl = afl
+            .of(plan, name)
+            .map(|(afl_fuzz, binary, cmplog)| AflTarget {
+                afl_fuzz,
+                binary,
+                cmplog,
+            });
+        if target.afl.is_some() {
             with_afl.push(name);
         }
         targets.insert(name.to_string(), target);
