@@ -1234,14 +1234,37 @@ impl Core {
         let has_dict = self.dicts.contains(target);
         let broken = self.broken_arms.get(target);
         // Another engine's arms are there only when the target has its build.
-        b.choose(&mut self.rng, |arm| {
+        let available = |arm: &Arm| {
             broken.is_none_or(|b| !b.contains(arm))
                 && (arm.engine != bandit::LIBFUZZER
                     || arm
                         .strategy
                         .parse::<Strategy>()
                         .is_ok_and(|s| has_dict || !s.needs_recommended_dict()))
-        })
+        };
+        // An engine that has not run on the target yet goes first: a second engine
+        // finds what the first cannot soonest when it starts soon.
+        let engine_runs = |engine: &str| -> u64 {
+            b.arms
+                .iter()
+                .filter(|a| a.arm.engine == engine)
+                .map(|a| a.runs)
+                .sum()
+        };
+        let fresh: Vec<&Arm> = b
+            .arms
+            .iter()
+            .map(|a| &a.arm)
+            .filter(|a| available(a) && engine_runs(&a.engine) == 0)
+            .collect();
+        if !fresh.is_empty() {
+            let arm = fresh[self.rng.below(fresh.len())].clone();
+            return Some(Choice {
+                arm,
+                why: Why::Untried,
+            });
+        }
+        b.choose(&mut self.rng, available)
     }
 
     fn spawn(&mut self, s: usize, now: Instant) {

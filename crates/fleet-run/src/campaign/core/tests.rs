@@ -921,3 +921,41 @@ fn once_under_the_coverage_schedule_ends_after_every_target_had_its_first_turn()
     // Two slices of a minute: a and b, then c.
     assert_eq!(stopped, Some((StopReason::CycleDone, 120)));
 }
+
+#[test]
+fn a_second_engine_runs_right_after_the_first_plain_run() {
+    let mut s = portfolio_spec(&["a"]);
+    if let Some(p) = &mut s.portfolio {
+        p.arms.insert("a".into(), bandit::default_arms(false, true));
+    }
+    let mut sim = Sim::new(s);
+    let mut out = sim.feed(Input::Start);
+    let mut engines = Vec::new();
+    for i in 0..3u32 {
+        let arm = spawned_arm(&out).unwrap();
+        engines.push(format!("{}:{}", arm.engine, arm.strategy));
+        sim.init_all();
+        let (run, _) = sim.running()[0].clone();
+        let afl = arm.engine == bandit::AFLPP;
+        // A libFuzzer run is paid with its exit, an AFL++ run later, by the replay of
+        // its finds.
+        out = sim.at(MIN * (i + 1)).feed(Input::Exited {
+            run,
+            exit: Exit {
+                code: Some(77),
+                saw_inited: true,
+                gain: (!afl).then(Gain::default),
+                ..Exit::default()
+            },
+        });
+        if afl {
+            sim.feed(Input::Pay {
+                target: "a".into(),
+                arm,
+                gain: Gain::default(),
+            });
+        }
+    }
+    assert_eq!(engines[0], "libfuzzer:plain");
+    assert!(engines[1].starts_with("aflpp:"), "{engines:?}");
+}
