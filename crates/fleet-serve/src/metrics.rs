@@ -261,6 +261,7 @@ mod tests {
                 }],
                 memory: vec![],
             }),
+            ..Default::default()
         };
         let text = render(&doc);
         assert!(text.contains("fuzzfleet_alert{kind=\"disk-critical\",severity=\"critical\"} 1\n"));

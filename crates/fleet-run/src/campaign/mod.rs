@@ -1303,7 +1303,15 @@ impl<'n> Campaign<'n> {
             self.error(format!("{target}: cannot remove an AFL++ run's files: {e}"));
         }
         match taken {
-            Ok((_, artifacts)) => {
+            Ok((added, artifacts)) => {
+                let label = p.arm.as_ref().map_or("aflpp".into(), Arm::label);
+                let message = format!(
+                    "run ended ({label}): {} new corpus entries and {} crashing inputs in its last scan, {} crashing inputs in all",
+                    added,
+                    artifacts.len(),
+                    p.found.len() + artifacts.len()
+                );
+                self.log_event(Some(target), "aflpp", &message);
                 for path in artifacts {
                     let kept = findings::intake(
                         &self.spec.layout,
@@ -1853,7 +1861,11 @@ impl Campaign<'_> {
             }
         }
         for e in triage.finish(TRIAGE_FINAL_WAIT) {
-            self.error(format!("triage: {e}"));
+            // A reproduction cut off at the stop is left for the next run (the stop's
+            // summary counts it); a panic is an error.
+            if matches!(e, crate::background::JoinError::Panicked { .. }) {
+                self.error(format!("triage: {e}"));
+            }
         }
         // News the pipeline sent while the loop was ending still reaches the user and
         // the webhook (a bug is announced once: now or never).
