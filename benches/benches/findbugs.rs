@@ -357,7 +357,7 @@ fn fleet_run(
         .arg(format!("{}s", limit.as_secs()))
         .stdin(Stdio::null())
         .stdout(fs::File::create(dir.join("run.log")).expect("log"))
-        .stderr(Stdio::inherit());
+        .stderr(fs::File::create(dir.join("run.err")).expect("log"));
     watch_for_crash(&mut cmd, &state.join("crashes").join(target), limit)
 }
 
