@@ -151,7 +151,13 @@ pub fn build_projects(plan: &Plan, set: BuildSet) -> Result<()> {
                     total_units: Some(n),
                 } => format!("cargo started: {n} units"),
                 BuildEvent::Started { total_units: None } => "cargo started".into(),
-                BuildEvent::Status { verb, detail } => format!("{verb} {detail}"),
+                // AFL++'s own build says "building AFL++ …" as its detail: not twice.
+                BuildEvent::Status { verb, detail } => {
+                    match detail.strip_prefix(&format!("{} ", verb.to_lowercase())) {
+                        Some(rest) => format!("{verb} {rest}"),
+                        None => format!("{verb} {detail}"),
+                    }
+                }
                 BuildEvent::Unit {
                     name, done, total, ..
                 } => match total {
