@@ -128,3 +128,82 @@ fn plain_strategies_and_the_fixed_clock_run_as_configured() {
         "{status}"
     );
 }
+
+#[test]
+fn both_engines_share_the_corpus_and_a_bug_either_finds_is_one_bucket() {
+    let fleet = Fleet::with_top(
+        "schedule = \"coverage\"\nstrategies = \"portfolio\"\n",
+        "[tier.t]\ntargets = [\"crash_magic\"]\nbudget = \"15s\"\n",
+    );
+    let out = fleet.output(&["run", "--no-build", "--for", "50s", "--workers", "1"]);
+    let log = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(0), "{log}");
+    let status = fleet.status();
+    let magic = status["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "crash_magic")
+        .unwrap()
+        .clone();
+    let arms: Vec<&str> = magic["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["label"].as_str().unwrap())
+        .collect();
+    if !arms.iter().any(|a| a.starts_with("aflpp:")) {
+        // The fixtures have no AFL++ build here (`.ci/run` makes one).
+        fleet_testkit::missing(
+            "AFL++ builds of the Rust fixtures (fuzzfleet build, engines = [\"libfuzzer\", \"aflpp\"])",
+        );
+        return;
+    }
+    let db = fleet_store::Db::open(&fleet.state().join("fleet.db")).unwrap();
+    let events = db.events(10_000).unwrap();
+    // Oldest first.
+    let strategies: Vec<&str> = events
+        .iter()
+        .rev()
+        .filter(|e| e.kind == "strategy")
+        .map(|e| e.message.as_str())
+        .collect();
+    // The first run is plain libFuzzer, the next one is AFL++ (an engine that has not
+    // run yet goes first), which ran to its end and said what it added.
+    assert!(
+        strategies.first().is_some_and(|s| s.contains("plain")),
+        "{strategies:?}"
+    );
+    assert!(
+        strategies.iter().any(|s| s.contains("aflpp:")),
+        "{strategies:?}"
+    );
+    let afl_ends: Vec<&str> = events
+        .iter()
+        .filter(|e| e.kind == "aflpp")
+        .map(|e| e.message.as_str())
+        .collect();
+    assert!(!afl_ends.is_empty(), "no AFL++ run ended: {log}");
+    // AFL++ started from the corpus libFuzzer wrote and its finds went back into it:
+    // nothing of its own is left behind.
+    assert!(
+        !fleet.state().join("aflpp").join("crash_magic").exists()
+            || fs::read_dir(fleet.state().join("aflpp").join("crash_magic"))
+                .unwrap()
+                .next()
+                .is_none()
+    );
+    // Whichever engine hit the planted bug, it is one bucket.
+    fleet.triage();
+    let bugs: Vec<serde_json::Value> = fleet
+        .buckets()
+        .into_iter()
+        .filter(|b| b["target"] == "crash_magic" && !b["signature"].is_null())
+        .collect();
+    assert_eq!(bugs.len(), 1, "{bugs:#?}\n{afl_ends:?}");
+    // The AFL++ arm was paid in libFuzzer's features, like every arm.
+    let afl_arm = magic["strategies"].as_array().unwrap().iter().find(|s| {
+        s["label"].as_str().unwrap().starts_with("aflpp:") && s["runs"].as_u64() > Some(0)
+    });
+    assert!(afl_arm.is_some(), "{magic}");
+}
