@@ -166,17 +166,7 @@ pub fn recover(layout: &Layout, target: &str) -> io::Result<u64> {
 mod tests {
     use super::*;
 
-    fn layout(name: &str) -> (tempfile::TempDir, Layout) {
-        let base = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tmp");
-        fs::create_dir_all(&base).unwrap();
-        let dir = tempfile::Builder::new()
-            .prefix(name)
-            .tempdir_in(base)
-            .unwrap();
-        let layout = Layout::new(dir.path());
-        fs::create_dir_all(layout.corpus_dir("t")).unwrap();
-        (dir, layout)
-    }
+    use crate::campaign::test_layout as layout;
 
     fn target() -> CampaignTarget {
         CampaignTarget {

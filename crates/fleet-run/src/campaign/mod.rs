@@ -1913,6 +1913,21 @@ impl Campaign<'_> {
     }
 }
 
+/// A state dir for a unit test under the repository's `target/test-tmp` (never the
+/// machine's `/tmp`), with target `t`'s corpus dir made.
+#[cfg(test)]
+pub(crate) fn test_layout(name: &str) -> (tempfile::TempDir, Layout) {
+    let base = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-tmp");
+    std::fs::create_dir_all(&base).unwrap();
+    let dir = tempfile::Builder::new()
+        .prefix(name)
+        .tempdir_in(base)
+        .unwrap();
+    let layout = Layout::new(dir.path());
+    std::fs::create_dir_all(layout.corpus_dir("t")).unwrap();
+    (dir, layout)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
