@@ -352,7 +352,11 @@ fn strategies_table(t: &TargetStatus) -> String {
              <td>{features}</td><td>{bugs}</td><td>{rate}</td><td>{chosen:.0} %</td></tr>",
             label = esc(&s.label),
             runs = s.runs,
-            cpu = duration(s.cpu_s as i64),
+            cpu = if s.cpu_s < 10.0 {
+                format!("{:.1}s", s.cpu_s)
+            } else {
+                duration(s.cpu_s as i64)
+            },
             features = s.features,
             bugs = s.bugs,
             rate = s.rate.map_or("-".into(), |r| format!("{r:.2}")),
