@@ -32,15 +32,16 @@ impl Fleet {
         fleet_testkit::rust_fixture("clean");
         let dir = fleet_testkit::state_temp_dir();
         let project = fleet_testkit::rust_fixture_project();
-        let mut top = top.to_string();
+        // Before `top`, which may open a table such as `[defaults]`.
+        let mut pins = String::new();
         if !top.contains("schedule =") {
-            top.push_str("schedule = \"fixed\"\n");
+            pins.push_str("schedule = \"fixed\"\n");
         }
         if !top.contains("strategies =") {
-            top.push_str("strategies = \"plain\"\n");
+            pins.push_str("strategies = \"plain\"\n");
         }
         let config = format!(
-            "state_dir = \"state\"\n{top}[[project]]\npath = \"{}\"\n{body}",
+            "state_dir = \"state\"\n{pins}{top}[[project]]\npath = \"{}\"\n{body}",
             project.display()
         );
         fs::write(dir.path().join("fleet.toml"), config).unwrap();
