@@ -110,24 +110,35 @@ pub(crate) fn campaign_spec(
         _ => (workers, tiers),
     };
     let wanted: usize = tiers.iter().map(|t| t.workers).sum();
-    eprintln!(
-        "fuzzfleet: {}, {} in {} ({}); state in {}; Ctrl-C stops",
-        plural(wanted.min(workers), "worker"),
-        plural(names.len(), "target"),
-        plural(tiers.len(), "tier"),
-        tiers
-            .iter()
-            .map(|t| format!(
+    let fixed = plan.schedule == fleet_config::Schedule::Fixed;
+    let shortest = tiers.iter().map(|t| t.budget).min().unwrap_or_default();
+    let per_tier: Vec<String> = tiers
+        .iter()
+        .map(|t| match plan.schedule {
+            fleet_config::Schedule::Fixed => format!(
                 "{}: {}, {} per target",
                 t.name,
                 plural(t.workers, "worker"),
                 fleet_run::fmt::duration(t.budget)
-            ))
-            .collect::<Vec<_>>()
-            .join("; "),
+            ),
+            // The tiers weigh their targets; the schedule gives the slots.
+            _ => format!(
+                "{}: weight {}",
+                t.name,
+                (t.budget.as_secs_f64() / shortest.as_secs_f64().max(1.0) * 10.0).round() / 10.0
+            ),
+        })
+        .collect();
+    eprintln!(
+        "fuzzfleet: {}, {} in {} ({}; schedule {}); state in {}; Ctrl-C stops",
+        plural(if fixed { wanted.min(workers) } else { workers }, "worker"),
+        plural(names.len(), "target"),
+        plural(tiers.len(), "tier"),
+        per_tier.join("; "),
+        plan.schedule.as_str(),
         layout.root().display()
     );
-    if wanted > workers {
+    if fixed && wanted > workers {
         // Each tier needs at least one worker, or the tiers' own `workers` ask for more.
         eprintln!(
             "fuzzfleet: the {} tiers need {} and this node has {workers}: they take turns of up to {} (`tier_slice`); --workers N or --tier T choose otherwise",
