@@ -14,10 +14,9 @@
 //! component without passing the same rules as a configured name.
 
 use std::fmt;
-use std::str::FromStr;
 
+pub use crate::names::{CrashName, Sha1Name};
 use fleet_config::{NodeName, TargetName};
-use fleet_engine::FindingKind;
 use object_store::path::Path;
 
 /// The newest layout this build reads and writes.
@@ -99,66 +98,10 @@ impl Refusal {
     }
 }
 
-/// A lower-case hex SHA-1: the name libFuzzer gives corpus entries and artifacts.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Sha1Name(String);
-
 impl Sha1Name {
-    pub fn new(name: &str) -> Result<Self, String> {
-        if name.len() == 40
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
-            Ok(Self(name.to_owned()))
-        } else {
-            Err(format!(
-                "{name:?} is not a SHA-1 name (40 lower-case hex digits)"
-            ))
-        }
-    }
-
     /// The name of `bytes`.
     pub fn of(bytes: &[u8]) -> Self {
         Self(fleet_store::sha1_hex(bytes))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for Sha1Name {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// A finding's file name, `<kind>-<sha1>`, as the state dir and the hub both spell it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CrashName {
-    pub kind: FindingKind,
-    pub sha1: Sha1Name,
-}
-
-impl FromStr for CrashName {
-    type Err = String;
-
-    fn from_str(name: &str) -> Result<Self, String> {
-        let (kind, sha1) = name
-            .split_once('-')
-            .ok_or_else(|| format!("{name:?} is not a finding name (<kind>-<sha1>)"))?;
-        let kind = kind.parse::<FindingKind>().map_err(|e| e.to_string())?;
-        Ok(Self {
-            kind,
-            sha1: Sha1Name::new(sha1)?,
-        })
-    }
-}
-
-impl fmt::Display for CrashName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}-{}", self.kind, self.sha1)
     }
 }
 
@@ -243,7 +186,7 @@ mod tests {
     fn crash_names_round_trip() {
         let name = "slow-da39a3ee5e6b4b0d3255bfef95601890afd80709";
         let crash: CrashName = name.parse().unwrap();
-        assert_eq!(crash.kind, FindingKind::SlowUnit);
+        assert_eq!(crash.kind, fleet_engine::FindingKind::SlowUnit);
         assert_eq!(crash.to_string(), name);
     }
 }

@@ -27,6 +27,7 @@ mod heartbeat;
 mod keys;
 mod local;
 mod meta;
+mod names;
 mod options;
 mod store;
 mod sync;
