@@ -538,7 +538,7 @@ mod tests {
     #[test]
     fn a_private_tmp_shows_the_paths_under_the_machines_tmp_a_worker_needs() {
         if unsafe { libc::geteuid() } != 0 {
-            eprintln!("SKIPPED: a mount namespace needs root here");
+            fleet_testkit::missing("a mount namespace needs root here");
             return;
         }
         // A state dir under the machine's /tmp, removed even if the test fails.
