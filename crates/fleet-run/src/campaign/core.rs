@@ -79,11 +79,15 @@ pub struct PortfolioSpec {
     /// How long one run lasts: it ends by itself then (`-max_total_time`, so libFuzzer
     /// prints its recommended dictionary), is paid, and the next run gets a new choice.
     pub run_length: Duration,
+    /// How long a run lasts while the target's bandit has arms it never tried.
+    pub first_run_length: Duration,
 }
 
 /// A portfolio run's length by default: long enough that loading the corpus is a small
 /// part of it, short enough that the bandit learns within an hour.
 pub const RUN_LENGTH: Duration = Duration::from_secs(300);
+/// A run's length while its target has untried arms: every arm measured within minutes.
+pub const FIRST_RUN_LENGTH: Duration = Duration::from_secs(60);
 
 /// The schedule row a target's bandit is saved in (tier names cannot have parentheses).
 pub fn bandit_row(target: &str) -> String {
@@ -1213,6 +1217,23 @@ impl Core {
         }
     }
 
+    /// Whether `arm` can run on `target` now: not broken there, and a dictionary
+    /// strategy only once the target's recommended dictionary has entries. Another
+    /// engine's arms are there only when the target has its build.
+    fn arm_available(
+        dicts: &BTreeSet<String>,
+        broken: &BTreeMap<String, BTreeSet<Arm>>,
+        target: &str,
+        arm: &Arm,
+    ) -> bool {
+        broken.get(target).is_none_or(|b| !b.contains(arm))
+            && (arm.engine != bandit::LIBFUZZER
+                || arm
+                    .strategy
+                    .parse::<Strategy>()
+                    .is_ok_and(|s| dicts.contains(target) || !s.needs_recommended_dict()))
+    }
+
     /// The arm a new run of `target` gets: the bandit's choice among the arms that can
     /// run now (a dictionary strategy waits for its dictionary).
     fn choose_arm(&mut self, target: &str) -> Option<Choice> {
@@ -1225,23 +1246,21 @@ impl Core {
             .or_insert_with(|| Bandit::new(arms.clone(), params));
         b.set_arms(arms);
         let plain = Arm::new(bandit::LIBFUZZER, "plain");
-        if !self.started_ok.contains(target) && arms.contains(&plain) {
+        // Until a run of the target has started fuzzing, one run is plain: a target that
+        // cannot start fails as itself; the other workers try arms from the start.
+        let plain_running = self.slots.iter().any(|s| {
+            s.worker
+                .as_ref()
+                .is_some_and(|r| r.target == target && r.arm.as_ref() == Some(&plain))
+        });
+        if !self.started_ok.contains(target) && !plain_running && arms.contains(&plain) {
             return Some(Choice {
                 arm: plain,
                 why: Why::Untried,
             });
         }
-        let has_dict = self.dicts.contains(target);
-        let broken = self.broken_arms.get(target);
-        // Another engine's arms are there only when the target has its build.
-        let available = |arm: &Arm| {
-            broken.is_none_or(|b| !b.contains(arm))
-                && (arm.engine != bandit::LIBFUZZER
-                    || arm
-                        .strategy
-                        .parse::<Strategy>()
-                        .is_ok_and(|s| has_dict || !s.needs_recommended_dict()))
-        };
+        let available =
+            |arm: &Arm| Self::arm_available(&self.dicts, &self.broken_arms, target, arm);
         // An engine that has not run on the target yet goes first: a second engine
         // finds what the first cannot soonest when it starts soon.
         let engine_runs = |engine: &str| -> u64 {
@@ -1277,16 +1296,30 @@ impl Core {
             return;
         }
         self.slots[s].accounted_at.get_or_insert(now);
-        let run_end = self.spec.portfolio.as_ref().map(|p| now + p.run_length);
-        let ends_at = [self.slot_end(s), run_end].into_iter().flatten().min();
-        let max_total_time = self_ended_turn(ends_at, now);
-        let run = self.next_run;
-        self.next_run += 1;
         let choice = self.choose_arm(&target);
         let (arm, why) = match choice {
             Some(c) => (Some(c.arm), Some(c.why)),
             None => (None, None),
         };
+        // Short runs while the target's bandit still has arms to try, so every arm is
+        // measured within minutes; then runs of the full length.
+        let run_end = self.spec.portfolio.as_ref().map(|p| {
+            let exploring = self.bandits.get(&target).is_some_and(|b| {
+                b.arms.iter().any(|a| {
+                    a.runs == 0
+                        && Self::arm_available(&self.dicts, &self.broken_arms, &target, &a.arm)
+                })
+            });
+            now + if exploring {
+                p.first_run_length.min(p.run_length)
+            } else {
+                p.run_length
+            }
+        });
+        let ends_at = [self.slot_end(s), run_end].into_iter().flatten().min();
+        let max_total_time = self_ended_turn(ends_at, now);
+        let run = self.next_run;
+        self.next_run += 1;
         self.runs.insert(run, s);
         self.slots[s].worker = Some(Running {
             run,

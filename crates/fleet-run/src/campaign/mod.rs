@@ -513,6 +513,7 @@ impl<'n> Campaign<'n> {
                     .collect(),
                 params: bandit::Params::default(),
                 run_length: self::core::RUN_LENGTH,
+                first_run_length: self::core::FIRST_RUN_LENGTH,
                 seed: std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(1, |d| d.as_nanos() as u64),

@@ -557,6 +557,7 @@ fn portfolio_spec(targets: &[&str]) -> CoreSpec {
         params: bandit::Params::default(),
         seed: 7,
         run_length: RUN_LENGTH,
+        first_run_length: RUN_LENGTH,
     });
     s
 }
@@ -958,4 +959,33 @@ fn a_second_engine_runs_right_after_the_first_plain_run() {
     }
     assert_eq!(engines[0], "libfuzzer:plain");
     assert!(engines[1].starts_with("aflpp:"), "{engines:?}");
+}
+
+#[test]
+fn while_arms_are_untried_runs_are_short_and_only_one_worker_starts_plain() {
+    let mut s = portfolio_spec(&["a"]);
+    s.tiers[0].workers = 2;
+    s.slots = 2;
+    if let Some(p) = &mut s.portfolio {
+        p.first_run_length = MIN;
+    }
+    let mut sim = Sim::new(s);
+    let out = sim.feed(Input::Start);
+    let arms: Vec<Arm> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Spawn { arm, .. } => arm.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(arms.len(), 2);
+    assert_eq!(arms[0].strategy, "plain");
+    assert_ne!(
+        arms[1].strategy, "plain",
+        "the second worker tries an arm at once"
+    );
+    assert!(out.iter().all(|a| !matches!(
+        a,
+        Action::Spawn { max_total_time: Some(t), .. } if *t > MIN
+    )));
 }
