@@ -250,7 +250,19 @@ impl SyncThread {
                     Recv::Timeout | Recv::Msg(()) => continue,
                     // Stopping: one last round so what was found last reaches the hub.
                     Recv::Stop | Recv::Closed => {
-                        let _ = sync_round(&hub, &layout, &db, &node, &targets);
+                        let error = sync_round(&hub, &layout, &db, &node, &targets)
+                            .err()
+                            .map(|e| format!("the last sync: {e}"));
+                        // Said only when it failed: the campaign is ending.
+                        if error.is_some() {
+                            send(RoundOutcome {
+                                pushed: 0,
+                                pulled: 0,
+                                findings: Vec::new(),
+                                error,
+                                skipped: Vec::new(),
+                            });
+                        }
                         return;
                     }
                 }

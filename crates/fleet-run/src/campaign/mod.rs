@@ -1718,6 +1718,14 @@ impl<'n> Campaign<'n> {
             if let Some(e) = hub.finish(HUB_FINAL_SYNC_WAIT) {
                 self.error(format!("hub sync: {e}"));
             }
+            // A last round that failed is said.
+            while let Ok(ev) = rx.try_recv() {
+                if let Event::HubSynced(o) = ev
+                    && let Some(e) = o.error
+                {
+                    self.error(format!("hub: {e}"));
+                }
+            }
         }
         if let Some(n) = self.notifier.take()
             && let Some(e) = n.finish(WEBHOOK_FINAL_WAIT)
