@@ -1037,11 +1037,12 @@ impl Core {
             .cloned()
             .collect();
         // `--once`: done when every target has had its first turn and that slice ended.
+        // (A new build's reset clears `had_first_turn` until its turn on that build.)
         let all_had_turns = targets.iter().all(|t| {
             sh.state
                 .targets
                 .get(&t.name)
-                .is_some_and(|s| s.had_first_turn && !s.new_build)
+                .is_some_and(|s| s.had_first_turn)
         });
         if once && all_had_turns && !sh.current.is_empty() {
             sh.current.clear();

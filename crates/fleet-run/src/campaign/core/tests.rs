@@ -2,6 +2,7 @@
 //! database is involved, so each rule is checked exactly.
 
 use super::*;
+use crate::portfolio::share::ShareState;
 use crate::portfolio::{bandit, share};
 
 const MIN: Duration = Duration::from_secs(60);
@@ -988,4 +989,43 @@ fn while_arms_are_untried_runs_are_short_and_only_one_worker_starts_plain() {
         a,
         Action::Spawn { max_total_time: Some(t), .. } if *t > MIN
     )));
+}
+
+#[test]
+fn once_under_the_coverage_schedule_ends_after_a_rebuilt_target_had_its_turn_too() {
+    let mut s = shares_spec(&["a", "b"], 1, MIN);
+    s.once = true;
+    // `a` ran before on another build: it is reset to a first turn, which it gets.
+    let mut before = ShareState::new();
+    let mut old = shares_spec(&["a"], 1, MIN).shares.unwrap();
+    old.targets[0].binary_hash = "0".into();
+    before.plan(&old.targets, 1, Duration::ZERO, &old.params);
+    let mut sim = Sim::resumed(
+        s,
+        Saved {
+            shares: Some(before),
+            ..Saved::default()
+        },
+    );
+    sim.feed(Input::Start);
+    let mut stopped = None;
+    for i in 1..=600u64 {
+        sim.at(Duration::from_secs(i));
+        let out = sim.feed(Input::Tick);
+        if let Some(r) = stopping(&out) {
+            stopped = Some(r);
+            break;
+        }
+        for (run, _) in signals(&out) {
+            sim.feed(Input::Exited {
+                run,
+                exit: Exit {
+                    saw_inited: true,
+                    ..Exit::default()
+                },
+            });
+        }
+        sim.init_all();
+    }
+    assert_eq!(stopped, Some(StopReason::CycleDone));
 }
