@@ -424,18 +424,7 @@ mod tests {
     }
 
     fn target(name: &str, binary: PathBuf) -> CampaignTarget {
-        CampaignTarget {
-            name: name.into(),
-            binary,
-            seeds: None,
-            dict: None,
-            rss_limit_mb: 2048,
-            timeout_s: 5,
-            max_len: None,
-            extra_args: Vec::new(),
-            env: Vec::new(),
-            afl: None,
-        }
+        crate::campaign::test_target(name, binary)
     }
 
     /// On the real `clean` fixture: measured once and stored, the real corpus untouched;

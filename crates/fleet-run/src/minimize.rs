@@ -399,18 +399,7 @@ mod tests {
     }
 
     fn target(binary: &str) -> CampaignTarget {
-        CampaignTarget {
-            name: "t".into(),
-            binary: binary.into(),
-            seeds: None,
-            dict: None,
-            rss_limit_mb: 2048,
-            timeout_s: 5,
-            max_len: None,
-            extra_args: Vec::new(),
-            env: Vec::new(),
-            afl: None,
-        }
+        crate::campaign::test_target("t", binary)
     }
 
     #[test]

@@ -169,18 +169,7 @@ mod tests {
     use crate::campaign::test_layout as layout;
 
     fn target() -> CampaignTarget {
-        CampaignTarget {
-            name: "t".into(),
-            binary: "/bin/true".into(),
-            seeds: None,
-            dict: None,
-            rss_limit_mb: 2048,
-            timeout_s: 5,
-            max_len: None,
-            extra_args: Vec::new(),
-            env: Vec::new(),
-            afl: None,
-        }
+        crate::campaign::test_target("t", "/bin/true")
     }
 
     fn afl() -> AflTarget {

@@ -1922,6 +1922,23 @@ impl Campaign<'_> {
     }
 }
 
+/// A target as unit tests run it: `binary`, small limits, nothing else set.
+#[cfg(test)]
+pub(crate) fn test_target(name: &str, binary: impl Into<PathBuf>) -> CampaignTarget {
+    CampaignTarget {
+        name: name.into(),
+        binary: binary.into(),
+        seeds: None,
+        dict: None,
+        rss_limit_mb: 2048,
+        timeout_s: 5,
+        max_len: None,
+        extra_args: Vec::new(),
+        env: Vec::new(),
+        afl: None,
+    }
+}
+
 /// A state dir for a unit test under the repository's `target/test-tmp` (never the
 /// machine's `/tmp`), with target `t`'s corpus dir made.
 #[cfg(test)]

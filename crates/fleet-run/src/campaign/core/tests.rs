@@ -801,6 +801,30 @@ fn shares_spec(targets: &[&str], slots: usize, slice: Duration) -> CoreSpec {
 }
 
 impl Sim {
+    /// Ticks once a second from the start for up to `secs`: every signalled worker
+    /// exits at once, every new one reaches INITED. Returns why and when (seconds since
+    /// the start) the campaign began to stop, if it did.
+    fn until_stop(&mut self, secs: u64) -> Option<(StopReason, u64)> {
+        for i in 1..=secs {
+            self.at(Duration::from_secs(i));
+            let out = self.feed(Input::Tick);
+            if let Some(r) = stopping(&out) {
+                return Some((r, i));
+            }
+            for (run, _) in signals(&out) {
+                self.feed(Input::Exited {
+                    run,
+                    exit: Exit {
+                        saw_inited: true,
+                        ..Exit::default()
+                    },
+                });
+            }
+            self.init_all();
+        }
+        None
+    }
+
     /// Runs the campaign for `secs`, a second at a time: every signalled worker exits
     /// at once, every new one reaches INITED; `features` gives each target's features
     /// at a time. Returns the slot-seconds each target had.
@@ -901,25 +925,7 @@ fn once_under_the_coverage_schedule_ends_after_every_target_had_its_first_turn()
     s.once = true;
     let mut sim = Sim::new(s);
     sim.feed(Input::Start);
-    let mut stopped = None;
-    for i in 1..=600u64 {
-        sim.at(Duration::from_secs(i));
-        let out = sim.feed(Input::Tick);
-        if let Some(r) = stopping(&out) {
-            stopped = Some((r, i));
-            break;
-        }
-        for (run, _) in signals(&out) {
-            sim.feed(Input::Exited {
-                run,
-                exit: Exit {
-                    saw_inited: true,
-                    ..Exit::default()
-                },
-            });
-        }
-        sim.init_all();
-    }
+    let stopped = sim.until_stop(600);
     // Two slices of a minute: a and b, then c.
     assert_eq!(stopped, Some((StopReason::CycleDone, 120)));
 }
@@ -1008,24 +1014,6 @@ fn once_under_the_coverage_schedule_ends_after_a_rebuilt_target_had_its_turn_too
         },
     );
     sim.feed(Input::Start);
-    let mut stopped = None;
-    for i in 1..=600u64 {
-        sim.at(Duration::from_secs(i));
-        let out = sim.feed(Input::Tick);
-        if let Some(r) = stopping(&out) {
-            stopped = Some(r);
-            break;
-        }
-        for (run, _) in signals(&out) {
-            sim.feed(Input::Exited {
-                run,
-                exit: Exit {
-                    saw_inited: true,
-                    ..Exit::default()
-                },
-            });
-        }
-        sim.init_all();
-    }
+    let stopped = sim.until_stop(600).map(|(r, _)| r);
     assert_eq!(stopped, Some(StopReason::CycleDone));
 }
