@@ -25,7 +25,8 @@ fn is_afl_build(binary: &Path) -> bool {
 
 #[test]
 fn build_and_run_make_the_afl_and_cmplog_builds_of_each_target() {
-    let fleet = Fleet::new("");
+    // The portfolio, whose arm AFL++ is (plain runs are libFuzzer's alone).
+    let fleet = Fleet::with_top("strategies = \"portfolio\"\n", "");
     let out = fleet.output(&["build", "crash_magic"]);
     let said = stderr(&out);
     assert_eq!(out.status.code(), Some(0), "{said}");

@@ -84,26 +84,34 @@ pub(crate) fn campaign_spec(
             plan::project_targets(plan, names.iter().map(String::as_str)),
         )?;
     }
-    let afl = AflBuilds::load(plan);
+    let portfolio = match args.strategies {
+        Some(s) => s == crate::cli::Strategies::Portfolio,
+        None => plan.portfolio,
+    };
+    // AFL++ is one arm of the portfolio: plain runs are libFuzzer's alone.
+    let afl = portfolio.then(|| AflBuilds::load(plan));
     let mut targets = BTreeMap::new();
     let mut with_afl: Vec<&str> = Vec::new();
     for name in &names {
         let name: &str = AsRef::<str>::as_ref(name);
         let mut target = plan::campaign_target(plan, name)?;
-        target.afl = afl
-            .of(plan, name)
-            .map(|(afl_fuzz, binary, cmplog)| AflTarget {
-                afl_fuzz,
-                binary,
-                cmplog,
-            });
+        target.afl =
+            afl.as_ref()
+                .and_then(|afl| afl.of(plan, name))
+                .map(|(afl_fuzz, binary, cmplog)| AflTarget {
+                    afl_fuzz,
+                    binary,
+                    cmplog,
+                });
         if target.afl.is_some() {
             with_afl.push(name);
         }
         targets.insert(name.to_string(), target);
     }
-    let all: Vec<&str> = names.iter().map(AsRef::<str>::as_ref).collect();
-    afl.explain(plan, &all, &with_afl);
+    if let Some(afl) = &afl {
+        let all: Vec<&str> = names.iter().map(AsRef::<str>::as_ref).collect();
+        afl.explain(plan, &all, &with_afl);
+    }
     // `workers` unset (or 0) in the config and no --workers: measured, not one per core.
     let (workers, tiers) = match measured_workers(plan, args, &layout, &names, &targets) {
         Some(n) if n != workers => (n, plan::tiers(plan, args, n)?),
@@ -179,10 +187,7 @@ pub(crate) fn campaign_spec(
         resources: fleet_run::resources::ResourceSpec::from_plan(&plan.alerts),
         reload_on_hup,
         progress_every: Some(plan.progress_every),
-        portfolio: match args.strategies {
-            Some(s) => s == crate::cli::Strategies::Portfolio,
-            None => plan.portfolio,
-        },
+        portfolio,
         schedule: plan.schedule,
     })
 }
