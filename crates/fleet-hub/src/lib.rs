@@ -1,10 +1,11 @@
 //! The hub: the shared store nodes sync corpora, findings and heartbeats through, a
 //! directory (`file://`) or an S3-compatible bucket (`s3://bucket/prefix`).
 //!
-//! The API is blocking: a [`Hub`] owns a small single-threaded tokio runtime and runs each
-//! call to completion on the caller's thread, so the campaign dispatcher (a plain
-//! thread) and the CLI call it directly. Do not call it from inside an async task; use
-//! `spawn_blocking` there.
+//! The API is blocking: a [`Hub`] runs each call to completion on the process's one I/O
+//! runtime ([`fleet_docs::runtime`], which the API server and the HTTP client use too),
+//! waiting on the caller's thread, so the campaign dispatcher (a plain thread) and the
+//! CLI call it directly. Do not call it from inside an async task; use `spawn_blocking`
+//! there.
 //!
 //! ```no_run
 //! # fn demo(plan_hub: &fleet_config::HubUrl, layout: &fleet_store::Layout,
@@ -106,20 +107,13 @@ async fn contents(store: &store::Store, target: &TargetName) -> Result<Contents,
 }
 
 /// An opened hub. Cheap to keep for the life of the process; one per hub URL.
+///
+/// A directory-hub read that never answers (a hung share) stays on one of the
+/// runtime's blocking threads; the runtime lives as long as the process and is never
+/// waited for, so neither dropping the hub nor exiting waits on it.
 pub struct Hub {
     store: store::Store,
-    /// Always `Some` until dropped.
-    runtime: Option<tokio::runtime::Runtime>,
-}
-
-impl Drop for Hub {
-    /// A directory-hub read that never answered (a hung share) is left on its thread:
-    /// dropping the hub must not wait for it, or the process could never exit.
-    fn drop(&mut self) {
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
-    }
+    runtime: tokio::runtime::Handle,
 }
 
 impl std::fmt::Debug for Hub {
@@ -135,29 +129,17 @@ impl Hub {
     /// first [`Hub::sync`], as an error for which [`HubError::is_degraded`] is true.
     /// Fails only on configuration (a directory that does not exist, a bad endpoint).
     pub fn open(url: &HubUrl, options: HubOptions) -> Result<Self, HubError> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| HubError::Open {
-                url: url.to_string(),
-                reason: format!("cannot start its I/O runtime: {e}"),
-            })?;
+        let runtime = fleet_docs::runtime::handle();
         // object_store's S3 client must be built inside a runtime context.
         let store = {
             let _guard = runtime.enter();
             store::Store::open(url, options)?
         };
-        Ok(Self {
-            store,
-            runtime: Some(runtime),
-        })
+        Ok(Self { store, runtime })
     }
 
     fn block_on<T>(&self, f: impl std::future::Future<Output = T>) -> T {
-        self.runtime
-            .as_ref()
-            .expect("runtime until drop")
-            .block_on(f)
+        self.runtime.block_on(f)
     }
 
     /// The hub's URL as configured, for messages.
