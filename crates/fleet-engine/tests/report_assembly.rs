@@ -360,3 +360,38 @@ fn every_artifact_of_every_captured_worker_log_comes_with_its_whole_report() {
         }
     }
 }
+
+/// The lines (1-based) during which `writing_report` held, for a whole log.
+fn writing_lines(text: &str) -> Vec<usize> {
+    let mut a = ReportAssembler::new();
+    text.lines()
+        .enumerate()
+        .filter_map(|(i, line)| {
+            a.feed(line);
+            a.writing_report().then_some(i + 1)
+        })
+        .collect()
+}
+
+#[test]
+fn a_report_is_being_written_from_its_first_line_until_the_process_goes_on() {
+    // A crash: from the panic line to its artifact line (its Base64 line ends it).
+    let text = common::read("crash-rust-panic.log");
+    let writing = writing_lines(&text);
+    let first = line_of(&text, "thread '<unnamed>'");
+    let artifact = line_of(&text, "artifact_prefix=");
+    assert_eq!(writing, (first..=artifact).collect::<Vec<_>>());
+    // A timeout, whose artifact line comes before the stack: still writing after it.
+    let text = common::read("timeout-cpp-join.log");
+    let writing = writing_lines(&text);
+    let artifact = line_of(&text, "artifact_prefix=");
+    assert!(writing.contains(&artifact) && writing.contains(&(artifact + 1)));
+    assert!(!writing.contains(&line_of(&text, "#2\tINITED")));
+    // A recovered UBSan report, after which fuzzing went on: not writing once the next
+    // status line says so.
+    let text = common::read("ubsan-recover.log");
+    let writing = writing_lines(&text);
+    let lines: Vec<&str> = text.lines().collect();
+    let last_status = lines.iter().rposition(|l| l.starts_with('#')).unwrap() + 1;
+    assert!(!writing.contains(&last_status), "{writing:?}");
+}

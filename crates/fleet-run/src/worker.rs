@@ -8,6 +8,8 @@ use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Sender};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -55,6 +57,8 @@ pub struct Worker {
     pub run: RunId,
     pub pid: Pid,
     pub started: Instant,
+    /// Set by the output reader while the worker writes a failure report.
+    writing_report: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -62,6 +66,12 @@ impl Worker {
     /// dispatcher has seen its exit, so the group id cannot have been reused.
     pub fn signal(&self, sig: Signal) {
         let _ = killpg(self.pid, sig);
+    }
+
+    /// Whether the worker is writing a failure report (one started in its output and
+    /// its input is not written yet): a graceful stop waits for it.
+    pub fn writing_report(&self) -> bool {
+        self.writing_report.load(Ordering::Relaxed)
     }
 
     /// Reaps the (already exited) leader; called once its `Exited` event arrived.
@@ -142,10 +152,12 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
     let (done_tx, done_rx) = mpsc::channel();
     let (keep_tmp, tmp_dir) = (spec.keep_tmp, spec.tmp_dir.clone());
     let reader_tx = tx.clone();
+    let writing_report = Arc::new(AtomicBool::new(false));
+    let reporting = Arc::clone(&writing_report);
     thread::Builder::new()
         .name(format!("worker-{run}-out"))
         .spawn(move || {
-            let summary = read_output(run, reader, log, &reader_tx);
+            let summary = read_output(run, reader, log, &reader_tx, &reporting);
             let _ = done_tx.send(summary);
         })?;
     thread::Builder::new()
@@ -174,7 +186,12 @@ pub fn spawn(run: RunId, spec: &WorkerSpec, tx: Sender<Event>) -> io::Result<Wor
                 }),
             ));
         })?;
-    Ok(Worker { run, pid, started })
+    Ok(Worker {
+        run,
+        pid,
+        started,
+        writing_report,
+    })
 }
 
 /// Waits for the leader to end without reaping it (WNOWAIT keeps its pid reserved).

@@ -7,6 +7,7 @@ use std::collections::VecDeque;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::Sender;
 
 use fleet_engine::libfuzzer::{Assembled, ReportAssembler};
@@ -29,6 +30,7 @@ pub(crate) fn read_output(
     pipe: io::PipeReader,
     mut log: BoundedLog,
     tx: &Sender<Event>,
+    writing_report: &AtomicBool,
 ) -> OutputSummary {
     let mut reader = BufReader::new(pipe);
     let mut buf = Vec::new();
@@ -54,6 +56,7 @@ pub(crate) fn read_output(
         for done in reports.feed(line) {
             let _ = tx.send(Event::Worker(run, assembled(done)));
         }
+        writing_report.store(reports.writing_report(), Ordering::Relaxed);
         let msg = match classify_line(line) {
             LineKind::Status(status) => {
                 if is_inited(&status) && !saw_inited {
@@ -69,6 +72,11 @@ pub(crate) fn read_output(
         };
         if let Some(msg) = msg {
             let _ = tx.send(Event::Worker(run, msg));
+        }
+        // Lines reach the log file as soon as the worker has printed nothing more (so
+        // `tail -f` shows a report as it is written), in batches while it floods.
+        if reader.buffer().is_empty() {
+            log.flush();
         }
     }
     for done in reports.end() {
@@ -167,7 +175,7 @@ mod tests {
             writer.write_all(text.as_bytes()).unwrap();
         });
         let (tx, rx) = mpsc::channel();
-        let summary = read_output(7, reader, log, &tx);
+        let summary = read_output(7, reader, log, &tx, &AtomicBool::new(false));
         feeder.join().unwrap();
         drop(tx);
         let msgs = rx

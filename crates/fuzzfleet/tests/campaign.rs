@@ -418,3 +418,38 @@ fn a_restarted_run_continues_the_tiers_turns_where_they_were() {
     assert!(third[0].starts_with("b, c; waiting: a"), "{third:?}");
     assert!(fleet.target("stateful")["execs"].as_i64() > Some(0));
 }
+
+/// Whether `log` ends inside a failure report: a panic printed, its input not yet written.
+fn reporting(log: &str) -> bool {
+    let last_panic = log.rfind("panicked at");
+    let last_artifact = log.rfind("Test unit written to");
+    last_panic.is_some() && last_artifact < last_panic
+}
+
+#[test]
+fn a_stop_while_a_worker_writes_a_crash_report_waits_for_its_input() {
+    // slow_report takes 1.5 s to write each report: the stop below comes in the middle
+    // of one, which a signal would cut off before its input is written.
+    let fleet = Fleet::new("[tier.t]\ntargets = [\"slow_report\"]\nbudget = \"10m\"\n");
+    let mut run = KillOnDrop(fleet.start(&["--workers", "1"]));
+    let log = fleet.state().join("logs/slow_report/w0.log");
+    wait_until("a report being written", MINUTE, || {
+        reporting(&fs::read_to_string(&log).unwrap_or_default())
+    });
+    signal(&run.0, libc::SIGINT);
+    let (code, _) = wait_exit(&mut run.0, Duration::from_secs(30));
+    let said = fleet.run_log();
+    assert_eq!(code, Some(0), "{said}");
+    assert!(!said.contains("finding lost"), "{said}");
+    // Every report the worker began ended with its input, and each input is a finding.
+    let log = fs::read_to_string(&log).unwrap();
+    let began = log.matches("panicked at").count();
+    assert_eq!(log.matches("Test unit written to").count(), began, "{log}");
+    let findings: i64 = fleet
+        .buckets()
+        .iter()
+        .filter(|b| b["target"] == "slow_report")
+        .map(|b| b["count"].as_i64().unwrap())
+        .sum();
+    assert_eq!(findings, began as i64, "{said}");
+}

@@ -178,6 +178,14 @@ impl ReportAssembler {
         out
     }
 
+    /// Whether a failure report is being written: one started (a panic, a sanitizer's or
+    /// libFuzzer's `ERROR`, a timeout) and the process has not gone on fuzzing since.
+    /// Signalled now, libFuzzer would stop before (or while) it writes the input, and the
+    /// finding would be lost: a graceful stop waits while this holds.
+    pub fn writing_report(&self) -> bool {
+        !self.fork && (self.reporting || self.artifact.is_some())
+    }
+
     /// The output ended: what it left complete, lost or recovered from.
     pub fn end(&mut self) -> Vec<Assembled> {
         let mut out = Vec::new();

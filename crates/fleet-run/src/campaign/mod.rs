@@ -15,6 +15,7 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use fleet_store::{Db, Layout, StoreError, now_ms};
+use nix::sys::signal::Signal;
 
 use self::core::{
     Action, Core, CoreSpec, Exit, Gain, Input, PortfolioSpec, ROTATION_ROW, SHARES_ROW, Saved,
@@ -49,6 +50,8 @@ const WEBHOOK_FINAL_WAIT: Duration = Duration::from_secs(5);
 const MINIMIZER_WAIT: Duration = Duration::from_secs(10);
 /// How long a stopping campaign waits for its last hub sync.
 const HUB_FINAL_SYNC_WAIT: Duration = Duration::from_secs(4);
+/// How often a stop held back for a failure report is looked at.
+const DEFERRED_POLL: Duration = Duration::from_millis(50);
 
 /// One target as the campaign runs it.
 #[derive(Clone, Debug)]
@@ -419,7 +422,15 @@ struct Proc {
     features_before: u64,
     /// An AFL++ run's files and what was taken from them.
     afl: Option<aflpp_runs::AflRun>,
+    /// A stop held back while the worker writes a failure report: the signal, and when
+    /// the wait ends whatever the report does ([`REPORT_WAIT`] after the first).
+    deferred: Option<(Signal, Instant)>,
 }
+
+/// How long a stop waits for a worker to finish writing a failure report (its input
+/// and the report's end) before it signals anyway: a symbolized sanitizer report of a
+/// large binary takes seconds.
+const REPORT_WAIT: Duration = Duration::from_secs(10);
 
 /// The executor: it owns the campaign's I/O (worker processes, the database, the files,
 /// the background threads, the user's notices) and does what the [`Core`] decides.
@@ -692,6 +703,20 @@ impl<'n> Campaign<'n> {
         }
     }
 
+    /// Sends the stops held back for a report once the report is written (its input is
+    /// on disk) or the wait is over.
+    fn release_deferred(&mut self, now: Instant) {
+        let hurry = self.core.hurry();
+        for p in self.procs.values_mut() {
+            if let Some((signal, until)) = p.deferred
+                && (hurry || now >= until || !p.worker.writing_report())
+            {
+                p.deferred = None;
+                p.worker.signal(signal);
+            }
+        }
+    }
+
     /// Does one action; returns what happened when the core must hear of it.
     fn execute(&mut self, action: Action) -> Option<Input> {
         match action {
@@ -704,8 +729,24 @@ impl<'n> Campaign<'n> {
                 why,
             } => self.spawn(slot, run, target, max_total_time, arm, why),
             Action::Signal { run, signal } => {
-                if let Some(p) = self.procs.get(&run) {
-                    p.worker.signal(signal);
+                let now = Instant::now();
+                let hurry = self.core.hurry();
+                if let Some(p) = self.procs.get_mut(&run) {
+                    // A worker writing a failure report is not interrupted (the input
+                    // would be lost): it ends by itself once the input is written, or
+                    // is signalled when the wait is over. A second Ctrl-C waits for
+                    // nothing.
+                    let until = p.deferred.map_or(now + REPORT_WAIT, |(_, u)| u);
+                    if !hurry && now < until && p.worker.writing_report() {
+                        let strongest = match p.deferred {
+                            Some((Signal::SIGKILL, _)) => Signal::SIGKILL,
+                            _ => signal,
+                        };
+                        p.deferred = Some((strongest, until));
+                    } else {
+                        p.deferred = None;
+                        p.worker.signal(signal);
+                    }
                 }
                 None
             }
@@ -802,12 +843,19 @@ impl<'n> Campaign<'n> {
             let wait = self.core.next_restart().map_or(TICK, |t| {
                 t.saturating_duration_since(Instant::now()).min(TICK)
             });
+            // A held-back stop is looked at often: the report it waits for takes
+            // milliseconds to seconds.
+            let wait = match self.procs.values().any(|p| p.deferred.is_some()) {
+                true => wait.min(DEFERRED_POLL),
+                false => wait,
+            };
             match rx.recv_timeout(wait) {
                 Ok(ev) => self.handle(ev),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => break,
             }
             let now = Instant::now();
+            self.release_deferred(now);
             if self.core.done(now) {
                 break;
             }
@@ -1452,6 +1500,7 @@ impl<'n> Campaign<'n> {
                         started: Instant::now(),
                         features_before,
                         afl,
+                        deferred: None,
                     },
                 );
                 None
