@@ -21,7 +21,8 @@ pub enum Event {
     /// The webhook notifier's delivery report.
     Webhook(crate::notify::Delivery),
     /// What an AFL++ run added, counted as libFuzzer counts features: the corpus
-    /// replayed through the libFuzzer binary after the run's finds joined it.
+    /// replayed through the libFuzzer binary without the run's finds
+    /// (`features_before`) and with them (`features`).
     Replayed {
         target: String,
         arm: crate::portfolio::bandit::Arm,

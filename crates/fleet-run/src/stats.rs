@@ -20,6 +20,8 @@ struct RunFigures {
     status_at_ms: Option<i64>,
     /// The features this run's process counted last.
     features: Option<u64>,
+    /// The features it counted first: its replay of the corpus it started from.
+    first_features: Option<u64>,
 }
 
 impl RunFigures {
@@ -196,6 +198,9 @@ impl TargetLive {
         figures.execs = figures.execs.max(status.execs);
         figures.exec_per_sec = status.exec_per_sec as f64;
         figures.features = figures.features.max(status.ft);
+        if figures.first_features.is_none() {
+            figures.first_features = status.ft;
+        }
         figures.status_at_ms = Some(at_ms);
         if status.rss_mb.is_some() {
             figures.rss_mb = status.rss_mb;
@@ -212,10 +217,13 @@ impl TargetLive {
         self.features = self.features.max(status.ft);
     }
 
-    /// The features worker run `run` counted last (its own corpus replay at start, then
-    /// what it found and reloaded).
-    pub fn run_features(&self, run: RunId) -> Option<u64> {
-        self.runs.get(&run).and_then(|f| f.features)
+    /// What worker run `run` found beyond the corpus it started from, as its own process
+    /// counts features: its last count less its first (the replay of the corpus at its
+    /// start). One process, one set of flags at both ends: a value-profile run's count
+    /// includes comparison features at both, so it is not compared with another run's.
+    pub fn run_gain(&self, run: RunId) -> Option<u64> {
+        let f = self.runs.get(&run)?;
+        Some(f.features?.saturating_sub(f.first_features?))
     }
 
     /// Another engine's figures for run `run` (AFL++'s `fuzzer_stats`): its executions
@@ -344,6 +352,29 @@ mod tests {
             rss_mb: None,
             unit: None,
         }
+    }
+
+    #[test]
+    fn a_runs_gain_is_its_own_count_beyond_its_first() {
+        let ft = |n| Status {
+            ft: Some(n),
+            ..status(1, 1)
+        };
+        let mut t = TargetLive::resume("t", None);
+        // A value-profile run: its count (comparisons included) starts high.
+        t.run_started(1);
+        t.observe(1, &ft(900), 0);
+        t.observe(1, &ft(950), 1_000);
+        assert_eq!(t.run_gain(1), Some(50));
+        // A plain run after it counts fewer features for the same corpus; what it finds
+        // is still its gain, not zero against the other run's larger count.
+        t.run_started(2);
+        t.observe(2, &ft(300), 2_000);
+        t.observe(2, &ft(320), 3_000);
+        assert_eq!(t.run_gain(2), Some(20));
+        // A run that printed no count has no gain to pay.
+        t.run_started(3);
+        assert_eq!(t.run_gain(3), None);
     }
 
     #[test]

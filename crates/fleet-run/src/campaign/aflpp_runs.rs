@@ -32,6 +32,9 @@ pub struct AflRun {
     scan: OutputScan,
     /// Whether afl-fuzz has started fuzzing (its `fuzzer_stats` exists).
     pub fuzzing: bool,
+    /// The names of the corpus entries this run added (over all its takes): what its
+    /// pay is measured on.
+    pub added: Vec<String>,
 }
 
 fn run_dir(layout: &Layout, target: &str, run: RunId) -> PathBuf {
@@ -86,6 +89,7 @@ pub fn prepare(
             dir,
             scan,
             fuzzing: false,
+            added: Vec::new(),
         },
     ))
 }
@@ -117,6 +121,7 @@ impl AflRun {
             if !corpus.join(&name).exists() && !quarantine.join(&name).exists() {
                 write_atomic(&corpus.join(&name), &bytes)?;
                 added += 1;
+                self.added.push(name);
             }
         }
         let incoming = layout.incoming_dir(target);
@@ -155,6 +160,7 @@ pub fn recover(layout: &Layout, target: &str) -> io::Result<u64> {
             scan: OutputScan::new(dir.join("out").join(INSTANCE)),
             dir,
             fuzzing: true,
+            added: Vec::new(),
         };
         added += r.take(layout, target, Duration::ZERO)?.0;
         r.remove()?;

@@ -416,10 +416,8 @@ struct Proc {
     new_found: u64,
     /// The strategies in effect, when the portfolio chose an arm.
     arm: Option<Arm>,
-    /// When it started, and the target's features then: the run's gain is measured
-    /// from them.
+    /// When it started: the run's gain is over its time.
     started: Instant,
-    features_before: u64,
     /// An AFL++ run's files and what was taken from them.
     afl: Option<aflpp_runs::AflRun>,
     /// A stop held back while the worker writes a failure report: the signal, and when
@@ -1097,9 +1095,10 @@ impl<'n> Campaign<'n> {
                 (self.notify)(Notice::Resource { message });
             }
         }
-        // What the run gained: the features its process counted beyond what the target
-        // had when it started, new bugs weighted, over its time (a worker is one process
-        // on one core: wall time is its CPU time).
+        // What the run gained: the features its process counted beyond the corpus it
+        // started from (its own first count: a value-profile run's features, which count
+        // comparisons too, are never set against another run's), new bugs weighted, over
+        // its time (a worker is one process on one core: wall time is its CPU time).
         let saw_inited = exit.saw_inited || afl_fuzzed;
         // An AFL++ run is paid once the replay of its finds says what they added.
         let gain = (saw_inited && !afl_fuzzed).then(|| Gain {
@@ -1107,8 +1106,8 @@ impl<'n> Campaign<'n> {
             new_features: self
                 .live
                 .get(&target)
-                .and_then(|l| l.run_features(run))
-                .map_or(0, |f| f.saturating_sub(p.features_before)),
+                .and_then(|l| l.run_gain(run))
+                .unwrap_or(0),
             new_bugs: p.new_found,
         });
         if let Some(live) = self.live.get_mut(&target) {
@@ -1348,6 +1347,7 @@ impl<'n> Campaign<'n> {
     ) {
         let taken = afl.take(&self.spec.layout, target, Duration::ZERO);
         let fuzzed = afl.fuzzing;
+        let added: HashSet<String> = afl.added.drain(..).collect();
         if let Err(e) = afl.remove() {
             self.error(format!("{target}: cannot remove an AFL++ run's files: {e}"));
         }
@@ -1388,11 +1388,7 @@ impl<'n> Campaign<'n> {
         let t = t.clone();
         let layout = self.spec.layout.clone();
         let tx = self.tx.clone();
-        let (cpu, features_before, new_bugs) = (
-            at.saturating_duration_since(p.started),
-            p.features_before,
-            p.new_found,
-        );
+        let (cpu, new_bugs) = (at.saturating_duration_since(p.started), p.new_found);
         let target = target.to_string();
         let spawned = std::thread::Builder::new()
             .name(format!("replay-{target}"))
@@ -1401,18 +1397,12 @@ impl<'n> Campaign<'n> {
                     .root()
                     .join("aflpp")
                     .join(format!("replay-{}", t.name));
-                let features = std::fs::create_dir_all(&scratch)
-                    .map_err(|e| e.to_string())
-                    .and_then(|()| {
-                        minimize::features(
-                            &t,
-                            &layout.corpus_dir(&t.name),
-                            &scratch,
-                            "the corpus after an AFL++ run",
-                        )
-                        .map_err(|e| e.to_string())
-                    });
+                let replayed = replay_with_and_without(&t, &layout, &scratch, &added);
                 let _ = std::fs::remove_dir_all(&scratch);
+                let (features_before, features) = match replayed {
+                    Ok((before, after)) => (before, Ok(after)),
+                    Err(e) => (0, Err(e)),
+                };
                 let _ = tx.send(Event::Replayed {
                     target,
                     arm,
@@ -1483,11 +1473,6 @@ impl<'n> Campaign<'n> {
                 if let Some(live) = self.live.get_mut(&target) {
                     live.run_started(run);
                 }
-                let features_before = self
-                    .live
-                    .get(&target)
-                    .and_then(TargetLive::features)
-                    .unwrap_or(0);
                 self.procs.insert(
                     run,
                     Proc {
@@ -1498,7 +1483,6 @@ impl<'n> Campaign<'n> {
                         new_found: 0,
                         arm,
                         started: Instant::now(),
-                        features_before,
                         afl,
                         deferred: None,
                     },
@@ -1969,6 +1953,42 @@ impl Campaign<'_> {
             _ => {}
         }
     }
+}
+
+/// The features the target's libFuzzer binary counts replaying its corpus without the
+/// entries in `added` (links to the rest, in `scratch`), and with them: what a run that
+/// added them gained, in the unit every engine is paid in.
+fn replay_with_and_without(
+    t: &CampaignTarget,
+    layout: &Layout,
+    scratch: &Path,
+    added: &HashSet<String>,
+) -> Result<(u64, u64), String> {
+    let corpus = layout.corpus_dir(&t.name);
+    let before_dir = scratch.join("before");
+    let artifacts = scratch.join("artifacts");
+    let _ = std::fs::remove_dir_all(scratch);
+    std::fs::create_dir_all(&before_dir).map_err(|e| e.to_string())?;
+    std::fs::create_dir_all(&artifacts).map_err(|e| e.to_string())?;
+    for entry in std::fs::read_dir(&corpus)
+        .map_err(|e| e.to_string())?
+        .flatten()
+    {
+        let name = entry.file_name();
+        if added.contains(name.to_string_lossy().as_ref()) {
+            continue;
+        }
+        let to = before_dir.join(&name);
+        if std::fs::hard_link(entry.path(), &to).is_err() {
+            std::fs::copy(entry.path(), &to).map_err(|e| e.to_string())?;
+        }
+    }
+    let replay = |dir: &Path, what: &str| {
+        minimize::features(t, dir, &artifacts, what).map_err(|e| e.to_string())
+    };
+    let before = replay(&before_dir, "the corpus before an AFL++ run's entries")?;
+    let after = replay(&corpus, "the corpus after an AFL++ run")?;
+    Ok((before, after))
 }
 
 /// A target as unit tests run it: `binary`, small limits, nothing else set.
