@@ -1262,8 +1262,9 @@ impl Core {
         }
         let available =
             |arm: &Arm| Self::arm_available(&self.dicts, &self.broken_arms, target, arm);
-        // An engine that has not run on the target yet goes first: a second engine
-        // finds what the first cannot soonest when it starts soon.
+        // An engine that has not run on the target yet (nor runs on it now) goes first:
+        // a second engine finds what the first cannot soonest when it starts soon — on
+        // two workers, beside the first plain run.
         let engine_runs = |engine: &str| -> u64 {
             b.arms
                 .iter()
@@ -1271,11 +1272,18 @@ impl Core {
                 .map(|a| a.runs)
                 .sum()
         };
+        let engine_running = |engine: &str| {
+            self.slots.iter().any(|s| {
+                s.worker.as_ref().is_some_and(|r| {
+                    r.target == target && r.arm.as_ref().is_some_and(|a| a.engine == engine)
+                })
+            })
+        };
         let fresh: Vec<&Arm> = b
             .arms
             .iter()
             .map(|a| &a.arm)
-            .filter(|a| available(a) && engine_runs(&a.engine) == 0)
+            .filter(|a| available(a) && engine_runs(&a.engine) == 0 && !engine_running(&a.engine))
             .collect();
         if !fresh.is_empty() {
             let arm = fresh[self.rng.below(fresh.len())].clone();

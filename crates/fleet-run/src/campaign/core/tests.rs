@@ -969,6 +969,31 @@ fn a_second_engine_runs_right_after_the_first_plain_run() {
 }
 
 #[test]
+fn on_two_workers_the_second_engine_starts_beside_the_first_plain_run() {
+    let mut s = portfolio_spec(&["a"]);
+    s.tiers[0].workers = 2;
+    s.slots = 2;
+    if let Some(p) = &mut s.portfolio {
+        p.arms.insert("a".into(), bandit::default_arms(false, true));
+    }
+    let mut sim = Sim::new(s);
+    let out = sim.feed(Input::Start);
+    let arms: Vec<Arm> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Spawn { arm, .. } => arm.clone(),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(arms.len(), 2, "{out:?}");
+    assert_eq!(
+        (arms[0].engine.as_str(), arms[0].strategy.as_str()),
+        (bandit::LIBFUZZER, "plain")
+    );
+    assert_eq!(arms[1].engine, bandit::AFLPP, "{arms:?}");
+}
+
+#[test]
 fn while_arms_are_untried_runs_are_short_and_only_one_worker_starts_plain() {
     let mut s = portfolio_spec(&["a"]);
     s.tiers[0].workers = 2;
