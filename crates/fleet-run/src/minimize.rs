@@ -447,7 +447,8 @@ mod tests {
         ];
         let mut lines = Vec::new();
         let start = std::time::Instant::now();
-        let err = run_within(&cmd, "the merge", Duration::from_millis(300), &mut |l| {
+        // Long enough for a loaded machine to start the shell and print both lines.
+        let err = run_within(&cmd, "the merge", Duration::from_secs(3), &mut |l| {
             lines.push(l.to_string())
         })
         .unwrap_err();

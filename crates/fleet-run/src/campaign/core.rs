@@ -1285,14 +1285,25 @@ impl Core {
             .map(|a| &a.arm)
             .filter(|a| available(a) && engine_runs(&a.engine) == 0 && !engine_running(&a.engine))
             .collect();
-        if !fresh.is_empty() {
-            let arm = fresh[self.rng.below(fresh.len())].clone();
+        // The first listed: AFL++'s CmpLog before its plain mode.
+        if let Some(&arm) = fresh.first() {
             return Some(Choice {
-                arm,
+                arm: arm.clone(),
                 why: Why::Untried,
             });
         }
-        b.choose(&mut self.rng, available)
+        // Workers of one target run different arms while there are others to run.
+        let running: Vec<&Arm> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.worker.as_ref())
+            .filter(|r| r.target == target)
+            .filter_map(|r| r.arm.as_ref())
+            .collect();
+        b.choose(&mut self.rng, |arm| {
+            available(arm) && !running.contains(&arm)
+        })
+        .or_else(|| b.choose(&mut self.rng, available))
     }
 
     fn spawn(&mut self, s: usize, now: Instant) {

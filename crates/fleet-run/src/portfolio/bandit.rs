@@ -69,8 +69,9 @@ pub fn default_arms(user_dict: bool, aflpp: bool) -> Vec<Arm> {
         .map(|s| Arm::new(LIBFUZZER, s))
         .collect();
     if aflpp {
-        arms.push(Arm::new(AFLPP, "plain"));
+        // CmpLog first: input-to-state solving is what AFL++ is in the portfolio for.
         arms.push(Arm::new(AFLPP, "cmplog"));
+        arms.push(Arm::new(AFLPP, "plain"));
     }
     arms
 }
@@ -285,9 +286,9 @@ impl Bandit {
         if open.is_empty() {
             return None;
         }
-        let untried: Vec<&&ArmStats> = open.iter().filter(|s| s.runs == 0).collect();
-        if !untried.is_empty() {
-            let s = untried[rng.below(untried.len())];
+        // Untried arms in the order they are listed ([`default_arms`]: the most broadly
+        // useful first), so what usually pays is measured first.
+        if let Some(s) = open.iter().find(|s| s.runs == 0) {
             return Some(Choice {
                 arm: s.arm.clone(),
                 why: Why::Untried,
@@ -324,8 +325,17 @@ impl Bandit {
         let mut rng = Rng::new(0x5eed);
         let pooled = self.pooled_variance();
         let mut counts = vec![0usize; self.arms.len()];
+        // What the target favours is among the arms it measured: untried arms, which
+        // go first in list order, are shown as not tried yet.
+        let tried: Vec<&Arm> = self
+            .arms
+            .iter()
+            .filter(|s| s.runs > 0)
+            .map(|s| &s.arm)
+            .collect();
+        let measured = |arm: &Arm| tried.is_empty() || tried.contains(&arm);
         for _ in 0..DRAWS {
-            if let Some(c) = self.choose_with(&mut rng, &|_| true, pooled)
+            if let Some(c) = self.choose_with(&mut rng, &measured, pooled)
                 && let Some(i) = self.arms.iter().position(|s| s.arm == c.arm)
             {
                 counts[i] += 1;

@@ -990,7 +990,7 @@ fn on_two_workers_the_second_engine_starts_beside_the_first_plain_run() {
         (arms[0].engine.as_str(), arms[0].strategy.as_str()),
         (bandit::LIBFUZZER, "plain")
     );
-    assert_eq!(arms[1].engine, bandit::AFLPP, "{arms:?}");
+    assert_eq!(arms[1], Arm::new(bandit::AFLPP, "cmplog"), "{arms:?}");
 }
 
 #[test]
