@@ -267,6 +267,28 @@ impl ShareState {
                 });
             }
         }
+        // Workers no share took (fewer targets than workers, all on their first turn)
+        // join the first turns, one at a time, within each target's cap: every core
+        // stays busy.
+        let mut left = workers.saturating_sub(run.iter().map(|a| a.workers).sum::<usize>());
+        while left > 0 {
+            let mut gave = false;
+            for a in run.iter_mut() {
+                let cap = targets
+                    .iter()
+                    .find(|s| s.name == a.target)
+                    .and_then(|s| s.cap)
+                    .map(|cap| ((cap * workers as f64).ceil() as usize).max(1));
+                if left > 0 && cap.is_none_or(|c| a.workers < c) {
+                    a.workers += 1;
+                    left -= 1;
+                    gave = true;
+                }
+            }
+            if !gave {
+                break;
+            }
+        }
         let views = targets
             .iter()
             .zip(&shares)
@@ -493,6 +515,27 @@ mod tests {
         assert!(*last < H, "the last first turn started at {last:?}");
         // Ten rounds of two, in file order, one 5-minute slice each.
         assert_eq!(sim.first["t19"], 45 * MIN);
+    }
+
+    #[test]
+    fn fewer_targets_than_workers_keep_every_worker_busy_from_the_first_slice() {
+        let mut st = ShareState::new();
+        let params = Params::default();
+        let workers = |plan: &Plan| plan.run.iter().map(|a| a.workers).sum::<usize>();
+        // One target, two workers: both on its first turn.
+        let plan = st.plan(&[spec("only")], 2, Duration::ZERO, &params);
+        assert_eq!(workers(&plan), 2, "{:?}", plan.run);
+        // Two targets, five workers: all five, three and two.
+        let mut st = ShareState::new();
+        let plan = st.plan(&[spec("a"), spec("b")], 5, Duration::ZERO, &params);
+        assert_eq!(workers(&plan), 5, "{:?}", plan.run);
+        assert!(plan.run.iter().all(|a| a.workers >= 2), "{:?}", plan.run);
+        // A cap still binds: a target capped at a quarter of four workers gets one.
+        let mut st = ShareState::new();
+        let mut capped = spec("capped");
+        capped.cap = Some(0.25);
+        let plan = st.plan(&[capped], 4, Duration::ZERO, &params);
+        assert_eq!(workers(&plan), 1, "{:?}", plan.run);
     }
 
     #[test]
