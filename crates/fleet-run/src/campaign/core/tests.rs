@@ -564,10 +564,18 @@ fn portfolio_spec(targets: &[&str]) -> CoreSpec {
 }
 
 fn spawned_arm(actions: &[Action]) -> Option<Arm> {
-    actions.iter().find_map(|a| match a {
-        Action::Spawn { arm, .. } => arm.clone(),
-        _ => None,
-    })
+    spawned_arms(actions).into_iter().next()
+}
+
+/// The arms of every run `actions` start, in order.
+fn spawned_arms(actions: &[Action]) -> Vec<Arm> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Spawn { arm, .. } => arm.clone(),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
@@ -978,13 +986,7 @@ fn on_two_workers_the_second_engine_starts_beside_the_first_plain_run() {
     }
     let mut sim = Sim::new(s);
     let out = sim.feed(Input::Start);
-    let arms: Vec<Arm> = out
-        .iter()
-        .filter_map(|a| match a {
-            Action::Spawn { arm, .. } => arm.clone(),
-            _ => None,
-        })
-        .collect();
+    let arms = spawned_arms(&out);
     assert_eq!(arms.len(), 2, "{out:?}");
     assert_eq!(
         (arms[0].engine.as_str(), arms[0].strategy.as_str()),
@@ -1003,13 +1005,7 @@ fn while_arms_are_untried_runs_are_short_and_only_one_worker_starts_plain() {
     }
     let mut sim = Sim::new(s);
     let out = sim.feed(Input::Start);
-    let arms: Vec<Arm> = out
-        .iter()
-        .filter_map(|a| match a {
-            Action::Spawn { arm, .. } => arm.clone(),
-            _ => None,
-        })
-        .collect();
+    let arms = spawned_arms(&out);
     assert_eq!(arms.len(), 2);
     assert_eq!(arms[0].strategy, "plain");
     assert_ne!(
