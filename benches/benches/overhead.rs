@@ -72,7 +72,18 @@ fn main() {
                 by_hand = Some(run);
             } else {
                 let dir = scratch.run_dir("fuzzfleet");
-                let run = fleet::run(&fuzzfleet, &binary, &dir, TARGET, n, t);
+                // The memory guard off: the workers run exactly the baseline's command
+                // (a cgroup makes fuzzfleet give libFuzzer 7/8 of the limit); the
+                // guard's own cost is the memwatch benchmark's.
+                let run = fleet::run_with_env(
+                    &fuzzfleet,
+                    &binary,
+                    &dir,
+                    TARGET,
+                    n,
+                    t,
+                    &[("FUZZFLEET_MEMORY_LIMIT", "off")],
+                );
                 report_fleet(&run, n);
                 under = Some(run);
             }
