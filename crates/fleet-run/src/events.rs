@@ -21,14 +21,13 @@ pub enum Event {
     /// The webhook notifier's delivery report.
     Webhook(crate::notify::Delivery),
     /// What an AFL++ run added, counted as libFuzzer counts features: the corpus
-    /// replayed through the libFuzzer binary without the run's finds
-    /// (`features_before`) and with them (`features`).
+    /// replayed through the libFuzzer binary without the run's finds and with them.
     Replayed {
         target: String,
         arm: crate::portfolio::bandit::Arm,
         cpu: std::time::Duration,
-        features_before: u64,
-        features: Result<u64, String>,
+        /// The features without the run's entries, and with them.
+        features: Result<(u64, u64), String>,
         new_bugs: u64,
     },
     /// A background corpus minimization ended.

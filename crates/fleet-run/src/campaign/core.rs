@@ -1272,13 +1272,15 @@ impl Core {
                 .map(|a| a.runs)
                 .sum()
         };
-        let engine_running = |engine: &str| {
-            self.slots.iter().any(|s| {
-                s.worker.as_ref().is_some_and(|r| {
-                    r.target == target && r.arm.as_ref().is_some_and(|a| a.engine == engine)
-                })
-            })
-        };
+        // The arms this target's workers run now.
+        let running: Vec<&Arm> = self
+            .slots
+            .iter()
+            .filter_map(|s| s.worker.as_ref())
+            .filter(|r| r.target == target)
+            .filter_map(|r| r.arm.as_ref())
+            .collect();
+        let engine_running = |engine: &str| running.iter().any(|a| a.engine == engine);
         let fresh: Vec<&Arm> = b
             .arms
             .iter()
@@ -1293,13 +1295,6 @@ impl Core {
             });
         }
         // Workers of one target run different arms while there are others to run.
-        let running: Vec<&Arm> = self
-            .slots
-            .iter()
-            .filter_map(|s| s.worker.as_ref())
-            .filter(|r| r.target == target)
-            .filter_map(|r| r.arm.as_ref())
-            .collect();
         b.choose(&mut self.rng, |arm| {
             available(arm) && !running.contains(&arm)
         })

@@ -938,14 +938,13 @@ impl<'n> Campaign<'n> {
                 target,
                 arm,
                 cpu,
-                features_before,
                 features,
                 new_bugs,
             } => match features {
-                Ok(f) => {
+                Ok((before, after)) => {
                     let gain = Gain {
                         cpu,
-                        new_features: f.saturating_sub(features_before),
+                        new_features: after.saturating_sub(before),
                         new_bugs,
                     };
                     self.apply(Input::Pay { target, arm, gain }, Instant::now());
@@ -1397,17 +1396,12 @@ impl<'n> Campaign<'n> {
                     .root()
                     .join("aflpp")
                     .join(format!("replay-{}", t.name));
-                let replayed = replay_with_and_without(&t, &layout, &scratch, &added);
+                let features = replay_with_and_without(&t, &layout, &scratch, &added);
                 let _ = std::fs::remove_dir_all(&scratch);
-                let (features_before, features) = match replayed {
-                    Ok((before, after)) => (before, Ok(after)),
-                    Err(e) => (0, Err(e)),
-                };
                 let _ = tx.send(Event::Replayed {
                     target,
                     arm,
                     cpu,
-                    features_before,
                     features,
                     new_bugs,
                 });
