@@ -33,6 +33,9 @@ pub struct MinimizeOptions {
     pub step_time: Duration,
     /// Runs of the minimized input that must all reproduce the signature.
     pub verify_runs: u32,
+    /// Stops the minimization when set (a campaign that stops needs the runner for
+    /// reproductions): nothing is kept, and the bucket is minimized another time.
+    pub cancel: Option<fleet_proc::Cancel>,
 }
 
 impl Default for MinimizeOptions {
@@ -41,6 +44,7 @@ impl Default for MinimizeOptions {
             budget: Duration::from_secs(120),
             step_time: Duration::from_secs(20),
             verify_runs: 2,
+            cancel: None,
         }
     }
 }
@@ -62,6 +66,8 @@ pub enum MinimizeOutcome {
         len: u64,
         reproduction: Reproduction,
     },
+    /// Stopped by [`MinimizeOptions::cancel`] before it finished: nothing kept.
+    Cancelled,
 }
 
 /// A minimization's result.
@@ -145,6 +151,7 @@ impl TargetRunner {
         );
         let limits = RunLimits {
             deadline: options.budget,
+            cancel: options.cancel.clone(),
             ..self.run_limits.clone()
         };
         let exec = self.execute_command(&cmd, &limits)?;
@@ -155,6 +162,10 @@ impl TargetRunner {
             budget_exhausted: exec.deadline_exceeded,
             output: exec.output.clone(),
         };
+        if exec.cancelled {
+            remove_if_exists(&partial)?;
+            return Ok(finish(MinimizeOutcome::Cancelled));
+        }
         let len = match fs::metadata(&partial) {
             Ok(m) => m.len(),
             Err(_) => return Ok(finish(MinimizeOutcome::NotSmaller)),

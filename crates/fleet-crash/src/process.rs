@@ -26,6 +26,8 @@ pub struct RunLimits {
     pub nice: Option<i32>,
     /// Stderr kept: the first and the last half of this many bytes.
     pub max_output_bytes: usize,
+    /// Ends the run early when set: a stopping campaign's minimization.
+    pub cancel: Option<fleet_proc::Cancel>,
 }
 
 impl Default for RunLimits {
@@ -35,6 +37,7 @@ impl Default for RunLimits {
             grace: Duration::from_secs(3),
             nice: Some(19),
             max_output_bytes: 4 << 20,
+            cancel: None,
         }
     }
 }
@@ -61,6 +64,7 @@ pub(crate) struct Finished {
     pub output: String,
     pub elapsed: Duration,
     pub deadline_exceeded: bool,
+    pub cancelled: bool,
 }
 
 /// Runs `cmd` in `cwd` (stdin and stdout null, stderr captured) in a
@@ -83,6 +87,7 @@ pub(crate) fn run(
             deadline: limits.deadline,
             grace: limits.grace,
             max_output_bytes: limits.max_output_bytes,
+            cancel: limits.cancel.clone(),
         },
         &mut |_| {},
     )?;
@@ -91,6 +96,7 @@ pub(crate) fn run(
         output: done.output,
         elapsed: done.elapsed,
         deadline_exceeded: done.deadline_exceeded,
+        cancelled: done.cancelled,
     })
 }
 

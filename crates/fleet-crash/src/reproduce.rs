@@ -98,6 +98,8 @@ pub struct Execution {
     pub exit: ExitKind,
     pub elapsed: Duration,
     pub deadline_exceeded: bool,
+    /// Stopped early by its `RunLimits::cancel`.
+    pub cancelled: bool,
     pub output: String,
     pub report: Option<Report>,
 }
@@ -179,6 +181,7 @@ impl TargetRunner {
             exit: done.exit,
             elapsed: done.elapsed,
             deadline_exceeded: done.deadline_exceeded,
+            cancelled: done.cancelled,
             output: done.output,
             report,
         })

@@ -13,6 +13,7 @@ fn options() -> MinimizeOptions {
         budget: Duration::from_secs(40),
         step_time: Duration::from_secs(3),
         verify_runs: 1,
+        cancel: None,
     }
 }
 
@@ -43,6 +44,43 @@ fn a_minimized_input_keeps_the_signature_and_the_original_stays() {
         }
         other => panic!("not minimized: {other:?}\n{}", result.output),
     }
+    assert_eq!(std::fs::read(&path).unwrap(), original);
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("minimizing"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_cancelled_minimization_keeps_nothing_and_ends_at_once() {
+    let dir = state_temp_dir();
+    let runner = runner(rust_fixture("six_bugs"));
+    let original: Vec<u8> = [b"A\x40".as_slice(), &[0x5a; 300]].concat();
+    let path = input(dir.path(), "crash-big", &original);
+    let expected = runner.reproduce(&path, 1, None).unwrap().signature.unwrap();
+    let output = dir.path().join("crash-big.min");
+    let cancel = fleet_proc::Cancel::new();
+    cancel.cancel();
+    let options = MinimizeOptions {
+        cancel: Some(cancel),
+        ..options()
+    };
+    let result = runner
+        .minimize(&path, &output, &expected, &options)
+        .unwrap();
+    assert!(
+        matches!(result.outcome, MinimizeOutcome::Cancelled),
+        "{:?}",
+        result.outcome
+    );
+    assert!(
+        result.elapsed < options.budget / 4,
+        "{:?}: a cancel ends it, not the budget",
+        result.elapsed
+    );
+    assert!(!output.exists());
     assert_eq!(std::fs::read(&path).unwrap(), original);
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()

@@ -17,4 +17,4 @@ mod run;
 pub use capture::Capture;
 pub use group::{Ended, Group, KILL_WAIT, Spawn, signal_group, wait_exited};
 pub use own::{OwnChild, own_child, own_children};
-pub use run::{Captured, Limits, RunError, run};
+pub use run::{Cancel, Captured, Limits, RunError, run};

@@ -4,6 +4,8 @@
 use std::io::{self, Read};
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -14,6 +16,37 @@ use crate::group::{KILL_WAIT, Spawn, wait_exited};
 const READ_CHUNK: usize = 64 * 1024;
 /// The longest line handed to a caller whole; a longer one comes in pieces.
 const MAX_LINE: usize = 64 * 1024;
+/// How often a run that can be cancelled looks at its flag.
+const CANCEL_POLL: Duration = Duration::from_millis(50);
+
+/// Ends a run early from another thread, as its deadline would (SIGTERM, grace,
+/// SIGKILL): a campaign that stops does not wait for a minimization to use up its
+/// budget. Clones share one flag; once cancelled it stays cancelled.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<AtomicBool>);
+
+impl Cancel {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Two limits are equal when they cancel through the same flag.
+impl PartialEq for Cancel {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for Cancel {}
 
 /// How a run is bounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,6 +56,8 @@ pub struct Limits {
     pub grace: Duration,
     /// Stderr kept: the first and the last half of this many bytes.
     pub max_output_bytes: usize,
+    /// Ends the run before its deadline when set (see [`Cancel`]).
+    pub cancel: Option<Cancel>,
 }
 
 /// What one run did.
@@ -34,6 +69,8 @@ pub struct Captured {
     /// From the start to the leader's exit.
     pub elapsed: Duration,
     pub deadline_exceeded: bool,
+    /// Stopped early by its [`Cancel`].
+    pub cancelled: bool,
 }
 
 /// Why a run could not be carried out (a child that fails is a result, not an error).
@@ -129,8 +166,16 @@ pub fn run(
     let mut until = start + limits.deadline;
     let mut exited_at: Option<Instant> = None;
     let mut deadline_exceeded = false;
+    let mut cancelled = false;
+    let cancellable = |phase: &Phase, exited_at: Option<Instant>| {
+        limits.cancel.is_some() && matches!(phase, Phase::Running) && exited_at.is_none()
+    };
     while exited_at.is_none() || !eof {
-        match rx.recv_timeout(until.saturating_duration_since(Instant::now())) {
+        let mut wait = until.saturating_duration_since(Instant::now());
+        if cancellable(&phase, exited_at) {
+            wait = wait.min(CANCEL_POLL);
+        }
+        match rx.recv_timeout(wait) {
             Ok(Msg::Chunk(bytes)) => {
                 capture.push(&bytes);
                 lines.push(&bytes, on_line);
@@ -148,7 +193,14 @@ pub fn run(
             Err(RecvTimeoutError::Timeout) if exited_at.is_some() => break,
             Err(RecvTimeoutError::Timeout) => match phase {
                 Phase::Running => {
-                    deadline_exceeded = true;
+                    if Instant::now() < until {
+                        if !limits.cancel.as_ref().is_some_and(Cancel::is_cancelled) {
+                            continue;
+                        }
+                        cancelled = true;
+                    } else {
+                        deadline_exceeded = true;
+                    }
                     group.signal(libc::SIGTERM);
                     phase = Phase::Terminated;
                     until = Instant::now() + limits.grace;
@@ -175,5 +227,6 @@ pub fn run(
         output: capture.text(),
         elapsed: exited_at.unwrap_or_else(Instant::now) - start,
         deadline_exceeded,
+        cancelled,
     })
 }

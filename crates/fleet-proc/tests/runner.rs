@@ -6,7 +6,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use fleet_proc::{Limits, RunError, Spawn, own_children, run};
+use fleet_proc::{Cancel, Limits, RunError, Spawn, own_children, run};
 
 fn sh(script: &str) -> Spawn {
     let mut cmd = Command::new("/bin/sh");
@@ -42,6 +42,7 @@ fn limits(deadline_ms: u64) -> Limits {
         deadline: Duration::from_millis(deadline_ms),
         grace: Duration::from_millis(200),
         max_output_bytes: 1 << 20,
+        cancel: None,
     }
 }
 
@@ -64,6 +65,35 @@ fn a_deadline_kills_the_whole_group_grandchild_too() {
         eventually(|| gone(grandchild)),
         "grandchild {grandchild} survived"
     );
+}
+
+#[test]
+fn a_cancel_from_another_thread_ends_the_run_long_before_its_deadline() {
+    let cancel = Cancel::new();
+    let limits = Limits {
+        cancel: Some(cancel.clone()),
+        ..limits(60_000)
+    };
+    let start = Instant::now();
+    let mut lines = Vec::new();
+    let done = run(
+        // The shell ignores SIGTERM: the cancel ends it as a deadline would.
+        sh("trap '' TERM; sleep 100 & echo $! >&2; sleep 100"),
+        &limits,
+        &mut |l| {
+            lines.push(l.to_string());
+            // The run has started (its first line came): cancel it from elsewhere.
+            let c = cancel.clone();
+            std::thread::spawn(move || c.cancel());
+        },
+    )
+    .unwrap();
+    assert!(done.cancelled);
+    assert!(!done.deadline_exceeded, "cancelled, not timed out");
+    assert_eq!(done.status.signal(), Some(libc::SIGKILL));
+    assert!(start.elapsed() < Duration::from_secs(10));
+    let grandchild: u32 = lines[0].parse().unwrap();
+    assert!(eventually(|| gone(grandchild)));
 }
 
 #[test]

@@ -250,6 +250,7 @@ fn measure_copies(
         deadline: MEASURE_FOR + OVERRUN,
         grace: Duration::from_secs(2),
         max_output_bytes: 256 << 10,
+        cancel: None,
     };
     let results: Vec<Result<fleet_proc::Captured, fleet_proc::RunError>> =
         std::thread::scope(|s| {

@@ -294,6 +294,7 @@ fn run_within(
             deadline,
             grace: STOP_GRACE,
             max_output_bytes: MAX_OUTPUT_BYTES,
+            cancel: None,
         },
         &mut |line| {
             on_line(line);

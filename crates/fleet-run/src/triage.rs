@@ -835,6 +835,8 @@ impl Pipeline {
         let input = PathBuf::from(&finding.input_path);
         let m = runner.minimize(&input, &out, &signature, &self.config.minimize)?;
         let to = match &m.outcome {
+            // The campaign is stopping: the bucket stays unminimized for another time.
+            MinimizeOutcome::Cancelled => return Ok(()),
             MinimizeOutcome::Minimized { path, len, .. } => {
                 self.db.set_bucket_minimized(
                     id,

@@ -8,7 +8,6 @@
 //! drains them within a deadline.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -146,13 +145,15 @@ impl TriageThread {
         on_event: Box<dyn FnMut(TriageEvent) + Send>,
     ) -> std::io::Result<TriageThread> {
         let events: Events = Arc::new(Mutex::new(on_event));
-        let minimizing = Arc::new(AtomicBool::new(false));
+        // Set at a drain: a minimization running then stops, so the runner's time goes
+        // to reproducing the run's new bugs.
+        let stop_minimizing = fleet_proc::Cancel::new();
         let (to_filer, filer_inbox) = background::channel::<FilerJob>();
         let (to_runner, runner_inbox) = background::channel::<RunnerJob>();
         let runner = {
-            let (layout, targets, config) = (layout.clone(), targets.clone(), config.clone());
+            let (layout, targets, mut config) = (layout.clone(), targets.clone(), config.clone());
+            config.minimize.cancel = Some(stop_minimizing.clone());
             let (events, back) = (events.clone(), to_filer.clone());
-            let minimizing = minimizing.clone();
             let channel = (to_runner.clone(), runner_inbox);
             Background::start("triage-runs", channel, move |inbox| {
                 match Pipeline::open(layout, targets, config) {
@@ -165,7 +166,6 @@ impl TriageThread {
                         paused: false,
                         drain: None,
                         reproduced: 0,
-                        minimizing,
                     }
                     .run(&inbox),
                     Err(e) => say(
@@ -189,7 +189,7 @@ impl TriageThread {
                             paused: false,
                             drain: None,
                             filed: 0,
-                            minimizing,
+                            stop_minimizing,
                         }
                         .run(&inbox),
                         Err(e) => say(
@@ -255,8 +255,8 @@ struct Filer {
     drain: Option<Instant>,
     /// Findings filed since the drain began.
     filed: usize,
-    /// Set by the runner while it minimizes (a step that can take its whole budget).
-    minimizing: Arc<AtomicBool>,
+    /// Stops the runner's minimization (a step that can take its whole budget).
+    stop_minimizing: fleet_proc::Cancel,
 }
 
 impl Filer {
@@ -306,16 +306,9 @@ impl Filer {
                     self.paused = false;
                     // Findings an earlier pause left pending are part of what is drained.
                     self.resume();
-                    if self.minimizing.load(Ordering::Relaxed) {
-                        // The runner is in a minimization that may outlast the deadline:
-                        // what is filed is done, reproductions wait for the next run.
-                        let left = self
-                            .pipeline
-                            .db()
-                            .unreproduced_findings()
-                            .map_or(0, |f| f.len());
-                        return self.drained(0, left);
-                    }
+                    // A minimization in progress may outlast the deadline: it stops (the
+                    // bucket is minimized another time) and reproductions go first.
+                    self.stop_minimizing.cancel();
                     self.runner.send(RunnerJob::Drain { deadline });
                 }
                 FilerJob::RunnerDrained { reproduced, left } => {
@@ -408,8 +401,6 @@ struct Runner {
     paused: bool,
     drain: Option<Instant>,
     reproduced: usize,
-    /// Set while a minimization runs (the filer does not wait for it at a drain).
-    minimizing: Arc<AtomicBool>,
 }
 
 impl Runner {
@@ -498,9 +489,7 @@ impl Runner {
         if self.drain.is_none()
             && let Some(id) = self.to_minimize.pop_front()
         {
-            self.minimizing.store(true, Ordering::Relaxed);
             let r = self.minimize(&id);
-            self.minimizing.store(false, Ordering::Relaxed);
             said(&self.events, r);
             return true;
         }

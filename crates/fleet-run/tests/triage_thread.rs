@@ -1,8 +1,8 @@
 //! The campaign's triage thread on a real state dir and the real `six_bugs` binary: a
 //! copy of a known bug is filed from its report without running the binary (even when
 //! the bug does not always reproduce), a new bug is filed at once and reproduced after,
-//! a paused pipeline (full disk) files nothing until it resumes, and a drain files what
-//! was sent and ends.
+//! a paused pipeline (full disk) files nothing until it resumes, a drain files what
+//! was sent and ends, and a drain stops a minimization to reproduce the new bugs.
 
 use std::fs;
 use std::path::Path;
@@ -167,6 +167,85 @@ fn copies_are_filed_without_a_run_and_a_paused_pipeline_waits() {
         "{:?}",
         events.lock().unwrap()
     );
+    thread.finish(Duration::from_secs(1));
+}
+
+/// A libFuzzer `-minimize_crash` run this process started and has not reaped.
+fn minimizing() -> bool {
+    fleet_proc::own_children().into_iter().any(|pid| {
+        fs::read(format!("/proc/{pid}/cmdline"))
+            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("-minimize_crash=1"))
+    })
+}
+
+#[test]
+fn a_drain_stops_a_minimization_and_reproduces_the_new_bugs() {
+    let dir = fleet_testkit::state_temp_dir();
+    let binary = fleet_testkit::rust_fixture(TARGET);
+    let layout = Layout::new(dir.path().join("state"));
+    fs::create_dir_all(layout.root()).unwrap();
+    // Minimizations that take minutes: the drain comes while one runs.
+    let mut config = TriageConfig::default();
+    config.minimize.budget = Duration::from_secs(600);
+    config.minimize.step_time = Duration::from_secs(300);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let thread = TriageThread::spawn(
+        layout.clone(),
+        targets(&binary),
+        config,
+        Box::new(move |e| sink.lock().unwrap().push(e)),
+    )
+    .unwrap();
+
+    let big: Vec<u8> = [b"A\x40".as_slice(), &[0x5a; 300]].concat();
+    let first = record(&layout, &binary, &big);
+    thread.finding(first);
+    wait_until(
+        "the first bug's minimization",
+        Duration::from_secs(60),
+        minimizing,
+    );
+
+    // A new bug while the runner minimizes, then the campaign stops.
+    let new_bug = record(&layout, &binary, b"D\xf0");
+    thread.finding(new_bug);
+    wait_until("the new bug filed", Duration::from_secs(30), || {
+        filed(&layout, new_bug).is_some()
+    });
+    assert_ne!(filed(&layout, new_bug), filed(&layout, first), "two bugs");
+    let drained_at = Instant::now();
+    thread.drain(drained_at + Duration::from_secs(30));
+    wait_until("the drained thread ends", Duration::from_secs(45), || {
+        thread.is_finished()
+    });
+    assert!(
+        drained_at.elapsed() < Duration::from_secs(40),
+        "the minimization held the drain {:?}",
+        drained_at.elapsed()
+    );
+    assert_eq!(repro(&layout, new_bug), "always");
+    assert!(
+        events.lock().unwrap().iter().any(|e| matches!(
+            e,
+            TriageEvent::Drained {
+                reproduced: 1..,
+                left: 0,
+                ..
+            }
+        )),
+        "{:?}",
+        events.lock().unwrap()
+    );
+    // The stopped minimization kept nothing: the bucket is minimized another time.
+    let bucket = filed(&layout, first).unwrap();
+    let record = Db::open(&layout.db_path())
+        .unwrap()
+        .bucket(&bucket)
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.minimized_path, None);
+    assert!(!minimizing());
     thread.finish(Duration::from_secs(1));
 }
 
