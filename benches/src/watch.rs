@@ -108,6 +108,7 @@ pub fn watch(parent: u32, binary: &Path) -> Watcher {
                 }
             }
             done.extend(alive.into_values());
+            done.retain(|l| is_worker(&l.args));
             done.sort_by_key(|l: &Life| l.seen);
             Lives(done)
         })
@@ -154,6 +155,18 @@ fn poll(parent: u32, binary: &PathBuf, alive: &mut HashMap<u32, Life>, done: &mu
             alive.insert(pid, life);
         }
     }
+}
+
+/// Whether a process of the binary is a fuzzing worker: the crash pipeline's
+/// reproductions (`-runs=`), minimizations (`-minimize_crash=`) and corpus replays and
+/// merges run the same binary under fuzzfleet, and are not workers.
+fn is_worker(args: &[OsString]) -> bool {
+    !args.iter().any(|a| {
+        let a = a.to_string_lossy();
+        ["-runs=", "-minimize_crash=", "-merge="]
+            .iter()
+            .any(|flag| a.starts_with(flag))
+    })
 }
 
 /// Reads the arguments and environment of a worker. Just after its exec they may still

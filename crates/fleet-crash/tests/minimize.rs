@@ -17,6 +17,16 @@ fn options() -> MinimizeOptions {
     }
 }
 
+/// No `.NAME.minimizing-PID` file is left where the minimized input was to go.
+fn assert_no_partial_files(dir: &std::path::Path) {
+    let leftovers: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().contains("minimizing"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
 #[test]
 fn a_minimized_input_keeps_the_signature_and_the_original_stays() {
     let dir = state_temp_dir();
@@ -45,12 +55,7 @@ fn a_minimized_input_keeps_the_signature_and_the_original_stays() {
         other => panic!("not minimized: {other:?}\n{}", result.output),
     }
     assert_eq!(std::fs::read(&path).unwrap(), original);
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .filter(|n| n.to_string_lossy().contains("minimizing"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_no_partial_files(dir.path());
 }
 
 #[test]
@@ -82,12 +87,7 @@ fn a_cancelled_minimization_keeps_nothing_and_ends_at_once() {
     );
     assert!(!output.exists());
     assert_eq!(std::fs::read(&path).unwrap(), original);
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .filter(|n| n.to_string_lossy().contains("minimizing"))
-        .collect();
-    assert!(leftovers.is_empty(), "{leftovers:?}");
+    assert_no_partial_files(dir.path());
 }
 
 #[test]
