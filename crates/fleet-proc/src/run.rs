@@ -16,6 +16,8 @@ use crate::group::{KILL_WAIT, Spawn, wait_exited};
 const READ_CHUNK: usize = 64 * 1024;
 /// The longest line handed to a caller whole; a longer one comes in pieces.
 const MAX_LINE: usize = 64 * 1024;
+/// Chunks of output read ahead of the lines handed over.
+const IN_FLIGHT: usize = 16;
 /// How often a run that can be cancelled looks at its flag.
 const CANCEL_POLL: Duration = Duration::from_millis(50);
 
@@ -128,7 +130,9 @@ pub fn run(
         pid,
         source,
     };
-    let (tx, rx) = mpsc::channel();
+    // Bounded: a child that writes faster than its lines are handled waits on its pipe,
+    // rather than piling its output up in memory.
+    let (tx, rx) = mpsc::sync_channel(IN_FLIGHT);
     let mut eof = true;
     if let Some(mut stderr) = group.take_stderr() {
         eof = false;
@@ -171,6 +175,23 @@ pub fn run(
         limits.cancel.is_some() && matches!(phase, Phase::Running) && exited_at.is_none()
     };
     while exited_at.is_none() || !eof {
+        // Looked at before each message, not only when none comes: a run that writes
+        // without pause must still stop at its deadline or its cancel, and its output
+        // is read for no longer than `grace` after the exit.
+        if exited_at.is_some() && Instant::now() >= until {
+            break;
+        }
+        if exited_at.is_none() && matches!(phase, Phase::Running) {
+            let now = Instant::now();
+            let cancel = limits.cancel.as_ref().is_some_and(Cancel::is_cancelled);
+            if now >= until || cancel {
+                cancelled = now < until;
+                deadline_exceeded = !cancelled;
+                group.signal(libc::SIGTERM);
+                phase = Phase::Terminated;
+                until = now + limits.grace;
+            }
+        }
         let mut wait = until.saturating_duration_since(Instant::now());
         if cancellable(&phase, exited_at) {
             wait = wait.min(CANCEL_POLL);
@@ -192,19 +213,8 @@ pub fn run(
             }
             Err(RecvTimeoutError::Timeout) if exited_at.is_some() => break,
             Err(RecvTimeoutError::Timeout) => match phase {
-                Phase::Running => {
-                    if Instant::now() < until {
-                        if !limits.cancel.as_ref().is_some_and(Cancel::is_cancelled) {
-                            continue;
-                        }
-                        cancelled = true;
-                    } else {
-                        deadline_exceeded = true;
-                    }
-                    group.signal(libc::SIGTERM);
-                    phase = Phase::Terminated;
-                    until = Instant::now() + limits.grace;
-                }
+                // The deadline or a cancel: the top of the loop stops it.
+                Phase::Running => {}
                 Phase::Terminated => {
                     group.signal(libc::SIGKILL);
                     phase = Phase::Killed;

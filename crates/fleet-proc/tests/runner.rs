@@ -97,6 +97,24 @@ fn a_cancel_from_another_thread_ends_the_run_long_before_its_deadline() {
 }
 
 #[test]
+fn a_run_that_writes_without_pause_still_stops_at_its_deadline() {
+    let start = Instant::now();
+    let done = run(sh("yes >&2"), &limits(300), &mut |_| {}).unwrap();
+    assert!(done.deadline_exceeded);
+    assert!(start.elapsed() < Duration::from_secs(10));
+    // And a cancel, long before the deadline.
+    let cancel = Cancel::new();
+    let limits = Limits {
+        cancel: Some(cancel.clone()),
+        ..limits(60_000)
+    };
+    let start = Instant::now();
+    let done = run(sh("yes >&2"), &limits, &mut |_| cancel.cancel()).unwrap();
+    assert!(done.cancelled && !done.deadline_exceeded);
+    assert!(start.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
 fn a_run_that_ends_in_time_is_not_cut() {
     let done = run(
         sh("echo out; echo err >&2; exit 7"),
