@@ -170,11 +170,15 @@ fn copies_are_filed_without_a_run_and_a_paused_pipeline_waits() {
     thread.finish(Duration::from_secs(1));
 }
 
-/// A libFuzzer `-minimize_crash` run this process started and has not reaped.
-fn minimizing() -> bool {
+/// A libFuzzer `-minimize_crash` run of an input under `state` that this process
+/// started and has not reaped (the other test's pipeline minimizes too, in parallel).
+fn minimizing(state: &Path) -> bool {
+    let state = state.to_string_lossy();
     fleet_proc::own_children().into_iter().any(|pid| {
-        fs::read(format!("/proc/{pid}/cmdline"))
-            .is_ok_and(|c| String::from_utf8_lossy(&c).contains("-minimize_crash=1"))
+        fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+            let c = String::from_utf8_lossy(&c);
+            c.contains("-minimize_crash=1") && c.contains(state.as_ref())
+        })
     })
 }
 
@@ -204,7 +208,7 @@ fn a_drain_stops_a_minimization_and_reproduces_the_new_bugs() {
     wait_until(
         "the first bug's minimization",
         Duration::from_secs(60),
-        minimizing,
+        || minimizing(layout.root()),
     );
 
     // A new bug while the runner minimizes, then the campaign stops.
@@ -245,7 +249,7 @@ fn a_drain_stops_a_minimization_and_reproduces_the_new_bugs() {
         .unwrap()
         .unwrap();
     assert_eq!(record.minimized_path, None);
-    assert!(!minimizing());
+    assert!(!minimizing(layout.root()));
     thread.finish(Duration::from_secs(1));
 }
 
