@@ -171,9 +171,6 @@ pub fn run(
     let mut exited_at: Option<Instant> = None;
     let mut deadline_exceeded = false;
     let mut cancelled = false;
-    let cancellable = |phase: &Phase, exited_at: Option<Instant>| {
-        limits.cancel.is_some() && matches!(phase, Phase::Running) && exited_at.is_none()
-    };
     while exited_at.is_none() || !eof {
         // Looked at before each message, not only when none comes: a run that writes
         // without pause must still stop at its deadline or its cancel, and its output
@@ -193,7 +190,8 @@ pub fn run(
             }
         }
         let mut wait = until.saturating_duration_since(Instant::now());
-        if cancellable(&phase, exited_at) {
+        // Still running (the check above did not stop it): wake to look at the flag.
+        if limits.cancel.is_some() && exited_at.is_none() && matches!(phase, Phase::Running) {
             wait = wait.min(CANCEL_POLL);
         }
         match rx.recv_timeout(wait) {
