@@ -1,5 +1,5 @@
 //! How durations, rates and byte sizes read in every human-facing output: `2d 4h`,
-//! `12h`, `3m 20s`, `1.2k`, `3.4 MB` — short, with spaces, never `2days`.
+//! `12h`, `3m 20s`, `1.2k`, `3.4M` — short, with spaces, never `2days`.
 
 use std::time::Duration;
 
@@ -38,20 +38,21 @@ pub fn rate(r: f64) -> String {
     }
 }
 
-/// Bytes in decimal units, as `df -H` and most tools print them: `512 B`, `3.4 MB`.
+/// A size in binary units, compact, as the status table, the live view and the
+/// dashboard print corpus and memory sizes: `512B`, `1.5K`, `29.5K`, `2.3G`.
 pub fn bytes(n: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
     let mut v = n as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i < units.len() - 1 {
-        v /= 1000.0;
-        i += 1;
+    for unit in ["K", "M", "G", "T"] {
+        v /= 1024.0;
+        if v < 1024.0 || unit == "T" {
+            return if n < 1024 {
+                format!("{n}B")
+            } else {
+                format!("{v:.1}{unit}")
+            };
+        }
     }
-    if i == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", units[i])
-    }
+    unreachable!("the last unit returns")
 }
 
 #[cfg(test)]
@@ -75,7 +76,10 @@ mod tests {
         assert_eq!(rate(1_234.0), "1.2k");
         assert_eq!(rate(45_000.0), "45k");
         assert_eq!(rate(1_500_000.0), "1.5M");
-        assert_eq!(bytes(512), "512 B");
-        assert_eq!(bytes(3_400_000), "3.4 MB");
+        assert_eq!(bytes(512), "512B");
+        assert_eq!(bytes(1536), "1.5K");
+        assert_eq!(bytes(3 * 1024 * 1024 + 400 * 1024), "3.4M");
+        assert_eq!(bytes(5 << 40), "5.0T");
+        assert_eq!(bytes(5 << 50), "5120.0T");
     }
 }
