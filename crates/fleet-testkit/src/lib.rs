@@ -163,13 +163,18 @@ pub fn temp_dir() -> tempfile::TempDir {
 
 /// The one rule for a test whose tool or privilege is missing (`what` says what, and how
 /// to get it): under `FUZZFLEET_CI=1` (what `.ci/run` sets, after installing everything)
-/// the test fails; otherwise it prints a `SKIPPED` line the test output shows and the
-/// test returns without checking anything.
+/// the test fails; otherwise it prints a `SKIPPED` line and the test returns without
+/// checking anything. The line is written to the process's stderr itself, not through
+/// `eprintln!`, which the test harness captures and throws away for a test that passes:
+/// a skip is seen in a plain `cargo test`, without `--nocapture`.
 pub fn missing(what: &str) {
+    use std::io::Write;
     if std::env::var_os("FUZZFLEET_CI").is_some_and(|v| v == "1") {
         panic!("FUZZFLEET_CI=1 and {what}");
     }
-    eprintln!("SKIPPED: {what} (FUZZFLEET_CI=1 makes this a failure)");
+    let line = format!("SKIPPED: {what} (FUZZFLEET_CI=1 makes this a failure)\n");
+    // Nothing to do about a closed stderr: the skip then goes unseen, as any output.
+    let _ = std::io::stderr().lock().write_all(line.as_bytes());
 }
 
 #[cfg(test)]
@@ -178,7 +183,8 @@ mod tests {
     use std::cell::Cell;
 
     /// The one rule: under `FUZZFLEET_CI=1` a missing tool fails the test; otherwise the
-    /// test says SKIPPED and passes. Each case runs this test binary again as a child.
+    /// test says SKIPPED and passes. Each case runs this test binary again as a child,
+    /// with the harness capturing output as `cargo test` does: the skip must show anyway.
     #[test]
     fn a_missing_tool_fails_in_ci_and_is_skipped_visibly_elsewhere() {
         if std::env::var_os("FLEET_TESTKIT_MISSING_CHILD").is_some() {
@@ -191,7 +197,6 @@ mod tests {
             cmd.args([
                 "--exact",
                 "tests::a_missing_tool_fails_in_ci_and_is_skipped_visibly_elsewhere",
-                "--nocapture",
                 "--test-threads=1",
             ])
             .env("FLEET_TESTKIT_MISSING_CHILD", "1")
