@@ -318,6 +318,12 @@ pub struct Bucket {
     pub repro: String,
     pub input_path: String,
     pub minimized_path: Option<String>,
+    /// What minimization made of the input: `minimized` (`minimized_path` is the
+    /// smallest crashing input), `did-not-crash` (minimization ran the input and it did
+    /// not crash: a bug that does not reproduce every time, so nothing was minimized),
+    /// null until minimization ran.
+    #[serde(default)]
+    pub minimize_result: Option<String>,
     pub nodes: Vec<String>,
     pub report_path: Option<String>,
     /// `open`, `fixed` (no longer reproduces with the target's current build) or
@@ -532,6 +538,13 @@ pub fn crashes(db: &Db, node: &str) -> Result<CrashesDoc, StoreError> {
             last_seen: rfc3339(b.last_seen),
             repro: b.repro,
             input_path: rep.map(|f| f.input_path.clone()).unwrap_or_default(),
+            minimize_result: b.minimized_path.as_deref().map(|p| {
+                if p.is_empty() {
+                    "did-not-crash".into()
+                } else {
+                    "minimized".into()
+                }
+            }),
             minimized_path: b.minimized_path.filter(|p| !p.is_empty()),
             nodes: {
                 let mut nodes: Vec<String> = b
@@ -572,6 +585,7 @@ pub fn crashes(db: &Db, node: &str) -> Result<CrashesDoc, StoreError> {
                 repro: "pending".into(),
                 input_path: f.input_path.clone(),
                 minimized_path: None,
+                minimize_result: None,
                 nodes: vec![f.node.clone().unwrap_or_else(|| node.to_string())],
                 report_path: f.report_path.clone(),
                 state: None,

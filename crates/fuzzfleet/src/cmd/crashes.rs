@@ -332,10 +332,31 @@ fn write_list(out: &mut dyn Write, doc: &CrashesDoc, each_pending: bool) -> std:
 fn minimized_word(b: &Bucket) -> &'static str {
     if b.minimized_path.is_some() {
         "yes"
-    } else if b.repro == "never" {
+    } else if b.repro == "never" || did_not_crash(b) {
         "no-repro"
     } else {
         "-"
+    }
+}
+
+/// Minimization ran the bucket's input and it did not crash.
+fn did_not_crash(b: &Bucket) -> bool {
+    b.minimize_result.as_deref() == Some("did-not-crash")
+}
+
+/// `show`'s minimized line: the smallest input, or why there is none; nothing while
+/// minimization has not run.
+fn minimized_line(b: &Bucket) -> Option<String> {
+    match &b.minimized_path {
+        Some(m) => Some(format!("minimized:  {m}")),
+        None if b.repro == "never" => {
+            Some("minimized:  no: the input does not reproduce with this build".into())
+        }
+        None if did_not_crash(b) => Some(format!(
+            "minimized:  no: its input did not crash when minimization ran it (repro: {})",
+            b.repro
+        )),
+        None => None,
     }
 }
 
@@ -377,12 +398,8 @@ fn show(b: &Bucket, binary: Option<&Path>, json: bool) -> Result<()> {
     println!("last seen:  {}", b.last_seen);
     println!("nodes:      {}", b.nodes.join(", "));
     println!("input:      {}", b.input_path);
-    match &b.minimized_path {
-        Some(m) => println!("minimized:  {m}"),
-        None if b.repro == "never" => {
-            println!("minimized:  no: the input does not reproduce with this build")
-        }
-        None => {}
+    if let Some(line) = minimized_line(b) {
+        println!("{line}");
     }
     println!("reproduce:  fuzzfleet crashes repro {}", b.id);
     let input = b.minimized_path.as_deref().unwrap_or(&b.input_path);
@@ -436,5 +453,40 @@ fn print_event(e: &TriageEvent) {
         (TriageEvent::Error { .. }, Some(line)) => eprintln!("{line}"),
         (_, Some(line)) => println!("{line}"),
         (_, None) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bucket(repro: &str, minimized_path: Option<&str>, result: Option<&str>) -> Bucket {
+        Bucket {
+            repro: repro.into(),
+            minimized_path: minimized_path.map(String::from),
+            minimize_result: result.map(String::from),
+            ..Bucket::default()
+        }
+    }
+
+    /// Issue 13.4: an input minimization ran without a crash is never "minimized: yes";
+    /// `list` and `show` say it did not reproduce, whatever the bucket's repro.
+    #[test]
+    fn an_input_that_did_not_crash_in_minimization_is_not_called_minimized() {
+        let b = bucket("sometimes", None, Some("did-not-crash"));
+        assert_eq!(minimized_word(&b), "no-repro");
+        assert_eq!(
+            minimized_line(&b).unwrap(),
+            "minimized:  no: its input did not crash when minimization ran it (repro: sometimes)"
+        );
+        let b = bucket("never", None, None);
+        assert_eq!(minimized_word(&b), "no-repro");
+        assert!(minimized_line(&b).unwrap().contains("does not reproduce"));
+        let b = bucket("always", Some("/s/min"), Some("minimized"));
+        assert_eq!(minimized_word(&b), "yes");
+        assert_eq!(minimized_line(&b).unwrap(), "minimized:  /s/min");
+        let b = bucket("always", None, None);
+        assert_eq!(minimized_word(&b), "-");
+        assert_eq!(minimized_line(&b), None);
     }
 }
