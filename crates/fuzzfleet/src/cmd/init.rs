@@ -263,7 +263,7 @@ timeout_s = 25                     # per input, seconds"
     } else {
         let _ = writeln!(
             w,
-            "\n# One tier: each target fuzzed for `budget`, one after another, then again.\n# Split them into more tiers with their own budgets (e.g. 48h / 24h / 12h).\n[tier.all]\ntargets = [\n{}\n]\nbudget = {}",
+            "\n# One tier. Every target gets a first turn, then core time goes where coverage\n# still grows (schedule = \"coverage\"); a tier's `budget` weighs its targets.\n# Split them into tiers with their own budgets (e.g. 48h / 24h / 12h) to say\n# which matter most; schedule = \"fixed\" makes budgets a wall clock instead.\n[tier.all]\ntargets = [\n{}\n]\nbudget = {}",
             names
                 .iter()
                 .map(|n| format!("    {},", q(n)))
