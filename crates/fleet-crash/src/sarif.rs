@@ -62,7 +62,8 @@ pub fn security_severity(severity: Severity) -> &'static str {
 }
 
 /// The SARIF log of `buckets`: one run, rules sorted by kind name, results
-/// in the order given.
+/// in the order given. Each bucket's `count` is written as its crash hits (the
+/// message's "N crash hits" and `properties.count`).
 pub fn to_sarif<'a>(
     buckets: impl IntoIterator<Item = &'a Bucket>,
     options: &SarifOptions,
@@ -116,18 +117,21 @@ pub fn to_sarif<'a>(
     })
 }
 
+/// A bucket's result. Its `count` is said as crash hits, the name docs/crashes.md
+/// ("Counts") gives a bucket's count in every output: the caller sets it to the
+/// store's count of the bucket, as `crashes list` shows it.
 fn result(bucket: &Bucket, rule_index: usize, options: &SarifOptions) -> Value {
-    let crashes = if bucket.count == 1 {
-        "crash"
+    let hits = if bucket.count == 1 {
+        "crash hit"
     } else {
-        "crashes"
+        "crash hits"
     };
     let mut value = json!({
         "ruleId": bucket.kind.name(),
         "ruleIndex": rule_index,
         "level": level(bucket.severity),
         "message": {"text": format!(
-            "{} (target {}, {} {crashes}, bucket {})",
+            "{} (target {}, {} {hits}, bucket {})",
             bucket.title, bucket.target, bucket.count, bucket.id
         )},
         "partialFingerprints": {FINGERPRINT_KEY: bucket.id.as_str()},

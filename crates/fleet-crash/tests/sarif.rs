@@ -41,6 +41,11 @@ fn buckets_export_as_sarif() {
             result["partialFingerprints"]["fuzzfleetBucket/v1"],
             result["properties"]["bucket"]
         );
+        // The count, said under its name in docs/crashes.md: crash hits (issue 13.5).
+        let n = result["properties"]["count"].as_u64().unwrap();
+        let hits = if n == 1 { "crash hit" } else { "crash hits" };
+        let text = result["message"]["text"].as_str().unwrap();
+        assert!(text.contains(&format!(", {n} {hits}, bucket ")), "{text}");
     }
     insta::assert_json_snapshot!(sarif);
 }
