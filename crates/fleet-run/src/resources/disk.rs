@@ -40,12 +40,15 @@ pub fn level(used: f64, warn: u8, critical: u8, before: Level) -> Level {
     }
 }
 
-/// What one prune freed.
+/// What one prune freed, and the database errors it met.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pruned {
     pub bytes: u64,
     pub files: u64,
     pub samples: usize,
+    /// The samples it could not drop or fold, said: the guard hands them to the
+    /// campaign, which says and counts them like its own.
+    pub errors: Vec<String>,
 }
 
 /// Removes what fuzzfleet can recreate: rotated worker logs (`logs/<t>/w*.log.1`), the
@@ -90,11 +93,15 @@ pub fn prune(layout: &Layout, db: &Db, now_ms: i64) -> Pruned {
             }
         }
     }
-    if let Ok(n) = db.prune_samples(now_ms - SAMPLES_RETENTION_MS) {
-        p.samples += n;
+    match db.prune_samples(now_ms - SAMPLES_RETENTION_MS) {
+        Ok(n) => p.samples += n,
+        Err(e) => p
+            .errors
+            .push(format!("cannot prune old stats samples: {e}")),
     }
-    if let Ok(n) = db.compact_samples(now_ms) {
-        p.samples += n;
+    match db.compact_samples(now_ms) {
+        Ok(n) => p.samples += n,
+        Err(e) => p.errors.push(format!("cannot compact stats samples: {e}")),
     }
     p
 }

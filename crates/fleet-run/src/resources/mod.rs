@@ -376,9 +376,12 @@ impl Guard {
     }
 
     /// Prunes what fuzzfleet can recreate; call while paused with every worker stopped.
+    /// Its database errors join the ones [`Guard::take_errors`] hands the campaign.
     pub fn prune(&mut self, db: &Db) -> disk::Pruned {
         self.pruned = true;
-        disk::prune(&self.layout, db, now_ms())
+        let mut p = disk::prune(&self.layout, db, now_ms());
+        self.errors.append(&mut p.errors);
+        p
     }
 
     fn check_machine(&mut self, now: Instant, workers: &[i32], out: &mut Vec<Report>) {
@@ -512,4 +515,43 @@ impl Guard {
 #[cfg(test)]
 pub(crate) fn require_or_skip(why: &str) {
     fleet_testkit::missing(why);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (issue 16.1): a prune's failed sample deletion and compaction were
+    /// dropped by `if let Ok`, so a broken samples table went unseen while the disk filled.
+    #[test]
+    fn a_prune_hands_its_database_errors_to_the_campaign() {
+        let dir = fleet_testkit::temp_dir();
+        let layout = Layout::new(dir.path());
+        let db = Db::open(&layout.db_path()).unwrap();
+        // The real failure: another connection drops the table the prune writes.
+        rusqlite::Connection::open(layout.db_path())
+            .unwrap()
+            .execute_batch("DROP TABLE samples")
+            .unwrap();
+        let spec = ResourceSpec {
+            memory: MemoryMode::Off,
+            ..ResourceSpec::default()
+        };
+        let (mut guard, _) = Guard::new(spec, layout);
+        let p = guard.prune(&db);
+        assert_eq!(p.samples, 0);
+        assert!(p.errors.is_empty(), "moved to the guard: {:?}", p.errors);
+        let errors = guard.take_errors();
+        assert_eq!(errors.len(), 2, "{errors:?}");
+        assert!(
+            errors[0].starts_with("cannot prune old stats samples: ")
+                && errors[0].contains("samples"),
+            "{errors:?}"
+        );
+        assert!(
+            errors[1].starts_with("cannot compact stats samples: "),
+            "{errors:?}"
+        );
+        assert!(guard.take_errors().is_empty(), "each handed over once");
+    }
 }
