@@ -36,6 +36,8 @@ pub struct NodeData {
     pub system: Option<SystemView>,
     /// The hub's health ("ok", "degraded: why"), when the node has a hub.
     pub hub: Option<String>,
+    /// The errors the node's last campaign met (how many, the last one), if any.
+    pub errors: Option<fleet_docs::report::ErrorsDoc>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -58,8 +60,10 @@ pub struct TargetView {
     pub features: Option<i64>,
     pub corpus_files: i64,
     pub corpus_bytes: i64,
-    pub crashes: i64,
-    pub buckets: i64,
+    /// The three crash counts of docs/crashes.md: crash hits (artifacts written),
+    /// bugs (buckets) and, below, crashing inputs.
+    pub hits: i64,
+    pub bugs: i64,
     pub last_new_coverage_ms: Option<i64>,
     pub message: Option<String>,
     /// Oldest first, at most `HISTORY_POINTS`.
@@ -68,7 +72,7 @@ pub struct TargetView {
     pub turn: String,
     /// After a stop: the last rate and the run's average (`4.1k/3.9k`), or empty.
     pub last_avg: String,
-    /// Distinct crashing inputs and inputs not triaged yet.
+    /// Distinct crashing inputs, and those not triaged yet.
     pub inputs: i64,
     pub pending: i64,
 }
@@ -100,7 +104,7 @@ pub enum SortKey {
     Name,
     ExecsPerSec,
     Coverage,
-    Crashes,
+    Bugs,
     LastNewCoverage,
 }
 
@@ -109,8 +113,8 @@ impl SortKey {
         match self {
             SortKey::Name => SortKey::ExecsPerSec,
             SortKey::ExecsPerSec => SortKey::Coverage,
-            SortKey::Coverage => SortKey::Crashes,
-            SortKey::Crashes => SortKey::LastNewCoverage,
+            SortKey::Coverage => SortKey::Bugs,
+            SortKey::Bugs => SortKey::LastNewCoverage,
             SortKey::LastNewCoverage => SortKey::Name,
         }
     }
@@ -168,14 +172,14 @@ impl Model {
 }
 
 /// Each column's first order is the useful one: names A→Z, the fastest, the best
-/// covered, the most crashing, and the target that has gone longest without new
+/// covered, the most bugs (then crash hits), and the target that has gone longest without new
 /// coverage (the one to look at) first.
 fn natural_order(a: &TargetView, b: &TargetView, sort: SortKey) -> Ordering {
     match sort {
         SortKey::Name => a.name.cmp(&b.name),
         SortKey::ExecsPerSec => b.execs_per_sec.total_cmp(&a.execs_per_sec),
         SortKey::Coverage => b.coverage.cmp(&a.coverage),
-        SortKey::Crashes => b.crashes.cmp(&a.crashes),
+        SortKey::Bugs => (b.bugs, b.hits).cmp(&(a.bugs, a.hits)),
         SortKey::LastNewCoverage => {
             // Never (None) is the oldest of all.
             let age = |t: &TargetView| t.last_new_coverage_ms.unwrap_or(i64::MIN);
@@ -201,11 +205,12 @@ pub fn extend_history(history: &mut Vec<Point>, fresh: impl IntoIterator<Item = 
 mod tests {
     use super::*;
 
-    fn target(name: &str, eps: f64, crashes: i64, new_cov: Option<i64>) -> TargetView {
+    fn target(name: &str, eps: f64, bugs: i64, new_cov: Option<i64>) -> TargetView {
         TargetView {
             name: name.into(),
             execs_per_sec: eps,
-            crashes,
+            bugs,
+            hits: 10 - bugs,
             last_new_coverage_ms: new_cov,
             ..TargetView::default()
         }
@@ -224,6 +229,7 @@ mod tests {
                 ],
                 system: None,
                 hub: None,
+                errors: None,
             }),
             at_ms: 7,
         });
@@ -243,7 +249,7 @@ mod tests {
             names(m.rows(0, SortKey::ExecsPerSec, false)),
             ["a", "c", "b"]
         );
-        assert_eq!(names(m.rows(0, SortKey::Crashes, false)), ["a", "c", "b"]);
+        assert_eq!(names(m.rows(0, SortKey::Bugs, false)), ["a", "c", "b"]);
         assert_eq!(
             names(m.rows(0, SortKey::LastNewCoverage, false)),
             ["a", "c", "b"]

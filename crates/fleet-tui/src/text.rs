@@ -1,33 +1,9 @@
 //! Plain-text formatting shared by the live view and the one-shot `status` table.
 
-use fleet_docs::report::{StatusDoc, TargetStatus};
+use std::time::Duration;
 
-/// 1536 → "1.5K": binary units, one decimal.
-pub fn human_bytes(n: i64) -> String {
-    let mut v = n as f64;
-    for unit in ["", "K", "M", "G"] {
-        if v < 1024.0 {
-            return if unit.is_empty() {
-                format!("{n}B")
-            } else {
-                format!("{v:.1}{unit}")
-            };
-        }
-        v /= 1024.0;
-    }
-    format!("{v:.1}T")
-}
-
-/// A duration in ms as its two largest units: "45s", "12m05s", "3h20m", "2d04h".
-pub fn age(ms: i64) -> String {
-    let s = ms.max(0) / 1000;
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
-        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
-        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
-    }
-}
+use fleet_docs::fmt::{bytes, duration};
+use fleet_docs::report::{ErrorsDoc, StatusDoc, TargetStatus};
 
 /// "1 bug", "2 bugs".
 pub fn plural(n: impl Into<i64>, what: &str) -> String {
@@ -41,7 +17,30 @@ pub use fleet_docs::fmt::rate;
 
 /// Seconds as the two largest units, spaced: "45s", "3h 20m", "2d".
 pub fn span(s: u64) -> String {
-    fleet_docs::fmt::duration(std::time::Duration::from_secs(s))
+    duration(Duration::from_secs(s))
+}
+
+/// The time from `then_ms` to `now_ms` (ms since the epoch) as [`span`] says it; a
+/// `then` in the future (clocks of two machines) reads as "0s".
+pub fn ago(now_ms: i64, then_ms: i64) -> String {
+    duration(Duration::from_millis(
+        u64::try_from(now_ms.saturating_sub(then_ms)).unwrap_or(0),
+    ))
+}
+
+/// A size in bytes from a document's signed field: "29.5K" (a negative one is 0B).
+pub fn size(n: i64) -> String {
+    bytes(u64::try_from(n).unwrap_or(0))
+}
+
+/// The line under the table when the last campaign met errors, or `None` when it met
+/// none: `errors: 3 (last: cannot save the error count: database is locked)`.
+pub fn errors(e: Option<&ErrorsDoc>) -> Option<String> {
+    let e = e.filter(|e| e.count > 0)?;
+    Some(match e.last.as_deref().map(str::trim) {
+        Some(last) if !last.is_empty() => format!("errors: {} (last: {last})", e.count),
+        _ => format!("errors: {}", e.count),
+    })
 }
 
 /// A target's turn: `tier1 3h/48h` (used of its budget in the current cycle) under the
@@ -128,7 +127,7 @@ pub fn table(doc: &StatusDoc) -> String {
             before,
             t.coverage.map_or("-".into(), |c| c.to_string()),
             t.features.map_or("-".into(), |c| c.to_string()),
-            format!("{}/{}", t.corpus_files, human_bytes(t.corpus_bytes)),
+            format!("{}/{}", t.corpus_files, size(t.corpus_bytes)),
             t.bug_count(),
             t.inputs,
             t.crashes,
@@ -152,14 +151,18 @@ pub fn table(doc: &StatusDoc) -> String {
         }
     }
     out += &totals(doc);
+    if let Some(line) = errors(doc.errors.as_ref()) {
+        out += &line;
+        out.push('\n');
+    }
     // A node that sent no `system` object reads as all zeros: no machine line then.
     let s = &doc.system;
     if s.mem_total_bytes > 0 {
         out += &format!(
             "system: cpu {:.0}%  memory {} of {}  disk {:.0}% used\n",
             s.cpu_percent,
-            human_bytes(s.mem_used_bytes as i64),
-            human_bytes(s.mem_total_bytes as i64),
+            bytes(s.mem_used_bytes),
+            bytes(s.mem_total_bytes),
             s.disk_used_percent
         );
     }
@@ -206,17 +209,90 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sizes_and_ages_read_short() {
-        assert_eq!(human_bytes(512), "512B");
-        assert_eq!(human_bytes(1536), "1.5K");
-        assert_eq!(age(45_000), "45s");
-        assert_eq!(age(725_000), "12m05s");
-        assert_eq!(age(3 * 3_600_000 + 20 * 60_000), "3h20m");
-        assert_eq!(age(-5), "0s");
+    fn sizes_and_times_read_as_every_output_says_them() {
+        assert_eq!(size(512), "512B");
+        assert_eq!(size(1536), "1.5K");
+        assert_eq!(size(-1), "0B");
+        assert_eq!(ago(1_000_000, 1_000_000 - 45_000), "45s");
+        assert_eq!(ago(1_000_000, 1_000_000 - 725_000), "12m 5s");
+        assert_eq!(
+            ago(20_000_000, 20_000_000 - 3 * 3_600_000 - 20 * 60_000),
+            "3h 20m"
+        );
+        assert_eq!(ago(1_000, 1_005), "0s");
         assert_eq!(span(2 * 86_400), "2d");
         assert_eq!(span(3 * 3600 + 20 * 60 + 5), "3h 20m");
         assert_eq!(rate(12_345.0), "12k");
         assert_eq!(rate(-0.0), "0");
         assert_eq!(rate([].iter().sum::<f64>()), "0");
+    }
+
+    fn doc(errors: Option<ErrorsDoc>) -> StatusDoc {
+        StatusDoc {
+            version: 1,
+            targets: vec![TargetStatus {
+                name: "parse".into(),
+                state: "running".into(),
+                workers: 1,
+                corpus_files: 12,
+                corpus_bytes: 30_208,
+                crashes: 12,
+                inputs: 7,
+                bugs: 2,
+                ..TargetStatus::default()
+            }],
+            errors,
+            ..StatusDoc::default()
+        }
+    }
+
+    /// Issue 16.1: the campaign's errors were in `status --json` only.
+    #[test]
+    fn the_table_says_the_campaigns_errors_under_the_totals() {
+        let text = table(&doc(Some(ErrorsDoc {
+            count: 3,
+            last: Some("cannot record an event: database is locked\n".into()),
+        })));
+        let lines: Vec<&str> = text.lines().collect();
+        let totals = lines.iter().position(|l| l.starts_with("total: ")).unwrap();
+        assert_eq!(
+            lines[totals + 1],
+            "errors: 3 (last: cannot record an event: database is locked)",
+            "{text}"
+        );
+        assert_eq!(
+            errors(Some(&ErrorsDoc {
+                count: 1,
+                last: None
+            }))
+            .as_deref(),
+            Some("errors: 1")
+        );
+    }
+
+    #[test]
+    fn no_errors_no_line() {
+        for e in [None, Some(ErrorsDoc::default())] {
+            let text = table(&doc(e));
+            assert!(!text.contains("errors"), "{text}");
+        }
+    }
+
+    /// Issue 13.5: the three counts under the names docs/crashes.md gives them.
+    #[test]
+    fn the_table_names_the_three_counts_and_the_corpus_size() {
+        let text = table(&doc(None));
+        let header: Vec<&str> = text.lines().next().unwrap().split_whitespace().collect();
+        let row: Vec<&str> = text.lines().nth(1).unwrap().split_whitespace().collect();
+        let cell = |name: &str| row[header.iter().position(|h| *h == name).unwrap()];
+        assert_eq!(
+            (cell("BUGS"), cell("INPUTS"), cell("HITS")),
+            ("2", "7", "12")
+        );
+        assert_eq!(cell("CORPUS"), "12/29.5K");
+        assert!(
+            text.contains("2 bugs, 7 crashing inputs, 12 crash hits"),
+            "{text}"
+        );
     }
 }

@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Cell, Paragraph, Row, Sparkline, Table, TableState
 use crate::keys::{Screen, UiState};
 use crate::model::{Model, NodeView, Point, SortKey, TargetView};
 use crate::source::remote::UNREACHABLE;
-use crate::text::{age, human_bytes};
+use crate::text::{ago, size};
 
 const BAD: Style = Style::new().fg(Color::Red).add_modifier(Modifier::BOLD);
 const DIM: Style = Style::new().fg(Color::DarkGray);
@@ -21,10 +21,16 @@ const TREND_WIDTH: usize = 20;
 /// Draws the whole screen.
 pub fn render(model: &Model, ui: &UiState, frame: &mut Frame) {
     let several = model.nodes.len() > 1;
-    let [title, sys, totals, nodes, body, footer] = Layout::vertical([
+    let errors = model
+        .nodes
+        .get(ui.node)
+        .and_then(|n| n.data.as_ref())
+        .and_then(|d| crate::text::errors(d.errors.as_ref()));
+    let [title, sys, totals, errors_area, nodes, body, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Length(1),
+        Constraint::Length(u16::from(errors.is_some())),
         Constraint::Length(u16::from(several)),
         Constraint::Min(3),
         Constraint::Length(1),
@@ -37,6 +43,9 @@ pub fn render(model: &Model, ui: &UiState, frame: &mut Frame) {
     frame.render_widget(title_line(model, ui, node), title);
     frame.render_widget(system_line(model, node), sys);
     frame.render_widget(totals_line(node), totals);
+    if let Some(line) = errors {
+        frame.render_widget(Paragraph::new(Line::styled(line, BAD)), errors_area);
+    }
     if several {
         frame.render_widget(nodes_line(model, ui), nodes);
     }
@@ -76,7 +85,7 @@ fn title_line<'a>(model: &Model, ui: &UiState, node: &'a NodeView) -> Line<'a> {
     spans.push(Span::styled(format!(" · {}", node.origin), DIM));
     if let Some(t) = node.updated_ms {
         spans.push(Span::styled(
-            format!(" · updated {} ago", age(model.now_ms - t)),
+            format!(" · updated {} ago", ago(model.now_ms, t)),
             DIM,
         ));
     }
@@ -88,7 +97,7 @@ fn system_line<'a>(model: &Model, node: &'a NodeView) -> Line<'a> {
     if let Some(e) = &node.error {
         let stale = match node.updated_ms {
             Some(t) if node.data.is_some() => {
-                format!(" (figures below are {} old)", age(model.now_ms - t))
+                format!(" (figures below are {} old)", ago(model.now_ms, t))
             }
             _ => String::new(),
         };
@@ -108,8 +117,8 @@ fn system_line<'a>(model: &Model, node: &'a NodeView) -> Line<'a> {
             spans.push(Span::raw(format!(
                 "cpu {:.0}% · memory {} of {} ({mem_pct:.0}%) · disk {:.0}% used",
                 s.cpu_percent,
-                human_bytes(s.mem_used_bytes as i64),
-                human_bytes(s.mem_total_bytes as i64),
+                fleet_docs::fmt::bytes(s.mem_used_bytes),
+                fleet_docs::fmt::bytes(s.mem_total_bytes),
                 s.disk_used_percent
             )));
         }
@@ -123,7 +132,7 @@ fn system_line<'a>(model: &Model, node: &'a NodeView) -> Line<'a> {
     Line::from(spans)
 }
 
-/// The node's totals: targets running, rate, bugs and crashing inputs, never run.
+/// The node's totals: targets running, rate, the three crash counts, never run.
 fn totals_line(node: &NodeView) -> Line<'static> {
     let Some(data) = &node.data else {
         return Line::default();
@@ -137,18 +146,20 @@ fn totals_line(node: &NodeView) -> Line<'static> {
         .map(|t| t.execs_per_sec)
         .sum();
     let execs: i64 = t.iter().map(|t| t.execs).sum();
-    let bugs: i64 = t.iter().map(|t| t.buckets).sum();
+    let bugs: i64 = t.iter().map(|t| t.bugs).sum();
     let inputs: i64 = t.iter().map(|t| t.inputs).sum();
+    let hits: i64 = t.iter().map(|t| t.hits).sum();
     let pending: i64 = t.iter().map(|t| t.pending).sum();
     let never = t.iter().filter(|t| t.state == "never run").count();
     let plural = crate::text::plural;
     let mut text = format!(
-        "total: {running} of {} running on {} · {} execs/s · {execs} execs · {}, {}",
+        "total: {running} of {} running on {} · {} execs/s · {execs} execs · {}, {}, {}",
         plural(t.len() as i64, "target"),
         plural(workers, "worker"),
         crate::text::rate(rate),
         plural(bugs, "bug"),
-        plural(inputs, "crashing input")
+        plural(inputs, "crashing input"),
+        plural(hits, "crash hit")
     );
     if pending > 0 {
         text += &format!(" ({pending} not triaged yet)");
@@ -216,15 +227,16 @@ fn render_table(model: &Model, ui: &UiState, frame: &mut Frame, area: Rect) {
         header_cell("COV", Some(SortKey::Coverage), ui, true),
         header_cell("COVERAGE TREND", None, ui, false),
         header_cell("CORPUS", None, ui, true),
-        header_cell("CRASHES", Some(SortKey::Crashes), ui, true),
-        header_cell("BKT", None, ui, true),
+        header_cell("BUGS", Some(SortKey::Bugs), ui, true),
+        header_cell("INPUTS", None, ui, true),
+        header_cell("HITS", None, ui, true),
         header_cell("NEW COV", Some(SortKey::LastNewCoverage), ui, true),
         header_cell("TURN", None, ui, false),
     ]);
     let body: Vec<Row> = rows
         .iter()
         .map(|t| {
-            let crashes = right(t.crashes.to_string());
+            let bugs = right(t.bugs.to_string());
             Row::new(vec![
                 Cell::from(t.name.clone()),
                 Cell::from(t.state.clone()),
@@ -239,17 +251,10 @@ fn render_table(model: &Model, ui: &UiState, frame: &mut Frame, area: Rect) {
                     trend(&t.history, TREND_WIDTH),
                     Style::new().fg(Color::Cyan),
                 )),
-                right(format!(
-                    "{}/{}",
-                    t.corpus_files,
-                    human_bytes(t.corpus_bytes)
-                )),
-                if t.crashes > 0 {
-                    crashes.style(BAD)
-                } else {
-                    crashes
-                },
-                right(t.buckets.to_string()),
+                right(format!("{}/{}", t.corpus_files, size(t.corpus_bytes))),
+                if t.bugs > 0 { bugs.style(BAD) } else { bugs },
+                right(t.inputs.to_string()),
+                right(t.hits.to_string()),
                 right(since_new_coverage(model, t)),
                 Cell::from(t.turn.clone()),
             ])
@@ -263,8 +268,9 @@ fn render_table(model: &Model, ui: &UiState, frame: &mut Frame, area: Rect) {
         Constraint::Length(7),
         Constraint::Length(TREND_WIDTH as u16),
         Constraint::Length(14),
-        Constraint::Length(8),
-        Constraint::Length(4),
+        Constraint::Length(5),
+        Constraint::Length(6),
+        Constraint::Length(6),
         Constraint::Length(9),
         Constraint::Length(16),
     ];
@@ -278,7 +284,7 @@ fn render_table(model: &Model, ui: &UiState, frame: &mut Frame, area: Rect) {
 
 fn since_new_coverage(model: &Model, t: &TargetView) -> String {
     t.last_new_coverage_ms
-        .map_or("-".into(), |at| age(model.now_ms - at))
+        .map_or("-".into(), |at| ago(model.now_ms, at))
 }
 
 /// A sparkline in text (▁…█) of the last `width` coverage figures, scaled from their
@@ -329,13 +335,14 @@ fn render_detail(model: &Model, ui: &UiState, frame: &mut Frame, area: Rect) {
             since_new_coverage(model, t)
         )),
         Line::from(format!(
-            "corpus {} files, {} · crashes {} in {} buckets",
+            "corpus {} files, {} · {}, {}, {}",
             t.corpus_files,
-            human_bytes(t.corpus_bytes),
-            t.crashes,
-            t.buckets
+            size(t.corpus_bytes),
+            crate::text::plural(t.bugs, "bug"),
+            crate::text::plural(t.inputs, "crashing input"),
+            crate::text::plural(t.hits, "crash hit")
         ))
-        .style(if t.crashes > 0 { BAD } else { Style::new() }),
+        .style(if t.bugs > 0 { BAD } else { Style::new() }),
     ];
     if let Some(m) = &t.message {
         lines.push(Line::styled(m.clone(), DIM));

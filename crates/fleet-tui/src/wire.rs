@@ -30,6 +30,7 @@ pub fn node_data(doc: &StatusDoc) -> NodeData {
                 _ => state,
             }
         }),
+        errors: doc.errors.clone().filter(|e| e.count > 0),
     }
 }
 
@@ -44,8 +45,8 @@ fn target_view(t: &TargetStatus) -> TargetView {
         features: t.features,
         corpus_files: t.corpus_files,
         corpus_bytes: t.corpus_bytes,
-        crashes: t.crashes,
-        buckets: t.bug_count(),
+        hits: t.crashes,
+        bugs: t.bug_count(),
         turn: crate::text::turn(t),
         last_avg: match crate::text::rates(t).1.as_str() {
             "-" => String::new(),
@@ -91,13 +92,37 @@ mod tests {
         .unwrap();
         let data = node_data(&doc);
         let t = &data.targets[0];
-        assert_eq!(
-            (t.name.as_str(), t.execs_per_sec, t.crashes),
-            ("t", 12.5, 2)
-        );
+        assert_eq!((t.name.as_str(), t.execs_per_sec, t.hits), ("t", 12.5, 2));
         assert_eq!(t.coverage, None);
         assert_eq!(t.last_new_coverage_ms, Some(1_764_108_000_000));
         assert!(data.system.is_none());
+    }
+
+    /// Issue 13.5: the view's BUGS, INPUTS and HITS are the document's `bugs` (or the
+    /// version-1 `buckets`), `inputs` and `crashes`, as in `status`'s table; and the
+    /// campaign's errors come along (issue 16.1).
+    #[test]
+    fn the_three_counts_and_the_errors_come_from_their_fields() {
+        let doc: StatusDoc = serde_json::from_str(
+            r#"{"version":1,"errors":{"count":3,"last":"database is locked"},"targets":[
+                {"name":"new","crashes":12,"inputs":7,"bugs":2,"buckets":2},
+                {"name":"old","crashes":5,"buckets":1}]}"#,
+        )
+        .unwrap();
+        let data = node_data(&doc);
+        let counts: Vec<(i64, i64, i64)> = data
+            .targets
+            .iter()
+            .map(|t| (t.bugs, t.inputs, t.hits))
+            .collect();
+        assert_eq!(counts, [(2, 7, 12), (1, 0, 5)]);
+        let e = data.errors.unwrap();
+        assert_eq!(
+            (e.count, e.last.as_deref()),
+            (3, Some("database is locked"))
+        );
+        let none: StatusDoc = serde_json::from_str(r#"{"version":1,"errors":null}"#).unwrap();
+        assert!(node_data(&none).errors.is_none());
     }
 
     /// The series the API serves (times in ms since the epoch) become points: the

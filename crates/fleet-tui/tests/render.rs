@@ -22,7 +22,9 @@ fn history(n: i64, cov0: i64, step: i64) -> Vec<Point> {
         .collect()
 }
 
-fn target(name: &str, eps: f64, cov: i64, crashes: i64, new_cov_s: Option<i64>) -> TargetView {
+/// `bugs` bugs from `bugs * 2` crashing inputs hit `bugs * 5` times: three numbers
+/// apart, so a column that shows the wrong count shows.
+fn target(name: &str, eps: f64, cov: i64, bugs: i64, new_cov_s: Option<i64>) -> TargetView {
     TargetView {
         name: name.into(),
         state: "running".into(),
@@ -33,13 +35,13 @@ fn target(name: &str, eps: f64, cov: i64, crashes: i64, new_cov_s: Option<i64>) 
         features: Some(cov * 3),
         corpus_files: 42,
         corpus_bytes: 5 * 1024,
-        crashes,
-        buckets: crashes.min(1),
+        hits: bugs * 5,
+        bugs,
         last_new_coverage_ms: new_cov_s.map(|s| NOW - s * 1000),
         message: None,
         history: history(30, cov - 29, 1),
         turn: "t 5m/1h".into(),
-        inputs: crashes,
+        inputs: bugs * 2,
         ..TargetView::default()
     }
 }
@@ -58,6 +60,7 @@ fn data() -> NodeData {
             disk_used_percent: 33.0,
         }),
         hub: Some("degraded: s3://hub: timed out".into()),
+        errors: None,
     }
 }
 
@@ -239,8 +242,83 @@ fn a_node_that_stops_answering_keeps_its_last_figures_marked_stale() {
     m.now_ms = NOW + 60_000;
     let s = screen(&m, &UiState::default());
     assert!(
-        s.contains("unreachable: timed out (figures below are 1m02s old)"),
+        s.contains("unreachable: timed out (figures below are 1m 2s old)"),
         "{s}"
     );
     assert!(s.contains(" merkle "), "{s}");
+}
+
+/// The value of the right-aligned column `label` in `line`, read under its header.
+fn column(screen: &str, label: &str, row: &str) -> String {
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let header = lines
+        .iter()
+        .find(|l| l.iter().collect::<String>().contains("TARGET"))
+        .unwrap();
+    let text: String = header.iter().collect();
+    let start = text[..text.find(&format!(" {label}")).unwrap() + 1]
+        .chars()
+        .count();
+    let mut end = start + label.chars().count();
+    if matches!(header.get(end), Some('▼' | '▲')) {
+        end += 1;
+    }
+    let line = lines
+        .iter()
+        .find(|l| l.iter().collect::<String>().contains(&format!(" {row} ")))
+        .unwrap();
+    let cells: String = line[..end].iter().collect();
+    cells.split_whitespace().last().unwrap().to_string()
+}
+
+/// Issue 13.5: the live view names the three counts as `status` does (it said CRASHES
+/// and BKT), with the same numbers.
+#[test]
+fn the_table_shows_bugs_inputs_and_hits_as_status_names_them() {
+    let m = model(&[("alpha", Ok(data()))]);
+    let mut ui = UiState::default();
+    let s = screen(&m, &ui);
+    assert!(!s.contains("CRASHES") && !s.contains("BKT"), "{s}");
+    for (label, want) in [("BUGS", "3"), ("INPUTS", "6"), ("HITS", "15")] {
+        assert_eq!(column(&s, label, "block"), want, "{label}\n{s}");
+        assert_eq!(column(&s, label, "merkle"), "0", "{label}\n{s}");
+    }
+    assert!(
+        s.contains("3 bugs, 6 crashing inputs, 15 crash hits"),
+        "{s}"
+    );
+    // The third `s` sorts by bugs, the most first.
+    for _ in 0..3 {
+        key(&mut ui, &m, KeyCode::Char('s'));
+    }
+    assert_eq!(ui.sort, SortKey::Bugs);
+    let s = screen(&m, &ui);
+    assert!(s.contains("BUGS▼"), "{s}");
+    assert_eq!(column(&s, "BUGS", "block"), "3", "{s}");
+    // The detail says the same three counts.
+    key(&mut ui, &m, KeyCode::Enter);
+    let s = screen(&m, &ui);
+    assert!(
+        s.contains("corpus 42 files, 5.0K · 3 bugs, 6 crashing inputs, 15 crash hits"),
+        "{s}"
+    );
+}
+
+/// Issue 16.1: the campaign's errors show under the totals, and nothing when none.
+#[test]
+fn the_campaigns_errors_show_under_the_totals() {
+    let mut with_errors = data();
+    with_errors.errors = Some(fleet_docs::report::ErrorsDoc {
+        count: 3,
+        last: Some("cannot record an event: database is locked".into()),
+    });
+    let s = screen(&model(&[("alpha", Ok(with_errors))]), &UiState::default());
+    let lines: Vec<&str> = s.lines().collect();
+    assert!(
+        lines[3].contains("errors: 3 (last: cannot record an event: database is locked)"),
+        "{s}"
+    );
+    assert!(lines[4].contains("TARGET"), "{s}");
+    let s = screen(&model(&[("alpha", Ok(data()))]), &UiState::default());
+    assert!(!s.contains("errors"), "{s}");
 }

@@ -128,6 +128,43 @@ fn rows(screen: &str, known: &BTreeMap<String, Value>) -> Vec<(String, Vec<Strin
         .collect()
 }
 
+/// The cell of the right-aligned column `label` in `target`'s row, read under its
+/// header (a row's cells cannot be counted by spaces: `never run`, an empty trend).
+fn column(screen: &str, label: &str, target: &str) -> String {
+    let lines: Vec<Vec<char>> = screen.lines().map(|l| l.chars().collect()).collect();
+    let header = lines
+        .iter()
+        .map(|l| l.iter().collect::<String>())
+        .find(|l| l.contains("TARGET"))
+        .unwrap_or_else(|| panic!("no header:\n{screen}"));
+    let at = header
+        .find(&format!(" {label}"))
+        .unwrap_or_else(|| panic!("no column {label}:\n{screen}"));
+    let mut end = header[..at + 1].chars().count() + label.chars().count();
+    if matches!(header.chars().nth(end), Some('▼' | '▲')) {
+        end += 1;
+    }
+    let row = lines
+        .iter()
+        .find(|l| {
+            let l: String = l.iter().collect();
+            let l = l.strip_prefix("▶ ").or_else(|| l.strip_prefix("  "));
+            l.and_then(|l| l.split_whitespace().next()) == Some(target)
+        })
+        .unwrap_or_else(|| panic!("no row {target}:\n{screen}"));
+    let cells: String = row[..end.min(row.len())].iter().collect();
+    cells.split_whitespace().last().unwrap_or("").to_string()
+}
+
+/// "1 bug", "2 bugs".
+fn plural(n: i64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
 fn selected_row(screen: &str) -> Option<String> {
     screen
         .lines()
@@ -187,37 +224,47 @@ fn watch_shows_the_local_campaign_sorts_drills_in_and_restores_the_terminal() {
             cells[1..].join(" ").starts_with(word),
             "{name}: {word}\n{screen}"
         );
-        let crashes = t["crashes"].as_i64().unwrap().to_string();
-        assert!(
-            cells.contains(&crashes),
-            "{name}: {cells:?} lacks {crashes}"
-        );
+        // The three counts under `status`'s names (docs/crashes.md#counts).
+        for (label, field) in [("BUGS", "bugs"), ("INPUTS", "inputs"), ("HITS", "crashes")] {
+            assert_eq!(
+                column(&screen, label, &name),
+                t[field].as_i64().unwrap().to_string(),
+                "{name}: {label} is `{field}`\n{screen}"
+            );
+        }
     }
+    assert!(
+        !screen.contains("CRASHES") && !screen.contains("BKT"),
+        "{screen}"
+    );
     assert!(screen.contains("node local"), "{screen}");
     assert!(
         screen.contains("cpu ") && screen.contains("disk "),
         "{screen}"
     );
 
-    // s: execs/s, coverage, crashes; the indicator moves with each press.
+    // s: execs/s, coverage, bugs; the indicator moves with each press.
     tmux.keys(&["s"]);
     tmux.wait_for("the EXEC/S sort indicator", |s| {
         s.contains("EXEC/S▼") && !s.contains("TARGET▼")
     });
     tmux.keys(&["s", "s"]);
-    let screen = tmux.wait_for("the CRASHES sort indicator", |s| {
-        s.contains("CRASHES▼") && !s.contains("EXEC/S▼")
+    let screen = tmux.wait_for("the BUGS sort indicator", |s| {
+        s.contains("BUGS▼") && !s.contains("EXEC/S▼")
     });
     let order: Vec<String> = rows(&screen, &targets)
         .into_iter()
         .map(|(n, _)| n)
         .collect();
-    let crashes = |name: &String| targets[name]["crashes"].as_i64().unwrap();
+    let counts = |name: &String| {
+        let t = &targets[name];
+        (t["bugs"].as_i64().unwrap(), t["crashes"].as_i64().unwrap())
+    };
     assert!(
-        order.windows(2).all(|w| crashes(&w[0]) >= crashes(&w[1])),
+        order.windows(2).all(|w| counts(&w[0]) >= counts(&w[1])),
         "{screen}"
     );
-    assert!(crashes(&order[0]) > 0, "{screen}");
+    assert!(counts(&order[0]).0 > 0, "{screen}");
 
     // Down, Enter: the second row's detail, with its figures and plots.
     tmux.keys(&["Down"]);
@@ -228,7 +275,12 @@ fn watch_shows_the_local_campaign_sorts_drills_in_and_restores_the_terminal() {
     let t = &targets[&order[1]];
     let facts = [
         format!("target {} ", order[1]),
-        format!("crashes {} in {} buckets", t["crashes"], t["buckets"]),
+        format!(
+            "{}, {}, {}",
+            plural(t["bugs"].as_i64().unwrap(), "bug"),
+            plural(t["inputs"].as_i64().unwrap(), "crashing input"),
+            plural(t["crashes"].as_i64().unwrap(), "crash hit")
+        ),
         "execs/s ·".to_string(),
         "coverage ·".to_string(),
         "corpus files ·".to_string(),
@@ -239,7 +291,7 @@ fn watch_shows_the_local_campaign_sorts_drills_in_and_restores_the_terminal() {
 
     tmux.keys(&["Escape"]);
     tmux.wait_for("the table again", |s| {
-        s.contains("CRASHES▼") && !s.contains(&format!("target {} ", order[1]))
+        s.contains("BUGS▼") && !s.contains(&format!("target {} ", order[1]))
     });
     tmux.keys(&["q"]);
     let end = tmux.wait_for("the exit", |s| s.contains("PANE-DONE"));

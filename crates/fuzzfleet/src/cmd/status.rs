@@ -174,9 +174,7 @@ fn remote_once(
                 None => match n.unreachable_for_s {
                     Some(s) => println!(
                         "unreachable, no heartbeat for {}: {error}",
-                        humantime::format_duration(std::time::Duration::from_secs(
-                            u64::try_from(s).unwrap_or(0)
-                        ))
+                        fleet_tui::text::span(u64::try_from(s).unwrap_or(0))
                     ),
                     None => println!("unreachable: {error}"),
                 },
