@@ -6,22 +6,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use fleet_engine::EngineCommand;
-use fleet_engine::libfuzzer::{ExtraFlag, Limits};
+use fleet_engine::libfuzzer::{ExtraFlag, Limits, MinimizeCrashOptions, minimize_crash_command};
 
 use crate::process::{RunError, RunLimits};
 use crate::reproduce::{Repro, Reproduction, TargetRunner, absolute};
 use crate::signature::Signature;
 use crate::symbolizer::fast_env;
 
-/// libFuzzer's crash minimizer (`FuzzerDriver.cpp`, `MinimizeCrashInput`):
-/// with `-minimize_crash=1` and one input file it re-runs itself
-/// (through `system()`, so in our process group and at our niceness) with
-/// `-minimize_crash_internal_step=1`, each step fuzzing for up to
-/// `-max_total_time` seconds for a smaller input that still crashes and
-/// writing it to `-exact_artifact_path`; the next step starts from that
-/// file, until a step finds nothing smaller. It refuses an input that
-/// does not crash (`ERROR: the input … did not crash`).
-pub const FLAG_MINIMIZE_CRASH: &str = "minimize_crash";
+/// What the minimization runs: libFuzzer's crash minimizer (see the engine's quirk).
+pub use fleet_engine::libfuzzer::quirks::FLAG_MINIMIZE_CRASH;
 
 /// Minimization settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,23 +85,15 @@ pub fn minimize_command(
     extra_args: &[ExtraFlag],
     env: Vec<(OsString, OsString)>,
 ) -> EngineCommand {
-    let mut args: Vec<OsString> = vec![format!("-rss_limit_mb={}", limits.rss_limit_mb).into()];
-    if let Some(malloc) = limits.malloc_limit_mb {
-        args.push(format!("-malloc_limit_mb={malloc}").into());
-    }
-    args.push(format!("-timeout={}", limits.timeout_s).into());
-    args.push(format!("-{FLAG_MINIMIZE_CRASH}=1").into());
-    args.push(format!("-max_total_time={}", step_time.as_secs().max(1)).into());
-    let mut exact = OsString::from("-exact_artifact_path=");
-    exact.push(artifact.as_os_str());
-    args.push(exact);
-    args.extend(extra_args.iter().map(|f| OsString::from(f.as_str())));
-    args.push(input.as_os_str().to_owned());
-    EngineCommand {
-        program: binary.to_path_buf(),
-        args,
+    minimize_crash_command(&MinimizeCrashOptions {
+        binary: binary.to_path_buf(),
+        input: input.to_path_buf(),
+        exact_artifact_path: artifact.to_path_buf(),
+        limits: *limits,
+        step_time,
+        extra_args: extra_args.to_vec(),
         env,
-    }
+    })
 }
 
 impl TargetRunner {

@@ -1,11 +1,13 @@
-//! Commands for non-fuzzing libFuzzer runs: replaying a corpus, reproducing one input, and merging corpora.
+//! Commands for non-fuzzing libFuzzer runs: replaying a corpus, reproducing one input,
+//! minimizing a crashing input, and merging corpora.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use super::flags::ExtraFlag;
-use super::options::{artifact_prefix_flag, flag, push_limits};
-use super::quirks::{DEFAULT_RSS_LIMIT_MB, DEFAULT_TIMEOUT_S};
+use super::options::{artifact_prefix_flag, flag, path_flag, push_limits};
+use super::quirks::{DEFAULT_RSS_LIMIT_MB, DEFAULT_TIMEOUT_S, FLAG_MINIMIZE_CRASH};
 use crate::EngineCommand;
 
 /// Resource limits shared by every kind of run.
@@ -137,6 +139,46 @@ pub fn reproduce_command(opts: &ReproduceOptions) -> EngineCommand {
         opts.limits.timeout_s,
     );
     args.push(flag("runs", opts.runs.max(1)));
+    push_extra_and_paths(
+        &mut args,
+        &opts.extra_args,
+        std::slice::from_ref(&opts.input),
+    );
+    EngineCommand {
+        program: opts.binary.clone(),
+        args,
+        env: opts.env.clone(),
+    }
+}
+
+/// A crash minimization ([`FLAG_MINIMIZE_CRASH`]): libFuzzer shrinks one crashing
+/// input step by step, each step writing the smaller input it found to
+/// `exact_artifact_path`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinimizeCrashOptions {
+    pub binary: PathBuf,
+    pub input: PathBuf,
+    /// `-exact_artifact_path`: where each step writes its smaller input.
+    pub exact_artifact_path: PathBuf,
+    pub limits: Limits,
+    /// `-max_total_time` of each step, in whole seconds (truncated), at least 1.
+    pub step_time: Duration,
+    pub extra_args: Vec<ExtraFlag>,
+    pub env: Vec<(OsString, OsString)>,
+}
+
+/// The command minimizing `opts.input` within each step's time.
+pub fn minimize_crash_command(opts: &MinimizeCrashOptions) -> EngineCommand {
+    let mut args = Vec::new();
+    push_limits(
+        &mut args,
+        opts.limits.rss_limit_mb,
+        opts.limits.malloc_limit_mb,
+        opts.limits.timeout_s,
+    );
+    args.push(flag(FLAG_MINIMIZE_CRASH, 1));
+    args.push(flag("max_total_time", opts.step_time.as_secs().max(1)));
+    args.push(path_flag("exact_artifact_path", &opts.exact_artifact_path));
     push_extra_and_paths(
         &mut args,
         &opts.extra_args,
@@ -324,6 +366,44 @@ mod tests {
             reproduce_command(&opts)
                 .args_lossy()
                 .contains(&"-runs=1".to_owned())
+        );
+    }
+
+    #[test]
+    fn minimize_crash_steps_are_time_boxed_and_write_to_an_exact_path() {
+        let mut opts = MinimizeCrashOptions {
+            binary: "/fz/t".into(),
+            input: "/st/crash-aa".into(),
+            exact_artifact_path: "/st/.min".into(),
+            limits: Limits {
+                malloc_limit_mb: Some(512),
+                ..limits()
+            },
+            step_time: Duration::from_millis(20_900),
+            extra_args: vec!["-detect_leaks=0".parse().unwrap()],
+            env: vec![],
+        };
+        let cmd = minimize_crash_command(&opts);
+        assert_eq!(cmd.program, PathBuf::from("/fz/t"));
+        assert_eq!(
+            cmd.args_lossy(),
+            [
+                "-rss_limit_mb=4096",
+                "-malloc_limit_mb=512",
+                "-timeout=25",
+                "-minimize_crash=1",
+                "-max_total_time=20",
+                "-exact_artifact_path=/st/.min",
+                "-detect_leaks=0",
+                "/st/crash-aa",
+            ]
+        );
+        // A step of no whole second would be "no limit" to libFuzzer.
+        opts.step_time = Duration::from_millis(300);
+        assert!(
+            minimize_crash_command(&opts)
+                .args_lossy()
+                .contains(&"-max_total_time=1".to_owned())
         );
     }
 

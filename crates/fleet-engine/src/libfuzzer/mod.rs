@@ -18,8 +18,9 @@ pub mod strategy;
 pub use artifact::{artifact_file_name, classify_artifact};
 pub use assemble::{Assembled, CONTEXT_LINES, REPORT_MAX_LINES, ReportAssembler, headline};
 pub use commands::{
-    CoverageReplayOptions, Limits, MergeOptions, ReplayInputs, ReplayOptions, ReproduceOptions,
-    coverage_replay_command, merge_command, replay_command, reproduce_command,
+    CoverageReplayOptions, Limits, MergeOptions, MinimizeCrashOptions, ReplayInputs, ReplayOptions,
+    ReproduceOptions, coverage_replay_command, merge_command, minimize_crash_command,
+    replay_command, reproduce_command,
 };
 pub use error::{ParseError, ParseErrorKind};
 pub use exit::{ExitKind, classify_exit};

@@ -53,6 +53,16 @@ pub const PREFIX_TIMEOUT: &str = "timeout-";
 pub const PREFIX_OOM: &str = "oom-";
 pub const PREFIX_SLOW_UNIT: &str = "slow-unit-";
 
+/// libFuzzer's crash minimizer (`FuzzerDriver.cpp`, `MinimizeCrashInput`):
+/// with `-minimize_crash=1` and one input file it re-runs itself
+/// (through `system()`, so in our process group and at our niceness) with
+/// `-minimize_crash_internal_step=1`, each step fuzzing for up to
+/// `-max_total_time` seconds for a smaller input that still crashes and
+/// writing it to `-exact_artifact_path`; the next step starts from that
+/// file, until a step finds nothing smaller. It refuses an input that
+/// does not crash (`ERROR: the input … did not crash`).
+pub const FLAG_MINIMIZE_CRASH: &str = "minimize_crash";
+
 /// Written by `-minimize_crash=1` (`FuzzerDriver.cpp`). It is the output of
 /// a minimization fuzzfleet asked for, not a new finding, so
 /// [`classify_artifact`](super::classify_artifact) does not report it.

@@ -422,38 +422,45 @@ fn target_binaries(plan: &Plan) -> Vec<Check> {
         .collect()
 }
 
+/// How long a target may take to answer `-help=1`.
+const STARTS_DEADLINE: Duration = Duration::from_secs(20);
+
+/// Whether `binary` starts and answers `-help=1`.
 fn starts(binary: &Path) -> Result<(), String> {
-    let mut child = Command::new(binary)
-        .arg("-help=1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            if status.success() {
-                return Ok(());
+    starts_within(binary, STARTS_DEADLINE)
+}
+
+/// [`starts`] within `deadline`, the binary run like every other child: its own process
+/// group, a parent-death signal, the whole group stopped at the deadline.
+fn starts_within(binary: &Path, deadline: Duration) -> Result<(), String> {
+    let mut command = Command::new(binary);
+    command.arg("-help=1");
+    let mut last = String::new();
+    let done = fleet_proc::run(
+        fleet_proc::Spawn::new(command),
+        &fleet_proc::Limits {
+            deadline,
+            grace: Duration::from_secs(2),
+            max_output_bytes: 64 << 10,
+            cancel: None,
+        },
+        &mut |line| {
+            if !line.trim().is_empty() {
+                last = line.to_string();
             }
-            let mut err = String::new();
-            if let Some(mut s) = child.stderr.take() {
-                use std::io::Read;
-                let _ = s.read_to_string(&mut err);
-            }
-            let last = err
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("");
-            return Err(format!("{status}: {last}"));
-        }
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err("no answer to -help=1 within 20 s".into());
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    if done.deadline_exceeded {
+        return Err(format!(
+            "no answer to -help=1 within {} s",
+            deadline.as_secs_f64()
+        ));
     }
+    if done.status.success() {
+        return Ok(());
+    }
+    Err(format!("{}: {last}", done.status))
 }
 
 fn state_writable(state: &Path) -> Check {
@@ -590,5 +597,61 @@ fn memory_limits() -> Check {
                 "run as root, or delegate a cgroup v2 subtree with the memory controller to fuzzfleet's user (systemd: Delegate=yes)",
             ),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    fn script(dir: &Path, body: &str) -> PathBuf {
+        let path = dir.join("fuzz_target");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_target_that_fails_is_said_with_its_last_line_of_output() {
+        let dir = fleet_testkit::temp_dir();
+        let bin = script(
+            dir.path(),
+            "echo 'error while loading shared libraries: libz.so.1' >&2; echo >&2; exit 3",
+        );
+        assert_eq!(
+            starts_within(&bin, Duration::from_secs(60)).unwrap_err(),
+            "exit status: 3: error while loading shared libraries: libz.so.1"
+        );
+        let ok = script(dir.path(), "echo usage >&2; exit 0");
+        assert_eq!(starts_within(&ok, Duration::from_secs(60)), Ok(()));
+    }
+
+    /// Regression (issue 16.3): the check polled a plain child every 20 ms and killed
+    /// only it at the deadline; what the target had started outlived the check.
+    #[test]
+    fn a_target_that_does_not_answer_is_stopped_with_its_whole_group() {
+        let dir = fleet_testkit::temp_dir();
+        let pid_file = dir.path().join("child");
+        let bin = script(
+            dir.path(),
+            &format!(
+                "sleep 100 & echo $! > {0}.tmp && mv {0}.tmp {0}; exec sleep 100",
+                pid_file.display()
+            ),
+        );
+        // Long enough for a loaded machine to start the shell and its child.
+        let err = starts_within(&bin, Duration::from_secs(3)).unwrap_err();
+        assert_eq!(err, "no answer to -help=1 within 3 s");
+        let child: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        // Killed with its group: gone, or a zombie of an init that does not reap.
+        fleet_testkit::wait_until("the target's child to end", Duration::from_secs(10), || {
+            fleet_sys::procfs::pid_stat(child).is_none_or(|s| s.is_zombie())
+        });
     }
 }
