@@ -371,6 +371,20 @@ fn merge_and_split_persist_and_later_crashes_follow_them_and_export_writes_sarif
     assert_eq!(sarif["version"], "2.1.0");
     let results = sarif["runs"][0]["results"].as_array().unwrap();
     assert_eq!(results.len(), triaged(&fleet.buckets()).len(), "{sarif:#}");
+    // Each result counts what `crashes list` counts for its bucket, named as
+    // docs/crashes.md names it (SARIF said "105 crashes" for a bucket listed with 159).
+    for r in results {
+        let id = r["properties"]["bucket"].as_str().unwrap();
+        let n = count(id);
+        assert!(n > 0, "{id}: {sarif:#}");
+        assert_eq!(r["properties"]["count"], n, "{id}: {r:#}");
+        let hits = if n == 1 { "crash hit" } else { "crash hits" };
+        let text = r["message"]["text"].as_str().unwrap();
+        assert!(
+            text.contains(&format!(", {n} {hits}, bucket {id})")),
+            "{text}"
+        );
+    }
     assert!(
         results.iter().any(|r| r["message"]["text"]
             .as_str()
