@@ -257,6 +257,17 @@ mod tests {
     }
 
     #[test]
+    fn equal_bugs_sort_by_crash_hits() {
+        let mut m = model();
+        let targets = &mut m.nodes[0].data.as_mut().unwrap().targets;
+        for (t, hits) in targets.iter_mut().zip([3, 9, 5]) {
+            t.bugs = 1;
+            t.hits = hits;
+        }
+        assert_eq!(names(m.rows(0, SortKey::Bugs, false)), ["a", "c", "b"]);
+    }
+
+    #[test]
     fn a_failed_poll_keeps_the_last_figures_and_records_why() {
         let mut m = model();
         m.apply(Update {
