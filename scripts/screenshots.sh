@@ -3,9 +3,10 @@
 # dashboard-target.png, dashboard-crashes.png, dashboard-bucket.png).
 #
 # The test that checks the dashboard in Chromium builds a state as three days of a
-# campaign leave it (a crashing target with 300 findings in two bugs and a gap between
-# runs, a quiet target, targets never run; written through the store as the campaign
-# writes it), starts `fuzzfleet serve` on it and, with FUZZFLEET_SCREENSHOTS set, has
+# campaign leave it (a crashing target with 300 findings in two bugs, one fixed and one
+# regressed, and a gap between runs; a quiet target; targets never run; each target's
+# last and average rate, the schedule's shares and the crashing target's strategies;
+# written through the store as the campaign writes it), starts `fuzzfleet serve` on it and, with FUZZFLEET_SCREENSHOTS set, has
 # headless Chromium save each page there. Needs chromium (apt install chromium).
 #
 #   scripts/screenshots.sh [DIR]      # default: docs/img

@@ -27,6 +27,24 @@ function human(n) {
   return r + units[i];
 }
 
+// An exec rate as fleet_docs::fmt::rate writes it (the page's first render): 850, 1.2k, 45k, 1.5M.
+function rate(r) {
+  if (r === null || r === undefined || Number.isNaN(r) || r < 0.5) return "0";
+  if (r >= 1e6) return (r / 1e6).toFixed(1) + "M";
+  if (r >= 1e4) return (r / 1e3).toFixed(0) + "k";
+  if (r >= 1e3) return (r / 1e3).toFixed(1) + "k";
+  return r.toFixed(0);
+}
+
+// The execs/s cell as the server writes it: the rate now while running; after a stop
+// the last rate and the run's average, labelled.
+function rateText(t) {
+  if (t.state === "running") return rate(t.execs_per_sec);
+  const last = t.last_execs_per_sec || 0, avg = t.avg_execs_per_sec || 0;
+  if (last > 0 || avg > 0) return "last " + rate(last) + "/s · avg " + rate(avg) + "/s";
+  return "-";
+}
+
 function bytes(n) {
   if (n === null || n === undefined) return "-";
   const units = ["B", "K", "M", "G", "T"];
@@ -77,11 +95,13 @@ const CHARTS = {
   },
 };
 
-// The x range of a chart: the window asked for, or the data's extent for "all".
-function xRange(doc, times, range) {
+// The x range of a chart: the window asked for, or for "all" the extent of everything
+// the target's series holds, the same for each of its charts so they line up.
+function xRange(doc, range) {
   const until = Date.parse(doc.until);
   if (RANGES[range]) return [until - RANGES[range], until];
-  const from = times.length ? Math.min(...times) : until - 3600e3;
+  const times = doc.points.map((p) => p.t).concat(doc.crash_bins.map((b) => b.t), doc.bugs.map((b) => b.t), (doc.line_coverage || []).map((p) => p.t));
+  const from = times.length ? times.reduce((a, b) => Math.min(a, b)) : until - 3600e3;
   return [Math.min(from, until - 60e3), until];
 }
 
@@ -192,8 +212,7 @@ function chartOpts(el, kind, doc, range, width) {
       values: (u, vals) => vals.map((v) => (spec.right.fmt || human)(v)) });
   }
   const scales = { x: { time: true } };
-  const times = kind === "crashes" ? doc.crash_bins.map((b) => b.t) : kind === "line_coverage" ? (doc.line_coverage || []).map((p) => p.t) : doc.points.map((p) => p.t);
-  const [x0, x1] = xRange(doc, times.concat(doc.bugs.map((b) => b.t)), range);
+  const [x0, x1] = xRange(doc, range);
   scales.x.range = () => [x0, x1];
   scales.y = spec.percent ? { range: [0, 100] } : { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] };
   if (spec.right) scales[spec.right.scale] = { range: (u, min, max) => [0, max > 0 ? max * 1.1 : 1] };
@@ -299,7 +318,14 @@ async function refreshRows() {
       const cell = row.querySelector('[data-field="' + field + '"]');
       if (cell) cell.textContent = text;
     };
-    set("execs_per_sec", Math.round(t.execs_per_sec));
+    set("execs_per_sec", rateText(t));
+    const eps = row.querySelector('[data-field="execs_per_sec"]');
+    if (eps) {
+      eps.dataset.running = String(t.state === "running");
+      eps.dataset.now = String(t.execs_per_sec);
+      eps.dataset.last = String(t.last_execs_per_sec);
+      eps.dataset.avg = String(t.avg_execs_per_sec);
+    }
     set("coverage", t.coverage === null ? "-" : t.coverage);
     set("corpus", t.corpus_files + " / " + bytes(t.corpus_bytes));
     set("crashes", t.crashes);

@@ -148,7 +148,8 @@ async fn series(
             // the rollup.
             let rollup = app.rollup(db, &name, now)?;
             let rollup = rollup.lock().unwrap_or_else(|e| e.into_inner());
-            let (points, samples) = if until - rollup.start_of(since) <= series::RAW_WINDOW_MS {
+            let history_from = rollup.start_of(since);
+            let (points, samples) = if until - history_from <= series::RAW_WINDOW_MS {
                 drop(rollup);
                 let samples = db.samples(&name, since)?;
                 let n = samples.len();
@@ -158,7 +159,15 @@ async fn series(
             };
             let index = app.findings_index(db)?;
             let mine = index.targets.get(&name);
-            let bin_ms = series::bin_width(since, until);
+            // Bars as wide as the history in the window asks for, not the window: "all"
+            // (since 0) of a three-day campaign has bars of hours, not one of 30 days.
+            let first_input = mine.and_then(|m| {
+                m.inputs
+                    .get(m.inputs.partition_point(|&t| t < since))
+                    .copied()
+            });
+            let bin_ms =
+                series::bin_width(history_from.min(first_input.unwrap_or(i64::MAX)), until);
             let bugs = mine.map_or_else(Vec::new, |m| {
                 m.bugs
                     .iter()

@@ -17,7 +17,7 @@ use fleet_docs::report::Bucket;
 use serde::Deserialize;
 
 use crate::app::App;
-use crate::dashboard::{bytes, error_page, esc, page};
+use crate::dashboard::{error_page, esc, page};
 
 /// Severities, most severe first (the order of the filters and the totals).
 pub const SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
@@ -72,14 +72,14 @@ pub async fn crashes_page(
     let mut body = String::from("<h1>Crashes</h1>");
     let _ = write!(
         body,
-        "<p class=\"totals\" id=\"crash-totals\" data-bugs=\"{}\" data-crashes=\"{}\" \
+        "<p id=\"crash-totals\" class=\"totals\" data-bugs=\"{}\" data-crashes=\"{}\" \
          data-pending=\"{}\">{} · {} · {} not triaged yet</p>",
         bugs.len(),
         all.iter().map(|b| b.count).sum::<i64>(),
         pending.len(),
         plural(bugs.len() as i64, "bug", "bugs") + &by_severity(&bugs),
-        plural(all.iter().map(|b| b.count).sum(), "crash", "crashes"),
-        plural(pending.len() as i64, "finding", "findings"),
+        plural(all.iter().map(|b| b.count).sum(), "crash hit", "crash hits"),
+        plural(pending.len() as i64, "crashing input", "crashing inputs"),
     );
 
     // Filters: a plain GET form (the script submits it on change).
@@ -117,8 +117,8 @@ pub async fn crashes_page(
                 body,
                 "<li data-target=\"{t}\"><a href=\"/target/{t}\">{t}</a>: {} ({}); \
                  <code>fuzzfleet crashes triage</code> files them now</li>",
-                plural(n as i64, "finding", "findings"),
-                plural(hits, "crash", "crashes"),
+                plural(n as i64, "crashing input", "crashing inputs"),
+                plural(hits, "crash hit", "crash hits"),
                 t = esc(target),
             );
         }
@@ -133,7 +133,7 @@ pub fn bucket_rows(buckets: &[&Bucket], with_target: bool) -> String {
     if with_target {
         out += "<th>target</th>";
     }
-    out += "<th>severity</th><th>kind</th><th>repro</th><th>state</th><th>count</th>\
+    out += "<th>severity</th><th>kind</th><th>repro</th><th>state</th><th>crash hits</th>\
             <th>first seen</th><th>last seen</th><th>nodes</th><th>title</th></tr></thead><tbody>";
     for b in buckets {
         let sev = b.severity.as_deref().unwrap_or("-");
@@ -270,14 +270,23 @@ pub async fn bucket_page(
         "<h1>Bug {id}</h1><p class=\"title\" id=\"title\">{}</p>",
         esc(&b.title)
     );
-    body += "<table class=\"facts\" id=\"facts\">";
-    let state = match (state_of(&b), &b.state_build) {
-        ("pending", _) => "not triaged yet".to_string(),
-        (s @ ("fixed" | "regressed"), Some(build)) => {
-            format!("{} in build {}", esc(s), esc(&build[..build.len().min(12)]))
+    body += "<table id=\"facts\" class=\"facts\">";
+    let state = format!(
+        "<span id=\"bucket-state\" data-state=\"{}\" data-build=\"{}\">{}</span>",
+        esc(state_of(&b)),
+        esc(b.state_build.as_deref().unwrap_or("")),
+        match (state_of(&b), &b.state_build) {
+            ("pending", _) => "not triaged yet".to_string(),
+            (s @ ("fixed" | "regressed"), Some(build)) => {
+                format!(
+                    "{} in build {}",
+                    esc(s),
+                    esc(&build.chars().take(12).collect::<String>())
+                )
+            }
+            (s, _) => esc(s),
         }
-        (s, _) => esc(s),
-    };
+    );
     for (k, v) in [
         (
             "target",
@@ -287,7 +296,7 @@ pub async fn bucket_page(
         ("kind", esc(&b.kind)),
         ("reproduces", esc(&b.repro)),
         ("state", state),
-        ("count", b.count.to_string()),
+        ("crash hits", b.count.to_string()),
         ("first seen", esc(&short_time(&b.first_seen))),
         ("last seen", esc(&short_time(&b.last_seen))),
         ("nodes", esc(&b.nodes.join(", "))),
@@ -331,14 +340,14 @@ pub async fn bucket_page(
          download>download the input</a>",
         size(&input).map_or("not on disk".into(), |n| format!(
             "<span id=\"input-size\" data-bytes=\"{n}\">{}</span>",
-            bytes(n as i64)
+            fleet_docs::fmt::bytes(n)
         )),
         match size(&minimized) {
             Some(n) => format!(
                 "<span id=\"minimized-size\" data-bytes=\"{n}\">{}</span> \
                  (<a id=\"download-minimized\" href=\"/api/v1/crashes/{id}/minimized\" download>\
                  download</a>)",
-                bytes(n as i64)
+                fleet_docs::fmt::bytes(n)
             ),
             None => "not yet".into(),
         },
@@ -390,8 +399,8 @@ pub async fn bucket_page(
     page(&app, "bucket", &b.id, &body).into_response()
 }
 
-/// New findings per day and the crashes they account for (every hit of each input is
-/// counted on the day it was first seen).
+/// New crashing inputs per day and the crash hits they account for (every hit of each
+/// input is counted on the day it was first seen).
 fn history_table(history: &[(i64, i64)]) -> String {
     let mut days: BTreeMap<String, (usize, i64)> = BTreeMap::new();
     for (t, count) in history {
@@ -408,8 +417,8 @@ fn history_table(history: &[(i64, i64)]) -> String {
     }
     let max = days.values().map(|d| d.1).max().unwrap_or(1).max(1);
     let mut out = String::from(
-        "<table id=\"history\"><thead><tr><th>day (UTC)</th><th>new inputs</th>\
-         <th>crashes</th><th></th></tr></thead><tbody>",
+        "<table id=\"history\"><thead><tr><th>day (UTC)</th><th>new crashing inputs</th>\
+         <th>crash hits</th><th></th></tr></thead><tbody>",
     );
     for (day, (inputs, hits)) in days.iter().rev() {
         let _ = write!(

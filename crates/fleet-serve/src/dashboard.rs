@@ -5,6 +5,7 @@
 
 use std::fmt::Write;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -12,11 +13,13 @@ use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use fleet_docs::fmt;
 use fleet_docs::report::{Bucket, StatusDoc, TargetStatus};
 use serde::Deserialize;
 
 use crate::app::App;
 use crate::crash_pages::{SEVERITIES, by_severity, plural, short_time};
+use crate::figures::{rate_attrs, rate_text, schedule_of, shown_rate};
 
 const SCRIPT: &str = include_str!("../assets/app.js");
 const STYLE: &str = include_str!("../assets/style.css");
@@ -114,13 +117,14 @@ pub struct PageQuery {
     range: Option<String>,
 }
 
-/// The overview's columns that sort: (key, header).
+/// The overview's columns that sort: (key, header). The keys are the status document's
+/// fields; `crashes` counts crash hits (docs/crashes.md, "Counts").
 const SORTS: [(&str, &str); 6] = [
     ("name", "target"),
     ("state", "state"),
     ("execs_per_sec", "execs/s"),
     ("coverage", "coverage"),
-    ("crashes", "crashes"),
+    ("crashes", "crash hits"),
     ("last_new_coverage_at", "last new coverage"),
 ];
 
@@ -220,7 +224,8 @@ fn sort_targets(targets: &mut [&TargetStatus], key: &str) {
     };
     match key {
         "name" => targets.sort_by(|a, b| a.name.cmp(&b.name)),
-        "execs_per_sec" => targets.sort_by(|a, b| b.execs_per_sec.total_cmp(&a.execs_per_sec)),
+        // By the rate shown: the live one, or the last one of a stopped target.
+        "execs_per_sec" => targets.sort_by(|a, b| shown_rate(b).total_cmp(&shown_rate(a))),
         "coverage" => targets.sort_by_key(|t| std::cmp::Reverse(t.coverage)),
         "crashes" => targets.sort_by_key(|t| std::cmp::Reverse(t.crashes)),
         "last_new_coverage_at" => {
@@ -230,18 +235,22 @@ fn sort_targets(targets: &mut [&TargetStatus], key: &str) {
     }
 }
 
-/// Targets running, total execs and execs/s, time fuzzed, crashes and bugs by severity:
-/// the same numbers as `/api/v1/status` and `/api/v1/crashes`, each in a data-* attribute.
+/// Targets running, total execs and execs/s, time fuzzed, the three crash counts (bugs
+/// by severity, crashing inputs, crash hits): the same numbers as `/api/v1/status` and
+/// `/api/v1/crashes`, each in a data-* attribute.
 fn totals_line(status: &StatusDoc, bugs: &[&Bucket], fuzzed_ms: i64) -> String {
-    let running = status
-        .targets
-        .iter()
-        .filter(|t| t.state == "running")
-        .count();
+    let is_running = |t: &&TargetStatus| t.state == "running";
+    let running = status.targets.iter().filter(is_running).count();
     let never = status.targets.iter().filter(|t| never_run(t)).count();
     let execs: i64 = status.targets.iter().map(|t| t.execs).sum();
-    let eps: f64 = status.targets.iter().map(|t| t.execs_per_sec).sum();
+    let eps: f64 = status
+        .targets
+        .iter()
+        .filter(is_running)
+        .map(|t| t.execs_per_sec)
+        .sum();
     let crashes: i64 = status.targets.iter().map(|t| t.crashes).sum();
+    let inputs: i64 = status.targets.iter().map(|t| t.inputs).sum();
     let mut severity = String::new();
     for s in SEVERITIES {
         let n = bugs
@@ -251,12 +260,12 @@ fn totals_line(status: &StatusDoc, bugs: &[&Bucket], fuzzed_ms: i64) -> String {
         let _ = write!(severity, " data-bugs-{s}=\"{n}\"");
     }
     format!(
-        "<p class=\"totals\" id=\"totals\" data-running=\"{running}\" data-targets=\"{n}\" \
+        "<p id=\"totals\" class=\"totals\" data-running=\"{running}\" data-targets=\"{n}\" \
          data-execs=\"{execs}\" data-execs-per-sec=\"{eps}\" data-fuzzed-ms=\"{fuzzed_ms}\" \
-         data-crashes=\"{crashes}\" data-bugs=\"{nbugs}\"{severity}>\
-         <b>{running}</b> of {n} targets running{never} · <b>{execs_h}</b> execs at \
-         <b>{eps_h}</b>/s · {fuzzed} of worker time fuzzed · <b>{crashes_h}</b> · \
-         <a href=\"/crashes\"><b>{bugs_h}</b>{by_sev}</a></p>",
+         data-crashes=\"{crashes}\" data-inputs=\"{inputs}\" data-bugs=\"{nbugs}\"{severity}>\
+         <b>{running}</b> of {n} targets running{never} · <b>{execs_h}</b> execs{eps_h} · \
+         {fuzzed} of worker time fuzzed · <a href=\"/crashes\"><b>{bugs_h}</b>{by_sev}</a>, \
+         {inputs_h}, <b>{crashes_h}</b></p>",
         n = status.targets.len(),
         nbugs = bugs.len(),
         never = if never > 0 {
@@ -265,9 +274,15 @@ fn totals_line(status: &StatusDoc, bugs: &[&Bucket], fuzzed_ms: i64) -> String {
             String::new()
         },
         execs_h = si(execs as f64),
-        eps_h = si(eps),
-        fuzzed = duration(fuzzed_ms / 1000),
-        crashes_h = plural(crashes, "crash", "crashes"),
+        // Nothing fuzzes now: no "at 0/s"; each row has its last and average rate.
+        eps_h = if running > 0 {
+            format!(" at <b>{}</b>/s", fmt::rate(eps))
+        } else {
+            ", none fuzzing now".into()
+        },
+        fuzzed = fmt::duration(Duration::from_millis(fuzzed_ms.max(0) as u64)),
+        inputs_h = plural(inputs, "crashing input", "crashing inputs"),
+        crashes_h = plural(crashes, "crash hit", "crash hits"),
         bugs_h = plural(bugs.len() as i64, "bug", "bugs"),
         by_sev = by_severity(bugs),
     )
@@ -283,55 +298,25 @@ fn overview_row(t: &TargetStatus) -> String {
          <td><a href=\"/target/{name}\">{name}</a></td>\
          <td data-field=\"state\" class=\"state {class}\">{state}</td>\
          <td data-field=\"schedule\">{schedule}</td>\
-         <td data-field=\"execs_per_sec\" class=\"num\">{eps}</td>\
+         <td {eps_attrs} class=\"num\">{eps}</td>\
          <td data-field=\"coverage\" class=\"num\">{cov}</td>\
          <td class=\"sparkcell\"><div class=\"spark\" data-target=\"{name}\" data-metric=\"coverage\" \
          data-points=\"0\"></div><span class=\"spark-range\"></span></td>\
          <td data-field=\"corpus\" class=\"num\">{files} / {corpus}</td>\
          <td data-field=\"crashes\" class=\"num\">{crashes}</td>\
          <td data-field=\"last_new_coverage_at\">{last}</td></tr>",
-        eps = si(t.execs_per_sec),
+        eps_attrs = rate_attrs(t),
+        eps = rate_text(t),
         state = esc(state),
         cov = t.coverage.map_or("-".into(), |c| c.to_string()),
         files = t.corpus_files,
-        corpus = bytes(t.corpus_bytes),
+        corpus = fmt::bytes(t.corpus_bytes.max(0) as u64),
         crashes = t.crashes,
         last = esc(&t
             .last_new_coverage_at
             .as_deref()
             .map_or("-".into(), short_time)),
     )
-}
-
-/// The target's place in the schedule: its tier's turn (budget used and left in the
-/// current cycle), else what its state tells.
-fn schedule_of(t: &TargetStatus) -> String {
-    if let Some(s) = &t.share {
-        return format!(
-            "<span class=\"place\" data-share=\"{:.3}\">{}</span>",
-            s.share,
-            esc(&s.reason)
-        );
-    }
-    if let Some(p) = &t.schedule {
-        return format!(
-            "<span class=\"place\" data-tier=\"{tier}\" data-left-s=\"{left}\">tier {tier}, cycle {cycle}: \
-             {used} of {budget} used, {left_h} left</span>",
-            tier = esc(&p.tier),
-            cycle = p.cycle,
-            used = duration(p.used_s as i64),
-            budget = duration(p.budget_s as i64),
-            left = p.left_s,
-            left_h = duration(p.left_s as i64),
-        );
-    }
-    match (shown_state(t), t.uptime) {
-        ("running", Some(u)) => format!("fuzzing, {:.0}% of its slots in the loop", u * 100.0),
-        ("running", None) => "fuzzing".into(),
-        ("never run", _) => "not started yet".into(),
-        ("waiting", _) => "waiting for its turn".into(),
-        (other, _) => esc(other),
-    }
 }
 
 /// The target's strategies, most favoured first: what each paid and how often the
@@ -355,7 +340,7 @@ fn strategies_table(t: &TargetStatus) -> String {
             cpu = if s.cpu_s < 10.0 {
                 format!("{:.1}s", s.cpu_s)
             } else {
-                duration(s.cpu_s as i64)
+                fmt::duration(Duration::try_from_secs_f64(s.cpu_s).unwrap_or_default())
             },
             features = s.features,
             bugs = s.bugs,
@@ -423,7 +408,10 @@ async fn fleet_page(State(app): State<Arc<App>>) -> Response {
             }
             (error, _) => {
                 let silent = n.unreachable_for_s.map_or(String::new(), |s| {
-                    format!(", no heartbeat for {}", duration(s))
+                    format!(
+                        ", no heartbeat for {}",
+                        fmt::duration(Duration::from_secs(s.max(0) as u64))
+                    )
                 });
                 let _ = write!(
                     body,
@@ -438,7 +426,7 @@ async fn fleet_page(State(app): State<Arc<App>>) -> Response {
     let body = format!(
         "<h1>Fleet</h1><p class=\"system\">{reached} of {} nodes reached</p>\
          <table id=\"nodes\"><thead><tr><th>node</th><th>state</th><th>targets running</th>\
-         <th>workers</th><th>execs/s</th><th>crashes</th><th>last heartbeat</th></tr></thead>\
+         <th>workers</th><th>execs/s</th><th>crash hits</th><th>last heartbeat</th></tr></thead>\
          <tbody>{body}</tbody></table>",
         doc.nodes.len()
     );
@@ -452,26 +440,13 @@ async fn fleet_page(State(app): State<Arc<App>>) -> Response {
     Html(page).into_response()
 }
 
-/// `1h 2m`, `3m 4s`, `5s`.
-fn duration(secs: i64) -> String {
-    let (h, m, s) = (secs / 3600, secs % 3600 / 60, secs % 60);
-    if h >= 48 {
-        return format!("{}d {}h", h / 24, h % 24);
-    }
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m {s}s"),
-        _ => format!("{h}h {m}m"),
-    }
-}
-
 fn system_line(doc: &StatusDoc) -> String {
     let s = &doc.system;
     format!(
         "<p class=\"system\" id=\"system-line\">cpu {:.0}% · memory {} of {} · disk {:.0}% used{}</p>",
         s.cpu_percent,
-        bytes(s.mem_used_bytes as i64),
-        bytes(s.mem_total_bytes as i64),
+        fmt::bytes(s.mem_used_bytes),
+        fmt::bytes(s.mem_total_bytes),
         s.disk_used_percent,
         doc.hub.as_ref().map_or(String::new(), |h| format!(
             " · hub {} ({})",
@@ -528,23 +503,24 @@ async fn target_page(
     }
     let _ = write!(
         body,
-        "<table class=\"figures\"><tr class=\"target\" data-target=\"{n}\">\
-         <th>execs/s</th><td data-field=\"execs_per_sec\">{eps:.0}</td>\
+        "<table id=\"figures\" class=\"figures\"><tr class=\"target\" data-target=\"{n}\">\
+         <th>execs/s</th><td {eps_attrs}>{eps}</td>\
          <th>execs</th><td>{execs}</td>\
          <th>coverage</th><td data-field=\"coverage\">{cov}</td>\
          <th>features</th><td>{ft}</td>\
          <th>corpus</th><td data-field=\"corpus\">{files} / {corpus}</td>\
-         <th>crashes</th><td data-field=\"crashes\">{crashes}</td>\
+         <th>crash hits</th><td data-field=\"crashes\">{crashes}</td>\
          <th>line coverage</th><td>{line}</td>\
          <th>last new coverage</th><td data-field=\"last_new_coverage_at\">{last}</td>\
          </tr></table><p class=\"facts\">workers {workers} · restarts {restarts} · \
          uptime {uptime} · {schedule}</p>",
-        eps = t.execs_per_sec,
+        eps_attrs = rate_attrs(t),
+        eps = rate_text(t),
         execs = si(t.execs as f64),
         cov = t.coverage.map_or("-".into(), |c| c.to_string()),
         ft = t.features.map_or("-".into(), |f| f.to_string()),
         files = t.corpus_files,
-        corpus = bytes(t.corpus_bytes),
+        corpus = fmt::bytes(t.corpus_bytes.max(0) as u64),
         crashes = t.crashes,
         last = esc(&t
             .last_new_coverage_at
@@ -607,7 +583,7 @@ async fn target_page(
         let _ = write!(
             body,
             "<p class=\"pending\">{} not triaged yet (<a href=\"/crashes?target={n}\">crashes</a>)</p>",
-            plural(pending as i64, "finding", "findings")
+            plural(pending as i64, "crashing input", "crashing inputs")
         );
     }
     page_with(
@@ -636,22 +612,6 @@ pub fn esc(s: &str) -> String {
     out
 }
 
-/// 1536 → "1.5K": binary units, one decimal.
-pub fn bytes(n: i64) -> String {
-    let mut v = n as f64;
-    for unit in ["B", "K", "M", "G"] {
-        if v < 1024.0 {
-            return if unit == "B" {
-                format!("{n}B")
-            } else {
-                format!("{v:.1}{unit}")
-            };
-        }
-        v /= 1024.0;
-    }
-    format!("{v:.1}T")
-}
-
 #[cfg(test)]
 mod tests {
     #[test]
@@ -660,11 +620,5 @@ mod tests {
             super::esc("<a href=\"x\">&'"),
             "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
         );
-    }
-
-    #[test]
-    fn sizes_read_well() {
-        assert_eq!(super::bytes(512), "512B");
-        assert_eq!(super::bytes(1536), "1.5K");
     }
 }

@@ -12,6 +12,7 @@ pub mod client;
 mod crash_pages;
 mod dashboard;
 pub mod docs;
+mod figures;
 mod metrics;
 mod series;
 

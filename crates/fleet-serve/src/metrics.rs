@@ -20,8 +20,20 @@ const TARGET_FAMILIES: &[(&str, &str, &str, Field)] = &[
     (
         "fuzzfleet_execs_per_second",
         "gauge",
-        "Current executions per second, summed over the target's workers.",
+        "Executions per second now (over the last 30 s, across restarts); 0 when no worker runs.",
         |t| Some(t.execs_per_sec),
+    ),
+    (
+        "fuzzfleet_last_execs_per_second",
+        "gauge",
+        "Executions per second the last time the target ran (kept after it stops; status LAST).",
+        |t| Some(t.last_execs_per_sec),
+    ),
+    (
+        "fuzzfleet_average_execs_per_second",
+        "gauge",
+        "Executions over wall time of the campaign run that last ran the target (status AVG).",
+        |t| Some(t.avg_execs_per_sec),
     ),
     (
         "fuzzfleet_coverage",
@@ -50,14 +62,20 @@ const TARGET_FAMILIES: &[(&str, &str, &str, Field)] = &[
     (
         "fuzzfleet_crashes_total",
         "counter",
-        "Crashes found (every occurrence).",
+        "Crash hits: every crash artifact libFuzzer wrote, copies of the same input included.",
         |t| Some(t.crashes as f64),
+    ),
+    (
+        "fuzzfleet_crashing_inputs",
+        "gauge",
+        "Crashing inputs: distinct inputs that crashed the target.",
+        |t| Some(t.inputs as f64),
     ),
     (
         "fuzzfleet_buckets",
         "gauge",
-        "Distinct bugs (crash buckets) found.",
-        |t| Some(t.buckets as f64),
+        "Bugs (crash buckets); an input not triaged yet counts as its own.",
+        |t| Some(t.bug_count() as f64),
     ),
     (
         "fuzzfleet_worker_restarts_total",
@@ -273,6 +291,24 @@ mod tests {
         let text = render(&doc);
         assert!(!text.contains("fuzzfleet_alert{"), "{text}");
         assert!(text.contains("fuzzfleet_paused 0\n"));
+    }
+
+    #[test]
+    fn a_stopped_target_keeps_its_last_and_average_rate() {
+        let doc = fleet_docs::report::StatusDoc {
+            targets: vec![TargetStatus {
+                name: "t".into(),
+                state: "stopped".into(),
+                last_execs_per_sec: 117_300.5,
+                avg_execs_per_sec: 148_000.0,
+                ..TargetStatus::default()
+            }],
+            ..Default::default()
+        };
+        let text = render(&doc);
+        assert!(text.contains("fuzzfleet_execs_per_second{target=\"t\"} 0\n"));
+        assert!(text.contains("fuzzfleet_last_execs_per_second{target=\"t\"} 117300.5\n"));
+        assert!(text.contains("fuzzfleet_average_execs_per_second{target=\"t\"} 148000\n"));
     }
 
     #[test]

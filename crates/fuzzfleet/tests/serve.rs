@@ -832,10 +832,117 @@ fn num(tag: &str, name: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{name} in {tag}: {e}"))
 }
 
-/// Three days of a campaign (a crashing target with 300 findings in 2 bugs and a 9-minute
-/// gap, a quiet one, targets never run), as Chromium renders it: charts with time and
-/// value axes, one marker per bug, crash bars, ranges; the overview's totals equal to
-/// the API's; the crashes page a row per bug.
+/// What the history test adds to [`serve_support::history_state`], written through the
+/// store as a campaign that ended leaves it: each target's last rate and its run's
+/// average, the coverage-following schedule's shares and one target's strategies, and
+/// the older bug regressed in a later build (the newer one is fixed).
+fn finish_history(state: &Path, planted: &serve_support::History) {
+    let db = fleet_store::Db::open(&state.join("fleet.db")).unwrap();
+    let now = fleet_store::now_ms();
+    for (name, last, avg) in [
+        ("crash_magic", 2437.3, 2391.8),
+        ("clean", 12_345.6, 9_876.5),
+    ] {
+        db.put_target_rates(&fleet_store::TargetRates {
+            name: name.into(),
+            last_execs_per_sec: last,
+            avg_execs_per_sec: avg,
+            lost_findings: 0,
+            updated_at: now,
+        })
+        .unwrap();
+    }
+    db.set_bucket_state(&planted.bugs[0], "regressed", Some(&"d".repeat(40)), now)
+        .unwrap();
+    let strategy = |label: &str, runs: u64, cpu_s: f64, features: u64, bugs: u64, chosen: f64| {
+        let rate = features as f64 / cpu_s;
+        serde_json::json!({
+            "label": label, "runs": runs, "cpu_s": cpu_s, "features": features, "bugs": bugs,
+            "rate": rate, "chosen_share": chosen,
+            "text": format!("{label}: {rate:.2} new features/cpu-s over {runs} runs, chosen {:.0} %", chosen * 100.0),
+        })
+    };
+    let portfolio = serde_json::json!({
+        "shares": [
+            {"target": "crash_magic", "share": 0.7, "rate": 0.42,
+             "reason": "growing: 0.42 new features/worker-s: share 70 %"},
+            {"target": "clean", "share": 0.3, "rate": 0.01, "reason": "plateaued 6 h: share 30 %"},
+        ],
+        "bandits": {"crash_magic": [
+            strategy("value_profile+dict:recommended", 14, 5400.0, 310, 2, 0.62),
+            strategy("plain", 9, 3600.0, 95, 0, 0.38),
+        ]},
+    });
+    db.put_meta(
+        fleet_run::report::PORTFOLIO_META,
+        &portfolio.to_string(),
+        now,
+    )
+    .unwrap();
+}
+
+/// The element carrying `data-field="{name}"` in `html`: its opening tag and its text.
+fn field<'a>(html: &'a str, name: &str) -> (&'a str, &'a str) {
+    let at = html
+        .find(&format!(" data-field=\"{name}\""))
+        .unwrap_or_else(|| panic!("no field {name}:\n{html}"));
+    let start = html[..at].rfind('<').unwrap();
+    let end = at + html[at..].find('>').unwrap();
+    let text = &html[end + 1..];
+    (&html[start..=end], &text[..text.find('<').unwrap()])
+}
+
+/// A target's row of the overview (up to its end tag).
+fn row_of<'a>(dom: &'a str, target: &str) -> &'a str {
+    dom.split(&format!("<tr class=\"target\" data-target=\"{target}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no row for {target}:\n{dom}"))
+        .split("</tr>")
+        .next()
+        .unwrap()
+}
+
+/// A target's sample of a `/metrics` family.
+fn gauge(metrics: &str, family: &str, target: &str) -> f64 {
+    let prefix = format!("{family}{{target=\"{target}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {prefix}in\n{metrics}"))
+        .parse()
+        .unwrap()
+}
+
+/// A stopped target's execs/s cell shows its last rate and its run's average, labelled,
+/// the numbers of the status document (as `status --json` prints them).
+fn assert_last_and_average(html: &str, t: &fleet_serve::docs::TargetStatus) {
+    let (tag, text) = field(html, "execs_per_sec");
+    let value = |name| attr(tag, name).parse::<f64>().unwrap();
+    assert!(
+        t.last_execs_per_sec > 0.0 && t.avg_execs_per_sec > 0.0,
+        "{t:?}"
+    );
+    assert_eq!(value("data-last"), t.last_execs_per_sec, "{tag}");
+    assert_eq!(value("data-avg"), t.avg_execs_per_sec, "{tag}");
+    assert_eq!(attr(tag, "data-running"), "false", "{tag}");
+    let rate = fleet_run::fmt::rate;
+    assert_eq!(
+        text,
+        format!(
+            "last {}/s · avg {}/s",
+            rate(t.last_execs_per_sec),
+            rate(t.avg_execs_per_sec)
+        ),
+        "{tag}"
+    );
+}
+
+/// Three days of a campaign (a crashing target with 300 findings in 2 bugs, one fixed
+/// and one regressed, and a 9-minute gap; a quiet one; targets never run), as Chromium
+/// renders it: charts with time and value axes over every range, one marker per bug,
+/// crash bars; the overview's totals, rates and counts equal to the API's and
+/// `/metrics`', under the names docs/crashes.md gives them, its sorting and each target's
+/// place in the schedule; the crashes page a row per bug; fixed and regressed bugs.
 #[test]
 fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
     let Some(browser) = chromium() else {
@@ -844,6 +951,7 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
     };
     let fleet = Fleet::new("[tier.t]\ntargets = [\"clean\", \"crash_magic\"]\nbudget = \"1h\"\n");
     let planted = serve_support::history_state(&fleet.state());
+    finish_history(&fleet.state(), &planted);
     let mut server = Server::start(&fleet, "127.0.0.1:0", &[], &[]);
     let client = server.client(None);
     let url = |path: &str| format!("{}{path}", server.url);
@@ -888,6 +996,40 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
     let bars = tag_of(&dom, "chart-crashes");
     assert!(num(bars, "data-bars") >= 2, "{bars}");
 
+    // 30 days and all the history: the window asked for, and the history's extent, the
+    // same on every chart (three days, less at most one of the 600 slices the points fold
+    // into, 7.2 min here); both bugs marked on each.
+    for (range, min_span, max_span) in [
+        ("30d", 30 * 86_400_000 - 60_000, 30 * 86_400_000 + 60_000),
+        ("all", 3 * 86_400_000 - 600_000, 3 * 86_400_000 + 60_000),
+    ] {
+        let dom = rendered(
+            browser,
+            &url(&format!("/target/crash_magic?range={range}")),
+            None,
+        );
+        assert!(
+            dom.contains(&format!("data-range=\"{range}\" class=\"active\""))
+                || dom.contains(&format!("class=\"active\" data-range=\"{range}\"")),
+            "{range}: the range shown as chosen"
+        );
+        for chart in ["execs", "coverage", "corpus", "crashes"] {
+            let tag = tag_of(&dom, &format!("chart-{chart}"));
+            assert_eq!(attr(tag, "data-range"), range, "{tag}");
+            assert!(num(tag, "data-points") > 0, "{range} {chart}: {tag}");
+            assert_eq!(num(tag, "data-markers"), 2, "{range} {chart}: {tag}");
+            let span = num(tag, "data-x-max") - num(tag, "data-x-min");
+            assert!(
+                (min_span..=max_span).contains(&span),
+                "{range} {chart}: span {span}: {tag}"
+            );
+            assert!(
+                (num(tag, "data-x-max") - fleet_store::now_ms()).abs() < 120_000,
+                "{range} {chart} ends now: {tag}"
+            );
+        }
+    }
+
     // A day: the 9-minute gap between runs an hour ago is a gap in the lines.
     let dom = rendered(browser, &url("/target/crash_magic"), None);
     for chart in ["execs", "coverage", "corpus"] {
@@ -896,6 +1038,28 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
         assert_eq!(num(tag, "data-gaps"), 1, "{tag}");
         assert_eq!(attr(tag, "data-marker-ids"), planted.bugs[1], "{tag}");
     }
+    // Its header after the run: the last rate and the run's average (after the page's
+    // script refreshed it from the API), the crash hits under their name, its share and
+    // strategies as the status document has them.
+    let status = client.status().unwrap();
+    let magic = status
+        .targets
+        .iter()
+        .find(|t| t.name == "crash_magic")
+        .unwrap();
+    let figures = element(&dom, "table", "figures");
+    assert_last_and_average(figures, magic);
+    assert!(
+        figures.contains("<th>crash hits</th><td data-field=\"crashes\">"),
+        "{figures}"
+    );
+    assert_eq!(field(figures, "crashes").1, magic.crashes.to_string());
+    assert!(!figures.contains(">crashes<"), "{figures}");
+    let strategies = element(&dom, "table", "strategies");
+    let labels: Vec<&str> = attrs(strategies, "data-strategy");
+    let want: Vec<&str> = magic.strategies.iter().map(|s| s.label.as_str()).collect();
+    assert_eq!(labels, want, "{strategies}");
+    assert_eq!(want.len(), 2);
 
     // An hour: only the bug first seen half an hour ago.
     let dom = rendered(browser, &url("/target/crash_magic?range=1h"), None);
@@ -923,6 +1087,27 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
     };
     assert_eq!(num(totals, "data-execs"), sum(|t| t.execs), "{totals}");
     assert_eq!(num(totals, "data-crashes"), sum(|t| t.crashes), "{totals}");
+    assert_eq!(num(totals, "data-inputs"), sum(|t| t.inputs), "{totals}");
+    // The three counts under the names docs/crashes.md gives them; no rate of 0 when
+    // nothing runs.
+    let totals_text = element(&dom, "p", "totals");
+    for (n, name) in [
+        (sum(|t| t.crashes), "crash hits"),
+        (sum(|t| t.inputs), "crashing inputs"),
+    ] {
+        assert!(n > 1, "{name}: {n}");
+        assert!(
+            totals_text.contains(&format!("{n} {name}")),
+            "{name}: {totals_text}"
+        );
+    }
+    assert!(!totals_text.contains(" crashes"), "{totals_text}");
+    assert!(!totals_text.contains("at <b>0</b>/s"), "{totals_text}");
+    assert!(totals_text.contains("none fuzzing now"), "{totals_text}");
+    assert!(
+        dom.contains("href=\"/?sort=crashes\">crash hits</a>"),
+        "the column's name: {dom}"
+    );
     assert_eq!(
         num(totals, "data-running"),
         status
@@ -979,13 +1164,132 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
         status.targets.iter().any(|t| t.execs == 0),
         "a target never ran"
     );
+    // After the run: each target that ran shows its last rate and its run's average, and
+    // /metrics has them as gauges, all equal to the status document's; each shows its
+    // share of the node and why.
+    let metrics = server.get("/metrics", &[]).text();
+    for t in status.targets.iter().filter(|t| t.execs > 0) {
+        let row = row_of(&dom, &t.name);
+        assert_last_and_average(row, t);
+        for (family, want) in [
+            ("fuzzfleet_last_execs_per_second", t.last_execs_per_sec),
+            ("fuzzfleet_average_execs_per_second", t.avg_execs_per_sec),
+            ("fuzzfleet_execs_per_second", 0.0),
+            ("fuzzfleet_crashing_inputs", t.inputs as f64),
+        ] {
+            assert_eq!(
+                gauge(&metrics, family, &t.name),
+                want,
+                "{family} {}",
+                t.name
+            );
+        }
+        assert_eq!(field(row, "crashes").1, t.crashes.to_string(), "{row}");
+        let share = t.share.as_ref().unwrap();
+        let span = row.split("<span class=\"place\"").nth(1).unwrap();
+        assert_eq!(
+            attrs(span, "data-share")[0].parse::<f64>().unwrap(),
+            (share.share * 1000.0).round() / 1000.0,
+            "{row}"
+        );
+        assert!(
+            span.contains(&format!(">{}</span>", share.reason)),
+            "{}: {row}",
+            t.name
+        );
+    }
 
-    // The crashes page: a row per bug.
+    // Sorting: each column's order, the sorted column marked.
+    for (key, label) in [
+        ("name", "target"),
+        ("execs_per_sec", "execs/s"),
+        ("coverage", "coverage"),
+        ("crashes", "crash hits"),
+        ("state", "state"),
+    ] {
+        let html = if key == "crashes" {
+            rendered(browser, &url(&format!("/?sort={key}")), None)
+        } else {
+            server.get(&format!("/?sort={key}"), &[]).text()
+        };
+        assert!(
+            html.contains(&format!("href=\"/?sort={key}\">{label}</a> ▾</th>")),
+            "{key}: {html}"
+        );
+        assert!(html.contains(&format!("data-sort=\"{key}\"")), "{key}");
+        let order: Vec<&fleet_serve::docs::TargetStatus> = html
+            .split("<tr class=\"target\" data-target=\"")
+            .skip(1)
+            .map(|r| r.split('"').next().unwrap())
+            .map(|n| status.targets.iter().find(|t| t.name == n).unwrap())
+            .collect();
+        assert_eq!(order.len(), status.targets.len(), "{key}");
+        let shown_rate = |t: &fleet_serve::docs::TargetStatus| {
+            if t.state == "running" {
+                t.execs_per_sec
+            } else {
+                t.last_execs_per_sec
+            }
+        };
+        let sorted = order.windows(2).all(|w| match key {
+            "name" => w[0].name <= w[1].name,
+            "execs_per_sec" => shown_rate(w[0]) >= shown_rate(w[1]),
+            "coverage" => w[0].coverage >= w[1].coverage,
+            "crashes" => w[0].crashes >= w[1].crashes,
+            // Targets that ran before those never run.
+            _ => w[0].execs > 0 || w[1].execs == 0,
+        });
+        let names: Vec<&str> = order.iter().map(|t| t.name.as_str()).collect();
+        assert!(sorted, "sorted by {key}: {names:?}");
+    }
+    // The orders differ where the data does: the quiet target is faster, the crashing
+    // one crashes more.
+    let first = |key: &str| -> String {
+        let html = server.get(&format!("/?sort={key}"), &[]).text();
+        let first = html
+            .split("<tr class=\"target\" data-target=\"")
+            .nth(1)
+            .unwrap();
+        first.split('"').next().unwrap().to_string()
+    };
+    assert_eq!(first("execs_per_sec"), "clean");
+    assert_eq!(first("crashes"), "crash_magic");
+
+    // The crashes page: a row per bug, its hits under their name.
     let dom = rendered(browser, &url("/crashes"), None);
     assert_eq!(dom.matches("<tr class=\"bucket\"").count(), 2, "{dom}");
-    let fixed = rendered(browser, &url("/crashes?state=fixed"), None);
-    assert_eq!(fixed.matches("<tr class=\"bucket\"").count(), 1, "{fixed}");
-    assert!(fixed.contains(&format!("data-id=\"{}\"", planted.bugs[1])));
+    assert!(dom.contains("<th>crash hits</th>"), "{dom}");
+    let crash_totals = element(&dom, "p", "crash-totals");
+    assert!(
+        crash_totals.contains(&format!("{} crash hits", sum(|t| t.crashes))),
+        "{crash_totals}"
+    );
+    // Fixed and regressed: each state filters to its bug, and the bug's page says which
+    // build decided it.
+    for (state, bug, build) in [("fixed", 1, 'c'), ("regressed", 0, 'd')] {
+        let id = &planted.bugs[bug];
+        let only = rendered(browser, &url(&format!("/crashes?state={state}")), None);
+        assert_eq!(only.matches("<tr class=\"bucket\"").count(), 1, "{only}");
+        assert!(
+            only.contains(&format!("data-id=\"{id}\" data-target=\"crash_magic\" data-severity=\"{}\" data-state=\"{state}\"", ["high", "low"][bug])),
+            "{state}: {only}"
+        );
+        let page = rendered(browser, &url(&format!("/bucket/{id}")), None);
+        let shown = tag_of(&page, "bucket-state");
+        assert_eq!(attr(shown, "data-state"), state, "{shown}");
+        assert_eq!(attr(shown, "data-build"), build.to_string().repeat(40));
+        let words = element(&page, "span", "bucket-state");
+        assert_eq!(
+            words,
+            format!("{state} in build {}", build.to_string().repeat(12))
+        );
+        let facts = element(&page, "table", "facts");
+        let hits = crashes.buckets.iter().find(|b| &b.id == id).unwrap().count;
+        assert!(
+            facts.contains(&format!("<th>crash hits</th><td>{hits}</td>")),
+            "{facts}"
+        );
+    }
 
     if let Some(dir) = std::env::var_os("FUZZFLEET_SCREENSHOTS") {
         let dir = Path::new(&dir);
