@@ -264,7 +264,8 @@ fn render_table(model: &Model, ui: &UiState, frame: &mut Frame, area: Rect) {
         Constraint::Length(name_width),
         Constraint::Length(9),
         Constraint::Length(3),
-        Constraint::Length(9),
+        // A stopped target's "(117k/96k)": the last rate and the run's average.
+        Constraint::Length(11),
         Constraint::Length(7),
         Constraint::Length(TREND_WIDTH as u16),
         Constraint::Length(14),

@@ -322,3 +322,14 @@ fn the_campaigns_errors_show_under_the_totals() {
     let s = screen(&model(&[("alpha", Ok(data()))]), &UiState::default());
     assert!(!s.contains("errors"), "{s}");
 }
+
+/// A stopped target's last rate and average fit their column whole (the column cut
+/// "(117k/96k)" to "117k/96k)").
+#[test]
+fn a_stopped_targets_last_and_average_rate_show_whole() {
+    let mut d = data();
+    d.targets[0].state = "stopped".into();
+    d.targets[0].last_avg = "117k/96k".into();
+    let s = screen(&model(&[("alpha", Ok(d))]), &UiState::default());
+    assert!(s.contains(" (117k/96k) "), "{s}");
+}
