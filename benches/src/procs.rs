@@ -193,22 +193,13 @@ pub fn children(pid: u32) -> BTreeSet<u32> {
 
 /// `utime + stime` and `cutime + cstime` of `/proc/<pid>/stat` (a zombie keeps them).
 fn cpu_times(pid: u32) -> Option<CpuTimes> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // Fields after the command name, which may hold spaces, start at field 3 (state).
-    let fields: Vec<u64> = stat
-        .rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .skip(11)
-        .take(4)
-        .map(|f| f.parse().ok())
-        .collect::<Option<_>>()?;
+    let stat = fleet_run::procfs::pid_stat(i32::try_from(pid).ok()?)?;
     // SAFETY: sysconf with a constant name has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     let secs = |ticks: u64| Duration::from_secs_f64(ticks as f64 / hz);
     Some(CpuTimes {
-        own: secs(fields.first()? + fields.get(1)?),
-        children: secs(fields.get(2)? + fields.get(3)?),
+        own: secs(stat.utime + stat.stime),
+        children: secs(stat.cutime + stat.cstime),
     })
 }
 
@@ -218,12 +209,7 @@ mod tests {
     use std::path::Path;
 
     fn gone(pid: u32) -> bool {
-        match fs::read_to_string(format!("/proc/{pid}/stat")) {
-            Ok(stat) => stat
-                .rsplit_once(") ")
-                .is_some_and(|(_, r)| r.starts_with('Z')),
-            Err(_) => true,
-        }
+        fleet_run::procfs::pid_stat(pid as i32).is_none_or(|s| s.is_zombie())
     }
 
     fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {

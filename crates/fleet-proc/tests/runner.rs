@@ -17,12 +17,7 @@ fn sh(script: &str) -> Spawn {
 /// Whether `pid` is gone: no process, or a zombie nobody has reaped yet (an orphan
 /// left to an init that does not reap).
 fn gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(stat) => stat
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
-    }
+    fleet_sys::procfs::pid_stat(pid as i32).is_none_or(|s| s.is_zombie())
 }
 
 /// Waits up to 10 s for `cond` (a killed process takes a moment to go).
@@ -188,7 +183,7 @@ fn dropping_a_group_kills_all_of_it() {
     assert!(!gone(grandchild));
     drop(group);
     // The leader is reaped by the drop itself.
-    assert!(std::fs::metadata(format!("/proc/{leader}")).is_err());
+    assert!(!fleet_sys::procfs::exists(leader as i32));
     assert!(!own_children().contains(&leader));
     assert!(
         eventually(|| gone(grandchild)),

@@ -27,6 +27,8 @@ mod worker_output;
 // The documents every view shares live in `fleet-docs`; these paths stay for the
 // campaign's code and the binary.
 pub use fleet_docs::{fmt, system};
+/// `/proc` as the campaign reads it, for the benchmarks that watch its processes.
+pub use fleet_sys::procfs;
 
 pub use campaign::{
     AutoMinimize, CampaignSpec, CampaignTarget, Notice, Progress, StopReason, Summary, TriageSpec,

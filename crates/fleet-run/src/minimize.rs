@@ -458,14 +458,9 @@ mod tests {
         assert!(text.contains("stopped at its deadline"), "{text}");
         assert!(text.contains("MERGE-OUTER: 1"), "{text}");
         assert_eq!(lines[1], "MERGE-OUTER: 1");
-        let child: u32 = lines[0].strip_prefix("child ").unwrap().parse().unwrap();
+        let child: i32 = lines[0].strip_prefix("child ").unwrap().parse().unwrap();
         // SIGKILLed with its group: gone, or a zombie of an init that does not reap.
-        let gone = || {
-            fs::read_to_string(format!("/proc/{child}/stat")).map_or(true, |s| {
-                s.rsplit_once(')')
-                    .is_some_and(|(_, r)| r.trim_start().starts_with('Z'))
-            })
-        };
+        let gone = || fleet_sys::procfs::pid_stat(child).is_none_or(|s| s.is_zombie());
         let until = std::time::Instant::now() + Duration::from_secs(10);
         while !gone() && std::time::Instant::now() < until {
             std::thread::yield_now();

@@ -15,6 +15,9 @@ pub struct PidStat {
     /// CPU time in user and kernel mode, in clock ticks (all its threads).
     pub utime: u64,
     pub stime: u64,
+    /// The same of its children that it waited for (all their descendants waited for).
+    pub cutime: u64,
+    pub cstime: u64,
     /// The nice value (-20 to 19).
     pub nice: i64,
 }
@@ -51,6 +54,8 @@ pub fn parse_pid_stat(text: &str) -> Option<PidStat> {
         session: f.get(3)?.parse().ok()?,
         utime: f.get(11)?.parse().ok()?,
         stime: f.get(12)?.parse().ok()?,
+        cutime: f.get(13)?.parse().ok()?,
+        cstime: f.get(14)?.parse().ok()?,
         nice: f.get(16)?.parse().ok()?,
     })
 }
@@ -193,7 +198,7 @@ mod tests {
     fn a_stat_line_is_read_after_the_last_parenthesis_of_the_name() {
         // A command name with spaces and a ')' of its own.
         let line = "4242 (fuzz (x) y) S 17 4242 4100 34816 4242 4194304 120 0 0 0 \
-                    31 7 0 0 30 10 1 0 1234 5678 90 18446744073709551615";
+                    31 7 5 3 30 10 1 0 1234 5678 90 18446744073709551615";
         let s = parse_pid_stat(line).unwrap();
         assert_eq!(
             s,
@@ -204,6 +209,8 @@ mod tests {
                 session: 4100,
                 utime: 31,
                 stime: 7,
+                cutime: 5,
+                cstime: 3,
                 nice: 10,
             }
         );

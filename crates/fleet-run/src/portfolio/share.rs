@@ -33,6 +33,11 @@ use serde::{Deserialize, Serialize};
 
 use super::bandit::fmt_rate;
 
+/// An age in campaign seconds as every view writes durations (`45s`, `6h 30m`).
+fn age(secs: u64) -> String {
+    crate::fmt::duration(Duration::from_secs(secs))
+}
+
 /// The persisted format's version: a newer one is not resumed from, but restarted.
 pub const SHARE_VERSION: u32 = 1;
 
@@ -136,7 +141,7 @@ pub struct ShareView {
     /// Its share of the node's worker time now (0..=1); 0 while it waits for a first turn.
     pub share: f64,
     pub rate: Option<f64>,
-    /// `plateaued 6 h: share 5 %`, `growing: 12 new features/worker-s: share 60 %`.
+    /// `plateaued 6h 30m: share 5 %`, `growing: 12 new features/worker-s: share 60 %`.
     pub reason: String,
 }
 
@@ -396,7 +401,7 @@ impl ShareState {
             match t.rate {
                 None => format!("first turn running: {pct}"),
                 Some(r) if idle >= params.plateau_after.as_secs() || r <= 0.0 => {
-                    format!("plateaued {}: {pct}", fmt_age(idle))
+                    format!("plateaued {}: {pct}", age(idle))
                 }
                 Some(r) => format!("growing: {} new features/worker-s: {pct}", fmt_rate(r)),
             }
@@ -404,7 +409,7 @@ impl ShareState {
         if let Some(bug) = t.last_bug_s {
             let ago = now.as_secs().saturating_sub(bug);
             if ago < params.plateau_after.as_secs() {
-                reason.push_str(&format!(" (new bug {} ago)", fmt_age(ago)));
+                reason.push_str(&format!(" (new bug {} ago)", age(ago)));
             }
         }
         if capped && let Some(cap) = spec.cap {
@@ -419,16 +424,6 @@ impl ShareState {
             rate: t.rate,
             reason,
         }
-    }
-}
-
-/// `45 s`, `12 min`, `6 h`, `3 d`.
-fn fmt_age(secs: u64) -> String {
-    match secs {
-        s if s < 60 => format!("{s} s"),
-        s if s < 3600 => format!("{} min", s / 60),
-        s if s < 2 * 86_400 => format!("{} h", s / 3600),
-        s => format!("{} d", s / 86_400),
     }
 }
 
@@ -562,7 +557,7 @@ mod tests {
         let flat = sim.view(&plan, "flat");
         assert!((0.05..0.1).contains(&flat.share), "{flat:?}");
         assert!(
-            flat.reason.starts_with("plateaued 6 h: share"),
+            flat.reason.starts_with("plateaued 6h 25m: share"),
             "{}",
             flat.reason
         );
@@ -599,7 +594,7 @@ mod tests {
         let plan = sim.st.plan(&targets, 2, sim.now, &sim.params);
         let b = sim.view(&plan, "b");
         assert!(b.share > 0.3 && b.share > 3.0 * low, "{b:?} after {low}");
-        assert!(b.reason.contains("new bug 0 s ago"), "{}", b.reason);
+        assert!(b.reason.contains("new bug 0s ago"), "{}", b.reason);
         assert!(b.reason.starts_with("growing"), "{}", b.reason);
     }
 

@@ -345,7 +345,7 @@ fn remove_stale(parent: &Path) {
         else {
             continue;
         };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
+        if !i32::try_from(pid).is_ok_and(fleet_sys::procfs::exists) {
             Group {
                 version: Version::V1,
                 dir: e.path(),
