@@ -290,7 +290,7 @@ fn write_list(out: &mut dyn Write, doc: &CrashesDoc, each_pending: bool) -> std:
         writeln!(
             out,
             "{:<17} {:<20} {:<9} {:<9} {:>6} {:<9} {:<9}  TITLE",
-            "ID", "TARGET", "SEVERITY", "REPRO", "COUNT", "STATE", "MINIMIZED"
+            "ID", "TARGET", "SEVERITY", "REPRO", "HITS", "STATE", "MINIMIZED"
         )?;
     }
     for b in &bugs {
