@@ -6,6 +6,7 @@
 //! executor that does the I/O they call for and feeds the outcomes back.
 
 mod aflpp_runs;
+mod builds;
 pub mod core;
 mod strategy_files;
 
@@ -170,11 +171,9 @@ fn schedule_of(spec: &CampaignSpec) -> (Vec<TierSpec>, Option<SharesSpec>) {
                     name: name.clone(),
                     weight: weight(name),
                     cap: None,
-                    binary_hash: spec
-                        .targets
-                        .get(name)
-                        .map(|t| binary_stamp(&t.binary))
-                        .unwrap_or_default(),
+                    // Set once the saved schedule is read ([`builds::identify`]).
+                    binary_hash: String::new(),
+                    binary_stamp: String::new(),
                 })
                 .collect();
             let params = share::Params {
@@ -183,21 +182,6 @@ fn schedule_of(spec: &CampaignSpec) -> (Vec<TierSpec>, Option<SharesSpec>) {
             };
             (Vec::new(), Some(SharesSpec { targets, params }))
         }
-    }
-}
-
-/// What tells a rebuilt binary from the one before: its size and modification time.
-fn binary_stamp(path: &std::path::Path) -> String {
-    match std::fs::metadata(path) {
-        Ok(m) => {
-            let mtime = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            format!("{}:{mtime}", m.len())
-        }
-        Err(_) => String::new(),
     }
 }
 
@@ -484,11 +468,16 @@ impl<'n> Campaign<'n> {
         let db = Db::open(&spec.layout.db_path())?;
         let now = Instant::now();
         let mut saved = Saved::default();
-        let (core_tiers, shares) = schedule_of(&spec);
-        if shares.is_some()
-            && let Some(row) = db.load_schedule(SHARES_ROW)?
-        {
-            saved.shares = Some(ShareState::from_json(Some(&row.state)));
+        let (core_tiers, mut shares) = schedule_of(&spec);
+        if let Some(sh) = &mut shares {
+            if let Some(row) = db.load_schedule(SHARES_ROW)? {
+                saved.shares = Some(ShareState::from_json(Some(&row.state)));
+            }
+            builds::identify(
+                &mut sh.targets,
+                |name| spec.targets.get(name).map(|t| t.binary.as_path()),
+                saved.shares.as_mut(),
+            );
         }
         if let Some(row) = db.load_schedule(ROTATION_ROW)? {
             saved.rotation = Some(serde_json::from_str(&row.state).unwrap_or_default());

@@ -49,8 +49,12 @@ pub struct TargetSpec {
     pub weight: f64,
     /// The largest share of the node's workers it may have (0..=1), if any.
     pub cap: Option<f64>,
-    /// The hash of its libFuzzer binary now.
+    /// The content hash (SHA-1) of its libFuzzer binary now: a new build is new bytes,
+    /// not a new link of the same ones.
     pub binary_hash: String,
+    /// The binary's size and modification time the hash was taken at (kept, so the next
+    /// start hashes it again only when they changed).
+    pub binary_stamp: String,
 }
 
 /// What one target's slice gave, measured by the executor.
@@ -97,6 +101,10 @@ impl Default for Params {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct TargetState {
     pub binary_hash: String,
+    /// The binary's size and mtime when `binary_hash` was taken; empty in a state saved
+    /// before builds were told by content, whose `binary_hash` was this stamp.
+    #[serde(default)]
+    pub binary_stamp: String,
     pub had_first_turn: bool,
     /// New features (bugs weighted) per worker-second, averaged over recent slices.
     pub rate: Option<f64>,
@@ -208,6 +216,8 @@ impl ShareState {
                     ..TargetState::default()
                 };
             }
+            // A relinked binary of the same bytes keeps its state, and its new stamp.
+            t.binary_stamp.clone_from(&spec.binary_stamp);
         }
         let waiting: Vec<&TargetSpec> = targets
             .iter()
@@ -440,6 +450,7 @@ mod tests {
             weight: 1.0,
             cap: None,
             binary_hash: format!("{name}-1"),
+            binary_stamp: String::new(),
         }
     }
 

@@ -798,6 +798,7 @@ fn shares_spec(targets: &[&str], slots: usize, slice: Duration) -> CoreSpec {
                 weight: 1.0,
                 cap: None,
                 binary_hash: "1".into(),
+                binary_stamp: String::new(),
             })
             .collect(),
         params: share::Params {
