@@ -65,7 +65,7 @@ function duration(ms) {
 const CHARTS = {
   execs: {
     unit: "execs/s",
-    series: [{ field: "execs_per_sec", label: "execs/s", fmt: (v) => human(v) + "/s", stroke: "#0969da", fill: "rgba(9,105,218,0.08)" }],
+    series: [{ field: "execs_per_sec", label: "execs/s", fmt: (v) => rate(v) + "/s", stroke: "#0969da", fill: "rgba(9,105,218,0.08)" }],
   },
   coverage: {
     unit: "edges",
@@ -201,7 +201,7 @@ function statePlugin(el, kind) {
 function chartOpts(el, kind, doc, range, width) {
   const spec = CHARTS[kind];
   const yFmt = spec.percent ? (u, vals) => vals.map((v) => v + " %")
-    : kind === "execs" ? (u, vals) => vals.map((v) => human(v) + "/s")
+    : kind === "execs" ? (u, vals) => vals.map((v) => rate(v) + "/s")
     : (u, vals) => vals.map((v) => human(v));
   const axes = [
     { stroke: "#57606a", grid: { stroke: "#eaeef2" }, ticks: { stroke: "#d0d7de" } },

@@ -272,7 +272,7 @@ pub async fn bucket_page(
     );
     body += "<table id=\"facts\" class=\"facts\">";
     let state = format!(
-        "<span id=\"bucket-state\" data-state=\"{}\" data-build=\"{}\">{}</span>",
+        "<span id=\"bucket-state\" class=\"bstate {0}\" data-state=\"{0}\" data-build=\"{1}\">{2}</span>",
         esc(state_of(&b)),
         esc(b.state_build.as_deref().unwrap_or("")),
         match (state_of(&b), &b.state_build) {

@@ -834,8 +834,9 @@ fn num(tag: &str, name: &str) -> i64 {
 
 /// What the history test adds to [`serve_support::history_state`], written through the
 /// store as a campaign that ended leaves it: each target's last rate and its run's
-/// average, the coverage-following schedule's shares and one target's strategies, and
-/// the older bug regressed in a later build (the newer one is fixed).
+/// average and when it last found new coverage, the coverage-following schedule's shares
+/// and one target's strategies, and the older bug regressed in a later build (the newer
+/// one is fixed).
 fn finish_history(state: &Path, planted: &serve_support::History) {
     let db = fleet_store::Db::open(&state.join("fleet.db")).unwrap();
     let now = fleet_store::now_ms();
@@ -854,6 +855,12 @@ fn finish_history(state: &Path, planted: &serve_support::History) {
     }
     db.set_bucket_state(&planted.bugs[0], "regressed", Some(&"d".repeat(40)), now)
         .unwrap();
+    // New coverage came last shortly before each run ended.
+    for (name, ago) in [("crash_magic", 240_000), ("clean", 5_400_000)] {
+        let mut t = db.target(name).unwrap().unwrap();
+        t.last_new_coverage_at = Some(now - ago);
+        db.put_target(&t).unwrap();
+    }
     let strategy = |label: &str, runs: u64, cpu_s: f64, features: u64, bugs: u64, chosen: f64| {
         let rate = features as f64 / cpu_s;
         serde_json::json!({
@@ -1296,7 +1303,7 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
         fs::create_dir_all(dir).unwrap();
         for (name, path, size) in [
             ("overview", "/".to_string(), "1400,820"),
-            ("target", "/target/crash_magic?range=7d".into(), "1400,1150"),
+            ("target", "/target/crash_magic?range=7d".into(), "1400,1320"),
             ("crashes", "/crashes".into(), "1400,420"),
             (
                 "bucket",
