@@ -1,5 +1,5 @@
 //! One background-worker type for the campaign's helper threads (triage, webhook, hub
-//! sync, corpus minimization): a thread fed by a channel, asked to stop (a flag it sees
+//! sync, corpus minimization, an AFL++ run's replay): a thread fed by a channel, asked to stop (a flag it sees
 //! at once, and a wake-up if it is waiting), and joined with a deadline that is never
 //! a hang: a thread that does not end in time, or that panicked, comes back as a
 //! [`JoinError`] naming it.

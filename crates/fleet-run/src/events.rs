@@ -23,6 +23,8 @@ pub enum Event {
     /// What an AFL++ run added, counted as libFuzzer counts features: the corpus
     /// replayed through the libFuzzer binary without the run's finds and with them.
     Replayed {
+        /// The AFL++ run measured (its replay's thread is joined by it).
+        run: RunId,
         target: String,
         arm: crate::portfolio::bandit::Arm,
         cpu: std::time::Duration,

@@ -36,6 +36,8 @@ pub enum MinimizeError {
     NoFeatures { what: String, tail: String },
     #[error("stopped before {next}; the corpus is as it was")]
     Stopped { next: String },
+    #[error("{what} was stopped: the campaign is stopping")]
+    Cancelled { what: String },
 }
 
 /// What a minimization found and did.
@@ -234,6 +236,17 @@ pub fn features(
     artifacts: &Path,
     what: &str,
 ) -> Result<u64, MinimizeError> {
+    features_until(target, dir, artifacts, what, None)
+}
+
+/// [`features`], ended early (its whole process group stopped) by `cancel`.
+pub fn features_until(
+    target: &CampaignTarget,
+    dir: &Path,
+    artifacts: &Path,
+    what: &str,
+    cancel: Option<&fleet_proc::Cancel>,
+) -> Result<u64, MinimizeError> {
     let cmd = replay_command(&ReplayOptions {
         binary: target.binary.clone(),
         inputs: ReplayInputs::Dirs(vec![dir.to_path_buf()]),
@@ -243,7 +256,7 @@ pub fn features(
         env: env(target),
     });
     let mut ft = None;
-    let tail = run(&cmd, what, &mut |line| {
+    let tail = run_within(&cmd, what, STEP_DEADLINE, cancel, &mut |line| {
         if let Ok(Some(LogLine::Status(s))) = parse_line(line) {
             ft = ft.max(s.ft);
         }
@@ -274,13 +287,14 @@ fn run(
     what: &str,
     on_line: &mut dyn FnMut(&str),
 ) -> Result<String, MinimizeError> {
-    run_within(cmd, what, STEP_DEADLINE, on_line)
+    run_within(cmd, what, STEP_DEADLINE, None, on_line)
 }
 
 fn run_within(
     cmd: &EngineCommand,
     what: &str,
     deadline: Duration,
+    cancel: Option<&fleet_proc::Cancel>,
     on_line: &mut dyn FnMut(&str),
 ) -> Result<String, MinimizeError> {
     let mut command = Command::new(&cmd.program);
@@ -294,7 +308,7 @@ fn run_within(
             deadline,
             grace: STOP_GRACE,
             max_output_bytes: MAX_OUTPUT_BYTES,
-            cancel: None,
+            cancel: cancel.cloned(),
         },
         &mut |line| {
             on_line(line);
@@ -309,6 +323,11 @@ fn run_within(
         source: io::Error::other(e),
     })?;
     let tail = Vec::from(tail).join("\n");
+    if done.cancelled {
+        return Err(MinimizeError::Cancelled {
+            what: what.to_string(),
+        });
+    }
     if done.deadline_exceeded {
         return Err(MinimizeError::Engine {
             what: what.to_string(),
@@ -449,7 +468,7 @@ mod tests {
         let mut lines = Vec::new();
         let start = std::time::Instant::now();
         // Long enough for a loaded machine to start the shell and print both lines.
-        let err = run_within(&cmd, "the merge", Duration::from_secs(3), &mut |l| {
+        let err = run_within(&cmd, "the merge", Duration::from_secs(3), None, &mut |l| {
             lines.push(l.to_string())
         })
         .unwrap_err();

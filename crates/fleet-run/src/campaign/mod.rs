@@ -8,6 +8,7 @@
 mod aflpp_runs;
 mod builds;
 pub mod core;
+mod replay;
 mod strategy_files;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet, VecDeque};
@@ -49,6 +50,9 @@ const TRIAGE_DRAIN_SLACK: Duration = Duration::from_secs(2);
 const WEBHOOK_FINAL_WAIT: Duration = Duration::from_secs(5);
 /// How long a stopping campaign waits for a corpus minimization to end its step.
 const MINIMIZER_WAIT: Duration = Duration::from_secs(10);
+/// How long a stopping campaign waits for its AFL++ runs' replays, cancelled (their
+/// binaries get SIGTERM, then SIGKILL after a grace within this).
+const REPLAY_WAIT: Duration = Duration::from_secs(10);
 /// How long a stopping campaign waits for its last hub sync.
 const HUB_FINAL_SYNC_WAIT: Duration = Duration::from_secs(4);
 /// How often a stop held back for a failure report is looked at.
@@ -446,6 +450,8 @@ struct Campaign<'n> {
     errors: crate::repeats::Repeats,
     /// Corpus minimizations running in the background, by target.
     minimizers: BTreeMap<String, crate::background::Background<()>>,
+    /// Ended AFL++ runs' replays running in the background, by run.
+    replays: BTreeMap<RunId, replay::Replay>,
     /// Each target's recommended dictionary, accumulated from its runs' final output.
     dicts: BTreeMap<String, RecommendedDict>,
     /// The bandits changed since `status` last got them.
@@ -601,6 +607,7 @@ impl<'n> Campaign<'n> {
             resources: guard,
             errors: crate::repeats::Repeats::default(),
             minimizers: BTreeMap::new(),
+            replays: BTreeMap::new(),
             dicts: BTreeMap::new(),
             portfolio_dirty: true,
             bugs: BTreeMap::new(),
@@ -645,6 +652,9 @@ impl<'n> Campaign<'n> {
         }
         let names: Vec<String> = self.spec.targets.keys().cloned().collect();
         let now = Instant::now();
+        if let Err(e) = replay::clear_left(&layout) {
+            self.error(format!("cannot remove what interrupted replays left: {e}"));
+        }
         for name in &names {
             // What runs on a corpus of their own found before a `kill -9` is kept.
             strategy_files::recover(&layout, name).map_err(|source| CampaignError::Io {
@@ -924,24 +934,33 @@ impl<'n> Campaign<'n> {
             Event::Signal(sig) => self.apply(Input::Signal(sig), Instant::now()),
             Event::Minimized { target, outcome } => self.minimized(target, outcome),
             Event::Replayed {
+                run,
                 target,
                 arm,
                 cpu,
                 features,
                 new_bugs,
-            } => match features {
-                Ok((before, after)) => {
-                    let gain = Gain {
-                        cpu,
-                        new_features: after.saturating_sub(before),
-                        new_bugs,
-                    };
-                    self.apply(Input::Pay { target, arm, gain }, Instant::now());
+            } => {
+                // Its thread ends as it hands the count over.
+                if let Some(r) = self.replays.remove(&run)
+                    && let Err(e) = r.join(REPLAY_WAIT)
+                {
+                    self.error(format!("replay of {target}: {e}"));
                 }
-                Err(e) => self.error(format!(
-                    "{target}: cannot count what an AFL++ run added (it is not paid): {e}"
-                )),
-            },
+                match features {
+                    Ok((before, after)) => {
+                        let gain = Gain {
+                            cpu,
+                            new_features: after.saturating_sub(before),
+                            new_bugs,
+                        };
+                        self.apply(Input::Pay { target, arm, gain }, Instant::now());
+                    }
+                    Err(e) => self.error(format!(
+                        "{target}: cannot count what an AFL++ run added (it is not paid): {e}"
+                    )),
+                }
+            }
             Event::HubSynced(o) => {
                 for (target, kind, id, new) in o.findings {
                     if new {
@@ -1072,7 +1091,7 @@ impl<'n> Campaign<'n> {
         p.worker.reap();
         let afl_fuzzed = p.afl.as_ref().is_some_and(|a| a.fuzzing);
         if let Some(afl) = p.afl.take() {
-            self.end_afl_run(&target, &mut p, afl, exit.at);
+            self.end_afl_run(run, &target, &mut p, afl, exit.at);
         }
         if let Some((message, tell)) =
             self.resources
@@ -1325,9 +1344,11 @@ impl<'n> Campaign<'n> {
 
     /// An AFL++ run ended: the rest of its finds are taken in, its files go, and what it
     /// added is counted the way libFuzzer counts features — its binary replays the
-    /// corpus, now with the run's finds, on a thread of its own — to pay its arm.
+    /// corpus, now with the run's finds, on a background worker ([`replay::Replay`]) —
+    /// to pay its arm.
     fn end_afl_run(
         &mut self,
+        run: RunId,
         target: &str,
         p: &mut Proc,
         mut afl: aflpp_runs::AflRun,
@@ -1373,30 +1394,30 @@ impl<'n> Campaign<'n> {
         else {
             return;
         };
-        let t = t.clone();
-        let layout = self.spec.layout.clone();
         let tx = self.tx.clone();
         let (cpu, new_bugs) = (at.saturating_duration_since(p.started), p.new_found);
         let target = target.to_string();
-        let spawned = std::thread::Builder::new()
-            .name(format!("replay-{target}"))
-            .spawn(move || {
-                let scratch = layout
-                    .root()
-                    .join("aflpp")
-                    .join(format!("replay-{}", t.name));
-                let features = replay_with_and_without(&t, &layout, &scratch, &added);
-                let _ = std::fs::remove_dir_all(&scratch);
+        let spawned = replay::Replay::spawn(
+            t.clone(),
+            self.spec.layout.clone(),
+            run,
+            added,
+            move |features| {
                 let _ = tx.send(Event::Replayed {
+                    run,
                     target,
                     arm,
                     cpu,
                     features,
                     new_bugs,
                 });
-            });
-        if let Err(e) = spawned {
-            self.error(format!("cannot start a replay: {e}"));
+            },
+        );
+        match spawned {
+            Ok(r) => {
+                self.replays.insert(run, r);
+            }
+            Err(e) => self.error(format!("cannot start a replay: {e}")),
         }
     }
 
@@ -1719,6 +1740,17 @@ impl<'n> Campaign<'n> {
                 self.error(format!("cannot check the corpus of {name}: {e}"));
             }
         }
+        // A replay still running is cancelled: the run it measures is not paid.
+        let replays = std::mem::take(&mut self.replays);
+        for r in replays.values() {
+            r.stop();
+        }
+        let until = Instant::now() + REPLAY_WAIT;
+        for (run, r) in replays {
+            if let Err(e) = r.join(until.saturating_duration_since(Instant::now())) {
+                self.error(format!("replay of run {run}: {e}"));
+            }
+        }
         // A minimization still running stops between its steps; its corpus stays.
         for (target, worker) in std::mem::take(&mut self.minimizers) {
             worker.stop();
@@ -1936,42 +1968,6 @@ impl Campaign<'_> {
             _ => {}
         }
     }
-}
-
-/// The features the target's libFuzzer binary counts replaying its corpus without the
-/// entries in `added` (links to the rest, in `scratch`), and with them: what a run that
-/// added them gained, in the unit every engine is paid in.
-fn replay_with_and_without(
-    t: &CampaignTarget,
-    layout: &Layout,
-    scratch: &Path,
-    added: &HashSet<String>,
-) -> Result<(u64, u64), String> {
-    let corpus = layout.corpus_dir(&t.name);
-    let before_dir = scratch.join("before");
-    let artifacts = scratch.join("artifacts");
-    let _ = std::fs::remove_dir_all(scratch);
-    std::fs::create_dir_all(&before_dir).map_err(|e| e.to_string())?;
-    std::fs::create_dir_all(&artifacts).map_err(|e| e.to_string())?;
-    for entry in std::fs::read_dir(&corpus)
-        .map_err(|e| e.to_string())?
-        .flatten()
-    {
-        let name = entry.file_name();
-        if added.contains(name.to_string_lossy().as_ref()) {
-            continue;
-        }
-        let to = before_dir.join(&name);
-        if std::fs::hard_link(entry.path(), &to).is_err() {
-            std::fs::copy(entry.path(), &to).map_err(|e| e.to_string())?;
-        }
-    }
-    let replay = |dir: &Path, what: &str| {
-        minimize::features(t, dir, &artifacts, what).map_err(|e| e.to_string())
-    };
-    let before = replay(&before_dir, "the corpus before an AFL++ run's entries")?;
-    let after = replay(&corpus, "the corpus after an AFL++ run")?;
-    Ok((before, after))
 }
 
 /// A target as unit tests run it: `binary`, small limits, nothing else set.
