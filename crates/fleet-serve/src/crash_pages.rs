@@ -349,7 +349,11 @@ pub async fn bucket_page(
                  download</a>)",
                 fleet_docs::fmt::bytes(n)
             ),
-            None => "not yet".into(),
+            None => format!(
+                "<span id=\"not-minimized\" data-minimize-result=\"{}\">{}</span>",
+                esc(b.minimize_result.as_deref().unwrap_or("")),
+                not_minimized(&b)
+            ),
         },
     );
     body += "</p>";
@@ -397,6 +401,21 @@ pub async fn bucket_page(
     }
     body += "</pre>";
     page(&app, "bucket", &b.id, &body).into_response()
+}
+
+/// Why a bug has no minimized input, as `crashes show` says it: its input does not
+/// reproduce, or did not crash when minimization ran it, or minimization has not run.
+fn not_minimized(b: &Bucket) -> String {
+    if b.repro == "never" {
+        "no: the input does not reproduce with this build".into()
+    } else if b.minimize_result.as_deref() == Some("did-not-crash") {
+        format!(
+            "no: its input did not crash when minimization ran it (reproduces: {})",
+            esc(&b.repro)
+        )
+    } else {
+        "not yet".into()
+    }
 }
 
 /// New crashing inputs per day and the crash hits they account for (every hit of each

@@ -138,11 +138,11 @@ mod tests {
         t.share = Some(ShareDoc {
             share: 0.05,
             rate: Some(0.1),
-            reason: "plateaued 6 h: share 5 %".into(),
+            reason: "plateaued 6h: share 5 %".into(),
         });
         assert_eq!(
             schedule_of(&t),
-            "<span class=\"place\" data-share=\"0.050\">plateaued 6 h: share 5 %</span>"
+            "<span class=\"place\" data-share=\"0.050\">plateaued 6h: share 5 %</span>"
         );
     }
 }

@@ -855,6 +855,9 @@ fn finish_history(state: &Path, planted: &serve_support::History) {
     }
     db.set_bucket_state(&planted.bugs[0], "regressed", Some(&"d".repeat(40)), now)
         .unwrap();
+    // The newer bug reproduces only sometimes: minimization ran its input, which did
+    // not crash (the store's mark for that is an empty minimized path).
+    db.set_bucket_minimized(&planted.bugs[1], "", "").unwrap();
     // New coverage came last shortly before each run ended.
     for (name, ago) in [("crash_magic", 240_000), ("clean", 5_400_000)] {
         let mut t = db.target(name).unwrap().unwrap();
@@ -872,8 +875,8 @@ fn finish_history(state: &Path, planted: &serve_support::History) {
     let portfolio = serde_json::json!({
         "shares": [
             {"target": "crash_magic", "share": 0.7, "rate": 0.42,
-             "reason": "growing: 0.42 new features/worker-s: share 70 %"},
-            {"target": "clean", "share": 0.3, "rate": 0.01, "reason": "plateaued 6 h: share 30 %"},
+             "reason": "growing: 0.42 new features/worker-s: share 70 % (new bug 30m ago)"},
+            {"target": "clean", "share": 0.3, "rate": 0.01, "reason": "plateaued 6h 25m: share 30 %"},
         ],
         "bandits": {"crash_magic": [
             strategy("value_profile+dict:recommended", 14, 5400.0, 310, 2, 0.62),
@@ -1290,8 +1293,23 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
             words,
             format!("{state} in build {}", build.to_string().repeat(12))
         );
+        // Neither has a minimized input, and its page says why, as the API does.
+        let api = crashes.buckets.iter().find(|b| &b.id == id).unwrap();
+        let why = tag_of(&page, "not-minimized");
+        let said = element(&page, "span", "not-minimized");
+        if bug == 1 {
+            assert_eq!(api.minimize_result.as_deref(), Some("did-not-crash"));
+            assert_eq!(attr(why, "data-minimize-result"), "did-not-crash");
+            assert_eq!(
+                said,
+                "no: its input did not crash when minimization ran it (reproduces: sometimes)"
+            );
+        } else {
+            assert_eq!(api.minimize_result, None);
+            assert_eq!(said, "not yet", "{why}");
+        }
         let facts = element(&page, "table", "facts");
-        let hits = crashes.buckets.iter().find(|b| &b.id == id).unwrap().count;
+        let hits = api.count;
         assert!(
             facts.contains(&format!("<th>crash hits</th><td>{hits}</td>")),
             "{facts}"
