@@ -399,10 +399,16 @@ async fn fleet_page(State(app): State<Arc<App>>) -> Response {
                     body,
                     "<tr class=\"node up\" data-node=\"{name}\"><td>{name}</td>\
                      <td class=\"state running\">up</td><td>{running}</td><td>{workers}</td>\
-                     <td>{eps:.0}</td><td>{crashes}</td><td>{heartbeat}</td></tr>",
+                     <td>{eps}</td><td>{crashes}</td><td>{heartbeat}</td></tr>",
                     running = esc(&running.join(", ")),
                     workers = s.targets.iter().map(|t| t.workers).sum::<i64>(),
-                    eps = s.targets.iter().map(|t| t.execs_per_sec).sum::<f64>(),
+                    eps = fmt::rate(
+                        s.targets
+                            .iter()
+                            .filter(|t| t.state == "running")
+                            .map(|t| t.execs_per_sec)
+                            .sum::<f64>()
+                    ),
                     crashes = s.targets.iter().map(|t| t.crashes).sum::<i64>(),
                 );
             }

@@ -1215,6 +1215,7 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
         ("execs_per_sec", "execs/s"),
         ("coverage", "coverage"),
         ("crashes", "crash hits"),
+        ("last_new_coverage_at", "last new coverage"),
         ("state", "state"),
     ] {
         let html = if key == "crashes" {
@@ -1246,6 +1247,7 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
             "execs_per_sec" => shown_rate(w[0]) >= shown_rate(w[1]),
             "coverage" => w[0].coverage >= w[1].coverage,
             "crashes" => w[0].crashes >= w[1].crashes,
+            "last_new_coverage_at" => w[0].last_new_coverage_at >= w[1].last_new_coverage_at,
             // Targets that ran before those never run.
             _ => w[0].execs > 0 || w[1].execs == 0,
         });
@@ -1253,7 +1255,7 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
         assert!(sorted, "sorted by {key}: {names:?}");
     }
     // The orders differ where the data does: the quiet target is faster, the crashing
-    // one crashes more.
+    // one crashes more and found new coverage last.
     let first = |key: &str| -> String {
         let html = server.get(&format!("/?sort={key}"), &[]).text();
         let first = html
@@ -1264,6 +1266,7 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
     };
     assert_eq!(first("execs_per_sec"), "clean");
     assert_eq!(first("crashes"), "crash_magic");
+    assert_eq!(first("last_new_coverage_at"), "crash_magic");
 
     // The crashes page: a row per bug, its hits under their name.
     let dom = rendered(browser, &url("/crashes"), None);
