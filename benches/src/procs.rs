@@ -3,7 +3,6 @@
 //! dropped (panics included) or by the signal thread on Ctrl-C. Nothing else is killed.
 
 use std::collections::BTreeSet;
-use std::fs;
 use std::io;
 use std::process::{Child, Command, ExitStatus};
 use std::sync::Mutex;
@@ -176,19 +175,13 @@ fn kill_tree(leader: Pid) {
 
 /// The direct children of `pid`, from every one of its threads.
 pub fn children(pid: u32) -> BTreeSet<u32> {
-    let mut out = BTreeSet::new();
-    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
-        return out;
+    let Ok(pid) = i32::try_from(pid) else {
+        return BTreeSet::new();
     };
-    for task in tasks.flatten() {
-        if let Ok(list) = fs::read_to_string(task.path().join("children")) {
-            out.extend(
-                list.split_whitespace()
-                    .filter_map(|p| p.parse::<u32>().ok()),
-            );
-        }
-    }
-    out
+    fleet_run::procfs::children(pid)
+        .into_iter()
+        .filter_map(|p| u32::try_from(p).ok())
+        .collect()
 }
 
 /// `utime + stime` and `cutime + cstime` of `/proc/<pid>/stat` (a zombie keeps them).
@@ -206,6 +199,7 @@ fn cpu_times(pid: u32) -> Option<CpuTimes> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::path::Path;
 
     fn gone(pid: u32) -> bool {

@@ -5,14 +5,13 @@
 
 use std::collections::HashMap;
 use std::ffi::OsString;
-use std::fs;
-use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use crate::procs;
+use fleet_run::procfs;
 
 /// How often the children are listed: the error on each end of a lifetime is below this.
 const POLL: Duration = Duration::from_millis(10);
@@ -143,7 +142,7 @@ fn poll(parent: u32, binary: &PathBuf, alive: &mut HashMap<u32, Life>, done: &mu
             continue;
         }
         // A child between fork and exec still runs its parent's image: not yet a worker.
-        if fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| &exe == binary) {
+        if procfs::exe(pid as i32).is_some_and(|exe| &exe == binary) {
             let mut life = Life {
                 pid,
                 seen: now,
@@ -172,29 +171,7 @@ fn is_worker(args: &[OsString]) -> bool {
 /// Reads the arguments and environment of a worker. Just after its exec they may still
 /// be empty (the kernel switches `exe` before it sets them up): later polls try again.
 fn read_command(life: &mut Life) {
-    let pid = life.pid;
-    life.args = nul_separated(&format!("/proc/{pid}/cmdline"))
-        .into_iter()
-        .skip(1)
-        .collect();
-    life.env = nul_separated(&format!("/proc/{pid}/environ"))
-        .into_iter()
-        .filter_map(|kv| {
-            let bytes = kv.into_vec();
-            let eq = bytes.iter().position(|&b| b == b'=')?;
-            Some((
-                OsString::from_vec(bytes[..eq].to_vec()),
-                OsString::from_vec(bytes[eq + 1..].to_vec()),
-            ))
-        })
-        .collect();
-}
-
-fn nul_separated(path: &str) -> Vec<OsString> {
-    fs::read(path)
-        .unwrap_or_default()
-        .split(|&b| b == 0)
-        .filter(|s| !s.is_empty())
-        .map(|s| OsString::from_vec(s.to_vec()))
-        .collect()
+    let pid = life.pid as i32;
+    life.args = procfs::cmdline(pid).into_iter().skip(1).collect();
+    life.env = procfs::environ(pid);
 }

@@ -2,7 +2,11 @@
 //! process that ended) or not in the expected shape; each parser is a pure function of
 //! the file's text, tested on the kernel's formats.
 
+use std::ffi::OsString;
 use std::fs;
+use std::io;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 
 /// The fields of `/proc/PID/stat` fuzzfleet uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -190,9 +194,125 @@ pub fn statm_resident(pid: i32) -> Option<u64> {
         .ok()
 }
 
+/// The direct children of `pid`, from every one of its threads
+/// (`/proc/PID/task/TID/children`); empty when it is gone.
+pub fn children(pid: i32) -> Vec<i32> {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return Vec::new();
+    };
+    let mut out: Vec<i32> = tasks
+        .flatten()
+        .filter_map(|task| fs::read_to_string(task.path().join("children")).ok())
+        .flat_map(|list| {
+            list.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<i32>>()
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// The executable a process runs (`/proc/PID/exe`).
+pub fn exe(pid: i32) -> Option<PathBuf> {
+    fs::read_link(format!("/proc/{pid}/exe")).ok()
+}
+
+/// A process's arguments, its program first (`/proc/PID/cmdline`); empty when it is
+/// gone, or just after its exec, before the kernel has set them up.
+pub fn cmdline(pid: i32) -> Vec<OsString> {
+    split_nul(&fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default())
+}
+
+/// A process's environment as its exec gave it (`/proc/PID/environ`), name and value.
+pub fn environ(pid: i32) -> Vec<(OsString, OsString)> {
+    parse_environ(&fs::read(format!("/proc/{pid}/environ")).unwrap_or_default())
+}
+
+/// The non-empty NUL-separated strings of `bytes`.
+pub fn split_nul(bytes: &[u8]) -> Vec<OsString> {
+    bytes
+        .split(|&b| b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| OsString::from_vec(s.to_vec()))
+        .collect()
+}
+
+/// `NAME=value` entries, NUL-separated; one without `=` is left out.
+pub fn parse_environ(bytes: &[u8]) -> Vec<(OsString, OsString)> {
+    bytes
+        .split(|&b| b == 0)
+        .filter_map(|kv| {
+            let eq = kv.iter().position(|&b| b == b'=')?;
+            Some((
+                OsString::from_vec(kv[..eq].to_vec()),
+                OsString::from_vec(kv[eq + 1..].to_vec()),
+            ))
+        })
+        .collect()
+}
+
+/// This process's mount table (`/proc/self/mountinfo`).
+pub fn self_mountinfo() -> io::Result<String> {
+    fs::read_to_string("/proc/self/mountinfo")
+}
+
+/// This process's control groups (`/proc/self/cgroup`).
+pub fn self_cgroups() -> io::Result<String> {
+    fs::read_to_string("/proc/self/cgroup")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nul_separated_strings_and_environment_entries_are_split() {
+        assert_eq!(
+            split_nul(b"/fz/t\0-runs=0\0\0dir\0"),
+            ["/fz/t", "-runs=0", "dir"]
+        );
+        assert!(split_nul(b"").is_empty());
+        assert_eq!(
+            parse_environ(b"A=1\0B=x=y\0broken\0EMPTY=\0"),
+            [
+                ("A".into(), "1".into()),
+                ("B".into(), "x=y".into()),
+                ("EMPTY".into(), OsString::new()),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_child_is_listed_with_its_program_and_environment() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .env("FLEET_SYS_PROBE", "here")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let me = std::process::id() as i32;
+        assert!(children(me).contains(&pid));
+        assert_eq!(exe(me).unwrap(), std::env::current_exe().unwrap());
+        // Its arguments are set up by its exec, a moment after the fork.
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while cmdline(pid).len() < 2 && std::time::Instant::now() < until {
+            std::thread::yield_now();
+        }
+        assert_eq!(cmdline(pid)[1..], ["30"]);
+        assert!(
+            environ(pid).contains(&("FLEET_SYS_PROBE".into(), "here".into())),
+            "{:?}",
+            environ(pid)
+        );
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert!(!children(me).contains(&pid));
+        assert!(cmdline(pid).is_empty() && exe(pid).is_none());
+        assert!(self_mountinfo().unwrap().contains(" / "));
+        assert!(!self_cgroups().unwrap().is_empty());
+    }
 
     #[test]
     fn a_stat_line_is_read_after_the_last_parenthesis_of_the_name() {

@@ -54,9 +54,9 @@ pub struct Parent {
 /// cgroup: the unified (v2) hierarchy when it has the memory controller, else the v1
 /// memory hierarchy.
 pub fn locate() -> Result<Parent, String> {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+    let mountinfo = fleet_sys::procfs::self_mountinfo()
         .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
-    let cgroups = fs::read_to_string("/proc/self/cgroup")
+    let cgroups = fleet_sys::procfs::self_cgroups()
         .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
     locate_in(&mountinfo, &cgroups, Path::new("/"))
 }
