@@ -580,8 +580,13 @@ fn rendered(browser: &str, url: &str, screenshot: Option<&Path>) -> String {
 
 /// [`rendered`] in a window of `size` ("W,H").
 fn rendered_in(browser: &str, url: &str, screenshot: Option<&Path>, size: &str) -> String {
-    let profile = tempfile::tempdir().unwrap();
+    // Its profile and its own temporary files (it leaves empty .org.chromium.* files
+    // behind in TMPDIR) stay under the repository's test dir, out of the machine's /tmp.
+    let root = fleet_testkit::repo_root().join("target/test-tmp");
+    fs::create_dir_all(&root).unwrap();
+    let profile = tempfile::tempdir_in(&root).unwrap();
     let mut cmd = Command::new(browser);
+    cmd.env("TMPDIR", profile.path());
     cmd.args([
         "--headless",
         "--no-sandbox",
