@@ -45,6 +45,7 @@ function rateText(t) {
   return "-";
 }
 
+// A size as fleet_docs::fmt::bytes writes it: 512B, 1.5K, 29.5K.
 function bytes(n) {
   if (n === null || n === undefined) return "-";
   const units = ["B", "K", "M", "G", "T"];
@@ -53,12 +54,20 @@ function bytes(n) {
   return i === 0 ? n + "B" : n.toFixed(1) + units[i];
 }
 
+// A duration as fleet_docs::fmt::duration writes it: 45s, 3m 20s, 6h, 2d 4h.
 function duration(ms) {
-  const s = Math.round(ms / 1000);
-  if (s < 120) return s + " s";
-  if (s < 7200) return Math.round(s / 60) + " min";
-  if (s < 2 * 86400) return Math.round(s / 3600) + " h";
-  return Math.round(s / 86400) + " days";
+  const s = Math.floor(ms / 1000);
+  const units = [[86400, "d"], [3600, "h"], [60, "m"], [1, "s"]];
+  const i = units.findIndex(([n]) => s >= n);
+  if (i < 0) return "0s";
+  const [n, u] = units[i];
+  let out = Math.floor(s / n) + u;
+  if (i + 1 < units.length) {
+    const [m, v] = units[i + 1];
+    const rest = Math.floor((s % n) / m);
+    if (rest > 0) out += " " + rest + v;
+  }
+  return out;
 }
 
 // What each chart plots: its series (field, label, unit formatter, scale) and y units.

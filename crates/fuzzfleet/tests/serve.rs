@@ -1010,6 +1010,17 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
     assert!(attr(line, "data-y-ticks").starts_with("0 %"), "{line}");
     let bars = tag_of(&dom, "chart-crashes");
     assert!(num(bars, "data-bars") >= 2, "{bars}");
+    // The bars' width is written as every duration is (fleet_docs::fmt::duration).
+    let bin_ms = client
+        .series_since("crash_magic", fleet_store::now_ms() - 7 * 86_400_000)
+        .unwrap()
+        .bin_ms;
+    let window = element(&dom, "span", "window");
+    let width = fleet_run::fmt::duration(Duration::from_millis(bin_ms as u64));
+    assert!(
+        window.ends_with(&format!(" samples, bars of {width}")),
+        "{window}"
+    );
 
     // 30 days and all the history: the window asked for, and the history's extent, the
     // same on every chart (three days, less at most one of the 600 slices the points fold
