@@ -55,7 +55,7 @@ pub fn turn(t: &TargetStatus) -> String {
 }
 
 /// Why the schedule gives a target what it gets, and which strategies it favours:
-/// `plateaued 6 h: share 5 % · favours value_profile (3.1 new features/cpu-s, 12 runs)`.
+/// `plateaued 6h: share 5 % · favours value_profile (3.1 new features/cpu-s, 12 runs)`.
 pub fn why(t: &TargetStatus) -> Option<String> {
     let share = t.share.as_ref().map(|s| s.reason.clone());
     let favours = t.strategies.first().filter(|s| s.runs > 0).map(|s| {
