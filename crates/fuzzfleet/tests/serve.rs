@@ -1340,7 +1340,7 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
         fs::create_dir_all(dir).unwrap();
         for (name, path, size) in [
             ("overview", "/".to_string(), "1400,820"),
-            ("target", "/target/crash_magic?range=7d".into(), "1400,1320"),
+            ("target", "/target/crash_magic?range=7d".into(), "1400,1390"),
             ("crashes", "/crashes".into(), "1400,420"),
             (
                 "bucket",
