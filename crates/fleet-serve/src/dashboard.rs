@@ -19,7 +19,7 @@ use serde::Deserialize;
 
 use crate::app::App;
 use crate::crash_pages::{SEVERITIES, by_severity, plural, short_time};
-use crate::figures::{rate_attrs, rate_text, schedule_of, shown_rate};
+use crate::figures::{rate_attrs, rate_text, schedule_of, shown_rate, strategies_table};
 
 const SCRIPT: &str = include_str!("../assets/app.js");
 const STYLE: &str = include_str!("../assets/style.css");
@@ -317,38 +317,6 @@ fn overview_row(t: &TargetStatus) -> String {
             .as_deref()
             .map_or("-".into(), short_time)),
     )
-}
-
-/// The target's strategies, most favoured first: what each paid and how often the
-/// bandit chooses it now.
-fn strategies_table(t: &TargetStatus) -> String {
-    if t.strategies.is_empty() {
-        return String::new();
-    }
-    let mut out = "<h2>Strategies</h2><p class=\"facts\">Each worker run gets the strategies \
-                   a bandit chooses by the new features (and bugs) per CPU-second they paid.</p>\
-                   <table id=\"strategies\"><tr><th>strategy</th><th>runs</th><th>CPU</th>\
-                   <th>new features</th><th>bugs</th><th>per CPU-s</th><th>chosen</th></tr>"
-        .to_string();
-    for s in &t.strategies {
-        let _ = write!(
-            out,
-            "<tr data-strategy=\"{label}\"><td>{label}</td><td>{runs}</td><td>{cpu}</td>\
-             <td>{features}</td><td>{bugs}</td><td>{rate}</td><td>{chosen:.0} %</td></tr>",
-            label = esc(&s.label),
-            runs = s.runs,
-            cpu = if s.cpu_s < 10.0 {
-                format!("{:.1}s", s.cpu_s)
-            } else {
-                fmt::duration(Duration::try_from_secs_f64(s.cpu_s).unwrap_or_default())
-            },
-            features = s.features,
-            bugs = s.bugs,
-            rate = s.rate.map_or("-".into(), |r| format!("{r:.2}")),
-            chosen = s.chosen_share * 100.0,
-        );
-    }
-    out + "</table>"
 }
 
 /// 1234567 → "1.2M": SI steps.

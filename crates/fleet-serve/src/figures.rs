@@ -1,9 +1,10 @@
 //! How the dashboard writes a target's figures that need more than a number: its exec
 //! rate (now while it runs; after a stop, the last rate and the run's average, as
-//! `status`'s LAST/AVG) and its place in the schedule. Values come from the status
+//! `status`'s LAST/AVG), its place in the schedule and its strategies. Values come from the status
 //! document unchanged and are kept in `data-*` attributes, so a page and
 //! `status --json` can be compared.
 
+use std::fmt::Write;
 use std::time::Duration;
 
 use fleet_docs::fmt;
@@ -84,6 +85,38 @@ pub fn schedule_of(t: &TargetStatus) -> String {
         ("waiting", _) => "waiting for its turn".into(),
         (other, _) => esc(other),
     }
+}
+
+/// The target's strategies, most favoured first: what each paid and how often the
+/// bandit chooses it now.
+pub fn strategies_table(t: &TargetStatus) -> String {
+    if t.strategies.is_empty() {
+        return String::new();
+    }
+    let mut out = "<h2>Strategies</h2><p class=\"facts\">Each worker run gets the strategies \
+                   a bandit chooses by the new features (and bugs) per CPU-second they paid.</p>\
+                   <table id=\"strategies\"><tr><th>strategy</th><th>runs</th><th>CPU</th>\
+                   <th>new features</th><th>bugs</th><th>per CPU-s</th><th>chosen</th></tr>"
+        .to_string();
+    for s in &t.strategies {
+        let _ = write!(
+            out,
+            "<tr data-strategy=\"{label}\"><td>{label}</td><td>{runs}</td><td>{cpu}</td>\
+             <td>{features}</td><td>{bugs}</td><td>{rate}</td><td>{chosen:.0} %</td></tr>",
+            label = esc(&s.label),
+            runs = s.runs,
+            cpu = if s.cpu_s < 10.0 {
+                format!("{:.1}s", s.cpu_s)
+            } else {
+                fmt::duration(Duration::try_from_secs_f64(s.cpu_s).unwrap_or_default())
+            },
+            features = s.features,
+            bugs = s.bugs,
+            rate = s.rate.map_or("-".into(), |r| format!("{r:.2}")),
+            chosen = s.chosen_share * 100.0,
+        );
+    }
+    out + "</table>"
 }
 
 #[cfg(test)]
