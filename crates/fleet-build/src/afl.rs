@@ -726,7 +726,10 @@ pub fn build_afl_project(
     for variant in [AflVariant::Coverage, AflVariant::CmpLog] {
         progress(BuildEvent::Status {
             verb: "Compiling".into(),
-            detail: format!("{} build of {} target(s)", variant.dir_name(), wanted.len()),
+            detail: match wanted.len() {
+                1 => format!("{} build of 1 target", variant.dir_name()),
+                n => format!("{} build of {n} targets", variant.dir_name()),
+            },
         });
         let command = afl_build_command(
             project_dir,

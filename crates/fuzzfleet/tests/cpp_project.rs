@@ -276,7 +276,7 @@ fn the_example_is_twenty_harnesses_with_the_suites_names_in_three_tiers() {
     }
     let p = Project::copy_of("examples/cpp-project");
     let said = p.ok(&["build"]);
-    assert!(said.contains("built 20 harness(es)"), "{said}");
+    assert!(said.contains("built 20 harnesses"), "{said}");
     let plan = fleet_config::load(&p.config()).unwrap();
     let suite = fleet_config::load(&repo().join("fleet.toml")).unwrap();
     assert_eq!(plan.targets.len(), 20);

@@ -129,8 +129,8 @@ pub fn build_projects(plan: &Plan, set: BuildSet) -> Result<()> {
     for (index, targets) in set.cargo {
         let project = &plan.projects[index];
         eprintln!(
-            "building {} target(s) of {} ({}, sanitizer {})",
-            targets.len(),
+            "building {} of {} ({}, sanitizer {})",
+            super::run::plural(targets.len(), "target"),
             project.path.display(),
             project.toolchain,
             project.sanitizer.as_str()
@@ -347,8 +347,12 @@ fn build_harnesses(h: &HarnessPlan) -> Result<()> {
         );
     }
     eprintln!(
-        "built {} harness(es) in {:.1}s: {new} new, {changed} rebuilt, {same} unchanged",
-        after.len(),
+        "built {} in {:.1}s: {new} new, {changed} rebuilt, {same} unchanged",
+        if after.len() == 1 {
+            "1 harness".to_string()
+        } else {
+            format!("{} harnesses", after.len())
+        },
         started.elapsed().as_secs_f64()
     );
     Ok(())

@@ -243,8 +243,8 @@ fn build_all<'a>(plan: &Plan, targets: &[&'a TargetPlan]) -> Result<Vec<Ready<'a
         let tools = fleet_cover::for_rust(&rust).map_err(cover_err)?;
         let names: Vec<String> = project_targets.iter().map(|t| t.name.to_string()).collect();
         eprintln!(
-            "building the coverage variant of {} target(s) of {} ({}, LLVM {})",
-            names.len(),
+            "building the coverage variant of {} of {} ({}, LLVM {})",
+            super::run::plural(names.len(), "target"),
             project.path.display(),
             project.toolchain,
             rust.llvm_major

@@ -73,11 +73,11 @@ pub fn init(ctx: &Context) -> Result<i32> {
         .and_then(|mut f| std::io::Write::write_all(&mut f, text.as_bytes()))
         .with_context(|| format!("cannot write {}", config.display()))?;
     eprintln!(
-        "wrote {}: {} target(s) from {} cargo-fuzz project(s) and {} harness dir(s){}",
+        "wrote {}: {} from {} and {}{}",
         config.display(),
-        plan.targets.len(),
-        found.projects.len(),
-        found.harness_dirs.len(),
+        super::run::plural(plan.targets.len(), "target"),
+        super::run::plural(found.projects.len(), "cargo-fuzz project"),
+        super::run::plural(found.harness_dirs.len(), "harness dir"),
         match &found.build {
             Some((command, _)) => format!(", built by `{command}`"),
             None => String::new(),
