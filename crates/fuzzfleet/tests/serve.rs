@@ -1194,9 +1194,19 @@ fn a_campaigns_history_is_drawn_with_axes_one_marker_per_bug_and_true_totals() {
     // /metrics has them as gauges, all equal to the status document's; each shows its
     // share of the node and why.
     let metrics = server.get("/metrics", &[]).text();
+    let cli = fleet.status();
     for t in status.targets.iter().filter(|t| t.execs > 0) {
         let row = row_of(&dom, &t.name);
         assert_last_and_average(row, t);
+        // The API's document is `status --json`'s, number for number.
+        let printed = cli["targets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == t.name.as_str())
+            .unwrap();
+        assert_eq!(printed["last_execs_per_sec"], t.last_execs_per_sec);
+        assert_eq!(printed["avg_execs_per_sec"], t.avg_execs_per_sec);
         for (family, want) in [
             ("fuzzfleet_last_execs_per_second", t.last_execs_per_sec),
             ("fuzzfleet_average_execs_per_second", t.avg_execs_per_sec),
