@@ -105,6 +105,9 @@ pub struct TargetLive {
     /// this campaign run counted: execs and wall time with workers.
     rate_now: f64,
     last_rate: f64,
+    /// The average an earlier campaign run recorded: still the target's average while
+    /// this run has not fuzzed it (a target that waits a whole run keeps its figure).
+    resumed_average: f64,
     run_started_execs: u64,
     run_wall_ms: i64,
     last_sample_ms: Option<i64>,
@@ -132,6 +135,7 @@ impl TargetLive {
             window: RateWindow::default(),
             rate_now: 0.0,
             last_rate: 0.0,
+            resumed_average: 0.0,
             run_started_execs: p.execs.max(0) as u64,
             run_wall_ms: 0,
             last_sample_ms: None,
@@ -142,6 +146,7 @@ impl TargetLive {
     pub fn resume_rates(&mut self, previous: Option<TargetRates>) {
         if let Some(r) = previous {
             self.last_rate = r.last_execs_per_sec;
+            self.resumed_average = r.avg_execs_per_sec;
             self.lost_findings = r.lost_findings.max(0) as u64;
         }
     }
@@ -167,8 +172,12 @@ impl TargetLive {
         self.last_rate = self.rate_now;
     }
 
-    /// This run's average: its execs over the wall time it had workers.
+    /// The average of the last campaign run that fuzzed the target: its execs over the
+    /// wall time it had workers (until this run fuzzes it, the one an earlier run kept).
     pub fn average_rate(&self) -> f64 {
+        if self.run_wall_ms == 0 {
+            return self.resumed_average;
+        }
         average(
             self.execs().saturating_sub(self.run_started_execs),
             self.run_wall_ms,
@@ -435,6 +444,35 @@ mod tests {
         assert_eq!(t.record(0, 20_000).execs_per_sec, 0.0);
         assert!((rates.last_execs_per_sec - 2_500.0).abs() < 1.0);
         assert!((rates.avg_execs_per_sec - 2_500.0).abs() < 1.0);
+    }
+
+    /// A target that waited through a whole run (its turn never came) keeps the last
+    /// rate and the average of the run that fuzzed it: it read "last 1.0M/s, avg 0/s".
+    #[test]
+    fn a_run_that_never_fuzzed_a_target_keeps_its_earlier_average() {
+        let earlier = TargetRates {
+            name: "t".into(),
+            last_execs_per_sec: 1_000_000.0,
+            avg_execs_per_sec: 986_000.0,
+            lost_findings: 0,
+            updated_at: 0,
+        };
+        let mut t = TargetLive::resume("t", None);
+        t.resume_rates(Some(earlier));
+        for at in (0..=60_000).step_by(2_000) {
+            t.sample_rate(0, at);
+        }
+        let rates = t.rates(60_000);
+        assert_eq!(rates.last_execs_per_sec, 1_000_000.0);
+        assert_eq!(rates.avg_execs_per_sec, 986_000.0);
+        // Once this run fuzzes it, the average is this run's.
+        t.run_started(1);
+        for i in 0..10 {
+            t.observe(1, &status(i * 5_000, 2_500), 60_000 + i as i64 * 2_000);
+            t.sample_rate(1, 60_000 + i as i64 * 2_000);
+        }
+        let avg = t.rates(80_000).avg_execs_per_sec;
+        assert!((avg - 2_500.0).abs() < 1.0, "{avg}");
     }
 
     #[test]
