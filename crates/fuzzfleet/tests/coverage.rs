@@ -393,7 +393,11 @@ fn every_bundled_suite_target_is_covered_over_its_seeds_and_the_html_renders() {
     // The HTML report as a browser renders it.
     let index = targets[0]["html"].as_str().unwrap();
     let profile = dir.path().join("chromium-profile");
+    // Chromium's own temporary files go to TMPDIR: under the test's dir, never the
+    // machine's /tmp (it leaves empty `.org.chromium.Chromium.*` files there).
+    std::fs::create_dir_all(&profile).unwrap();
     let dom = Command::new("chromium")
+        .env("TMPDIR", &profile)
         .args([
             "--headless",
             "--no-sandbox",
