@@ -20,6 +20,10 @@ pub struct SeriesDoc {
     /// The window asked for (RFC 3339 UTC).
     pub since: String,
     pub until: String,
+    /// Where the target's stored history starts in the window: `since`, or its first
+    /// sample when the target is younger than the window (RFC 3339 UTC).
+    #[serde(default)]
+    pub history_from: String,
     /// How many stored samples the points summarize.
     pub samples: usize,
     pub points: Vec<SeriesPoint>,

@@ -105,13 +105,24 @@ const CHARTS = {
 };
 
 // The x range of a chart: the window asked for, or for "all" the extent of everything
-// the target's series holds, the same for each of its charts so they line up.
+// the target's series holds, the same for each of its charts so they line up. A target
+// whose whole history fills less than a twentieth of the window asked for (a campaign
+// minutes old, in the default day) is drawn from its first sample, not squeezed into the
+// window's last pixels.
 function xRange(doc, range) {
   const until = Date.parse(doc.until);
-  if (RANGES[range]) return [until - RANGES[range], until];
+  if (RANGES[range]) return youngHistory(doc, until, RANGES[range]) || [until - RANGES[range], until];
   const times = doc.points.map((p) => p.t).concat(doc.crash_bins.map((b) => b.t), doc.bugs.map((b) => b.t), (doc.line_coverage || []).map((p) => p.t));
   const from = times.length ? times.reduce((a, b) => Math.min(a, b)) : until - 3600e3;
   return [Math.min(from, until - 60e3), until];
+}
+
+// The range of a history younger than a twentieth of `window`, or null.
+function youngHistory(doc, until, window) {
+  const from = Date.parse(doc.history_from || doc.since);
+  if (!(from > until - window / 20)) return null;
+  const span = Math.max(until - from, 60e3);
+  return [until - span * 1.05, until];
 }
 
 // Rows of the chart's data: x (ms) and one array per series, with a null wherever the
@@ -285,7 +296,7 @@ function drawSpark(el, doc) {
   const u = new uPlot({
     width: 140, height: 30, ms: 1, legend: { show: false }, cursor: { show: false },
     axes: [{ show: false }, { show: false }],
-    scales: { x: { time: true, range: () => [until - RANGES["24h"], until] }, y: { range: (u, a, b) => [Math.min(0, a), b > a ? b : a + 1] } },
+    scales: { x: { time: true, range: () => youngHistory(doc, until, RANGES["24h"]) || [until - RANGES["24h"], until] }, y: { range: (u, a, b) => [Math.min(0, a), b > a ? b : a + 1] } },
     series: [{}, { stroke: "#8250df", width: 1.25, fill: "rgba(130,80,223,0.08)", points: { show: false } }],
   }, [xs, ys], el);
   charts.set(el, u);

@@ -197,6 +197,7 @@ async fn series(
                 samples,
                 since: fleet_store::rfc3339(since),
                 until: fleet_store::rfc3339(until),
+                history_from: fleet_store::rfc3339(history_from),
                 target: name,
                 bugs,
                 bin_ms,

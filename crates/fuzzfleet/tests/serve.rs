@@ -787,10 +787,14 @@ fn check_dashboard_in_chromium(server: &Server) {
     let target = rendered(browser, &format!("{}/target/crash_magic", server.url), None);
     // Every libFuzzer chart has points; line coverage has none until a coverage round ran
     // (tests/coverage.rs covers that chart's data).
+    // A campaign minutes old is drawn from its first sample, not in the last pixels of
+    // the default day: every chart spans well under an hour.
     for chart in ["execs", "coverage", "corpus", "line_coverage", "crashes"] {
         let tag = tag_of(&target, &format!("chart-{chart}"));
         let points = num(tag, "data-points");
         assert!(!attr(tag, "data-x-ticks").is_empty(), "{tag}");
+        let span = num(tag, "data-x-max") - num(tag, "data-x-min");
+        assert!((60_000..3_600_000).contains(&span), "{chart}: span {span}: {tag}");
         if chart == "line_coverage" {
             assert_eq!(points, 0, "{tag}");
         } else {
