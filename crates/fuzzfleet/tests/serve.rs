@@ -794,7 +794,10 @@ fn check_dashboard_in_chromium(server: &Server) {
         let points = num(tag, "data-points");
         assert!(!attr(tag, "data-x-ticks").is_empty(), "{tag}");
         let span = num(tag, "data-x-max") - num(tag, "data-x-min");
-        assert!((60_000..3_600_000).contains(&span), "{chart}: span {span}: {tag}");
+        assert!(
+            (60_000..3_600_000).contains(&span),
+            "{chart}: span {span}: {tag}"
+        );
         if chart == "line_coverage" {
             assert_eq!(points, 0, "{tag}");
         } else {
