@@ -93,6 +93,7 @@ pub enum Command {
     /// fleet's findings from the hub, files them into buckets (the same bug is one bucket
     /// with every node that found it), and exports them.
     Collect {
+        /// Where to write DIR/<target>/<bucket>/ (created if missing).
         dir: PathBuf,
         /// Do not pull from the hub first (export what this state dir has).
         #[arg(long)]
@@ -113,6 +114,7 @@ pub enum CorpusCommand {
     },
     /// Copy corpora into DIR/<target>/ as plain files (a git repository can hold them).
     Export {
+        /// Where to write DIR/<target>/ (created if missing).
         dir: PathBuf,
         /// Only these targets (default: every configured target).
         #[arg(long = "target", value_name = "NAME")]
@@ -129,6 +131,8 @@ pub enum CorpusCommand {
     /// for every configured target found there (an export or a cargo-fuzz corpus/ tree),
     /// or all of DIR into one target with --target.
     Import {
+        /// The directory to import from: DIR/<target>/ per target, or the files of DIR
+        /// with --target.
         dir: PathBuf,
         /// Import all of DIR into this target.
         #[arg(long, value_name = "NAME")]
@@ -257,10 +261,18 @@ pub enum CrashesCommand {
         budget: Option<std::time::Duration>,
     },
     /// Merge bucket FROM into INTO: one bug from now on, also for later crashes.
-    Merge { from: String, into: String },
+    Merge {
+        /// The bucket to merge away, from `crashes list`.
+        from: String,
+        /// The bucket that keeps the bug's id.
+        into: String,
+    },
     /// Undo a merge of ID, or split ID's crashes by crash line (panic location or top
     /// frame's line); later crashes follow the split.
-    Split { id: String },
+    Split {
+        /// A bucket id from `crashes list`.
+        id: String,
+    },
     /// Triage the findings not triaged yet (a campaign does this as they come): reproduce,
     /// bucket, and report new bugs.
     Triage {
@@ -375,4 +387,45 @@ pub struct DoctorArgs {
     /// Print the checks as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command, subcommand, argument and option says what it is in `--help`: a
+    /// blank line there (`backup FILE`, `crashes repro ID`, `--sarif` had one) teaches
+    /// nothing.
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, blank: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id == "help" || id == "version" {
+                    continue;
+                }
+                if arg
+                    .get_help()
+                    .is_none_or(|h| h.to_string().trim().is_empty())
+                {
+                    blank.push(format!("{path} {id}"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let name = format!("{path} {}", sub.get_name());
+                if sub.get_name() != "help"
+                    && sub
+                        .get_about()
+                        .is_none_or(|h| h.to_string().trim().is_empty())
+                {
+                    blank.push(name.clone());
+                }
+                walk(sub, &name, blank);
+            }
+        }
+        let mut blank = Vec::new();
+        walk(&Cli::command(), "fuzzfleet", &mut blank);
+        assert!(blank.is_empty(), "no help text: {blank:#?}");
+    }
 }
