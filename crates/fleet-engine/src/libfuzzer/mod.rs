@@ -7,6 +7,7 @@ mod error;
 mod exit;
 mod final_stats;
 mod flags;
+pub mod harvest;
 mod line;
 mod notice;
 mod options;

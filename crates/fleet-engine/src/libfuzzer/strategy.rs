@@ -109,6 +109,14 @@ impl Strategy {
                 dict: Some(DictChoice::Recommended),
                 ..s()
             },
+            // Short inputs with the dictionary: a magic placed where a format checks it,
+            // with a checksum or length after it fixed by libFuzzer's comparison
+            // mutation, is likelier in 16 bytes than in 4,000.
+            Strategy {
+                dict: Some(DictChoice::Recommended),
+                max_len: Some(16),
+                ..s()
+            },
             Strategy {
                 max_len: Some(128),
                 corpus_subset: Some(100),
@@ -381,16 +389,24 @@ impl<'de> Deserialize<'de> for Strategy {
 }
 
 /// A target's recommended dictionary, accumulated over its runs: each entry with the
-/// highest use count any run reported. Persist it with serde (entries as hex).
+/// highest use count any run reported, and the constants its binary compares with
+/// ([`super::harvest`]), which libFuzzer cannot recommend before an input reaches
+/// them (and never for 2-byte comparisons). Persist it with serde (entries as hex).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecommendedDict {
     /// Hex of the entry's bytes → uses.
     entries: BTreeMap<String, u64>,
+    /// Hex of each constant harvested from the target's binary, in the code's order.
+    #[serde(default)]
+    harvested: Vec<String>,
 }
 
-/// At most this many entries are written to a dict file: the most used first. A long
-/// dictionary dilutes the mutations that use it.
+/// At most this many entries are written to a dict file: the harvested constants first
+/// (at most [`HARVESTED_MAX`]), then the most used. A long dictionary dilutes the
+/// mutations that use it.
 pub const RECOMMENDED_DICT_MAX: usize = 200;
+/// At most this many harvested constants go into the dict file.
+pub const HARVESTED_MAX: usize = 100;
 
 impl RecommendedDict {
     pub fn new() -> Self {
@@ -413,19 +429,43 @@ impl RecommendedDict {
         added
     }
 
+    /// Replaces the constants harvested from the target's binary (a new build has its
+    /// own); returns whether they changed.
+    pub fn set_harvested(&mut self, constants: &[Vec<u8>]) -> bool {
+        let harvested: Vec<String> = constants.iter().map(|c| hex(c)).collect();
+        let changed = harvested != self.harvested;
+        self.harvested = harvested;
+        changed
+    }
+
+    /// How many constants were harvested from the binary.
+    pub fn harvested_len(&self) -> usize {
+        self.harvested.len()
+    }
+
     pub fn len(&self) -> usize {
-        self.entries.len()
+        self.entries.len() + self.harvested.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.entries.is_empty() && self.harvested.is_empty()
     }
 
-    /// The entries, most used first (then by bytes), at most `RECOMMENDED_DICT_MAX`.
+    /// The entries: the harvested constants (uses 0; at most [`HARVESTED_MAX`]) not also
+    /// recommended, then the recommended ones, most used first (then by bytes), at most
+    /// [`RECOMMENDED_DICT_MAX`] in all.
     pub fn entries(&self) -> Vec<(Vec<u8>, u64)> {
-        let mut all: Vec<(Vec<u8>, u64)> =
+        let mut all: Vec<(Vec<u8>, u64)> = self
+            .harvested
+            .iter()
+            .filter(|h| !self.entries.contains_key(*h))
+            .take(HARVESTED_MAX)
+            .map(|h| (unhex(h), 0))
+            .collect();
+        let mut used: Vec<(Vec<u8>, u64)> =
             self.entries.iter().map(|(k, &u)| (unhex(k), u)).collect();
-        all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        used.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        all.extend(used);
         all.truncate(RECOMMENDED_DICT_MAX);
         all
     }
@@ -760,6 +800,30 @@ mod tests {
         assert!(!file.contains("\\0"), "{file}");
         let json = serde_json::to_string(&d).unwrap();
         assert_eq!(serde_json::from_str::<RecommendedDict>(&json).unwrap(), d);
+    }
+
+    /// Harvested constants lead the dict file (a recommended dictionary of 200 entries
+    /// must not push them out), once each, and survive a save and load; a state saved
+    /// before they existed loads without them.
+    #[test]
+    fn harvested_constants_come_first_and_persist() {
+        let mut d = RecommendedDict::new();
+        assert!(d.set_harvested(&[b"OK".to_vec(), vec![1, 0, 0, 0]]));
+        assert!(!d.set_harvested(&[b"OK".to_vec(), vec![1, 0, 0, 0]]));
+        assert_eq!(d.harvested_len(), 2);
+        assert!(!d.is_empty());
+        d.absorb(FINAL_STATS_LOG);
+        d.absorb(BIG_CORPUS_LOG);
+        let entries = d.entries();
+        assert_eq!(entries[0], (b"OK".to_vec(), 0));
+        // Recommended too: listed once, with its uses.
+        assert_eq!(entries.iter().filter(|e| e.0 == [1, 0, 0, 0]).count(), 1);
+        assert_eq!(entries[1], (vec![1, 0, 0, 0], 79137));
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(serde_json::from_str::<RecommendedDict>(&json).unwrap(), d);
+        let old: RecommendedDict = serde_json::from_str(r#"{"entries":{"4f4b":3}}"#).unwrap();
+        assert_eq!(old.harvested_len(), 0);
+        assert_eq!(old.entries(), vec![(b"OK".to_vec(), 3)]);
     }
 
     #[test]

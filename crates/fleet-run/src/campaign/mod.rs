@@ -665,7 +665,10 @@ impl<'n> Campaign<'n> {
                 what: format!("what {name}'s interrupted AFL++ runs found"),
                 source,
             })?;
-            let dict = strategy_files::load_dict(&layout, name);
+            let mut dict = strategy_files::load_dict(&layout, name);
+            if self.spec.portfolio {
+                self.harvest_constants(name, &mut dict);
+            }
             if !dict.is_empty() {
                 let target = name.clone();
                 self.apply(Input::DictReady { target }, now);
@@ -1155,6 +1158,40 @@ impl<'n> Campaign<'n> {
 
     /// A run ended: the recommended dictionary it printed joins its target's, and what
     /// it wrote to a corpus of its own (a corpus-subset run) joins the target's corpus.
+    /// Puts the constants `target`'s binary compares with into its dictionary (its
+    /// build's own: a new build replaces them) and saves the dictionary when they changed.
+    fn harvest_constants(&mut self, target: &str, dict: &mut RecommendedDict) {
+        let Some(t) = self.spec.targets.get(target) else {
+            return;
+        };
+        let constants = match strategy_files::harvest(&t.binary) {
+            Ok(c) => c,
+            Err(e) => {
+                let message = format!(
+                    "{target}: cannot read {} for the constants it compares with: {e}",
+                    t.binary.display()
+                );
+                self.error(message);
+                return;
+            }
+        };
+        if !dict.set_harvested(&constants) {
+            return;
+        }
+        let user = t.dict.clone();
+        let layout = self.spec.layout.clone();
+        match strategy_files::save_dict(&layout, target, dict, user.as_deref()) {
+            Ok(()) => {
+                let message = format!(
+                    "{} constants harvested from the binary's comparisons",
+                    constants.len()
+                );
+                self.log_event(Some(target), "dictionary-harvest", &message);
+            }
+            Err(e) => self.error(format!("{target}: cannot save its dictionary: {e}")),
+        }
+    }
+
     fn take_back(&mut self, target: &str, run: RunId, slot: usize, portfolio: bool) {
         if !portfolio {
             return;

@@ -81,6 +81,39 @@ fn dict_text(dict: &RecommendedDict) -> String {
     out
 }
 
+/// The constants `binary` compares with ([`fleet_engine::libfuzzer::harvest`]): read
+/// from its code, where its sanitizer-coverage build traces each comparison with a
+/// constant. None for a binary that is not x86-64 ELF or has no such comparisons.
+pub fn harvest(binary: &Path) -> io::Result<Vec<Vec<u8>>> {
+    use fleet_engine::libfuzzer::harvest::{CONST_CMP_FUNCTIONS, cmp_constants};
+    use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
+    let data = fs::read(binary)?;
+    let Ok(file) = object::read::elf::ElfFile64::<object::Endianness>::parse(&*data) else {
+        return Ok(Vec::new());
+    };
+    if file.architecture() != object::Architecture::X86_64 {
+        return Ok(Vec::new());
+    }
+    let functions: Vec<(u64, usize)> = file
+        .symbols()
+        .filter_map(|sym| {
+            let name = sym.name().ok()?;
+            let (_, width) = CONST_CMP_FUNCTIONS.iter().find(|(n, _)| *n == name)?;
+            Some((sym.address(), *width))
+        })
+        .collect();
+    let Some(text) = file.section_by_name(".text") else {
+        return Ok(Vec::new());
+    };
+    if functions.is_empty() {
+        return Ok(Vec::new());
+    }
+    let code = text
+        .data()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    Ok(cmp_constants(code, text.address(), &functions))
+}
+
 /// Reads the end of a worker's log for the recommended dictionary its run printed;
 /// returns how many entries were new.
 pub fn absorb_log(dict: &mut RecommendedDict, log: &Path) -> io::Result<usize> {
@@ -195,6 +228,24 @@ mod tests {
         assert!(!run_dir(&layout, "t", 5).exists());
         // The subset's entries were links or copies: the corpus still has all of them.
         assert!(layout.corpus_dir("t").join("e9").exists());
+    }
+
+    /// The real libFuzzer build of `plant_checksum`: its `OK` (a 2-byte comparison behind
+    /// a CRC-32, which libFuzzer never recommends) is read from its code; a file that is
+    /// not a binary has no constants and is no error.
+    #[test]
+    fn constants_are_harvested_from_a_real_binarys_comparisons() {
+        let constants = harvest(&fleet_testkit::rust_fixture("plant_checksum")).unwrap();
+        assert!(constants.contains(&b"OK".to_vec()), "{constants:?}");
+        // plant_magic's 8-byte magic, compared as one u64.
+        let magic = harvest(&fleet_testkit::rust_fixture("plant_magic")).unwrap();
+        let want = 0x1bad_b002_dead_beef_u64.to_le_bytes().to_vec();
+        assert!(magic.contains(&want), "{magic:?}");
+        let (d, _layout) = layout("harvest");
+        let text = d.path().join("not-a-binary");
+        fs::write(&text, "#!/bin/sh\nexit 0\n").unwrap();
+        assert_eq!(harvest(&text).unwrap(), Vec::<Vec<u8>>::new());
+        assert!(harvest(&d.path().join("missing")).is_err());
     }
 
     #[test]
