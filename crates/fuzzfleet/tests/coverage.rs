@@ -392,10 +392,14 @@ fn every_bundled_suite_target_is_covered_over_its_seeds_and_the_html_renders() {
 
     // The HTML report as a browser renders it.
     let index = targets[0]["html"].as_str().unwrap();
-    let profile = dir.path().join("chromium-profile");
-    // Chromium's own temporary files go to TMPDIR: under the test's dir, never the
-    // machine's /tmp (it leaves empty `.org.chromium.Chromium.*` files there).
-    std::fs::create_dir_all(&profile).unwrap();
+    // Chromium's profile and its own temporary files (TMPDIR: it leaves empty
+    // `.org.chromium.Chromium.*` files there) under the repository's test dir, never the
+    // machine's /tmp; a short path, since Chromium makes a Unix socket in it (at most
+    // 108 bytes: the state dir's path is too long, and Chromium then dies at start).
+    let root = fleet_testkit::repo_root().join("target/test-tmp");
+    std::fs::create_dir_all(&root).unwrap();
+    let short = tempfile::tempdir_in(&root).unwrap();
+    let profile = short.path().to_path_buf();
     let dom = Command::new("chromium")
         .env("TMPDIR", &profile)
         .args([
