@@ -80,6 +80,22 @@ fn a_bounded_run_of_a_crashing_target_ends_triaged_with_a_true_rate_and_one_line
     );
     // Its place in the schedule: tier t, time used of the run's 20 s budget (`--budget`).
     assert!(table.contains("/20s"), "{table}");
+
+    // `regress` says what still crashes by bug: a line per bug, however many of its
+    // inputs crash (it printed a line per input: 190 lines for 2 bugs).
+    let out = fleet.output(&["regress"]);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "the bug still crashes: {said}");
+    assert_eq!(
+        said.matches("  └ bug ").count() as i64,
+        bugs,
+        "a line per bug: {said}"
+    );
+    let per_input = said.lines().filter(|l| l.contains("crash-")).count() as i64;
+    assert!(
+        per_input <= bugs,
+        "at most one example input per bug ({inputs} inputs): {said}"
+    );
 }
 
 #[test]
