@@ -338,6 +338,17 @@ pub struct Bucket {
     pub findings: Vec<i64>,
 }
 
+/// `Bucket::minimize_result` when minimization ran the input and it did not crash.
+pub const MINIMIZE_DID_NOT_CRASH: &str = "did-not-crash";
+
+impl Bucket {
+    /// Minimization ran the bucket's input and it did not crash: a bug that does not
+    /// reproduce every time, with nothing minimized.
+    pub fn minimize_did_not_crash(&self) -> bool {
+        self.minimize_result.as_deref() == Some(MINIMIZE_DID_NOT_CRASH)
+    }
+}
+
 /// Findings that are bugs (slow units are reported, not counted as crashes).
 fn is_crash(f: &FindingRecord) -> bool {
     f.kind != "slow"
@@ -540,7 +551,7 @@ pub fn crashes(db: &Db, node: &str) -> Result<CrashesDoc, StoreError> {
             input_path: rep.map(|f| f.input_path.clone()).unwrap_or_default(),
             minimize_result: b.minimized_path.as_deref().map(|p| {
                 if p.is_empty() {
-                    "did-not-crash".into()
+                    MINIMIZE_DID_NOT_CRASH.into()
                 } else {
                     "minimized".into()
                 }

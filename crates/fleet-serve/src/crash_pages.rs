@@ -408,7 +408,7 @@ pub async fn bucket_page(
 fn not_minimized(b: &Bucket) -> String {
     if b.repro == "never" {
         "no: the input does not reproduce with this build".into()
-    } else if b.minimize_result.as_deref() == Some("did-not-crash") {
+    } else if b.minimize_did_not_crash() {
         format!(
             "no: its input did not crash when minimization ran it (reproduces: {})",
             esc(&b.repro)

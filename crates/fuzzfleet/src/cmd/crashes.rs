@@ -332,16 +332,11 @@ fn write_list(out: &mut dyn Write, doc: &CrashesDoc, each_pending: bool) -> std:
 fn minimized_word(b: &Bucket) -> &'static str {
     if b.minimized_path.is_some() {
         "yes"
-    } else if b.repro == "never" || did_not_crash(b) {
+    } else if b.repro == "never" || b.minimize_did_not_crash() {
         "no-repro"
     } else {
         "-"
     }
-}
-
-/// Minimization ran the bucket's input and it did not crash.
-fn did_not_crash(b: &Bucket) -> bool {
-    b.minimize_result.as_deref() == Some("did-not-crash")
 }
 
 /// `show`'s minimized line: the smallest input, or why there is none; nothing while
@@ -352,7 +347,7 @@ fn minimized_line(b: &Bucket) -> Option<String> {
         None if b.repro == "never" => {
             Some("minimized:  no: the input does not reproduce with this build".into())
         }
-        None if did_not_crash(b) => Some(format!(
+        None if b.minimize_did_not_crash() => Some(format!(
             "minimized:  no: its input did not crash when minimization ran it (repro: {})",
             b.repro
         )),
