@@ -116,8 +116,10 @@ fn immediate_into(text: &[u8], reg: u8, from: usize, end: usize) -> Option<(usiz
 /// The constants compared with in x86-64 code `text` loaded at address `text_addr`,
 /// where `functions` are the const-comparison callbacks' addresses with their widths:
 /// each as the bytes an input holds it in (little-endian, the callback's width),
-/// without repeats and without values that are no better than a random guess (all
-/// zero or all `0xff` bytes, 2-byte values with a zero byte, wider ones under 65536).
+/// without repeats and without values that are no better than a random guess or are
+/// numbers rather than magic values (all zero or all `0xff` bytes, 2-byte values with a
+/// zero byte, wider ones under 65536 or over -65536, and wider ones more than half of
+/// whose bytes are zero: sizes, flags and powers of two such as `1 << 16`).
 pub fn cmp_constants(text: &[u8], text_addr: u64, functions: &[(u64, usize)]) -> Vec<Vec<u8>> {
     let mut out: Vec<Vec<u8>> = Vec::new();
     let mut i = 0;
@@ -145,11 +147,18 @@ pub fn cmp_constants(text: &[u8], text_addr: u64, functions: &[(u64, usize)]) ->
 fn worth_keeping(value: u64, width: usize) -> Option<Vec<u8>> {
     let bytes = value.to_le_bytes()[..width].to_vec();
     let trivial = bytes.iter().all(|&b| b == 0) || bytes.iter().all(|&b| b == 0xff);
-    let small = match width {
+    let number = match width {
         2 => bytes.contains(&0),
-        _ => value & (u64::MAX >> (64 - 8 * width as u32)) < 0x10000,
+        _ => {
+            let mask = u64::MAX >> (64 - 8 * width as u32);
+            let v = value & mask;
+            // Small, small negative (two's complement at the width), or mostly zero.
+            v < 0x10000
+                || v > mask - 0x10000
+                || 2 * bytes.iter().filter(|&&b| b == 0).count() > width
+        }
     };
-    (!trivial && !small).then_some(bytes)
+    (!trivial && !number).then_some(bytes)
 }
 
 #[cfg(test)]
@@ -193,7 +202,11 @@ mod tests {
         text.extend([0x48, 0x89, 0xc6]);
         let at = text.len();
         text.extend(call(base, at, CMP8));
-        // mov rdi, -2 (sign-extended): all 0xff but one byte; call cmp8
+        // mov rdi, -0x12345678 (sign-extended); call cmp8
+        text.extend([0x48, 0xc7, 0xc7, 0x88, 0xa9, 0xcb, 0xed]);
+        let at = text.len();
+        text.extend(call(base, at, CMP8));
+        // mov rdi, -2 (sign-extended): a small number, not a magic; call cmp8
         text.extend([0x48, 0xc7, 0xc7, 0xfe, 0xff, 0xff, 0xff]);
         let at = text.len();
         text.extend(call(base, at, CMP8));
@@ -202,7 +215,7 @@ mod tests {
             vec![
                 b"ZZUF".to_vec(),
                 0x1122334455667788u64.to_le_bytes().to_vec(),
-                0xffff_ffff_ffff_fffeu64.to_le_bytes().to_vec(),
+                (-0x1234_5678_i64).to_le_bytes().to_vec(),
             ]
         );
     }
@@ -238,6 +251,9 @@ mod tests {
             (vec![0xbf, 0x4f, 0x4b, 0x00, 0x00], CMP2), // "OK"
             (vec![0xbf, 0x4f, 0x4b, 0x00, 0x00], CMP2), // "OK" again
             (vec![0xbf, 0x78, 0x56, 0x34, 0x12], 0xdead), // a call to something else
+            (vec![0xbf, 0x00, 0x00, 0x01, 0x00], CMP4), // 1 << 16: mostly zero bytes
+            (vec![0xbf, 0xf0, 0xff, 0xff, 0xff], CMP4), // -16 at 4 bytes: a number
+            (vec![0xbf, 0x00, 0xe1, 0xf5, 0x05], CMP4), // 100,000,000: one zero byte, kept
         ] {
             text.extend(load);
             let at = text.len();
@@ -247,6 +263,9 @@ mod tests {
         text.extend([0x90; 30]);
         let at = text.len();
         text.extend(call(base, at, CMP4));
-        assert_eq!(cmp_constants(&text, base, &FUNCTIONS), vec![b"OK".to_vec()]);
+        assert_eq!(
+            cmp_constants(&text, base, &FUNCTIONS),
+            vec![b"OK".to_vec(), vec![0x00, 0xe1, 0xf5, 0x05]]
+        );
     }
 }

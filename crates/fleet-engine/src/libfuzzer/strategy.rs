@@ -41,6 +41,10 @@ pub enum DictChoice {
     User,
     /// The target's accumulated recommended dictionary ([`RecommendedDict`]).
     Recommended,
+    /// Only the constants harvested from the target's binary
+    /// ([`RecommendedDict::harvested_entries`]): a handful of entries, so each is
+    /// chosen often, where the recommended dictionary holds hundreds.
+    Harvested,
     /// Both in one file.
     Both,
 }
@@ -76,7 +80,7 @@ pub struct Strategy {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StrategyError {
     #[error(
-        "`{0}` is not a strategy (known: plain, value_profile, dict:user|recommended|both, max_len:N, subset:N, mutate_depth:N, entropic:off|exec_time)"
+        "`{0}` is not a strategy (known: plain, value_profile, dict:user|recommended|harvested|both, max_len:N, subset:N, mutate_depth:N, entropic:off|exec_time)"
     )]
     Unknown(String),
     #[error("`{0}` needs a positive number")]
@@ -109,11 +113,14 @@ impl Strategy {
                 dict: Some(DictChoice::Recommended),
                 ..s()
             },
-            // Short inputs with the dictionary: a magic placed where a format checks it,
-            // with a checksum or length after it fixed by libFuzzer's comparison
-            // mutation, is likelier in 16 bytes than in 4,000.
+            // Short inputs with the harvested constants alone: a magic placed where a
+            // format checks it, with a checksum or length after it fixed by libFuzzer's
+            // comparison mutation in the same mutation chain, is likelier in 16 bytes
+            // than in 4,000, and with one of 5 entries than one of 200. Value profile
+            // keeps the inputs that come closer to such a checksum.
             Strategy {
-                dict: Some(DictChoice::Recommended),
+                value_profile: true,
+                dict: Some(DictChoice::Harvested),
                 max_len: Some(16),
                 ..s()
             },
@@ -157,6 +164,12 @@ impl Strategy {
     /// leaves such arms out (the bandit's `available`) until that dictionary has entries.
     pub fn needs_recommended_dict(&self) -> bool {
         matches!(self.dict, Some(DictChoice::Recommended | DictChoice::Both))
+    }
+
+    /// Whether the run needs the constants harvested from the target's binary on disk:
+    /// the caller leaves such arms out until the harvest found some.
+    pub fn needs_harvested_dict(&self) -> bool {
+        self.dict == Some(DictChoice::Harvested)
     }
 
     /// Whether the run needs the user's dictionary (the target's `dict`).
@@ -230,6 +243,14 @@ impl Strategy {
                             "the target's recommended dictionary",
                         ))?
                 }
+                DictChoice::Harvested => {
+                    files
+                        .harvested_dict
+                        .clone()
+                        .ok_or(StrategyError::MissingFile(
+                            "the constants harvested from the target's binary",
+                        ))?
+                }
                 DictChoice::Both => files.merged_dict.clone().ok_or(StrategyError::MissingFile(
                     "the merged user and recommended dictionary",
                 ))?,
@@ -261,6 +282,8 @@ pub struct StrategyFiles {
     pub recommended_dict: Option<PathBuf>,
     /// [`merge_dict_files`] of the user's and the recommended dictionary.
     pub merged_dict: Option<PathBuf>,
+    /// [`RecommendedDict::harvested_entries`] of the target, written to disk.
+    pub harvested_dict: Option<PathBuf>,
     /// An empty directory: the run's writable corpus.
     pub run_corpus: Option<PathBuf>,
     /// A directory holding the entries [`choose_subset`] picked.
@@ -278,6 +301,7 @@ impl fmt::Display for Strategy {
                 match d {
                     DictChoice::User => "dict:user",
                     DictChoice::Recommended => "dict:recommended",
+                    DictChoice::Harvested => "dict:harvested",
                     DictChoice::Both => "dict:both",
                 }
                 .into(),
@@ -330,6 +354,7 @@ impl FromStr for Strategy {
                     let d = match v {
                         "user" => DictChoice::User,
                         "recommended" => DictChoice::Recommended,
+                        "harvested" => DictChoice::Harvested,
                         "both" => DictChoice::Both,
                         _ => return Err(StrategyError::Unknown(part.to_string())),
                     };
@@ -449,6 +474,16 @@ impl RecommendedDict {
 
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty() && self.harvested.is_empty()
+    }
+
+    /// The constants harvested from the binary alone (at most [`HARVESTED_MAX`]), in the
+    /// code's order.
+    pub fn harvested_entries(&self) -> Vec<Vec<u8>> {
+        self.harvested
+            .iter()
+            .take(HARVESTED_MAX)
+            .map(|h| unhex(h))
+            .collect()
     }
 
     /// The entries: the harvested constants (uses 0; at most [`HARVESTED_MAX`]) not also
@@ -636,6 +671,22 @@ mod tests {
         assert!(s.needs_recommended_dict() && !s.needs_user_dict());
         let both: Strategy = "dict:both".parse().unwrap();
         assert!(both.needs_recommended_dict() && both.needs_user_dict());
+        let harvested: Strategy = "value_profile+dict:harvested+max_len:16".parse().unwrap();
+        assert_eq!(harvested.dict, Some(DictChoice::Harvested));
+        assert!(harvested.needs_harvested_dict() && !harvested.needs_recommended_dict());
+        let mut o = opts();
+        assert_eq!(
+            harvested.apply(&mut o, &StrategyFiles::default()),
+            Err(StrategyError::MissingFile(
+                "the constants harvested from the target's binary"
+            ))
+        );
+        let files = StrategyFiles {
+            harvested_dict: Some("/st/h.dict".into()),
+            ..StrategyFiles::default()
+        };
+        assert_eq!(harvested.apply(&mut o, &files), Ok(harvested.clone()));
+        assert_eq!(o.dict.as_deref(), Some(Path::new("/st/h.dict")));
         assert_eq!(
             Strategy::portfolio(false)
                 .iter()
@@ -819,6 +870,12 @@ mod tests {
         // Recommended too: listed once, with its uses.
         assert_eq!(entries.iter().filter(|e| e.0 == [1, 0, 0, 0]).count(), 1);
         assert_eq!(entries[1], (vec![1, 0, 0, 0], 79137));
+        // The harvested dictionary is the constants alone, recommended or not.
+        assert_eq!(
+            d.harvested_entries(),
+            vec![b"OK".to_vec(), vec![1, 0, 0, 0]]
+        );
+        assert!(entries.len() > 2);
         let json = serde_json::to_string(&d).unwrap();
         assert_eq!(serde_json::from_str::<RecommendedDict>(&json).unwrap(), d);
         let old: RecommendedDict = serde_json::from_str(r#"{"entries":{"4f4b":3}}"#).unwrap();

@@ -134,8 +134,9 @@ pub enum Input {
     /// The disk filled (workers stop, budgets stand still) or has room again.
     DiskPaused(bool),
     /// A target's recommended dictionary has entries on disk: the strategies that use
-    /// it may be chosen.
-    DictReady { target: String },
+    /// it may be chosen, and those that use the constants harvested from its binary
+    /// alone when `harvested`.
+    DictReady { target: String, harvested: bool },
     /// What a run whose gain was measured after it ended (an AFL++ run's, by a replay)
     /// pays its arm.
     Pay {
@@ -358,8 +359,9 @@ pub struct Core {
     clock: Instant,
     bandits: BTreeMap<String, Bandit>,
     rng: Rng,
-    /// Targets whose recommended dictionary has entries.
-    dicts: BTreeSet<String>,
+    /// Targets whose recommended dictionary has entries, and whether constants were
+    /// harvested from their binary.
+    dicts: BTreeMap<String, bool>,
     /// Arms whose runs could not start, per target: not chosen again.
     broken_arms: BTreeMap<String, BTreeSet<Arm>>,
     /// Targets a run of which reached INITED in this campaign: until then runs are
@@ -454,7 +456,7 @@ impl Core {
             clock: now,
             rng: Rng::new(seed),
             bandits: saved.bandits,
-            dicts: BTreeSet::new(),
+            dicts: BTreeMap::new(),
             broken_arms: BTreeMap::new(),
             started_ok: BTreeSet::new(),
             shares,
@@ -518,8 +520,8 @@ impl Core {
                     }
                 }
             }
-            Input::DictReady { target } => {
-                self.dicts.insert(target);
+            Input::DictReady { target, harvested } => {
+                self.dicts.insert(target, harvested);
             }
             Input::Pay { target, arm, gain } => self.pay(&target, &arm, &gain),
             Input::Measured {
@@ -1219,20 +1221,22 @@ impl Core {
     }
 
     /// Whether `arm` can run on `target` now: not broken there, and a dictionary
-    /// strategy only once the target's recommended dictionary has entries. Another
-    /// engine's arms are there only when the target has its build.
+    /// strategy only once the target's recommended dictionary has entries (the harvested
+    /// one only once constants were harvested). Another engine's arms are there only
+    /// when the target has its build.
     fn arm_available(
-        dicts: &BTreeSet<String>,
+        dicts: &BTreeMap<String, bool>,
         broken: &BTreeMap<String, BTreeSet<Arm>>,
         target: &str,
         arm: &Arm,
     ) -> bool {
         broken.get(target).is_none_or(|b| !b.contains(arm))
             && (arm.engine != bandit::LIBFUZZER
-                || arm
-                    .strategy
-                    .parse::<Strategy>()
-                    .is_ok_and(|s| dicts.contains(target) || !s.needs_recommended_dict()))
+                || arm.strategy.parse::<Strategy>().is_ok_and(|s| {
+                    let ready = dicts.get(target);
+                    (ready.is_some() || !s.needs_recommended_dict())
+                        && (ready == Some(&true) || !s.needs_harvested_dict())
+                }))
     }
 
     /// The arm a new run of `target` gets: the bandit's choice among the arms that can

@@ -671,7 +671,8 @@ impl<'n> Campaign<'n> {
             }
             if !dict.is_empty() {
                 let target = name.clone();
-                self.apply(Input::DictReady { target }, now);
+                let harvested = dict.harvested_len() > 0;
+                self.apply(Input::DictReady { target, harvested }, now);
             }
             self.dicts.insert(name.clone(), dict);
         }
@@ -1214,9 +1215,10 @@ impl<'n> Campaign<'n> {
                 match saved {
                     Ok(()) => {
                         let message = format!("{added} new entries ({} in all)", dict.len());
+                        let harvested = dict.harvested_len() > 0;
                         self.log_event(Some(target), "recommended-dictionary", &message);
                         let target = target.to_string();
-                        self.apply(Input::DictReady { target }, Instant::now());
+                        self.apply(Input::DictReady { target, harvested }, Instant::now());
                     }
                     Err(e) => self.error(format!(
                         "{target}: cannot save the recommended dictionary: {e}"

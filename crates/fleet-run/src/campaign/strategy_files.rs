@@ -41,6 +41,10 @@ fn merged_file(layout: &Layout, target: &str) -> PathBuf {
     strategy_dir(layout, target).join("merged.dict")
 }
 
+fn harvested_file(layout: &Layout, target: &str) -> PathBuf {
+    strategy_dir(layout, target).join("harvested.dict")
+}
+
 /// A target's recommended dictionary as earlier runs left it (empty when there is none
 /// or it does not parse: it is rebuilt from the next runs).
 pub fn load_dict(layout: &Layout, target: &str) -> RecommendedDict {
@@ -63,6 +67,14 @@ pub fn save_dict(
     fleet_store::write_atomic(&dict_json(layout, target), json.as_bytes())?;
     let text = dict_text(dict);
     fleet_store::write_atomic(&dict_file(layout, target), text.as_bytes())?;
+    let harvested = dict.harvested_entries();
+    if !harvested.is_empty() {
+        let mut out = String::from("# fuzzfleet: the constants the binary compares with\n");
+        for bytes in harvested {
+            out.push_str(&format!("\"{}\"\n", escape_dict(&bytes)));
+        }
+        fleet_store::write_atomic(&harvested_file(layout, target), out.as_bytes())?;
+    }
     if let Some(user) = user_dict {
         let mine = fs::read_to_string(user)?;
         let merged = merge_dict_files(&[&mine, &text]);
@@ -139,6 +151,9 @@ pub fn prepare(
     if strategy.needs_recommended_dict() {
         files.recommended_dict = Some(dict_file(layout, target));
         files.merged_dict = Some(merged_file(layout, target)).filter(|p| p.exists());
+    }
+    if strategy.needs_harvested_dict() {
+        files.harvested_dict = Some(harvested_file(layout, target));
     }
     if let Some(n) = strategy.corpus_subset {
         let dir = run_dir(layout, target, run);
@@ -284,5 +299,15 @@ mod tests {
         let files = prepare(&layout, "t", 1, &strategy, 0).unwrap();
         assert_eq!(files.merged_dict, Some(merged_file(&layout, "t")));
         assert!(files.recommended_dict.unwrap().exists());
+        // Nothing harvested yet: no file of harvested constants.
+        assert!(!harvested_file(&layout, "t").exists());
+        dict.set_harvested(&[b"OK".to_vec(), b"\x7fELF".to_vec()]);
+        save_dict(&layout, "t", &dict, Some(&user)).unwrap();
+        let strategy: Strategy = "value_profile+dict:harvested+max_len:16".parse().unwrap();
+        let files = prepare(&layout, "t", 2, &strategy, 0).unwrap();
+        let harvested = fs::read_to_string(files.harvested_dict.unwrap()).unwrap();
+        let entries: Vec<&str> = harvested.lines().filter(|l| !l.starts_with('#')).collect();
+        assert_eq!(entries, ["\"OK\"", "\"\\x7fELF\""], "{harvested}");
+        assert!(files.recommended_dict.is_none());
     }
 }

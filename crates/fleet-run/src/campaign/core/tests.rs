@@ -588,7 +588,10 @@ fn each_run_gets_an_arm_and_pays_it_what_it_gained_and_the_bandit_is_saved() {
         assert_eq!(arm.engine, bandit::LIBFUZZER);
         // No recommended dictionary yet: no run is given one.
         let strategy: Strategy = arm.strategy.parse().unwrap();
-        assert!(!strategy.needs_recommended_dict(), "{arm:?}");
+        assert!(
+            !strategy.needs_recommended_dict() && !strategy.needs_harvested_dict(),
+            "{arm:?}"
+        );
         tried.insert(arm.strategy.clone());
         sim.init_all();
         let (run, _) = sim.running()[0].clone();
@@ -623,11 +626,19 @@ fn each_run_gets_an_arm_and_pays_it_what_it_gained_and_the_bandit_is_saved() {
                 .parse::<Strategy>()
                 .unwrap()
                 .needs_recommended_dict()
+                && !a
+                    .strategy
+                    .parse::<Strategy>()
+                    .unwrap()
+                    .needs_harvested_dict()
         })
         .count();
     assert_eq!(tried.len(), without_dict);
     // Once the dictionary exists its strategies run too, and the best arm is favoured.
-    sim.feed(Input::DictReady { target: "a".into() });
+    sim.feed(Input::DictReady {
+        target: "a".into(),
+        harvested: true,
+    });
     let favoured = &sim.core.bandits()["a"].explain()[0];
     assert!(favoured.label.contains("value_profile"), "{favoured:?}");
     let mut with_dict = false;
@@ -643,11 +654,8 @@ fn each_run_gets_an_arm_and_pays_it_what_it_gained_and_the_bandit_is_saved() {
             },
         });
         let arm = spawned_arm(&out).unwrap();
-        with_dict |= arm
-            .strategy
-            .parse::<Strategy>()
-            .unwrap()
-            .needs_recommended_dict();
+        let s = arm.strategy.parse::<Strategy>().unwrap();
+        with_dict |= s.needs_recommended_dict() || s.needs_harvested_dict();
     }
     assert!(
         with_dict,
