@@ -100,28 +100,27 @@ impl Strategy {
         let s = Strategy::default;
         let mut arms = vec![
             s(),
-            Strategy {
-                value_profile: true,
-                ..s()
-            },
-            Strategy {
-                dict: Some(DictChoice::Recommended),
-                ..s()
-            },
-            Strategy {
-                value_profile: true,
-                dict: Some(DictChoice::Recommended),
-                ..s()
-            },
             // Short inputs with the harvested constants alone: a magic placed where a
             // format checks it, with a checksum or length after it fixed by libFuzzer's
-            // comparison mutation in the same mutation chain, is likelier in 16 bytes
-            // than in 4,000, and with one of 5 entries than one of 200. Value profile
-            // keeps the inputs that come closer to such a checksum.
+            // comparison mutation in the same mutation chain, is likelier in 8 bytes
+            // than in 4,000, and with one of 5 entries than one of 200. Second in the
+            // order: the target's own constants are the cheapest lead it offers.
+            Strategy {
+                dict: Some(DictChoice::Harvested),
+                max_len: Some(8),
+                ..s()
+            },
             Strategy {
                 value_profile: true,
-                dict: Some(DictChoice::Harvested),
-                max_len: Some(16),
+                ..s()
+            },
+            Strategy {
+                dict: Some(DictChoice::Recommended),
+                ..s()
+            },
+            Strategy {
+                value_profile: true,
+                dict: Some(DictChoice::Recommended),
                 ..s()
             },
             Strategy {
@@ -671,7 +670,7 @@ mod tests {
         assert!(s.needs_recommended_dict() && !s.needs_user_dict());
         let both: Strategy = "dict:both".parse().unwrap();
         assert!(both.needs_recommended_dict() && both.needs_user_dict());
-        let harvested: Strategy = "value_profile+dict:harvested+max_len:16".parse().unwrap();
+        let harvested: Strategy = "dict:harvested+max_len:8".parse().unwrap();
         assert_eq!(harvested.dict, Some(DictChoice::Harvested));
         assert!(harvested.needs_harvested_dict() && !harvested.needs_recommended_dict());
         let mut o = opts();

@@ -303,7 +303,7 @@ mod tests {
         assert!(!harvested_file(&layout, "t").exists());
         dict.set_harvested(&[b"OK".to_vec(), b"\x7fELF".to_vec()]);
         save_dict(&layout, "t", &dict, Some(&user)).unwrap();
-        let strategy: Strategy = "value_profile+dict:harvested+max_len:16".parse().unwrap();
+        let strategy: Strategy = "dict:harvested+max_len:8".parse().unwrap();
         let files = prepare(&layout, "t", 2, &strategy, 0).unwrap();
         let harvested = fs::read_to_string(files.harvested_dict.unwrap()).unwrap();
         let entries: Vec<&str> = harvested.lines().filter(|l| !l.starts_with('#')).collect();
