@@ -1320,12 +1320,12 @@ impl Core {
             Some(c) => (Some(c.arm), Some(c.why)),
             None => (None, None),
         };
-        // Short runs while the target's bandit still has arms to try, so every arm is
+        // Short runs while the target's bandit still has arms to warm up, so every arm is
         // measured within minutes; then runs of the full length.
         let run_end = self.spec.portfolio.as_ref().map(|p| {
             let exploring = self.bandits.get(&target).is_some_and(|b| {
                 b.arms.iter().any(|a| {
-                    a.runs == 0
+                    a.runs < bandit::WARM_UP_RUNS
                         && Self::arm_available(&self.dicts, &self.broken_arms, &target, &a.arm)
                 })
             });

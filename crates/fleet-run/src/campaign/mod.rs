@@ -1315,6 +1315,7 @@ impl<'n> Campaign<'n> {
         if let Some(a) = &arm {
             let why = match &why {
                 Some(Why::Untried) => "not tried yet".to_string(),
+                Some(Why::WarmingUp) => "second run before it is judged".to_string(),
                 Some(Why::Exploring) => "exploring".to_string(),
                 Some(Why::Sampled { rate, .. }) => {
                     format!("{} new features/cpu-s", bandit::fmt_rate(*rate))

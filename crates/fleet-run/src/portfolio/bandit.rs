@@ -20,7 +20,8 @@
 //! An arm's estimate is the ratio of its discounted gain to its discounted CPU time
 //! (long runs weigh more than short ones), its posterior mean; the spread is the
 //! CPU-weighted spread of its runs' rates over the square root of its (discounted) run
-//! count. Arms never tried are tried first.
+//! count. Arms never tried are tried first, and each arm runs [`WARM_UP_RUNS`] times
+//! before the posterior judges it.
 
 use std::time::Duration;
 
@@ -28,6 +29,12 @@ use fleet_engine::libfuzzer::strategy::Strategy;
 use serde::{Deserialize, Serialize};
 
 use super::Rng;
+
+/// How many runs each arm gets, in the listed order, before the posterior chooses. One
+/// run is one sample of a noisy payoff: a one-minute run of the harvested-constants arm
+/// either solves a checksum in its first half-minute or not at all, so an arm judged
+/// on one run is judged on a coin toss (measured in docs/portfolio.md).
+pub const WARM_UP_RUNS: u64 = 2;
 
 /// The persisted format's version: a newer one is not resumed from, but restarted.
 pub const BANDIT_VERSION: u32 = 1;
@@ -157,6 +164,8 @@ impl ArmStats {
 pub enum Why {
     /// It has never run.
     Untried,
+    /// It has run fewer than [`WARM_UP_RUNS`] times.
+    WarmingUp,
     /// The floor's uniform exploration.
     Exploring,
     /// Its posterior draw was the highest.
@@ -273,7 +282,7 @@ impl Bandit {
     /// that is not built); `None` when none can.
     pub fn choose(&self, rng: &mut Rng, available: impl Fn(&Arm) -> bool) -> Option<Choice> {
         let pooled = self.pooled_variance();
-        self.choose_with(rng, &available, pooled)
+        self.choose_with(rng, &available, pooled, WARM_UP_RUNS)
     }
 
     fn choose_with(
@@ -281,17 +290,26 @@ impl Bandit {
         rng: &mut Rng,
         available: &impl Fn(&Arm) -> bool,
         pooled: f64,
+        warm_up: u64,
     ) -> Option<Choice> {
         let open: Vec<&ArmStats> = self.arms.iter().filter(|s| available(&s.arm)).collect();
         if open.is_empty() {
             return None;
         }
         // Untried arms in the order they are listed ([`default_arms`]: the most broadly
-        // useful first), so what usually pays is measured first.
-        if let Some(s) = open.iter().find(|s| s.runs == 0) {
+        // useful first), so what usually pays is measured first; then each arm's second
+        // run, in the same order.
+        let fewest = open.iter().map(|s| s.runs).min().unwrap_or(0);
+        if fewest < warm_up
+            && let Some(s) = open.iter().find(|s| s.runs == fewest)
+        {
             return Some(Choice {
                 arm: s.arm.clone(),
-                why: Why::Untried,
+                why: if fewest == 0 {
+                    Why::Untried
+                } else {
+                    Why::WarmingUp
+                },
             });
         }
         if rng.unit() < self.params.floor {
@@ -335,7 +353,9 @@ impl Bandit {
             .collect();
         let measured = |arm: &Arm| tried.is_empty() || tried.contains(&arm);
         for _ in 0..DRAWS {
-            if let Some(c) = self.choose_with(&mut rng, &measured, pooled)
+            // The posterior's view: an arm warming up is chosen for its count, not
+            // favoured.
+            if let Some(c) = self.choose_with(&mut rng, &measured, pooled, 1)
                 && let Some(i) = self.arms.iter().position(|s| s.arm == c.arm)
             {
                 counts[i] += 1;
@@ -508,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn untried_arms_go_first_and_unavailable_engines_never() {
+    fn untried_arms_go_first_then_second_runs_and_unavailable_engines_never() {
         let mut all = arms(&["plain", "value_profile"]);
         all.push(Arm::new(AFLPP, "cmplog"));
         let mut b = Bandit::new(all, Params::default());
@@ -527,6 +547,21 @@ mod tests {
             });
         }
         assert_eq!(seen.len(), 2);
+        // Then each arm's second run, in the listed order, before the posterior chooses.
+        for name in ["plain", "value_profile"] {
+            let c = b.choose(&mut rng, libfuzzer_only).unwrap();
+            assert_eq!((c.arm.strategy.as_str(), &c.why), (name, &Why::WarmingUp));
+            b.record(&RunResult {
+                arm: c.arm,
+                cpu: Duration::from_secs(10),
+                new_features: 5,
+                new_bugs: 0,
+            });
+        }
+        assert!(matches!(
+            b.choose(&mut rng, libfuzzer_only).unwrap().why,
+            Why::Sampled { .. } | Why::Exploring
+        ));
         for _ in 0..200 {
             assert_eq!(
                 b.choose(&mut rng, libfuzzer_only).unwrap().arm.engine,

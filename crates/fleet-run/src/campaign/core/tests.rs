@@ -669,14 +669,17 @@ fn a_resumed_bandit_keeps_what_it_learnt_and_plain_runs_have_no_arm() {
         bandit::default_arms(false, false),
         bandit::Params::default(),
     );
-    for arm in bandit::default_arms(false, false) {
-        let vp = arm.strategy == "value_profile";
-        b.record(&RunResult {
-            arm,
-            cpu: MIN,
-            new_features: if vp { 1000 } else { 1 },
-            new_bugs: 0,
-        });
+    // Every arm warmed up: the posterior chooses from the first run on.
+    for _ in 0..bandit::WARM_UP_RUNS {
+        for arm in bandit::default_arms(false, false) {
+            let vp = arm.strategy == "value_profile";
+            b.record(&RunResult {
+                arm,
+                cpu: MIN,
+                new_features: if vp { 1000 } else { 1 },
+                new_bugs: 0,
+            });
+        }
     }
     let saved = Saved {
         bandits: [("a".to_string(), b)].into(),
