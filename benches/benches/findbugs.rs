@@ -374,14 +374,18 @@ fn watch_for_crash(cmd: &mut Command, dir: &Path, limit: Duration) -> Option<Dur
                 .any(|e| e.file_name().to_string_lossy().starts_with("crash-"))
         })
     };
+    // fuzzfleet (`--for limit`) ends by itself at the limit; stopped by SIGTERM rather
+    // than killed, it stops its workers and AFL++'s forkservers with them.
+    let grace = Duration::from_secs(30);
     loop {
         if has_crash() {
             let at = launched.elapsed();
-            drop(group);
+            group.terminate(grace);
             return Some(at);
         }
         let now = Instant::now();
         if now >= deadline {
+            group.terminate(grace);
             return None;
         }
         if group.wait_until((now + POLL).min(deadline)).is_some() {

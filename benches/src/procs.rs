@@ -132,6 +132,17 @@ impl Group {
         }
     }
 
+    /// Asks the leader to stop (SIGTERM) and waits up to `grace` for it to exit; then
+    /// the group is killed as [`Drop`] does. A fuzzfleet campaign stopped so stops its
+    /// workers itself and kills what they left in sessions of their own (an AFL++
+    /// forkserver's stopped child); SIGKILL leaves those to init.
+    pub fn terminate(mut self, grace: Duration) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            let _ = kill(self.pgid(), Signal::SIGTERM);
+        }
+        self.wait_until(Instant::now() + grace)
+    }
+
     /// CPU time of the leader and of the children it reaped, once it exited.
     pub fn cpu(&self) -> Option<CpuTimes> {
         self.cpu
