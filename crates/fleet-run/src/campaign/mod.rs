@@ -454,6 +454,9 @@ struct Campaign<'n> {
     replays: BTreeMap<RunId, replay::Replay>,
     /// Each target's recommended dictionary, accumulated from its runs' final output.
     dicts: BTreeMap<String, RecommendedDict>,
+    /// Targets whose binary's constants are still to be harvested, one per tick once
+    /// the first workers run: reading a large binary must not delay them.
+    to_harvest: VecDeque<String>,
     /// The bandits changed since `status` last got them.
     portfolio_dirty: bool,
     /// New bugs per target in this run, for the schedule's measure of each slice.
@@ -609,6 +612,7 @@ impl<'n> Campaign<'n> {
             minimizers: BTreeMap::new(),
             replays: BTreeMap::new(),
             dicts: BTreeMap::new(),
+            to_harvest: VecDeque::new(),
             portfolio_dirty: true,
             bugs: BTreeMap::new(),
             error_count: 0,
@@ -665,9 +669,9 @@ impl<'n> Campaign<'n> {
                 what: format!("what {name}'s interrupted AFL++ runs found"),
                 source,
             })?;
-            let mut dict = strategy_files::load_dict(&layout, name);
+            let dict = strategy_files::load_dict(&layout, name);
             if self.spec.portfolio {
-                self.harvest_constants(name, &mut dict);
+                self.to_harvest.push_back(name.clone());
             }
             if !dict.is_empty() {
                 let target = name.clone();
@@ -1157,13 +1161,28 @@ impl<'n> Campaign<'n> {
         self.apply(input, exit.at);
     }
 
-    /// A run ended: the recommended dictionary it printed joins its target's, and what
-    /// it wrote to a corpus of its own (a corpus-subset run) joins the target's corpus.
-    /// Puts the constants `target`'s binary compares with into its dictionary (its
-    /// build's own: a new build replaces them) and saves the dictionary when they changed.
-    fn harvest_constants(&mut self, target: &str, dict: &mut RecommendedDict) {
-        let Some(t) = self.spec.targets.get(target) else {
+    /// Harvests the constants of the next target waiting for it ([`Self::to_harvest`]),
+    /// and lets the core choose the strategies that use them.
+    fn harvest_next(&mut self, now: Instant) {
+        let Some(target) = self.to_harvest.pop_front() else {
             return;
+        };
+        let mut dict = self.dicts.remove(&target).unwrap_or_default();
+        let changed = self.harvest_constants(&target, &mut dict);
+        let ready = !dict.is_empty();
+        let harvested = dict.harvested_len() > 0;
+        self.dicts.insert(target.clone(), dict);
+        if changed && ready {
+            self.apply(Input::DictReady { target, harvested }, now);
+        }
+    }
+
+    /// Puts the constants `target`'s binary compares with into its dictionary (its
+    /// build's own: a new build replaces them) and saves the dictionary when they changed;
+    /// returns whether it did.
+    fn harvest_constants(&mut self, target: &str, dict: &mut RecommendedDict) -> bool {
+        let Some(t) = self.spec.targets.get(target) else {
+            return false;
         };
         let constants = match strategy_files::harvest(&t.binary) {
             Ok(c) => c,
@@ -1173,11 +1192,11 @@ impl<'n> Campaign<'n> {
                     t.binary.display()
                 );
                 self.error(message);
-                return;
+                return false;
             }
         };
         if !dict.set_harvested(&constants) {
-            return;
+            return false;
         }
         let user = t.dict.clone();
         let layout = self.spec.layout.clone();
@@ -1188,11 +1207,17 @@ impl<'n> Campaign<'n> {
                     constants.len()
                 );
                 self.log_event(Some(target), "dictionary-harvest", &message);
+                true
             }
-            Err(e) => self.error(format!("{target}: cannot save its dictionary: {e}")),
+            Err(e) => {
+                self.error(format!("{target}: cannot save its dictionary: {e}"));
+                false
+            }
         }
     }
 
+    /// A run ended: the recommended dictionary it printed joins its target's, and what
+    /// it wrote to a corpus of its own (a corpus-subset run) joins the target's corpus.
     fn take_back(&mut self, target: &str, run: RunId, slot: usize, portfolio: bool) {
         if !portfolio {
             return;
@@ -1620,6 +1645,7 @@ impl<'n> Campaign<'n> {
             self.sweep(target, true, None);
         }
         self.watch_afl_runs();
+        self.harvest_next(now);
         self.guard_resources(now);
         if now.duration_since(self.last_flush) >= FLUSH_EVERY {
             self.last_flush = now;
