@@ -188,15 +188,11 @@ pub fn install_prefix(cache: &Path, version: &str, major: u32) -> PathBuf {
 
 /// rustc's LLVM major for `toolchain` (`LLVM version: 22.1.4` of `rustc -vV`).
 pub fn rustc_llvm_major(toolchain: &str) -> Result<u32, AflppUnavailable> {
-    let output = scrubbed("rustup")
-        .args(["run", toolchain, "rustc", "-vV"])
-        .env("RUSTUP_AUTO_INSTALL", "0")
-        .output()
-        .map_err(|source| AflppUnavailable::Io {
-            what: "cannot run",
-            path: "rustup".into(),
-            source,
-        })?;
+    let output = crate::toolchain::rustc_vv(toolchain).map_err(|source| AflppUnavailable::Io {
+        what: "cannot run",
+        path: "rustup".into(),
+        source,
+    })?;
     let text = String::from_utf8_lossy(&output.stdout);
     parse_llvm_major(&text).ok_or_else(|| AflppUnavailable::NoRustcLlvm {
         toolchain: toolchain.to_owned(),
@@ -805,16 +801,6 @@ pub fn find_afl_build(
             },
         )
     })
-}
-
-/// A command without the inherited variables that would pick another rustc.
-fn scrubbed(program: &str) -> Command {
-    let mut cmd = Command::new(program);
-    let names: Vec<OsString> = std::env::vars_os().map(|(k, _)| k).collect();
-    for name in names.iter().filter(|n| should_clear(n)) {
-        cmd.env_remove(name);
-    }
-    cmd
 }
 
 #[cfg(test)]

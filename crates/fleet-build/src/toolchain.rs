@@ -1,8 +1,10 @@
 //! Which Rust toolchain builds the targets: is it installed, is it nightly,
 //! and which host triple it builds for (from `rustc -vV`).
 
+use std::collections::BTreeMap;
 use std::ffi::OsString;
-use std::process::Command;
+use std::process::{Command, Output};
+use std::sync::Mutex;
 
 use crate::BuildError;
 use crate::command::should_clear;
@@ -26,11 +28,7 @@ pub struct ToolchainInfo {
 /// a missing toolchain is an error whose message gives the install command.
 /// Never installs anything (`RUSTUP_AUTO_INSTALL=0`).
 pub fn check_toolchain(toolchain: &str) -> Result<ToolchainInfo, BuildError> {
-    let mut cmd = scrubbed("rustup");
-    cmd.args(["run", toolchain, "rustc", "-vV"])
-        .env("RUSTUP_AUTO_INSTALL", "0")
-        .env("RUST_BACKTRACE", "0");
-    let output = cmd.output().map_err(|source| BuildError::Spawn {
+    let output = rustc_vv(toolchain).map_err(|source| BuildError::Spawn {
         program: "rustup".into(),
         hint: "; is rustup installed and on PATH? (https://rustup.rs)",
         source,
@@ -66,6 +64,27 @@ pub fn check_toolchain(toolchain: &str) -> Result<ToolchainInfo, BuildError> {
         release: parsed.release,
         host: parsed.host,
     })
+}
+
+/// `rustup run <toolchain> rustc -vV`, run once per toolchain in a process and kept
+/// when it succeeds: a campaign asks it for every target (is its AFL++ build there, for
+/// which LLVM), and each run of rustup's proxy costs tens of milliseconds before the
+/// first worker starts. Never installs anything (`RUSTUP_AUTO_INSTALL=0`).
+pub(crate) fn rustc_vv(toolchain: &str) -> std::io::Result<Output> {
+    static SEEN: Mutex<BTreeMap<String, Output>> = Mutex::new(BTreeMap::new());
+    let seen = || SEEN.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(output) = seen().get(toolchain).cloned() {
+        return Ok(output);
+    }
+    let output = scrubbed("rustup")
+        .args(["run", toolchain, "rustc", "-vV"])
+        .env("RUSTUP_AUTO_INSTALL", "0")
+        .env("RUST_BACKTRACE", "0")
+        .output()?;
+    if output.status.success() {
+        seen().insert(toolchain.to_owned(), output.clone());
+    }
+    Ok(output)
 }
 
 /// The host triple of the `rustc` on PATH (`host:` of `rustc -vV`).
