@@ -130,7 +130,7 @@ impl Group {
     /// its children, moving this process into a leaf first when its own cgroup may not
     /// hold processes beside controllers).
     pub fn create(parent: &Parent, pid: u32) -> io::Result<Group> {
-        remove_stale(&parent.dir);
+        remove_stale(&parent.dir, parent.version);
         let dir = parent.dir.join(format!("fuzzfleet-{pid}"));
         mkdir(&dir)?;
         let group = Group {
@@ -331,8 +331,11 @@ fn write_if_present(path: &Path, value: &str) -> io::Result<()> {
     Ok(())
 }
 
-/// Removes the groups of fuzzfleet processes that are gone (a `kill -9` leaves them).
-fn remove_stale(parent: &Path) {
+/// Removes the groups of fuzzfleet processes that are gone (a `kill -9` leaves them),
+/// killing what still runs in their worker cgroups first: a process that left its
+/// worker's process group outlives a killed fuzzfleet there, such as AFL++'s forkserver
+/// (a session of its own) and its stopped child.
+fn remove_stale(parent: &Path, version: Version) {
     let Ok(entries) = fs::read_dir(parent) else {
         return;
     };
@@ -345,13 +348,23 @@ fn remove_stale(parent: &Path) {
         else {
             continue;
         };
-        if !i32::try_from(pid).is_ok_and(fleet_sys::procfs::exists) {
-            Group {
-                version: Version::V1,
-                dir: e.path(),
-            }
-            .remove();
+        if i32::try_from(pid).is_ok_and(fleet_sys::procfs::exists) {
+            continue;
         }
+        let group = Group {
+            version,
+            dir: e.path(),
+        };
+        for worker in fs::read_dir(&group.dir).into_iter().flatten().flatten() {
+            if worker.path().is_dir() {
+                WorkerCgroup {
+                    version,
+                    dir: worker.path(),
+                }
+                .kill_and_remove();
+            }
+        }
+        group.remove();
     }
 }
 
@@ -544,5 +557,64 @@ mod tests {
         assert!(child.wait().unwrap().code().is_none(), "killed by a signal");
         group.remove();
         assert!(!group.dir.exists());
+    }
+
+    /// A `kill -9` of fuzzfleet leaves its group, and in a worker cgroup whatever had
+    /// left the worker's process group (AFL++'s forkserver and its stopped child): the
+    /// next fuzzfleet kills it and removes the group. Live on v1, under a parent of the
+    /// test's own that no other fuzzfleet process looks into.
+    #[test]
+    fn a_dead_fuzzfleets_group_is_emptied_and_removed_by_the_next() {
+        use std::os::unix::process::CommandExt;
+        let Ok(parent) = locate() else {
+            return crate::resources::require_or_skip("no memory cgroup on this machine");
+        };
+        if parent.version != Version::V1 {
+            return; // cgroup.kill (v2) is what kill_and_remove uses there
+        }
+        let mine = parent
+            .dir
+            .join(format!("fuzzfleet-test-{}", std::process::id()));
+        if let Err(e) = mkdir(&mine) {
+            return crate::resources::require_or_skip(&format!(
+                "cannot create a memory cgroup: {e}"
+            ));
+        }
+        // A pid that no process has now: a child that has exited and been reaped.
+        let mut gone = std::process::Command::new("/bin/true").spawn().unwrap();
+        let dead_pid = gone.id();
+        gone.wait().unwrap();
+        let stale = Group {
+            version: Version::V1,
+            dir: mine.join(format!("fuzzfleet-{dead_pid}")),
+        };
+        mkdir(&stale.dir).unwrap();
+        let cg = stale.worker("w0-r1", 64).unwrap();
+        // In a session of its own, and stopped: what AFL++ leaves.
+        let mut child = std::process::Command::new("/bin/sleep")
+            .arg("60")
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        fs::write(cg.procs_file(), child.id().to_string()).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGSTOP,
+        )
+        .unwrap();
+        // A live pid's group is left alone.
+        let live = Group {
+            version: Version::V1,
+            dir: mine.join(format!("fuzzfleet-{}", std::process::id())),
+        };
+        mkdir(&live.dir).unwrap();
+
+        remove_stale(&mine, Version::V1);
+        let status = child.wait().unwrap();
+        assert!(status.code().is_none(), "killed by a signal: {status:?}");
+        assert!(!stale.dir.exists());
+        assert!(live.dir.exists());
+        live.remove();
+        fs::remove_dir(&mine).unwrap();
     }
 }
