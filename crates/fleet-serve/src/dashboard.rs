@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
@@ -37,29 +37,68 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/target/{name}", get(target_page))
         .route("/crashes", get(crate::crash_pages::crashes_page))
         .route("/bucket/{id}", get(crate::crash_pages::bucket_page))
-        .route("/assets/app.js", get(|| asset("text/javascript", SCRIPT)))
-        .route("/assets/style.css", get(|| asset("text/css", STYLE)))
+        .route(
+            "/assets/app.js",
+            get(|q| asset("text/javascript", SCRIPT, q)),
+        )
+        .route("/assets/style.css", get(|q| asset("text/css", STYLE, q)))
         .route(
             "/assets/vendor/uPlot.iife.min.js",
-            get(|| asset("text/javascript", UPLOT_JS)),
+            get(|q| asset("text/javascript", UPLOT_JS, q)),
         )
         .route(
             "/assets/vendor/uPlot.min.css",
-            get(|| asset("text/css", UPLOT_CSS)),
+            get(|q| asset("text/css", UPLOT_CSS, q)),
         )
         .route(
             "/assets/vendor/uPlot.LICENSE.txt",
-            get(|| asset("text/plain", UPLOT_LICENSE)),
+            get(|q| asset("text/plain", UPLOT_LICENSE, q)),
         )
         .fallback(not_found)
 }
 
-async fn asset(kind: &'static str, text: &'static str) -> Response {
+/// An asset's version: the first 12 hex digits of its SHA-1.
+fn version(text: &str) -> String {
+    use sha1::{Digest, Sha1};
+    let digest = Sha1::digest(text.as_bytes());
+    digest[..6].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The address pages load an asset from: `path?v=<version>`, so a page of a new binary
+/// asks for its own assets, never for a copy of the old ones a browser kept.
+fn versioned(path: &str, text: &str) -> String {
+    format!("{path}?v={}", version(text))
+}
+
+/// The addresses of the assets every page loads (computed once).
+struct AssetUrls {
+    script: String,
+    style: String,
+    uplot_js: String,
+    uplot_css: String,
+}
+
+static ASSET_URLS: std::sync::LazyLock<AssetUrls> = std::sync::LazyLock::new(|| AssetUrls {
+    script: versioned("/assets/app.js", SCRIPT),
+    style: versioned("/assets/style.css", STYLE),
+    uplot_js: versioned("/assets/vendor/uPlot.iife.min.js", UPLOT_JS),
+    uplot_css: versioned("/assets/vendor/uPlot.min.css", UPLOT_CSS),
+});
+
+/// An asset built into this binary. Asked for at its current version, a browser may keep
+/// it for good (another version has another address); at any other address, for
+/// 5 minutes.
+async fn asset(kind: &'static str, text: &'static str, RawQuery(query): RawQuery) -> Response {
+    let current = query.is_some_and(|q| q == format!("v={}", version(text)));
+    let cache = if current {
+        "max-age=31536000, immutable"
+    } else {
+        "max-age=300"
+    };
     (
         [
             (header::CONTENT_TYPE, format!("{kind}; charset=utf-8")),
-            // Built into this binary: the same for as long as it runs.
-            (header::CACHE_CONTROL, "max-age=300".to_string()),
+            (header::CACHE_CONTROL, cache.to_string()),
         ],
         text,
     )
@@ -86,15 +125,19 @@ pub fn page_with(app: &App, kind: &str, title: &str, body: &str, attrs: &str) ->
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width\">\
          <title>{title} · fuzzfleet</title>\
-         <link rel=\"stylesheet\" href=\"/assets/vendor/uPlot.min.css\">\
-         <link rel=\"stylesheet\" href=\"/assets/style.css\">\
+         <link rel=\"stylesheet\" href=\"{uplot_css}\">\
+         <link rel=\"stylesheet\" href=\"{style}\">\
          </head><body data-page=\"{kind}\"{attrs}>\
          <header><a href=\"/\">fuzzfleet</a> · node <b>{node}</b> · \
          <a href=\"/crashes\">crashes</a>{fleet}<span id=\"updated\"></span></header>\
-         <main>{body}</main><script src=\"/assets/vendor/uPlot.iife.min.js\"></script>\
-         <script src=\"/assets/app.js\"></script></body></html>\n",
+         <main>{body}</main><script src=\"{uplot_js}\"></script>\
+         <script src=\"{script}\"></script></body></html>\n",
         title = esc(title),
         node = esc(&app.node),
+        uplot_css = ASSET_URLS.uplot_css,
+        style = ASSET_URLS.style,
+        uplot_js = ASSET_URLS.uplot_js,
+        script = ASSET_URLS.script,
         fleet = if app.has_fleet() {
             " · <a href=\"/fleet\">fleet</a>"
         } else {

@@ -56,6 +56,53 @@ fn serve_started_before_the_first_run_picks_the_campaign_up() {
     server.stop();
 }
 
+/// Pages load the built-in assets at addresses that carry their version, so a browser
+/// that kept an older binary's script asks for the new one; at its version an asset is
+/// cached for good, at a bare address for 5 minutes.
+#[test]
+fn pages_load_assets_at_versioned_addresses_cached_for_good() {
+    let fleet = fleet_with_empty_state();
+    let mut server = Server::start(&fleet, "127.0.0.1:0", &[], &[]);
+    let page = server.get("/", &[]);
+    assert_eq!(page.status, 200, "{}", page.text());
+    let html = page.text();
+    let mut seen = Vec::new();
+    for bare in [
+        "/assets/app.js",
+        "/assets/style.css",
+        "/assets/vendor/uPlot.iife.min.js",
+        "/assets/vendor/uPlot.min.css",
+    ] {
+        let at = html
+            .find(&format!("\"{bare}?v="))
+            .unwrap_or_else(|| panic!("{bare} is not loaded at a versioned address: {html}"));
+        let rest = &html[at + 1..];
+        let url = &rest[..rest.find('"').unwrap()];
+        let version = &url[url.find("?v=").unwrap() + 3..];
+        assert_eq!(version.len(), 12, "{url}");
+        assert!(version.bytes().all(|b| b.is_ascii_hexdigit()), "{url}");
+        seen.push(version.to_string());
+
+        let current = server.get(url, &[]);
+        assert_eq!(current.status, 200, "{url}");
+        assert_eq!(
+            current.header("cache-control"),
+            Some("max-age=31536000, immutable"),
+            "{url}"
+        );
+        let plain = server.get(bare, &[]);
+        assert_eq!(plain.status, 200, "{bare}");
+        assert_eq!(plain.text(), current.text(), "{bare}");
+        assert_eq!(plain.header("cache-control"), Some("max-age=300"));
+        let stale = server.get(&format!("{bare}?v=000000000000"), &[]);
+        assert_eq!(stale.header("cache-control"), Some("max-age=300"));
+    }
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 4, "each asset has its own version: {seen:?}");
+    server.stop();
+}
+
 #[test]
 fn serve_refuses_what_it_must_not_do_with_exit_2() {
     let fleet = fleet_with_empty_state();
