@@ -21,8 +21,23 @@ pub struct ImportStats {
 pub fn import_dir(src: &Path, corpus: &Path, quarantine: &Path) -> io::Result<ImportStats> {
     fs::create_dir_all(corpus)?;
     let mut stats = ImportStats::default();
-    import_into(src, corpus, quarantine, 1, &mut stats)?;
+    import_into(src, corpus, quarantine, 1, &mut stats, None)?;
     Ok(stats)
+}
+
+/// [`import_dir`], naming the entries it added (their names in `corpus`).
+pub fn import_dir_named(src: &Path, corpus: &Path, quarantine: &Path) -> io::Result<Vec<String>> {
+    fs::create_dir_all(corpus)?;
+    let mut names = Vec::new();
+    import_into(
+        src,
+        corpus,
+        quarantine,
+        1,
+        &mut ImportStats::default(),
+        Some(&mut names),
+    )?;
+    Ok(names)
 }
 
 fn import_into(
@@ -31,13 +46,15 @@ fn import_into(
     quarantine: &Path,
     depth: usize,
     stats: &mut ImportStats,
+    mut names: Option<&mut Vec<String>>,
 ) -> io::Result<()> {
     let mut entries: Vec<_> = fs::read_dir(src)?.collect::<io::Result<_>>()?;
     entries.sort_by_key(|e| e.file_name());
     for entry in entries {
         let ty = entry.file_type()?;
         if ty.is_dir() && depth > 0 {
-            import_into(&entry.path(), corpus, quarantine, depth - 1, stats)?;
+            let names = names.as_deref_mut();
+            import_into(&entry.path(), corpus, quarantine, depth - 1, stats, names)?;
             continue;
         }
         if !ty.is_file() {
@@ -50,6 +67,9 @@ fn import_into(
         } else {
             write_atomic(&corpus.join(&name), &bytes)?;
             stats.added += 1;
+            if let Some(names) = names.as_deref_mut() {
+                names.push(name);
+            }
         }
     }
     Ok(())

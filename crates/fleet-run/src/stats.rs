@@ -226,10 +226,20 @@ impl TargetLive {
         self.features = self.features.max(status.ft);
     }
 
+    /// The features a replay counted over the target's whole corpus (after an AFL++ or a
+    /// value-profile run, whose own counts are not in this unit): what those runs added
+    /// shows in the target's figure without waiting for the next plain run.
+    pub fn observe_corpus(&mut self, features: u64, at_ms: i64) {
+        if self.features.is_none_or(|f| features > f) {
+            self.features = Some(features);
+            self.last_new_coverage_at = Some(at_ms);
+        }
+    }
+
     /// What worker run `run` found beyond the corpus it started from, as its own process
     /// counts features: its last count less its first (the replay of the corpus at its
-    /// start). One process, one set of flags at both ends: a value-profile run's count
-    /// includes comparison features at both, so it is not compared with another run's.
+    /// start). A value-profile run's count includes comparison features, a unit of its
+    /// own: the campaign does not pass it here, and pays such a run by a replay.
     pub fn run_gain(&self, run: RunId) -> Option<u64> {
         let f = self.runs.get(&run)?;
         Some(f.features?.saturating_sub(f.first_features?))
@@ -274,11 +284,6 @@ impl TargetLive {
 
     pub fn features(&self) -> Option<u64> {
         self.features
-    }
-
-    /// Execs per second now (as of the last flush).
-    pub fn rate_now(&self) -> f64 {
-        self.rate_now
     }
 
     pub fn execs(&self) -> u64 {
@@ -370,17 +375,22 @@ mod tests {
             ..status(1, 1)
         };
         let mut t = TargetLive::resume("t", None);
-        // A value-profile run: its count (comparisons included) starts high.
         t.run_started(1);
-        t.observe(1, &ft(900), 0);
-        t.observe(1, &ft(950), 1_000);
+        t.observe(1, &ft(300), 0);
+        t.observe(1, &ft(350), 1_000);
         assert_eq!(t.run_gain(1), Some(50));
-        // A plain run after it counts fewer features for the same corpus; what it finds
-        // is still its gain, not zero against the other run's larger count.
+        // A second run that starts from less (a corpus subset): its gain is over its own
+        // first count, not zero against the target's larger figure.
         t.run_started(2);
-        t.observe(2, &ft(300), 2_000);
-        t.observe(2, &ft(320), 3_000);
+        t.observe(2, &ft(200), 2_000);
+        t.observe(2, &ft(220), 3_000);
         assert_eq!(t.run_gain(2), Some(20));
+        assert_eq!(t.features(), Some(350));
+        // A replay of the whole corpus raises the figure, and only ever raises it.
+        t.observe_corpus(340, 3_500);
+        assert_eq!(t.features(), Some(350));
+        t.observe_corpus(400, 4_000);
+        assert_eq!(t.features(), Some(400));
         // A run that printed no count has no gain to pay.
         t.run_started(3);
         assert_eq!(t.run_gain(3), None);

@@ -71,6 +71,18 @@ fn a_plateaued_target_loses_its_share_and_every_run_gets_strategies_that_status_
             .iter()
             .filter(|s| s["runs"].as_u64() > Some(0))
             .count();
+        // Every arm is paid in one unit, the features a plain run over the whole corpus
+        // counts: together they were paid no more than the target has. (Paid by its own
+        // count, comparisons included, one value-profile run is many times that.)
+        let paid: u64 = strategies
+            .iter()
+            .map(|s| s["features"].as_u64().unwrap())
+            .sum();
+        let has = t["features"].as_u64().unwrap_or(0);
+        assert!(
+            paid <= has,
+            "{name}: arms paid {paid} features of {has}: {t}"
+        );
     }
     // The first run of each target is plain; the next ones try other arms.
     assert!(arms_paid > 3, "only {arms_paid} arms ran: {status}");

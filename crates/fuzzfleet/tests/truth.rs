@@ -48,6 +48,15 @@ fn a_bounded_run_of_a_crashing_target_ends_triaged_with_a_true_rate_and_one_line
     );
     assert!(log.contains("progress: "), "no progress line: {log}");
     assert!(!log.contains(" 1 workers"), "{log}");
+    // Each progress line is about the seconds since the last one: the target that
+    // restarts every few seconds is named in every line, a line that falls between two
+    // of its runs too, with the rate over those seconds.
+    for line in log.lines().filter(|l| l.contains("progress: ")) {
+        assert!(
+            line.contains("1 target on 2 workers (crash_often); ") && !line.contains("; 0 execs/s"),
+            "{line}\n{log}"
+        );
+    }
 
     // The rate: counted across restarts, kept after the stop, labelled.
     let t = fleet.target("crash_often");

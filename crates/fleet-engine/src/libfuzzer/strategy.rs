@@ -171,6 +171,16 @@ impl Strategy {
         self.dict == Some(DictChoice::Harvested)
     }
 
+    /// Whether the run writes to a corpus of its own ([`StrategyFiles::run_corpus`]), so
+    /// that what it added can be named and replayed to pay it: its own count of features
+    /// is not in the unit of a plain run over the whole corpus. A value-profile run
+    /// counts comparisons too; a subset run starts from part of the corpus, and a
+    /// `max_len` run from the corpus cut to that length (libFuzzer reads no more of an
+    /// input), so what they count as new may be in the corpus already.
+    pub fn needs_run_corpus(&self) -> bool {
+        self.corpus_subset.is_some() || self.value_profile || self.max_len.is_some()
+    }
+
     /// Whether the run needs the user's dictionary (the target's `dict`).
     pub fn needs_user_dict(&self) -> bool {
         matches!(self.dict, Some(DictChoice::User | DictChoice::Both))
@@ -207,7 +217,9 @@ impl Strategy {
     /// A corpus subset runs on `files.subset` (a directory of the chosen entries, read
     /// only) with `files.run_corpus` (fresh, empty) as the writable first directory, so
     /// the run loads only the subset; the executor copies the new entries it leaves in
-    /// `run_corpus` into the target's shared corpus when the run ends.
+    /// `run_corpus` into the target's shared corpus when the run ends. A value-profile
+    /// or `max_len` run reads the whole shared corpus and writes to `files.run_corpus`
+    /// the same way (see [`Strategy::needs_run_corpus`]).
     pub fn apply(
         &self,
         opts: &mut LibFuzzerOptions,
@@ -267,6 +279,12 @@ impl Strategy {
             };
             opts.extra_corpus_dirs.insert(0, subset.clone());
             opts.corpus_dir = run_corpus.clone();
+        } else if effective.needs_run_corpus() {
+            let Some(run_corpus) = &files.run_corpus else {
+                return Err(StrategyError::MissingFile("a fresh run corpus"));
+            };
+            let shared = std::mem::replace(&mut opts.corpus_dir, run_corpus.clone());
+            opts.extra_corpus_dirs.insert(0, shared);
         }
         opts.extra_args.extend(effective.flags());
         Ok(effective)
@@ -682,6 +700,7 @@ mod tests {
         );
         let files = StrategyFiles {
             harvested_dict: Some("/st/h.dict".into()),
+            run_corpus: Some("/st/run/1/corpus".into()),
             ..StrategyFiles::default()
         };
         assert_eq!(harvested.apply(&mut o, &files), Ok(harvested.clone()));
@@ -721,6 +740,7 @@ mod tests {
         let mut o = opts();
         let files = StrategyFiles {
             recommended_dict: Some("/st/dict/t.dict".into()),
+            run_corpus: Some("/st/run/3/corpus".into()),
             ..Default::default()
         };
         let effective = s.apply(&mut o, &files).unwrap();
@@ -782,6 +802,47 @@ mod tests {
         let args = worker_command(&o).args_lossy();
         let tail = &args[args.len() - 3..];
         assert_eq!(tail, ["/st/run/7/corpus", "/st/run/7/subset", "/seeds/t"]);
+    }
+
+    /// A value-profile run reads the shared corpus but writes what it finds to a
+    /// corpus of its own, whose entries a replay then pays it for.
+    #[test]
+    fn a_value_profile_run_reads_the_corpus_and_writes_to_its_own_dir() {
+        let s: Strategy = "value_profile+max_len:64".parse().unwrap();
+        for (text, own) in [
+            ("value_profile", true),
+            ("max_len:8", true),
+            ("subset:10", true),
+            ("dict:recommended+mutate_depth:20", false),
+            ("entropic:off", false),
+        ] {
+            let s: Strategy = text.parse().unwrap();
+            assert_eq!(s.needs_run_corpus(), own, "{text}");
+        }
+        let mut o = opts();
+        o.extra_corpus_dirs = vec!["/seeds/t".into()];
+        let shared = o.corpus_dir.clone();
+        assert_eq!(
+            s.apply(&mut o.clone(), &StrategyFiles::default()),
+            Err(StrategyError::MissingFile("a fresh run corpus"))
+        );
+        let files = StrategyFiles {
+            run_corpus: Some("/st/run/7/corpus".into()),
+            ..Default::default()
+        };
+        s.apply(&mut o, &files).unwrap();
+        let args = worker_command(&o).args_lossy();
+        let tail = &args[args.len() - 3..];
+        let shared = shared.to_string_lossy().into_owned();
+        assert_eq!(tail, ["/st/run/7/corpus", shared.as_str(), "/seeds/t"]);
+        // With the user's own -use_value_profile and max_len, every run counts alike:
+        // no own dir.
+        let mut o = opts();
+        o.extra_args = vec!["-use_value_profile=1".parse().unwrap()];
+        o.max_len = Some(100);
+        let effective = s.apply(&mut o, &StrategyFiles::default()).unwrap();
+        assert_eq!(effective.to_string(), "plain");
+        assert_eq!(o.corpus_dir.to_string_lossy(), shared);
     }
 
     #[test]

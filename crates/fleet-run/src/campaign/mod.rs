@@ -327,9 +327,12 @@ pub enum Notice {
 /// What the campaign did since the last progress line, and what it does next.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Progress {
-    /// Targets with workers now.
+    /// Targets that had workers since the last line (a line that falls between two
+    /// runs still names what ran).
     pub running: Vec<String>,
+    /// The most workers that ran at once since the last line.
     pub workers: usize,
+    /// Execs per second since the last line, over all targets.
     pub execs_per_sec: f64,
     /// Features gained since the last line, over all targets.
     pub new_features: u64,
@@ -357,6 +360,16 @@ pub enum CampaignError {
         what: String,
         source: std::io::Error,
     },
+}
+
+/// What the core learns from `target`'s dictionary: that the strategies using it may
+/// run, and whether those using the harvested constants alone may (nothing while it is
+/// empty).
+fn dict_ready(target: &str, dict: &RecommendedDict) -> Option<Input> {
+    (!dict.is_empty()).then(|| Input::DictReady {
+        target: target.to_string(),
+        harvested: dict.harvested_len() > 0,
+    })
 }
 
 /// How long a stopping campaign triages what it found: the configured deadline; zero
@@ -408,6 +421,13 @@ struct Proc {
     started: Instant,
     /// An AFL++ run's files and what was taken from them.
     afl: Option<aflpp_runs::AflRun>,
+    /// A libFuzzer run with value profile: its features count comparisons too, a unit
+    /// of its own, so they are not the target's figure.
+    value_profile: bool,
+    /// A libFuzzer run whose own count of features is not its pay (value profile, a
+    /// corpus subset, a `max_len`: [`Strategy::needs_run_corpus`]): a replay of what it
+    /// added pays it, as an AFL++ run is paid.
+    replayed: bool,
     /// A stop held back while the worker writes a failure report: the signal, and when
     /// the wait ends whatever the report does ([`REPORT_WAIT`] after the first).
     deferred: Option<(Signal, Instant)>,
@@ -434,6 +454,11 @@ struct Campaign<'n> {
     /// The last progress line, and what it counted then.
     progress_at: Instant,
     progress_features: BTreeMap<String, u64>,
+    /// Execs over all targets at the last line.
+    progress_execs: u64,
+    /// Targets that ran since the last line, and the most workers at once.
+    progress_ran: BTreeSet<String>,
+    progress_workers: usize,
     progress_bugs: usize,
     progress_artifacts: usize,
     /// Whether the disk pause is on, as last told to the core and the triage thread.
@@ -582,6 +607,7 @@ impl<'n> Campaign<'n> {
             saved,
             now,
         );
+        let execs = live.values().map(TargetLive::execs).sum();
         Ok(Self {
             spec,
             db,
@@ -597,6 +623,9 @@ impl<'n> Campaign<'n> {
             hurry: false,
             progress_at: now,
             progress_features: BTreeMap::new(),
+            progress_execs: execs,
+            progress_ran: BTreeSet::new(),
+            progress_workers: 0,
             progress_bugs: 0,
             progress_artifacts: 0,
             paused: false,
@@ -673,10 +702,8 @@ impl<'n> Campaign<'n> {
             if self.spec.portfolio {
                 self.to_harvest.push_back(name.clone());
             }
-            if !dict.is_empty() {
-                let target = name.clone();
-                let harvested = dict.harvested_len() > 0;
-                self.apply(Input::DictReady { target, harvested }, now);
+            if let Some(ready) = dict_ready(name, &dict) {
+                self.apply(ready, now);
             }
             self.dicts.insert(name.clone(), dict);
         }
@@ -957,6 +984,10 @@ impl<'n> Campaign<'n> {
                 }
                 match features {
                     Ok((before, after)) => {
+                        // The whole corpus, counted in the target's unit.
+                        if let Some(live) = self.live.get_mut(&target) {
+                            live.observe_corpus(after, now_ms());
+                        }
                         let gain = Gain {
                             cpu,
                             new_features: after.saturating_sub(before),
@@ -965,7 +996,7 @@ impl<'n> Campaign<'n> {
                         self.apply(Input::Pay { target, arm, gain }, Instant::now());
                     }
                     Err(e) => self.error(format!(
-                        "{target}: cannot count what an AFL++ run added (it is not paid): {e}"
+                        "{target}: cannot count what a run added (it is not paid): {e}"
                     )),
                 }
             }
@@ -991,12 +1022,20 @@ impl<'n> Campaign<'n> {
     }
 
     fn worker_msg(&mut self, run: RunId, msg: WorkerMsg) {
-        let Some(target) = self.procs.get(&run).map(|p| p.target.clone()) else {
+        let Some((target, value_profile)) = self
+            .procs
+            .get(&run)
+            .map(|p| (p.target.clone(), p.value_profile))
+        else {
             return;
         };
         match msg {
             WorkerMsg::Inited => self.apply(Input::Inited { run }, Instant::now()),
-            WorkerMsg::Status(status) => {
+            WorkerMsg::Status(mut status) => {
+                if value_profile {
+                    // Not the unit of the target's features (see `Proc::value_profile`).
+                    status.ft = None;
+                }
                 if let Some(live) = self.live.get_mut(&target) {
                     live.observe(run, &status, now_ms());
                 }
@@ -1111,12 +1150,12 @@ impl<'n> Campaign<'n> {
             }
         }
         // What the run gained: the features its process counted beyond the corpus it
-        // started from (its own first count: a value-profile run's features, which count
-        // comparisons too, are never set against another run's), new bugs weighted, over
-        // its time (a worker is one process on one core: wall time is its CPU time).
+        // started from, new bugs weighted, over its time (a worker is one process on one
+        // core: wall time is its CPU time).
         let saw_inited = exit.saw_inited || afl_fuzzed;
-        // An AFL++ run is paid once the replay of its finds says what they added.
-        let gain = (saw_inited && !afl_fuzzed).then(|| Gain {
+        // An AFL++ run, and a run whose own count is in another unit, are paid once the
+        // replay of their finds says what they added, in the unit every run is paid in.
+        let gain = (saw_inited && !afl_fuzzed && !p.replayed).then(|| Gain {
             cpu: exit.at.saturating_duration_since(p.started),
             new_features: self
                 .live
@@ -1128,7 +1167,14 @@ impl<'n> Campaign<'n> {
         if let Some(live) = self.live.get_mut(&target) {
             live.run_ended(run);
         }
-        self.take_back(&target, run, p.slot, p.arm.is_some());
+        let added = self.take_back(&target, run, p.slot, p.arm.is_some());
+        if p.replayed
+            && saw_inited
+            && let Some(arm) = p.arm.clone()
+        {
+            let cpu = exit.at.saturating_duration_since(p.started);
+            self.replay(run, &target, arm, cpu, p.new_found, added);
+        }
         // A run that never fuzzed and crashed: its crashing seeds are set aside, and it
         // restarts without them (the core fails the target when there were none).
         let mut set_aside = 0;
@@ -1169,11 +1215,14 @@ impl<'n> Campaign<'n> {
         };
         let mut dict = self.dicts.remove(&target).unwrap_or_default();
         let changed = self.harvest_constants(&target, &mut dict);
-        let ready = !dict.is_empty();
-        let harvested = dict.harvested_len() > 0;
-        self.dicts.insert(target.clone(), dict);
-        if changed && ready {
-            self.apply(Input::DictReady { target, harvested }, now);
+        let ready = if changed {
+            dict_ready(&target, &dict)
+        } else {
+            None
+        };
+        self.dicts.insert(target, dict);
+        if let Some(ready) = ready {
+            self.apply(ready, now);
         }
     }
 
@@ -1218,16 +1267,33 @@ impl<'n> Campaign<'n> {
 
     /// A run ended: the recommended dictionary it printed joins its target's, and what
     /// it wrote to a corpus of its own (a corpus-subset run) joins the target's corpus.
-    fn take_back(&mut self, target: &str, run: RunId, slot: usize, portfolio: bool) {
+    fn take_back(
+        &mut self,
+        target: &str,
+        run: RunId,
+        slot: usize,
+        portfolio: bool,
+    ) -> HashSet<String> {
         if !portfolio {
-            return;
+            return HashSet::new();
         }
         let layout = self.spec.layout.clone();
-        if let Err(e) = strategy_files::finish_run(&layout, target, run) {
-            self.error(format!(
-                "{target}: cannot take in a strategy run's corpus: {e}"
-            ));
-        }
+        let added = match strategy_files::finish_run(&layout, target, run) {
+            Ok(names) => names.into_iter().collect(),
+            Err(e) => {
+                self.error(format!(
+                    "{target}: cannot take in a strategy run's corpus: {e}"
+                ));
+                HashSet::new()
+            }
+        };
+        self.absorb_dict(target, slot);
+        added
+    }
+
+    /// Adds the recommended dictionary a run's log ends with to the target's.
+    fn absorb_dict(&mut self, target: &str, slot: usize) {
+        let layout = self.spec.layout.clone();
         let log = layout.worker_log(target, slot);
         let Some(dict) = self.dicts.get_mut(target) else {
             return;
@@ -1240,10 +1306,11 @@ impl<'n> Campaign<'n> {
                 match saved {
                     Ok(()) => {
                         let message = format!("{added} new entries ({} in all)", dict.len());
-                        let harvested = dict.harvested_len() > 0;
+                        let ready = dict_ready(target, dict);
                         self.log_event(Some(target), "recommended-dictionary", &message);
-                        let target = target.to_string();
-                        self.apply(Input::DictReady { target, harvested }, Instant::now());
+                        if let Some(ready) = ready {
+                            self.apply(ready, Instant::now());
+                        }
                     }
                     Err(e) => self.error(format!(
                         "{target}: cannot save the recommended dictionary: {e}"
@@ -1455,12 +1522,29 @@ impl<'n> Campaign<'n> {
                 "{target}: cannot take in an AFL++ run's finds: {e}"
             )),
         }
-        let (Some(arm), Some(t), true) = (p.arm.clone(), self.spec.targets.get(target), fuzzed)
-        else {
+        let (Some(arm), true) = (p.arm.clone(), fuzzed) else {
+            return;
+        };
+        let cpu = at.saturating_duration_since(p.started);
+        self.replay(run, target, arm, cpu, p.new_found, added);
+    }
+
+    /// Starts the replay that pays run `run` of `target` (an AFL++ run, a libFuzzer run
+    /// that wrote to a corpus of its own) for the corpus entries it `added`; its count
+    /// comes back as an event.
+    fn replay(
+        &mut self,
+        run: RunId,
+        target: &str,
+        arm: Arm,
+        cpu: Duration,
+        new_bugs: u64,
+        added: HashSet<String>,
+    ) {
+        let Some(t) = self.spec.targets.get(target) else {
             return;
         };
         let tx = self.tx.clone();
-        let (cpu, new_bugs) = (at.saturating_duration_since(p.started), p.new_found);
         let target = target.to_string();
         let spawned = replay::Replay::spawn(
             t.clone(),
@@ -1523,6 +1607,13 @@ impl<'n> Campaign<'n> {
             memory,
         };
         let binary = wspec.program.clone();
+        // The strategy in effect (the arm's, as far as the target's settings left it).
+        let strategy = arm
+            .as_ref()
+            .filter(|a| afl.is_none() && a.engine == bandit::LIBFUZZER)
+            .and_then(|a| a.strategy.parse::<Strategy>().ok());
+        let value_profile = strategy.as_ref().is_some_and(|s| s.value_profile);
+        let replayed = strategy.as_ref().is_some_and(Strategy::needs_run_corpus);
         let mut result = worker::spawn(run, &wspec, self.tx.clone());
         if let (Err(e), true) = (&result, wspec.hide_tmp) {
             wspec.hide_tmp = false;
@@ -1552,6 +1643,8 @@ impl<'n> Campaign<'n> {
                         new_found: 0,
                         arm,
                         started: Instant::now(),
+                        value_profile,
+                        replayed,
                         afl,
                         deferred: None,
                     },
@@ -1654,6 +1747,14 @@ impl<'n> Campaign<'n> {
                 self.procs.values().map(|p| p.worker.pid.as_raw()).collect();
             process::reap_orphans(&live_pids);
         }
+        let mut workers = 0;
+        for (_, _, target) in self.core.running() {
+            workers += 1;
+            if !self.progress_ran.contains(target) {
+                self.progress_ran.insert(target.to_string());
+            }
+        }
+        self.progress_workers = self.progress_workers.max(workers);
         if self.core.stopping().is_none()
             && self
                 .spec
@@ -1922,13 +2023,8 @@ impl Campaign<'_> {
 
     /// Gives the periodic one-line summary and starts counting again.
     fn progress(&mut self, now: Instant) {
+        let secs = now.duration_since(self.progress_at).as_secs_f64();
         self.progress_at = now;
-        let mut running = BTreeSet::new();
-        let mut workers = 0;
-        for (_, _, target) in self.core.running() {
-            running.insert(target.to_string());
-            workers += 1;
-        }
         let mut new_features = 0;
         for (name, live) in &self.live {
             let now_features = live.features().unwrap_or(0);
@@ -1938,14 +2034,16 @@ impl Campaign<'_> {
                 .unwrap_or(now_features);
             new_features += now_features.saturating_sub(before);
         }
-        let execs_per_sec = running
-            .iter()
-            .filter_map(|t| self.live.get(t))
-            .map(TargetLive::rate_now)
-            .sum();
+        let execs: u64 = self.live.values().map(TargetLive::execs).sum();
+        let before = std::mem::replace(&mut self.progress_execs, execs);
+        let execs_per_sec = if secs > 0.0 {
+            execs.saturating_sub(before) as f64 / secs
+        } else {
+            0.0
+        };
         let p = Progress {
-            running: running.into_iter().collect(),
-            workers,
+            running: std::mem::take(&mut self.progress_ran).into_iter().collect(),
+            workers: std::mem::take(&mut self.progress_workers),
             execs_per_sec,
             new_features,
             new_bugs: std::mem::take(&mut self.progress_bugs),

@@ -1,4 +1,5 @@
-//! The replay that pays an AFL++ run: its target's libFuzzer binary counts the corpus's
+//! The replay that pays an AFL++ run or a value-profile run (neither counts features in
+//! the unit every run is paid in): its target's libFuzzer binary counts the corpus's
 //! features without the run's entries and with them, on a background worker of its own
 //! that a stopping campaign cancels (the replay's process group is stopped) and joins
 //! with a deadline.
@@ -63,7 +64,7 @@ fn scratch_root(layout: &Layout) -> PathBuf {
     layout.root().join("aflpp").join(".replay")
 }
 
-/// Where run `run`'s replay links its corpus: one dir per run, so two AFL++ runs of a
+/// Where run `run`'s replay links its corpus: one dir per run, so two runs of a
 /// target ending together do not share it.
 fn scratch_dir(layout: &Layout, target: &str, run: u64) -> PathBuf {
     scratch_root(layout).join(format!("{target}-{run}"))
@@ -110,8 +111,8 @@ fn replay_with_and_without(
     let replay = |dir: &Path, what: &str| {
         minimize::features_until(t, dir, &artifacts, what, Some(cancel)).map_err(|e| e.to_string())
     };
-    let before = replay(&before_dir, "the corpus before an AFL++ run's entries")?;
-    let after = replay(&corpus, "the corpus after an AFL++ run")?;
+    let before = replay(&before_dir, "the corpus before a run's entries")?;
+    let after = replay(&corpus, "the corpus after a run")?;
     Ok((before, after))
 }
 

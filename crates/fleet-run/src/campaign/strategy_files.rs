@@ -65,15 +65,17 @@ pub fn save_dict(
     fs::create_dir_all(strategy_dir(layout, target))?;
     let json = serde_json::to_string(dict).expect("a map of strings serializes");
     fleet_store::write_atomic(&dict_json(layout, target), json.as_bytes())?;
-    let text = dict_text(dict);
+    let header = "libFuzzer's recommended dictionary, over runs";
+    let text = dict_text(
+        header,
+        dict.entries().into_iter().map(|(b, n)| (b, Some(n))),
+    );
     fleet_store::write_atomic(&dict_file(layout, target), text.as_bytes())?;
     let harvested = dict.harvested_entries();
     if !harvested.is_empty() {
-        let mut out = String::from("# fuzzfleet: the constants the binary compares with\n");
-        for bytes in harvested {
-            out.push_str(&format!("\"{}\"\n", escape_dict(&bytes)));
-        }
-        fleet_store::write_atomic(&harvested_file(layout, target), out.as_bytes())?;
+        let header = "the constants the binary compares with";
+        let text = dict_text(header, harvested.into_iter().map(|b| (b, None)));
+        fleet_store::write_atomic(&harvested_file(layout, target), text.as_bytes())?;
     }
     if let Some(user) = user_dict {
         let mine = fs::read_to_string(user)?;
@@ -83,12 +85,16 @@ pub fn save_dict(
     Ok(())
 }
 
-/// The dictionary in libFuzzer's `-dict` format. Each entry's use count is a comment
-/// line of its own: libFuzzer refuses anything after an entry on its line.
-fn dict_text(dict: &RecommendedDict) -> String {
-    let mut out = String::from("# fuzzfleet: libFuzzer's recommended dictionary, over runs\n");
-    for (bytes, uses) in dict.entries() {
-        out.push_str(&format!("# uses: {uses}\n\"{}\"\n", escape_dict(&bytes)));
+/// Entries in libFuzzer's `-dict` format under a header comment. An entry's use count,
+/// where it has one, is a comment line of its own: libFuzzer refuses anything after an
+/// entry on its line.
+fn dict_text(header: &str, entries: impl Iterator<Item = (Vec<u8>, Option<u64>)>) -> String {
+    let mut out = format!("# fuzzfleet: {header}\n");
+    for (bytes, uses) in entries {
+        if let Some(uses) = uses {
+            out.push_str(&format!("# uses: {uses}\n"));
+        }
+        out.push_str(&format!("\"{}\"\n", escape_dict(&bytes)));
     }
     out
 }
@@ -138,8 +144,9 @@ pub fn absorb_log(dict: &mut RecommendedDict, log: &Path) -> io::Result<usize> {
 }
 
 /// Prepares what `strategy` needs for run `run` of `target`: the dictionaries exist
-/// once [`save_dict`] wrote them; a corpus subset is linked into a directory of its own
-/// beside an empty one the run writes to.
+/// once [`save_dict`] wrote them; a corpus subset is linked into a directory of its own;
+/// a run that is paid by a replay ([`Strategy::needs_run_corpus`]) gets an empty corpus
+/// of its own to write to.
 pub fn prepare(
     layout: &Layout,
     target: &str,
@@ -155,12 +162,14 @@ pub fn prepare(
     if strategy.needs_harvested_dict() {
         files.harvested_dict = Some(harvested_file(layout, target));
     }
-    if let Some(n) = strategy.corpus_subset {
-        let dir = run_dir(layout, target, run);
-        let subset = dir.join("subset");
-        let own = dir.join("corpus");
-        fs::create_dir_all(&subset)?;
+    if strategy.needs_run_corpus() {
+        let own = run_dir(layout, target, run).join("corpus");
         fs::create_dir_all(&own)?;
+        files.run_corpus = Some(own);
+    }
+    if let Some(n) = strategy.corpus_subset {
+        let subset = run_dir(layout, target, run).join("subset");
+        fs::create_dir_all(&subset)?;
         let corpus_dir = layout.corpus_dir(target);
         let names: Vec<String> = fs::read_dir(&corpus_dir)?
             .flatten()
@@ -177,14 +186,13 @@ pub fn prepare(
             }
         }
         files.subset = Some(subset);
-        files.run_corpus = Some(own);
     }
     Ok(files)
 }
 
 /// A run ended: what it wrote to a corpus of its own joins the target's corpus, and its
-/// files go. Returns the entries taken in.
-pub fn finish_run(layout: &Layout, target: &str, run: RunId) -> io::Result<u64> {
+/// files go. Returns the names of the entries taken in.
+pub fn finish_run(layout: &Layout, target: &str, run: RunId) -> io::Result<Vec<String>> {
     take_in(layout, target, &run_dir(layout, target, run))
 }
 
@@ -197,21 +205,20 @@ pub fn recover(layout: &Layout, target: &str) -> io::Result<u64> {
     };
     let mut taken = 0;
     for e in entries.flatten() {
-        taken += take_in(layout, target, &e.path())?;
+        taken += take_in(layout, target, &e.path())?.len() as u64;
     }
     Ok(taken)
 }
 
-fn take_in(layout: &Layout, target: &str, dir: &Path) -> io::Result<u64> {
+fn take_in(layout: &Layout, target: &str, dir: &Path) -> io::Result<Vec<String>> {
     let own = dir.join("corpus");
-    let mut taken = 0;
+    let mut taken = Vec::new();
     if own.is_dir() {
-        let stats = corpus::import_dir(
+        taken = corpus::import_dir_named(
             &own,
             &layout.corpus_dir(target),
             &layout.quarantine_dir(target),
         )?;
-        taken = stats.added as u64;
     }
     match fs::remove_dir_all(dir) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
@@ -238,11 +245,36 @@ mod tests {
         let own = files.run_corpus.unwrap();
         assert_eq!(fs::read_dir(&own).unwrap().count(), 0);
         fs::write(own.join("new"), b"found by the run").unwrap();
-        assert_eq!(finish_run(&layout, "t", 5).unwrap(), 1);
+        let taken = finish_run(&layout, "t", 5).unwrap();
+        assert_eq!(taken, [fleet_store::sha1_hex(b"found by the run")]);
         assert_eq!(fs::read_dir(layout.corpus_dir("t")).unwrap().count(), 11);
         assert!(!run_dir(&layout, "t", 5).exists());
         // The subset's entries were links or copies: the corpus still has all of them.
         assert!(layout.corpus_dir("t").join("e9").exists());
+    }
+
+    /// A value-profile run writes to a corpus of its own too (it reads the target's
+    /// whole corpus): the names of what it added are what its replay pays it for.
+    #[test]
+    fn a_value_profile_run_writes_to_its_own_corpus_and_its_entries_are_named() {
+        let (_d, layout) = layout("vp");
+        let seed = fleet_store::sha1_hex(b"seed");
+        fs::write(layout.corpus_dir("t").join(seed), b"seed").unwrap();
+        let strategy: Strategy = "value_profile".parse().unwrap();
+        let files = prepare(&layout, "t", 3, &strategy, 1).unwrap();
+        assert_eq!(files.subset, None);
+        let own = files.run_corpus.unwrap();
+        assert_eq!(fs::read_dir(&own).unwrap().count(), 0);
+        fs::write(own.join("a"), b"one").unwrap();
+        fs::write(own.join("b"), b"seed").unwrap(); // already in the corpus
+        let taken = finish_run(&layout, "t", 3).unwrap();
+        assert_eq!(taken, [fleet_store::sha1_hex(b"one")]);
+        assert_eq!(fs::read_dir(layout.corpus_dir("t")).unwrap().count(), 2);
+        // Other strategies write straight into the target's corpus.
+        let plain: Strategy = "mutate_depth:20".parse().unwrap();
+        let files = prepare(&layout, "t", 4, &plain, 1).unwrap();
+        assert_eq!(files.run_corpus, None);
+        assert_eq!(finish_run(&layout, "t", 4).unwrap(), Vec::<String>::new());
     }
 
     /// The real libFuzzer build of `plant_checksum`: its `OK` (a 2-byte comparison behind
