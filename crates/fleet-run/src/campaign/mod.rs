@@ -1266,7 +1266,8 @@ impl<'n> Campaign<'n> {
     }
 
     /// A run ended: the recommended dictionary it printed joins its target's, and what
-    /// it wrote to a corpus of its own (a corpus-subset run) joins the target's corpus.
+    /// it wrote to a corpus of its own (a run paid by a replay) joins the target's
+    /// corpus. Returns the names of the entries it added there.
     fn take_back(
         &mut self,
         target: &str,
