@@ -1,5 +1,6 @@
 //! How durations, rates and byte sizes read in every human-facing output: `2d 4h`,
-//! `12h`, `3m 20s`, `1.2k`, `3.4M` — short, with spaces, never `2days`.
+//! `12h`, `3m 20s`, `1.2k`, `3.4M` — short, with spaces, never `2days`; and the line
+//! that says a campaign's errors.
 
 use std::time::Duration;
 
@@ -53,6 +54,23 @@ pub fn bytes(n: u64) -> String {
         }
     }
     unreachable!("the last unit returns")
+}
+
+/// The line saying the last campaign's errors (under `status`'s table, the live view's
+/// totals and the dashboard's system line), or `None` when it met none:
+/// `errors: 3 (last at 2026-12-07T14:05:57Z: cannot save the error count: database is
+/// locked)`.
+pub fn errors(e: Option<&crate::report::ErrorsDoc>) -> Option<String> {
+    let e = e.filter(|e| e.count > 0)?;
+    let at = e
+        .last_at
+        .as_deref()
+        .map_or(String::new(), |at| format!(" at {at}"));
+    Some(match e.last.as_deref().map(str::trim) {
+        Some(last) if !last.is_empty() => format!("errors: {} (last{at}: {last})", e.count),
+        _ if !at.is_empty() => format!("errors: {} (last{at})", e.count),
+        _ => format!("errors: {}", e.count),
+    })
 }
 
 #[cfg(test)]

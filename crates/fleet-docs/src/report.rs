@@ -76,9 +76,13 @@ pub struct WorkersPointDoc {
 pub struct ErrorsDoc {
     pub count: u64,
     pub last: Option<String>,
+    /// When the last one happened (RFC 3339, UTC); absent in documents of versions
+    /// before it was kept.
+    pub last_at: Option<String>,
 }
 
-/// The meta row where a campaign counts its errors: `{"count": N, "last": "..."}`.
+/// The meta row where a campaign counts its errors:
+/// `{"count": N, "last": "...", "last_at": "2026-12-07T14:05:57Z"}`.
 pub const ERRORS_META: &str = "campaign_errors";
 
 /// The meta row where a campaign publishes what its schedule and its strategy bandits

@@ -20,10 +20,12 @@ pub enum Event {
     Triage(crate::triage::TriageEvent),
     /// The webhook notifier's delivery report.
     Webhook(crate::notify::Delivery),
-    /// What an AFL++ run added, counted as libFuzzer counts features: the corpus
-    /// replayed through the libFuzzer binary without the run's finds and with them.
+    /// What a run paid by a replay (an AFL++ run, a value-profile, subset or `max_len`
+    /// libFuzzer run) added, counted as a plain libFuzzer run counts features: the
+    /// corpus replayed through the libFuzzer binary without the run's finds and with
+    /// them.
     Replayed {
-        /// The AFL++ run measured (its replay's thread is joined by it).
+        /// The run measured (its replay's thread is joined by it).
         run: RunId,
         target: String,
         arm: crate::portfolio::bandit::Arm,

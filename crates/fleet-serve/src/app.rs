@@ -34,6 +34,8 @@ const FLEET_TTL: Duration = Duration::from_secs(5);
 /// How often the system figures are refreshed (in the background, never per request).
 const SYSTEM_EVERY: Duration = Duration::from_secs(2);
 const CPU_WINDOW: Duration = Duration::from_millis(500);
+/// The first sample's, taken before the server answers (it delays the start by that).
+const FIRST_CPU_WINDOW: Duration = Duration::from_millis(100);
 
 pub struct App {
     pub layout: Layout,
@@ -80,7 +82,10 @@ impl App {
     pub fn new(opts: &ServeOptions, extras: crate::Extras) -> Arc<Self> {
         let layout = Layout::new(&opts.state_dir);
         let node = node_name(&layout);
-        let system = Arc::new(RwLock::new(SystemStatus::default()));
+        // A first sample before the first request: a page opened at once read "cpu 0% ·
+        // memory 0B of 0B" while the sampler's first window ran.
+        let first = system::sample(layout.root(), FIRST_CPU_WINDOW);
+        let system = Arc::new(RwLock::new(first));
         let (stop, stopped) = mpsc::channel::<()>();
         spawn_sampler(layout.root(), system.clone(), stopped);
         Arc::new(Self {

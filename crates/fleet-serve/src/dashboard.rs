@@ -211,6 +211,7 @@ async fn node_page(
     let mut body = String::from("<h1>Targets</h1>");
     body += &totals_line(&status, &bugs, fuzzed_ms);
     body += &system_line(&status);
+    body += &errors_line(&status);
 
     let sort = query
         .sort
@@ -471,6 +472,13 @@ fn system_line(doc: &StatusDoc) -> String {
             esc(&h.state)
         )),
     )
+}
+
+/// The campaign's errors, as `status` says them; nothing when it met none.
+fn errors_line(doc: &StatusDoc) -> String {
+    fmt::errors(doc.errors.as_ref()).map_or(String::new(), |line| {
+        format!("<p class=\"errors\" id=\"errors-line\">{}</p>", esc(&line))
+    })
 }
 
 /// A target: its figures, the charts over a chosen range, its bugs.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use fleet_docs::fmt::{bytes, duration};
-use fleet_docs::report::{ErrorsDoc, StatusDoc, TargetStatus};
+use fleet_docs::report::{StatusDoc, TargetStatus};
 
 /// "1 bug", "2 bugs".
 pub fn plural(n: impl Into<i64>, what: &str) -> String {
@@ -33,15 +33,9 @@ pub fn size(n: i64) -> String {
     bytes(u64::try_from(n).unwrap_or(0))
 }
 
-/// The line under the table when the last campaign met errors, or `None` when it met
-/// none: `errors: 3 (last: cannot save the error count: database is locked)`.
-pub fn errors(e: Option<&ErrorsDoc>) -> Option<String> {
-    let e = e.filter(|e| e.count > 0)?;
-    Some(match e.last.as_deref().map(str::trim) {
-        Some(last) if !last.is_empty() => format!("errors: {} (last: {last})", e.count),
-        _ => format!("errors: {}", e.count),
-    })
-}
+/// The line under the table when the last campaign met errors (see
+/// [`fleet_docs::fmt::errors`]).
+pub use fleet_docs::fmt::errors;
 
 /// A target's turn: `tier1 3h/48h` (used of its budget in the current cycle) under the
 /// tiers' clock, `share 40%` under the coverage-following schedule.
@@ -207,6 +201,7 @@ pub fn totals(doc: &StatusDoc) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use fleet_docs::report::ErrorsDoc;
 
     #[test]
     fn sizes_and_times_read_as_every_output_says_them() {
@@ -252,21 +247,29 @@ mod tests {
         let text = table(&doc(Some(ErrorsDoc {
             count: 3,
             last: Some("cannot record an event: database is locked\n".into()),
+            last_at: Some("2026-12-07T14:05:57Z".into()),
         })));
         let lines: Vec<&str> = text.lines().collect();
         let totals = lines.iter().position(|l| l.starts_with("total: ")).unwrap();
         assert_eq!(
             lines[totals + 1],
-            "errors: 3 (last: cannot record an event: database is locked)",
+            "errors: 3 (last at 2026-12-07T14:05:57Z: cannot record an event: database is locked)",
             "{text}"
         );
-        assert_eq!(
+        let one = |last: Option<&str>, last_at: Option<&str>| {
             errors(Some(&ErrorsDoc {
                 count: 1,
-                last: None
+                last: last.map(String::from),
+                last_at: last_at.map(String::from),
             }))
-            .as_deref(),
-            Some("errors: 1")
+            .unwrap()
+        };
+        assert_eq!(one(None, None), "errors: 1");
+        // A document written before the time was kept.
+        assert_eq!(one(Some("boom"), None), "errors: 1 (last: boom)");
+        assert_eq!(
+            one(None, Some("2026-12-07T14:05:57Z")),
+            "errors: 1 (last at 2026-12-07T14:05:57Z)"
         );
     }
 

@@ -311,11 +311,14 @@ fn the_campaigns_errors_show_under_the_totals() {
     with_errors.errors = Some(fleet_docs::report::ErrorsDoc {
         count: 3,
         last: Some("cannot record an event: database is locked".into()),
+        last_at: Some("2026-12-07T14:05:57Z".into()),
     });
     let s = screen(&model(&[("alpha", Ok(with_errors))]), &UiState::default());
     let lines: Vec<&str> = s.lines().collect();
     assert!(
-        lines[3].contains("errors: 3 (last: cannot record an event: database is locked)"),
+        lines[3].contains(
+            "errors: 3 (last at 2026-12-07T14:05:57Z: cannot record an event: database is locked)"
+        ),
         "{s}"
     );
     assert!(lines[4].contains("TARGET"), "{s}");

@@ -103,6 +103,36 @@ fn pages_load_assets_at_versioned_addresses_cached_for_good() {
     server.stop();
 }
 
+/// The node page says the campaign's errors as `status` does, with when the last one
+/// happened, and nothing when it met none.
+#[test]
+fn the_node_page_says_the_campaigns_errors_and_when() {
+    let fleet = fleet_with_empty_state();
+    let mut server = Server::start(&fleet, "127.0.0.1:0", &[], &[]);
+    let page = server.get("/", &[]);
+    assert_eq!(page.status, 200, "{}", page.text());
+    assert!(!page.text().contains("errors-line"), "{}", page.text());
+    // The machine's figures are there from the first request, not zeros.
+    assert!(!page.text().contains("memory 0B of 0B"), "{}", page.text());
+    let db = fleet_store::Db::open(&fleet.state().join("fleet.db")).unwrap();
+    let doc = r#"{"count": 2, "last": "cannot record an event: <locked>", "last_at": "2026-12-07T14:05:57Z"}"#;
+    db.put_meta(fleet_run::campaign::ERRORS_META, doc, 0)
+        .unwrap();
+    // The server reads the state at most every few seconds.
+    let line = "<p class=\"errors\" id=\"errors-line\">errors: 2 (last at 2026-12-07T14:05:57Z: \
+                cannot record an event: &lt;locked&gt;)</p>";
+    wait_until("the page to say the errors", MINUTE, || {
+        server.get("/", &[]).text().contains(line)
+    });
+    let table = String::from_utf8_lossy(&fleet.output(&["status"]).stdout).to_string();
+    assert!(
+        table
+            .contains("errors: 2 (last at 2026-12-07T14:05:57Z: cannot record an event: <locked>)"),
+        "{table}"
+    );
+    server.stop();
+}
+
 #[test]
 fn serve_refuses_what_it_must_not_do_with_exit_2() {
     let fleet = fleet_with_empty_state();

@@ -490,6 +490,8 @@ struct Campaign<'n> {
     /// last got.
     error_count: u64,
     last_error: Option<String>,
+    /// When the last error happened (ms since the epoch).
+    last_error_at: Option<i64>,
     published_errors: u64,
 }
 
@@ -646,6 +648,7 @@ impl<'n> Campaign<'n> {
             bugs: BTreeMap::new(),
             error_count: 0,
             last_error: None,
+            last_error_at: None,
             published_errors: 0,
         })
     }
@@ -1967,6 +1970,7 @@ impl Campaign<'_> {
     fn error(&mut self, message: String) {
         self.error_count += 1;
         self.last_error = Some(message.clone());
+        self.last_error_at = Some(now_ms());
         for line in self.errors.admit(&message, Instant::now()) {
             (self.notify)(Notice::Error { message: line });
         }
@@ -2002,6 +2006,7 @@ impl Campaign<'_> {
         let doc = serde_json::json!({
             "count": self.error_count,
             "last": self.last_error,
+            "last_at": self.last_error_at.map(fleet_store::rfc3339),
         });
         match self.db.put_meta(ERRORS_META, &doc.to_string(), now_ms()) {
             Ok(()) => self.published_errors = self.error_count,
