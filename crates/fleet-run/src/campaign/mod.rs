@@ -428,6 +428,10 @@ struct Proc {
     /// corpus subset, a `max_len`: [`Strategy::needs_run_corpus`]): a replay of what it
     /// added pays it, as an AFL++ run is paid.
     replayed: bool,
+    /// What such a run wrote to its own corpus and was taken into the target's while it
+    /// ran: the files taken, and the entries they added.
+    own_seen: HashSet<std::ffi::OsString>,
+    own_added: HashSet<String>,
     /// A stop held back while the worker writes a failure report: the signal, and when
     /// the wait ends whatever the report does ([`REPORT_WAIT`] after the first).
     deferred: Option<(Signal, Instant)>,
@@ -1170,7 +1174,8 @@ impl<'n> Campaign<'n> {
         if let Some(live) = self.live.get_mut(&target) {
             live.run_ended(run);
         }
-        let added = self.take_back(&target, run, p.slot, p.arm.is_some());
+        let mut added = self.take_back(&target, run, p.slot, p.arm.is_some());
+        added.extend(std::mem::take(&mut p.own_added));
         if p.replayed
             && saw_inited
             && let Some(arm) = p.arm.clone()
@@ -1533,6 +1538,31 @@ impl<'n> Campaign<'n> {
         self.replay(run, target, arm, cpu, p.new_found, added);
     }
 
+    /// Takes what the runs with a corpus of their own wrote so far into their target's
+    /// corpus, so the target's other workers reload it while those runs go on.
+    fn share_own_corpora(&mut self) {
+        let layout = self.spec.layout.clone();
+        let mut failed = Vec::new();
+        for (run, p) in self.procs.iter_mut().filter(|(_, p)| p.replayed) {
+            match strategy_files::take_so_far(
+                &layout,
+                &p.target,
+                *run,
+                &mut p.own_seen,
+                aflpp_runs::SETTLE,
+            ) {
+                Ok(added) => p.own_added.extend(added),
+                Err(e) => failed.push(format!(
+                    "{}: cannot take in what a strategy run found so far: {e}",
+                    p.target
+                )),
+            }
+        }
+        for message in failed {
+            self.error(message);
+        }
+    }
+
     /// Starts the replay that pays run `run` of `target` (an AFL++ run, a libFuzzer run
     /// that wrote to a corpus of its own) for the corpus entries it `added`; its count
     /// comes back as an event.
@@ -1649,6 +1679,8 @@ impl<'n> Campaign<'n> {
                         started: Instant::now(),
                         value_profile,
                         replayed,
+                        own_seen: HashSet::new(),
+                        own_added: HashSet::new(),
                         afl,
                         deferred: None,
                     },
@@ -1742,6 +1774,7 @@ impl<'n> Campaign<'n> {
             self.sweep(target, true, None);
         }
         self.watch_afl_runs();
+        self.share_own_corpora();
         self.harvest_next(now);
         self.guard_resources(now);
         if now.duration_since(self.last_flush) >= FLUSH_EVERY {

@@ -3,9 +3,12 @@
 //! user's and recommended dictionaries merged into one `-dict` file, and a corpus subset
 //! with the run's own writable corpus. All live under `<state>/strategy/<target>/`.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use fleet_engine::libfuzzer::strategy::{
     RecommendedDict, Strategy, StrategyFiles, choose_subset, escape_dict, merge_dict_files,
@@ -190,6 +193,63 @@ pub fn prepare(
     Ok(files)
 }
 
+/// Takes what run `run` wrote to its own corpus so far into the target's corpus, while
+/// it runs: libFuzzer reloads only its first corpus directory, so the target's other
+/// workers see the run's finds (`-reload`) only once they are in the shared one. A file
+/// is taken once it has not changed for `settle` (libFuzzer writes in place); `seen`
+/// holds the run's files taken before. Returns the names of the entries it added to the
+/// target's corpus (an entry already there is not the run's).
+pub fn take_so_far(
+    layout: &Layout,
+    target: &str,
+    run: RunId,
+    seen: &mut HashSet<OsString>,
+    settle: Duration,
+) -> io::Result<Vec<String>> {
+    let own = run_dir(layout, target, run).join("corpus");
+    let entries = match fs::read_dir(&own) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let corpus_dir = layout.corpus_dir(target);
+    let quarantine = layout.quarantine_dir(target);
+    let now = SystemTime::now();
+    let mut added = Vec::new();
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        if seen.contains(&name) {
+            continue;
+        }
+        let meta = entry.metadata()?;
+        if !meta.is_file() {
+            continue;
+        }
+        let settled = meta
+            .modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_some_and(|age| age >= settle);
+        if !settled {
+            continue;
+        }
+        let bytes = match fs::read(entry.path()) {
+            Ok(b) => b,
+            // Gone since the listing: libFuzzer replaced it with a reduced input.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        seen.insert(name);
+        let sha1 = fleet_store::sha1_hex(&bytes);
+        if !corpus_dir.join(&sha1).exists() && !quarantine.join(&sha1).exists() {
+            fleet_store::write_atomic(&corpus_dir.join(&sha1), &bytes)?;
+            added.push(sha1);
+        }
+    }
+    Ok(added)
+}
+
 /// A run ended: what it wrote to a corpus of its own joins the target's corpus, and its
 /// files go. Returns the names of the entries taken in.
 pub fn finish_run(layout: &Layout, target: &str, run: RunId) -> io::Result<Vec<String>> {
@@ -275,6 +335,47 @@ mod tests {
         let files = prepare(&layout, "t", 4, &plain, 1).unwrap();
         assert_eq!(files.run_corpus, None);
         assert_eq!(finish_run(&layout, "t", 4).unwrap(), Vec::<String>::new());
+    }
+
+    /// What a run writes to its own corpus reaches the shared one while it runs, each
+    /// file once settled and once only; the names returned are the run's additions.
+    #[test]
+    fn a_runs_finds_reach_the_shared_corpus_while_it_runs() {
+        let (_d, layout) = layout("so-far");
+        let strategy: Strategy = "value_profile".parse().unwrap();
+        let own = prepare(&layout, "t", 6, &strategy, 1)
+            .unwrap()
+            .run_corpus
+            .unwrap();
+        let known = fleet_store::sha1_hex(b"known");
+        fs::write(layout.corpus_dir("t").join(&known), b"known").unwrap();
+        fs::write(own.join("a"), b"new one").unwrap();
+        fs::write(own.join("b"), b"known").unwrap();
+        let mut seen = HashSet::new();
+        // Not settled yet: nothing is taken.
+        let hour = Duration::from_secs(3600);
+        assert!(
+            take_so_far(&layout, "t", 6, &mut seen, hour)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(seen.is_empty());
+        let taken = take_so_far(&layout, "t", 6, &mut seen, Duration::ZERO).unwrap();
+        assert_eq!(taken, [fleet_store::sha1_hex(b"new one")]);
+        assert!(layout.corpus_dir("t").join(&taken[0]).exists());
+        assert_eq!(seen.len(), 2);
+        // Taken once; a later find is taken next time.
+        fs::write(own.join("c"), b"later").unwrap();
+        let taken = take_so_far(&layout, "t", 6, &mut seen, Duration::ZERO).unwrap();
+        assert_eq!(taken, [fleet_store::sha1_hex(b"later")]);
+        // At the end nothing is taken twice.
+        assert_eq!(finish_run(&layout, "t", 6).unwrap(), Vec::<String>::new());
+        // A run without a corpus of its own has nothing to take.
+        assert!(
+            take_so_far(&layout, "t", 7, &mut HashSet::new(), Duration::ZERO)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     /// The real libFuzzer build of `plant_checksum`: its `OK` (a 2-byte comparison behind
