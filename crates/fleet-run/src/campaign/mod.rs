@@ -1538,13 +1538,13 @@ impl<'n> Campaign<'n> {
         self.replay(run, target, arm, cpu, p.new_found, added);
     }
 
-    /// Takes what the runs with a corpus of their own wrote so far into their target's
-    /// corpus, so the target's other workers reload it while those runs go on.
+    /// Exchanges entries between the runs with a corpus of their own and their target's
+    /// corpus, so the workers of a target reload each other's finds while they run.
     fn share_own_corpora(&mut self) {
         let layout = self.spec.layout.clone();
         let mut failed = Vec::new();
         for (run, p) in self.procs.iter_mut().filter(|(_, p)| p.replayed) {
-            match strategy_files::take_so_far(
+            match strategy_files::exchange(
                 &layout,
                 &p.target,
                 *run,

@@ -193,13 +193,18 @@ pub fn prepare(
     Ok(files)
 }
 
-/// Takes what run `run` wrote to its own corpus so far into the target's corpus, while
-/// it runs: libFuzzer reloads only its first corpus directory, so the target's other
-/// workers see the run's finds (`-reload`) only once they are in the shared one. A file
-/// is taken once it has not changed for `settle` (libFuzzer writes in place); `seen`
-/// holds the run's files taken before. Returns the names of the entries it added to the
-/// target's corpus (an entry already there is not the run's).
-pub fn take_so_far(
+/// Exchanges entries between run `run`'s own corpus and the target's, while it runs:
+/// libFuzzer reloads (`-reload`) only its first corpus directory, so without this the
+/// target's other workers would see the run's finds only when it ends, and the run
+/// theirs never.
+/// - What the run wrote is taken into the target's corpus once it has not changed for
+///   `settle` (libFuzzer writes in place); `seen` holds the run's files taken before.
+/// - What the target's corpus has that the run's does not is linked into the run's,
+///   for its next reload; those files join `seen`, as they are not the run's.
+///
+/// Returns the names of the entries the run added to the target's corpus (an entry
+/// already there is not the run's).
+pub fn exchange(
     layout: &Layout,
     target: &str,
     run: RunId,
@@ -214,6 +219,36 @@ pub fn take_so_far(
     };
     let corpus_dir = layout.corpus_dir(target);
     let quarantine = layout.quarantine_dir(target);
+    let added = take_settled(entries, &corpus_dir, &quarantine, seen, settle)?;
+    for entry in fs::read_dir(&corpus_dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        if seen.contains(&name) || !entry.file_type()?.is_file() {
+            continue;
+        }
+        let to = own.join(&name);
+        if !to.exists() && fs::hard_link(entry.path(), &to).is_err() {
+            match fs::copy(entry.path(), &to) {
+                Ok(_) => {}
+                // Gone since the listing (a corpus entry set aside).
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        seen.insert(name);
+    }
+    Ok(added)
+}
+
+/// Copies the settled files among `entries` (a run's own corpus) that are not in `seen`
+/// into `corpus_dir`, named by content; returns the names it added there.
+fn take_settled(
+    entries: fs::ReadDir,
+    corpus_dir: &Path,
+    quarantine: &Path,
+    seen: &mut HashSet<OsString>,
+    settle: Duration,
+) -> io::Result<Vec<String>> {
     let now = SystemTime::now();
     let mut added = Vec::new();
     for entry in entries {
@@ -222,7 +257,11 @@ pub fn take_so_far(
         if seen.contains(&name) {
             continue;
         }
-        let meta = entry.metadata()?;
+        let meta = match entry.metadata() {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         if !meta.is_file() {
             continue;
         }
@@ -244,8 +283,10 @@ pub fn take_so_far(
         let sha1 = fleet_store::sha1_hex(&bytes);
         if !corpus_dir.join(&sha1).exists() && !quarantine.join(&sha1).exists() {
             fleet_store::write_atomic(&corpus_dir.join(&sha1), &bytes)?;
-            added.push(sha1);
+            added.push(sha1.clone());
         }
+        // The shared entry of that content is the run's own file: never linked back.
+        seen.insert(sha1.into());
     }
     Ok(added)
 }
@@ -338,9 +379,10 @@ mod tests {
     }
 
     /// What a run writes to its own corpus reaches the shared one while it runs, each
-    /// file once settled and once only; the names returned are the run's additions.
+    /// file once settled and once only; the names returned are the run's additions. What
+    /// the shared corpus has reaches the run's, and is not the run's.
     #[test]
-    fn a_runs_finds_reach_the_shared_corpus_while_it_runs() {
+    fn a_run_and_the_shared_corpus_exchange_entries_while_it_runs() {
         let (_d, layout) = layout("so-far");
         let strategy: Strategy = "value_profile".parse().unwrap();
         let own = prepare(&layout, "t", 6, &strategy, 1)
@@ -352,27 +394,33 @@ mod tests {
         fs::write(own.join("a"), b"new one").unwrap();
         fs::write(own.join("b"), b"known").unwrap();
         let mut seen = HashSet::new();
-        // Not settled yet: nothing is taken.
+        // Not settled yet: nothing is taken; the shared entry reaches the run's corpus.
         let hour = Duration::from_secs(3600);
+        let none = exchange(&layout, "t", 6, &mut seen, hour).unwrap();
+        assert!(none.is_empty());
+        assert_eq!(fs::read(own.join(&known)).unwrap(), b"known");
+        let taken = exchange(&layout, "t", 6, &mut seen, Duration::ZERO).unwrap();
+        assert_eq!(taken, [fleet_store::sha1_hex(b"new one")]);
+        assert!(layout.corpus_dir("t").join(&taken[0]).exists());
+        // Taken once; a later find is taken next time, and another worker's find
+        // reaches the run.
+        fs::write(own.join("c"), b"later").unwrap();
+        let other = fleet_store::sha1_hex(b"other");
+        fs::write(layout.corpus_dir("t").join(&other), b"other").unwrap();
+        let taken = exchange(&layout, "t", 6, &mut seen, Duration::ZERO).unwrap();
+        assert_eq!(taken, [fleet_store::sha1_hex(b"later")]);
+        assert!(own.join(&other).exists());
         assert!(
-            take_so_far(&layout, "t", 6, &mut seen, hour)
+            exchange(&layout, "t", 6, &mut seen, Duration::ZERO)
                 .unwrap()
                 .is_empty()
         );
-        assert!(seen.is_empty());
-        let taken = take_so_far(&layout, "t", 6, &mut seen, Duration::ZERO).unwrap();
-        assert_eq!(taken, [fleet_store::sha1_hex(b"new one")]);
-        assert!(layout.corpus_dir("t").join(&taken[0]).exists());
-        assert_eq!(seen.len(), 2);
-        // Taken once; a later find is taken next time.
-        fs::write(own.join("c"), b"later").unwrap();
-        let taken = take_so_far(&layout, "t", 6, &mut seen, Duration::ZERO).unwrap();
-        assert_eq!(taken, [fleet_store::sha1_hex(b"later")]);
-        // At the end nothing is taken twice.
+        // At the end nothing is taken twice, and nothing of the shared corpus is the run's.
         assert_eq!(finish_run(&layout, "t", 6).unwrap(), Vec::<String>::new());
-        // A run without a corpus of its own has nothing to take.
+        assert_eq!(fs::read_dir(layout.corpus_dir("t")).unwrap().count(), 4);
+        // A run without a corpus of its own has nothing to exchange.
         assert!(
-            take_so_far(&layout, "t", 7, &mut HashSet::new(), Duration::ZERO)
+            exchange(&layout, "t", 7, &mut HashSet::new(), Duration::ZERO)
                 .unwrap()
                 .is_empty()
         );
