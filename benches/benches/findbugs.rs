@@ -15,7 +15,10 @@
 //!
 //! **Part 2** (`--part 2`): the bundled suite (`fleet.toml`) for `--secs` (3600) under
 //! three schedules: the coverage-following one (the default), fixed tiers
-//! (`schedule = "fixed"`) and equal time slices (`schedule = "equal"`); each target's
+//! (`schedule = "fixed"`) and equal time slices (`schedule = "equal"`, with
+//! `tier_slice` = `--secs` × workers / targets, so every target has one equal slice in
+//! the run: the bundled 1-hour `tier_slice` would give an hour's run to two targets and
+//! none to the rest); each target's
 //! final corpus is replayed through its libFuzzer binary (`-runs=0`: `INITED … ft: N`)
 //! and the features are summed. Prints the totals, the ratios of the new schedule to
 //! the others, and the targets that never ran.
@@ -463,15 +466,21 @@ fn part2(args: &Args, results: &mut Results, scratch: &mut Scratch) {
         fleet_build::build_project(&project, &fleet_build::BuildOptions::default(), &mut |_| {})
             .unwrap_or_else(|e| panic!("building {} failed: {e}", project.display()));
     let secs = args.secs.as_secs();
+    let slice = equal_slice(secs, args.workers, built.len());
     for schedule in &args.schedules {
-        let key = json!({"part": 2, "schedule": schedule, "workers": args.workers, "secs": secs});
+        let key = part2_key(schedule, args.workers, secs, slice);
         if results.find(&key).is_some() {
             continue;
         }
         let dir = scratch.run_dir(&format!("suite-{schedule}"));
         let state = dir.join("state");
         let config = dir.join("fleet.toml");
-        fs::write(&config, suite_config(&state, &project, schedule)).expect("fleet.toml");
+        let tier_slice = (schedule == "equal").then_some(slice);
+        fs::write(
+            &config,
+            suite_config(&state, &project, schedule, tier_slice),
+        )
+        .expect("fleet.toml");
         println!("  {schedule}: the suite for {secs} s");
         let mut cmd = Command::new(&fuzzfleet);
         cmd.arg("--config")
@@ -517,7 +526,7 @@ fn part2(args: &Args, results: &mut Results, scratch: &mut Scratch) {
     );
     let mut totals = BTreeMap::new();
     for schedule in SCHEDULES {
-        let key = json!({"part": 2, "schedule": schedule, "workers": args.workers, "secs": secs});
+        let key = part2_key(schedule, args.workers, secs, slice);
         if let Some(r) = results.find(&key) {
             let total = r["total_features"].as_u64().unwrap_or(0);
             totals.insert(schedule, total as f64);
@@ -541,9 +550,26 @@ fn part2(args: &Args, results: &mut Results, scratch: &mut Scratch) {
     }
 }
 
-/// The bundled `fleet.toml` with this run's state dir, the suite's absolute path and
-/// the schedule (`coverage` is the default and is left unset).
-fn suite_config(state: &Path, project: &Path, schedule: &str) -> String {
+/// The equal schedule's slice, in seconds: `secs` of `workers` shared equally by
+/// `targets`, so each has one slice in the run.
+fn equal_slice(secs: u64, workers: usize, targets: usize) -> u64 {
+    (secs * workers as u64 / targets.max(1) as u64).max(1)
+}
+
+/// A part-2 run's key; the equal schedule's names its slice (a run with the bundled
+/// hour-long slices is another measurement).
+fn part2_key(schedule: &str, workers: usize, secs: u64, slice: u64) -> Value {
+    let mut key = json!({"part": 2, "schedule": schedule, "workers": workers, "secs": secs});
+    if schedule == "equal" {
+        key["tier_slice_s"] = json!(slice);
+    }
+    key
+}
+
+/// The bundled `fleet.toml` with this run's state dir, the suite's absolute path, the
+/// schedule (`coverage` is the default and is left unset) and `tier_slice` (seconds)
+/// when given.
+fn suite_config(state: &Path, project: &Path, schedule: &str, tier_slice: Option<u64>) -> String {
     let original = fs::read_to_string(fleet_testkit::repo_root().join("fleet.toml"))
         .expect("the bundled fleet.toml");
     let mut out = String::new();
@@ -552,6 +578,9 @@ fn suite_config(state: &Path, project: &Path, schedule: &str) -> String {
             out.push_str(&format!("state_dir = {}\n", toml_string(state)));
             if schedule != "coverage" {
                 out.push_str(&format!("schedule = \"{schedule}\"\n"));
+            }
+            if let Some(s) = tier_slice {
+                out.push_str(&format!("tier_slice = \"{s}s\"\n"));
             }
         } else if line
             .trim_start()
