@@ -39,20 +39,44 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/bucket/{id}", get(crate::crash_pages::bucket_page))
         .route(
             "/assets/app.js",
-            get(|q| asset("text/javascript", SCRIPT, q)),
+            get(|q| {
+                asset(
+                    "text/javascript",
+                    SCRIPT,
+                    Some(ASSET_URLS.script.as_str()),
+                    q,
+                )
+            }),
         )
-        .route("/assets/style.css", get(|q| asset("text/css", STYLE, q)))
+        .route(
+            "/assets/style.css",
+            get(|q| asset("text/css", STYLE, Some(ASSET_URLS.style.as_str()), q)),
+        )
         .route(
             "/assets/vendor/uPlot.iife.min.js",
-            get(|q| asset("text/javascript", UPLOT_JS, q)),
+            get(|q| {
+                asset(
+                    "text/javascript",
+                    UPLOT_JS,
+                    Some(ASSET_URLS.uplot_js.as_str()),
+                    q,
+                )
+            }),
         )
         .route(
             "/assets/vendor/uPlot.min.css",
-            get(|q| asset("text/css", UPLOT_CSS, q)),
+            get(|q| {
+                asset(
+                    "text/css",
+                    UPLOT_CSS,
+                    Some(ASSET_URLS.uplot_css.as_str()),
+                    q,
+                )
+            }),
         )
         .route(
             "/assets/vendor/uPlot.LICENSE.txt",
-            get(|q| asset("text/plain", UPLOT_LICENSE, q)),
+            get(|q| asset("text/plain", UPLOT_LICENSE, None, q)),
         )
         .fallback(not_found)
 }
@@ -85,11 +109,18 @@ static ASSET_URLS: std::sync::LazyLock<AssetUrls> = std::sync::LazyLock::new(|| 
     uplot_css: versioned("/assets/vendor/uPlot.min.css", UPLOT_CSS),
 });
 
-/// An asset built into this binary. Asked for at its current version, a browser may keep
-/// it for good (another version has another address); at any other address, for
-/// 5 minutes.
-async fn asset(kind: &'static str, text: &'static str, RawQuery(query): RawQuery) -> Response {
-    let current = query.is_some_and(|q| q == format!("v={}", version(text)));
+/// An asset built into this binary. Asked for at the address pages load it from
+/// (`versioned`, its current version), a browser may keep it for good (another version
+/// has another address); at any other address, for 5 minutes.
+async fn asset(
+    kind: &'static str,
+    text: &'static str,
+    versioned: Option<&'static str>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let current = versioned
+        .and_then(|url| url.split_once('?'))
+        .is_some_and(|(_, v)| query.as_deref() == Some(v));
     let cache = if current {
         "max-age=31536000, immutable"
     } else {

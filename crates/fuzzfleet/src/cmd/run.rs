@@ -129,6 +129,10 @@ pub(crate) fn campaign_spec(
                 plural(t.workers, "worker"),
                 fleet_run::fmt::duration(t.budget)
             ),
+            // Every target alike: the tiers only list them.
+            fleet_config::Schedule::Equal => {
+                format!("{}: {}", t.name, plural(t.targets.len(), "target"))
+            }
             // The tiers weigh their targets; the schedule gives the slots.
             _ => format!(
                 "{}: weight {}",
@@ -137,13 +141,19 @@ pub(crate) fn campaign_spec(
             ),
         })
         .collect();
+    let schedule = match plan.schedule {
+        fleet_config::Schedule::Equal => format!(
+            "equal, slices of {}",
+            fleet_run::fmt::duration(plan.tier_slice.min(shortest))
+        ),
+        other => other.as_str().to_string(),
+    };
     eprintln!(
-        "fuzzfleet: {}, {} in {} ({}; schedule {}); state in {}; Ctrl-C stops",
+        "fuzzfleet: {}, {} in {} ({}; schedule {schedule}); state in {}; Ctrl-C stops",
         plural(if fixed { wanted.min(workers) } else { workers }, "worker"),
         plural(names.len(), "target"),
         plural(tiers.len(), "tier"),
         per_tier.join("; "),
-        plan.schedule.as_str(),
         layout.root().display()
     );
     if fixed && wanted > workers {
