@@ -61,18 +61,37 @@ fn import_into(
             continue;
         }
         let bytes = fs::read(entry.path())?;
-        let name = sha1_hex(&bytes);
-        if corpus.join(&name).exists() || quarantine.join(&name).exists() {
-            stats.skipped += 1;
-        } else {
-            write_atomic(&corpus.join(&name), &bytes)?;
-            stats.added += 1;
-            if let Some(names) = names.as_deref_mut() {
-                names.push(name);
+        match import_bytes(&bytes, corpus, quarantine)? {
+            Imported::Added(name) => {
+                stats.added += 1;
+                if let Some(names) = names.as_deref_mut() {
+                    names.push(name);
+                }
             }
+            Imported::Known(_) => stats.skipped += 1,
         }
     }
     Ok(())
+}
+
+/// What [`import_bytes`] did with an input; either way, its name in the corpus.
+#[derive(Debug, PartialEq)]
+pub enum Imported {
+    /// A new entry.
+    Added(String),
+    /// Already in the corpus, or set aside in quarantine (never brought back).
+    Known(String),
+}
+
+/// Adds one input to `corpus`, named by its SHA-1, unless the corpus or `quarantine`
+/// has it already.
+pub fn import_bytes(bytes: &[u8], corpus: &Path, quarantine: &Path) -> io::Result<Imported> {
+    let name = sha1_hex(bytes);
+    if corpus.join(&name).exists() || quarantine.join(&name).exists() {
+        return Ok(Imported::Known(name));
+    }
+    write_atomic(&corpus.join(&name), bytes)?;
+    Ok(Imported::Added(name))
 }
 
 /// Moves the corpus entry with content hash `sha1` into quarantine (kept, not deleted).

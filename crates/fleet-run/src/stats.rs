@@ -4,7 +4,7 @@
 //! [`RateWindow`]), so a target that restarts every few seconds, before libFuzzer prints
 //! a rate, still shows one.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use fleet_store::{Sample, TargetRates, TargetRecord};
 
@@ -102,7 +102,8 @@ pub struct TargetLive {
     pub lost_findings: u64,
     window: RateWindow,
     /// The rate now (0 without workers), the last one it had while running, and what
-    /// this campaign run counted: execs and wall time with workers.
+    /// this campaign run counted: execs, and wall time with workers (the stretches that
+    /// ended, and since when the one going on runs).
     rate_now: f64,
     last_rate: f64,
     /// The average an earlier campaign run recorded: still the target's average while
@@ -110,7 +111,9 @@ pub struct TargetLive {
     resumed_average: f64,
     run_started_execs: u64,
     run_wall_ms: i64,
-    last_sample_ms: Option<i64>,
+    busy_since: Option<i64>,
+    /// The runs started and not ended.
+    busy: HashSet<RunId>,
 }
 
 impl TargetLive {
@@ -138,7 +141,8 @@ impl TargetLive {
             resumed_average: 0.0,
             run_started_execs: p.execs.max(0) as u64,
             run_wall_ms: 0,
-            last_sample_ms: None,
+            busy_since: None,
+            busy: HashSet::new(),
         }
     }
 
@@ -153,14 +157,10 @@ impl TargetLive {
 
     /// Takes a rate sample (every flush): `workers` running now, at `at_ms`.
     pub fn sample_rate(&mut self, workers: i64, at_ms: i64) {
-        let previous = self.last_sample_ms.replace(at_ms);
         if workers == 0 {
             self.window.clear();
             self.rate_now = 0.0;
             return;
-        }
-        if let Some(p) = previous {
-            self.run_wall_ms += (at_ms - p).clamp(0, 60_000);
         }
         let estimate =
             self.finished_execs as f64 + self.runs.values().map(|r| r.execs_by(at_ms)).sum::<f64>();
@@ -173,15 +173,15 @@ impl TargetLive {
     }
 
     /// The average of the last campaign run that fuzzed the target: its execs over the
-    /// wall time it had workers (until this run fuzzes it, the one an earlier run kept).
-    pub fn average_rate(&self) -> f64 {
-        if self.run_wall_ms == 0 {
+    /// wall time it had workers, from the first run's start to the last one's end, at
+    /// `at_ms` (until this run fuzzes it, the one an earlier run kept). Timed by the runs
+    /// themselves, not by samples: a run shorter than the flush has its average too.
+    pub fn average_rate(&self, at_ms: i64) -> f64 {
+        let wall = self.run_wall_ms + self.busy_since.map_or(0, |s| (at_ms - s).max(0));
+        if wall == 0 {
             return self.resumed_average;
         }
-        average(
-            self.execs().saturating_sub(self.run_started_execs),
-            self.run_wall_ms,
-        )
+        average(self.execs().saturating_sub(self.run_started_execs), wall)
     }
 
     /// The rates and lost reports `status` reads beside the record.
@@ -189,13 +189,18 @@ impl TargetLive {
         TargetRates {
             name: self.name.clone(),
             last_execs_per_sec: self.last_rate,
-            avg_execs_per_sec: self.average_rate(),
+            avg_execs_per_sec: self.average_rate(at_ms),
             lost_findings: self.lost_findings as i64,
             updated_at: at_ms,
         }
     }
 
-    pub fn run_started(&mut self, run: RunId) {
+    /// Worker run `run` started at `at_ms`.
+    pub fn run_started(&mut self, run: RunId, at_ms: i64) {
+        if self.busy.is_empty() {
+            self.busy_since = Some(at_ms);
+        }
+        self.busy.insert(run);
         self.runs.insert(run, RunFigures::default());
         self.state = "running".into();
         self.message = None;
@@ -261,9 +266,16 @@ impl TargetLive {
     }
 
     /// A worker run ended: its execs join the total.
-    pub fn run_ended(&mut self, run: RunId) {
+    /// Worker run `run` ended at `at_ms`.
+    pub fn run_ended(&mut self, run: RunId, at_ms: i64) {
         if let Some(f) = self.runs.remove(&run) {
             self.finished_execs += f.execs;
+        }
+        if self.busy.remove(&run)
+            && self.busy.is_empty()
+            && let Some(since) = self.busy_since.take()
+        {
+            self.run_wall_ms += (at_ms - since).max(0);
         }
         if self.runs.is_empty() && self.state == "running" {
             self.state = "waiting".into();
@@ -375,13 +387,13 @@ mod tests {
             ..status(1, 1)
         };
         let mut t = TargetLive::resume("t", None);
-        t.run_started(1);
+        t.run_started(1, 0);
         t.observe(1, &ft(300), 0);
         t.observe(1, &ft(350), 1_000);
         assert_eq!(t.run_gain(1), Some(50));
         // A second run that starts from less (a corpus subset): its gain is over its own
         // first count, not zero against the target's larger figure.
-        t.run_started(2);
+        t.run_started(2, 2_000);
         t.observe(2, &ft(200), 2_000);
         t.observe(2, &ft(220), 3_000);
         assert_eq!(t.run_gain(2), Some(20));
@@ -392,7 +404,7 @@ mod tests {
         t.observe_corpus(400, 4_000);
         assert_eq!(t.features(), Some(400));
         // A run that printed no count has no gain to pay.
-        t.run_started(3);
+        t.run_started(3, 4_000);
         assert_eq!(t.run_gain(3), None);
     }
 
@@ -422,32 +434,32 @@ mod tests {
         let mut t = TargetLive::resume("t", None);
         let mut at = 0;
         for run in 1..=10u64 {
-            t.run_started(run);
+            t.run_started(run, at);
             t.observe(run, &status(2, 0), at);
             t.sample_rate(1, at);
             at += 2_000;
             t.sample_rate(1, at);
             at += 1_000;
             t.observe_final(run, 3_000);
-            t.run_ended(run);
+            t.run_ended(run, at);
         }
-        t.run_started(11);
+        t.run_started(11, at);
         t.sample_rate(1, at);
         let rate = t.record(1, at).execs_per_sec;
         assert!((900.0..=1100.0).contains(&rate), "{rate}");
-        assert!((900.0..=1100.0).contains(&t.average_rate()));
+        assert!((900.0..=1100.0).contains(&t.average_rate(at)));
     }
 
     #[test]
     fn after_a_stop_the_rate_is_zero_and_the_last_and_average_remain() {
         let mut t = TargetLive::resume("t", None);
-        t.run_started(1);
+        t.run_started(1, 0);
         for i in 0..10 {
             t.observe(1, &status(i * 5_000, 2_500), i as i64 * 2_000);
             t.sample_rate(1, i as i64 * 2_000);
         }
         assert!((t.record(1, 18_000).execs_per_sec - 2_500.0).abs() < 1.0);
-        t.run_ended(1);
+        t.run_ended(1, 18_000);
         t.stop();
         t.sample_rate(0, 20_000);
         let rates = t.rates(20_000);
@@ -476,20 +488,42 @@ mod tests {
         assert_eq!(rates.last_execs_per_sec, 1_000_000.0);
         assert_eq!(rates.avg_execs_per_sec, 986_000.0);
         // Once this run fuzzes it, the average is this run's.
-        t.run_started(1);
+        t.run_started(1, 60_000);
         for i in 0..10 {
             t.observe(1, &status(i * 5_000, 2_500), 60_000 + i as i64 * 2_000);
             t.sample_rate(1, 60_000 + i as i64 * 2_000);
         }
-        let avg = t.rates(80_000).avg_execs_per_sec;
+        let avg = t.rates(78_000).avg_execs_per_sec;
         assert!((avg - 2_500.0).abs() < 1.0, "{avg}");
+    }
+
+    /// A run shorter than one flush, with no rate sample at all, has its average: it
+    /// read "last 47k/s · avg 0/s" after a 5-second campaign.
+    #[test]
+    fn a_run_shorter_than_a_flush_has_an_average() {
+        let mut t = TargetLive::resume("t", None);
+        t.run_started(1, 1_000);
+        t.observe_final(1, 6_000);
+        t.run_ended(1, 2_500);
+        // The idle seconds after it do not lower it.
+        assert!((t.average_rate(10_000) - 4_000.0).abs() < 1.0);
+        assert!((t.average_rate(60_000) - 4_000.0).abs() < 1.0);
+        // Two runs at once are one stretch of time with workers.
+        t.run_started(2, 100_000);
+        t.run_started(3, 100_500);
+        t.observe_final(2, 4_000);
+        t.observe_final(3, 4_000);
+        t.run_ended(2, 101_000);
+        t.run_ended(3, 102_000);
+        // 14,000 execs over 1.5 s and 2 s.
+        assert!((t.average_rate(200_000) - 4_000.0).abs() < 1.0);
     }
 
     #[test]
     fn a_fast_worker_between_powers_of_two_keeps_its_rate() {
         // libFuzzer printed #1048576 at 10 s; the next line comes at #2097152.
         let mut t = TargetLive::resume("t", None);
-        t.run_started(1);
+        t.run_started(1, 0);
         t.observe(1, &status(1 << 20, 100_000), 0);
         for at in (0..=20_000).step_by(2_000) {
             t.sample_rate(1, at);

@@ -17,6 +17,7 @@ use fleet_engine::aflpp::{AflOptions, CmpLog, FuzzerStats, OutputScan, fuzz_comm
 use fleet_store::{Layout, sha1_hex, write_atomic};
 
 use super::{AflTarget, CampaignTarget};
+use crate::corpus::{self, Imported};
 use crate::events::RunId;
 
 /// The instance name of a run (one instance per run: `<out>/main/`).
@@ -117,9 +118,7 @@ impl AflRun {
         let mut added = 0;
         for entry in found.corpus {
             let bytes = fs::read(&entry.path)?;
-            let name = sha1_hex(&bytes);
-            if !corpus.join(&name).exists() && !quarantine.join(&name).exists() {
-                write_atomic(&corpus.join(&name), &bytes)?;
+            if let Imported::Added(name) = corpus::import_bytes(&bytes, &corpus, &quarantine)? {
                 added += 1;
                 self.added.push(name);
             }

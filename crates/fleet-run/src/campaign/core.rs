@@ -138,11 +138,12 @@ pub enum Input {
     /// alone when `harvested`.
     DictReady { target: String, harvested: bool },
     /// What a run whose gain was measured after it ended (an AFL++ run's, by a replay)
-    /// pays its arm.
+    /// pays its arm; `None` when it could not be measured (the arm is not paid, and no
+    /// longer waits).
     Pay {
         target: String,
         arm: Arm,
-        gain: Gain,
+        gain: Option<Gain>,
     },
     /// A target's features (as its workers count them) and bugs so far: the
     /// coverage-following schedule measures each slice by them.
@@ -173,6 +174,9 @@ pub struct Exit {
     pub set_aside: usize,
     /// What the run gained, for its arm's payoff (a run that never fuzzed has none).
     pub gain: Option<Gain>,
+    /// Its arm is paid later, by a [`Input::Pay`] (an AFL++ run, a run with a corpus of
+    /// its own: a replay of what it added measures its gain).
+    pub paid_later: bool,
 }
 
 /// What one worker run gained: the bandit's payoff is its features (bugs weighted) per
@@ -364,6 +368,10 @@ pub struct Core {
     dicts: BTreeMap<String, bool>,
     /// Arms whose runs could not start, per target: not chosen again.
     broken_arms: BTreeMap<String, BTreeSet<Arm>>,
+    /// Arms whose runs ended and wait for their pay ([`Exit::paid_later`]), per target:
+    /// until it comes they count as running, so an untried arm is not chosen twice
+    /// before it is measured once.
+    awaiting_pay: BTreeMap<String, Vec<Arm>>,
     /// Targets a run of which reached INITED in this campaign: until then runs are
     /// plain, so a target that cannot start fails as itself, not as a strategy.
     started_ok: BTreeSet<String>,
@@ -458,6 +466,7 @@ impl Core {
             bandits: saved.bandits,
             dicts: BTreeMap::new(),
             broken_arms: BTreeMap::new(),
+            awaiting_pay: BTreeMap::new(),
             started_ok: BTreeSet::new(),
             shares,
             measured: BTreeMap::new(),
@@ -523,7 +532,16 @@ impl Core {
             Input::DictReady { target, harvested } => {
                 self.dicts.insert(target, harvested);
             }
-            Input::Pay { target, arm, gain } => self.pay(&target, &arm, &gain),
+            Input::Pay { target, arm, gain } => {
+                if let Some(waiting) = self.awaiting_pay.get_mut(&target)
+                    && let Some(i) = waiting.iter().position(|a| *a == arm)
+                {
+                    waiting.swap_remove(i);
+                }
+                if let Some(gain) = gain {
+                    self.pay(&target, &arm, &gain);
+                }
+            }
             Input::Measured {
                 target,
                 features,
@@ -704,6 +722,12 @@ impl Core {
         self.account_slot(slot, Some(&running), now);
         if let (Some(arm), Some(gain)) = (&running.arm, &exit.gain) {
             self.pay(&running.target, arm, gain);
+        }
+        if let (Some(arm), true) = (&running.arm, exit.paid_later) {
+            self.awaiting_pay
+                .entry(running.target.clone())
+                .or_default()
+                .push(arm.clone());
         }
         let target = running.target.clone();
         let was_stopping = self.slots[slot].stop_deadline.take().is_some();
@@ -1276,13 +1300,15 @@ impl Core {
                 .map(|a| a.runs)
                 .sum()
         };
-        // The arms this target's workers run now.
+        // The arms this target's workers run now, and those of its runs that wait for
+        // their pay.
         let running: Vec<&Arm> = self
             .slots
             .iter()
             .filter_map(|s| s.worker.as_ref())
             .filter(|r| r.target == target)
             .filter_map(|r| r.arm.as_ref())
+            .chain(self.awaiting_pay.get(target).into_iter().flatten())
             .collect();
         let engine_running = |engine: &str| running.iter().any(|a| a.engine == engine);
         let fresh: Vec<&Arm> = b

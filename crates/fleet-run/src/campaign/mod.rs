@@ -428,9 +428,9 @@ struct Proc {
     /// corpus subset, a `max_len`: [`Strategy::needs_run_corpus`]): a replay of what it
     /// added pays it, as an AFL++ run is paid.
     replayed: bool,
-    /// What such a run wrote to its own corpus and was taken into the target's while it
-    /// ran: the files taken, and the entries they added.
-    own_seen: HashSet<std::ffi::OsString>,
+    /// What such a run's own corpus and the target's exchanged while it ran, and the
+    /// entries the run added to the target's.
+    exchange: strategy_files::Exchange,
     own_added: HashSet<String>,
     /// A stop held back while the worker writes a failure report: the signal, and when
     /// the wait ends whatever the report does ([`REPORT_WAIT`] after the first).
@@ -1000,11 +1000,16 @@ impl<'n> Campaign<'n> {
                             new_features: after.saturating_sub(before),
                             new_bugs,
                         };
+                        let gain = Some(gain);
                         self.apply(Input::Pay { target, arm, gain }, Instant::now());
                     }
-                    Err(e) => self.error(format!(
-                        "{target}: cannot count what a run added (it is not paid): {e}"
-                    )),
+                    Err(e) => {
+                        self.error(format!(
+                            "{target}: cannot count what a run added (it is not paid): {e}"
+                        ));
+                        let gain = None;
+                        self.apply(Input::Pay { target, arm, gain }, Instant::now());
+                    }
                 }
             }
             Event::HubSynced(o) => {
@@ -1144,8 +1149,9 @@ impl<'n> Campaign<'n> {
         };
         p.worker.reap();
         let afl_fuzzed = p.afl.as_ref().is_some_and(|a| a.fuzzing);
+        let mut paid_later = false;
         if let Some(afl) = p.afl.take() {
-            self.end_afl_run(run, &target, &mut p, afl, exit.at);
+            paid_later = self.end_afl_run(run, &target, &mut p, afl, exit.at);
         }
         if let Some((message, tell)) =
             self.resources
@@ -1172,7 +1178,7 @@ impl<'n> Campaign<'n> {
             new_bugs: p.new_found,
         });
         if let Some(live) = self.live.get_mut(&target) {
-            live.run_ended(run);
+            live.run_ended(run, now_ms());
         }
         let mut added = self.take_back(&target, run, p.slot, p.arm.is_some());
         added.extend(std::mem::take(&mut p.own_added));
@@ -1181,7 +1187,7 @@ impl<'n> Campaign<'n> {
             && let Some(arm) = p.arm.clone()
         {
             let cpu = exit.at.saturating_duration_since(p.started);
-            self.replay(run, &target, arm, cpu, p.new_found, added);
+            paid_later = self.replay(run, &target, arm, cpu, p.new_found, added);
         }
         // A run that never fuzzed and crashed: its crashing seeds are set aside, and it
         // restarts without them (the core fails the target when there were none).
@@ -1210,6 +1216,7 @@ impl<'n> Campaign<'n> {
                 crashed: !p.found.is_empty(),
                 set_aside,
                 gain,
+                paid_later,
             },
         };
         self.apply(input, exit.at);
@@ -1486,7 +1493,7 @@ impl<'n> Campaign<'n> {
     /// An AFL++ run ended: the rest of its finds are taken in, its files go, and what it
     /// added is counted the way libFuzzer counts features — its binary replays the
     /// corpus, now with the run's finds, on a background worker ([`replay::Replay`]) —
-    /// to pay its arm.
+    /// to pay its arm. Returns whether that replay started.
     fn end_afl_run(
         &mut self,
         run: RunId,
@@ -1494,7 +1501,7 @@ impl<'n> Campaign<'n> {
         p: &mut Proc,
         mut afl: aflpp_runs::AflRun,
         at: Instant,
-    ) {
+    ) -> bool {
         let taken = afl.take(&self.spec.layout, target, Duration::ZERO);
         let fuzzed = afl.fuzzing;
         let added: HashSet<String> = afl.added.drain(..).collect();
@@ -1532,10 +1539,10 @@ impl<'n> Campaign<'n> {
             )),
         }
         let (Some(arm), true) = (p.arm.clone(), fuzzed) else {
-            return;
+            return false;
         };
         let cpu = at.saturating_duration_since(p.started);
-        self.replay(run, target, arm, cpu, p.new_found, added);
+        self.replay(run, target, arm, cpu, p.new_found, added)
     }
 
     /// Exchanges entries between the runs with a corpus of their own and their target's
@@ -1544,13 +1551,7 @@ impl<'n> Campaign<'n> {
         let layout = self.spec.layout.clone();
         let mut failed = Vec::new();
         for (run, p) in self.procs.iter_mut().filter(|(_, p)| p.replayed) {
-            match strategy_files::exchange(
-                &layout,
-                &p.target,
-                *run,
-                &mut p.own_seen,
-                aflpp_runs::SETTLE,
-            ) {
+            match p.exchange.run(&layout, &p.target, *run, aflpp_runs::SETTLE) {
                 Ok(added) => p.own_added.extend(added),
                 Err(e) => failed.push(format!(
                     "{}: cannot take in what a strategy run found so far: {e}",
@@ -1565,7 +1566,7 @@ impl<'n> Campaign<'n> {
 
     /// Starts the replay that pays run `run` of `target` (an AFL++ run, a libFuzzer run
     /// that wrote to a corpus of its own) for the corpus entries it `added`; its count
-    /// comes back as an event.
+    /// comes back as an event. Returns whether it started (the arm's pay comes then).
     fn replay(
         &mut self,
         run: RunId,
@@ -1574,9 +1575,9 @@ impl<'n> Campaign<'n> {
         cpu: Duration,
         new_bugs: u64,
         added: HashSet<String>,
-    ) {
+    ) -> bool {
         let Some(t) = self.spec.targets.get(target) else {
-            return;
+            return false;
         };
         let tx = self.tx.clone();
         let target = target.to_string();
@@ -1599,8 +1600,12 @@ impl<'n> Campaign<'n> {
         match spawned {
             Ok(r) => {
                 self.replays.insert(run, r);
+                true
             }
-            Err(e) => self.error(format!("cannot start a replay: {e}")),
+            Err(e) => {
+                self.error(format!("cannot start a replay: {e}"));
+                false
+            }
         }
     }
 
@@ -1648,6 +1653,16 @@ impl<'n> Campaign<'n> {
             .and_then(|a| a.strategy.parse::<Strategy>().ok());
         let value_profile = strategy.as_ref().is_some_and(|s| s.value_profile);
         let replayed = strategy.as_ref().is_some_and(Strategy::needs_run_corpus);
+        // What the target's corpus holds now, such a run reads at its start: only what
+        // comes later is given to it.
+        let exchange = if replayed {
+            strategy_files::Exchange::starting(layout, &target).unwrap_or_else(|e| {
+                self.error(format!("{target}: cannot list the corpus for a run: {e}"));
+                strategy_files::Exchange::default()
+            })
+        } else {
+            strategy_files::Exchange::default()
+        };
         let mut result = worker::spawn(run, &wspec, self.tx.clone());
         if let (Err(e), true) = (&result, wspec.hide_tmp) {
             wspec.hide_tmp = false;
@@ -1665,7 +1680,7 @@ impl<'n> Campaign<'n> {
         match result {
             Ok(worker) => {
                 if let Some(live) = self.live.get_mut(&target) {
-                    live.run_started(run);
+                    live.run_started(run, now_ms());
                 }
                 self.procs.insert(
                     run,
@@ -1679,7 +1694,7 @@ impl<'n> Campaign<'n> {
                         started: Instant::now(),
                         value_profile,
                         replayed,
-                        own_seen: HashSet::new(),
+                        exchange,
                         own_added: HashSet::new(),
                         afl,
                         deferred: None,
@@ -1930,7 +1945,7 @@ impl<'n> Campaign<'n> {
         self.last_corpus_scan = None;
         for (run, p) in std::mem::take(&mut self.procs) {
             if let Some(live) = self.live.get_mut(&p.target) {
-                live.run_ended(run);
+                live.run_ended(run, now_ms());
             }
         }
         for live in self.live.values_mut() {

@@ -15,7 +15,7 @@ use fleet_engine::libfuzzer::strategy::{
 };
 use fleet_store::Layout;
 
-use crate::corpus;
+use crate::corpus::{self, Imported};
 use crate::events::RunId;
 
 /// How much of a worker's log end is read for its recommended dictionary (libFuzzer
@@ -193,51 +193,84 @@ pub fn prepare(
     Ok(files)
 }
 
-/// Exchanges entries between run `run`'s own corpus and the target's, while it runs:
-/// libFuzzer reloads (`-reload`) only its first corpus directory, so without this the
-/// target's other workers would see the run's finds only when it ends, and the run
-/// theirs never.
-/// - What the run wrote is taken into the target's corpus once it has not changed for
-///   `settle` (libFuzzer writes in place); `seen` holds the run's files taken before.
-/// - What the target's corpus has that the run's does not is linked into the run's,
-///   for its next reload; those files join `seen`, as they are not the run's.
-///
-/// Returns the names of the entries the run added to the target's corpus (an entry
-/// already there is not the run's).
-pub fn exchange(
-    layout: &Layout,
-    target: &str,
-    run: RunId,
-    seen: &mut HashSet<OsString>,
-    settle: Duration,
-) -> io::Result<Vec<String>> {
-    let own = run_dir(layout, target, run).join("corpus");
-    let entries = match fs::read_dir(&own) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
-    let corpus_dir = layout.corpus_dir(target);
-    let quarantine = layout.quarantine_dir(target);
-    let added = take_settled(entries, &corpus_dir, &quarantine, seen, settle)?;
-    for entry in fs::read_dir(&corpus_dir)? {
-        let entry = entry?;
-        let name = entry.file_name();
-        if seen.contains(&name) || !entry.file_type()?.is_file() {
-            continue;
-        }
-        let to = own.join(&name);
-        if !to.exists() && fs::hard_link(entry.path(), &to).is_err() {
-            match fs::copy(entry.path(), &to) {
-                Ok(_) => {}
-                // Gone since the listing (a corpus entry set aside).
-                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        seen.insert(name);
+/// What [`Exchange::run`] knows of one run's own corpus between calls.
+#[derive(Debug, Default)]
+pub struct Exchange {
+    /// The run's files taken into the target's corpus, and the target's entries that are
+    /// not the run's to give: there when it started, given to it since, or its own.
+    seen: HashSet<OsString>,
+    /// The target corpus's modification time when it was last read: while it stays,
+    /// the corpus has nothing new to give.
+    shared_mtime: Option<SystemTime>,
+}
+
+impl Exchange {
+    /// For a run of `target` that starts now: what the target's corpus holds is the
+    /// run's start (it reads the corpus, or a subset chosen from it, at its start), so
+    /// only later entries are given to it — a subset run stays on its subset.
+    pub fn starting(layout: &Layout, target: &str) -> io::Result<Self> {
+        let corpus_dir = layout.corpus_dir(target);
+        let shared_mtime = fs::metadata(&corpus_dir)?.modified().ok();
+        let seen = fs::read_dir(&corpus_dir)?
+            .map(|e| e.map(|e| e.file_name()))
+            .collect::<io::Result<_>>()?;
+        Ok(Self { seen, shared_mtime })
     }
-    Ok(added)
+
+    /// Exchanges entries between run `run`'s own corpus and the target's, while it
+    /// runs: libFuzzer reloads (`-reload`) only its first corpus directory, so without
+    /// this the target's other workers would see the run's finds only when it ends, and
+    /// the run theirs never.
+    /// - What the run wrote is taken into the target's corpus once it has not changed
+    ///   for `settle` (libFuzzer writes in place).
+    /// - What the target's corpus gained since the run started, and the run does not
+    ///   have, is copied into the run's corpus for its next reload. A copy, not a link:
+    ///   libFuzzer's reload skips files older than its last read of the directory, and a
+    ///   link keeps the original's time.
+    ///
+    /// Returns the names of the entries the run added to the target's corpus (an entry
+    /// already there is not the run's).
+    pub fn run(
+        &mut self,
+        layout: &Layout,
+        target: &str,
+        run: RunId,
+        settle: Duration,
+    ) -> io::Result<Vec<String>> {
+        let own = run_dir(layout, target, run).join("corpus");
+        let entries = match fs::read_dir(&own) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(e),
+        };
+        let corpus_dir = layout.corpus_dir(target);
+        let quarantine = layout.quarantine_dir(target);
+        let added = take_settled(entries, &corpus_dir, &quarantine, &mut self.seen, settle)?;
+        // Read before the listing: an entry written during it changes the time again.
+        let mtime = fs::metadata(&corpus_dir)?.modified().ok();
+        if added.is_empty() && mtime.is_some() && mtime == self.shared_mtime {
+            return Ok(added);
+        }
+        self.shared_mtime = mtime;
+        for entry in fs::read_dir(&corpus_dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            if self.seen.contains(&name) || !entry.file_type()?.is_file() {
+                continue;
+            }
+            let to = own.join(&name);
+            if !to.exists() {
+                match fs::read(entry.path()) {
+                    Ok(bytes) => fleet_store::write_atomic(&to, &bytes)?,
+                    // Gone since the listing (a corpus entry set aside).
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            self.seen.insert(name);
+        }
+        Ok(added)
+    }
 }
 
 /// Copies the settled files among `entries` (a run's own corpus) that are not in `seen`
@@ -280,12 +313,14 @@ fn take_settled(
             Err(e) => return Err(e),
         };
         seen.insert(name);
-        let sha1 = fleet_store::sha1_hex(&bytes);
-        if !corpus_dir.join(&sha1).exists() && !quarantine.join(&sha1).exists() {
-            fleet_store::write_atomic(&corpus_dir.join(&sha1), &bytes)?;
-            added.push(sha1.clone());
-        }
-        // The shared entry of that content is the run's own file: never linked back.
+        let sha1 = match corpus::import_bytes(&bytes, corpus_dir, quarantine)? {
+            Imported::Added(sha1) => {
+                added.push(sha1.clone());
+                sha1
+            }
+            Imported::Known(sha1) => sha1,
+        };
+        // The shared entry of that content is the run's own file: never given back.
         seen.insert(sha1.into());
     }
     Ok(added)
@@ -389,41 +424,89 @@ mod tests {
             .unwrap()
             .run_corpus
             .unwrap();
+        // The corpus when the run starts: the run reads it itself, it is not given.
         let known = fleet_store::sha1_hex(b"known");
         fs::write(layout.corpus_dir("t").join(&known), b"known").unwrap();
+        let mut x = Exchange::starting(&layout, "t").unwrap();
         fs::write(own.join("a"), b"new one").unwrap();
         fs::write(own.join("b"), b"known").unwrap();
-        let mut seen = HashSet::new();
-        // Not settled yet: nothing is taken; the shared entry reaches the run's corpus.
+        // Not settled yet: nothing is taken.
         let hour = Duration::from_secs(3600);
-        let none = exchange(&layout, "t", 6, &mut seen, hour).unwrap();
-        assert!(none.is_empty());
-        assert_eq!(fs::read(own.join(&known)).unwrap(), b"known");
-        let taken = exchange(&layout, "t", 6, &mut seen, Duration::ZERO).unwrap();
+        assert!(x.run(&layout, "t", 6, hour).unwrap().is_empty());
+        assert!(!own.join(&known).exists());
+        let taken = x.run(&layout, "t", 6, Duration::ZERO).unwrap();
         assert_eq!(taken, [fleet_store::sha1_hex(b"new one")]);
         assert!(layout.corpus_dir("t").join(&taken[0]).exists());
         // Taken once; a later find is taken next time, and another worker's find
-        // reaches the run.
+        // reaches the run as a file of its own time: libFuzzer's reload skips a file
+        // older than its last read of the directory, and this one was written an hour
+        // ago.
         fs::write(own.join("c"), b"later").unwrap();
         let other = fleet_store::sha1_hex(b"other");
-        fs::write(layout.corpus_dir("t").join(&other), b"other").unwrap();
-        let taken = exchange(&layout, "t", 6, &mut seen, Duration::ZERO).unwrap();
+        let theirs = layout.corpus_dir("t").join(&other);
+        fs::write(&theirs, b"other").unwrap();
+        let old = SystemTime::now() - hour;
+        fs::File::options()
+            .write(true)
+            .open(&theirs)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let taken = x.run(&layout, "t", 6, Duration::ZERO).unwrap();
         assert_eq!(taken, [fleet_store::sha1_hex(b"later")]);
-        assert!(own.join(&other).exists());
-        assert!(
-            exchange(&layout, "t", 6, &mut seen, Duration::ZERO)
+        assert_eq!(fs::read(own.join(&other)).unwrap(), b"other");
+        let given = fs::metadata(own.join(&other)).unwrap().modified().unwrap();
+        assert!(given > old + hour / 2, "{given:?}");
+        // The shared file keeps its time (a copy, not a touched link).
+        let kept = fs::metadata(&theirs).unwrap().modified().unwrap();
+        assert!(kept < old + hour / 2, "{kept:?}");
+        assert!(x.run(&layout, "t", 6, Duration::ZERO).unwrap().is_empty());
+        // The shared corpus unchanged since: nothing to give, and it is not listed.
+        assert_eq!(
+            x.shared_mtime,
+            fs::metadata(layout.corpus_dir("t"))
                 .unwrap()
-                .is_empty()
+                .modified()
+                .ok()
         );
         // At the end nothing is taken twice, and nothing of the shared corpus is the run's.
         assert_eq!(finish_run(&layout, "t", 6).unwrap(), Vec::<String>::new());
         assert_eq!(fs::read_dir(layout.corpus_dir("t")).unwrap().count(), 4);
         // A run without a corpus of its own has nothing to exchange.
         assert!(
-            exchange(&layout, "t", 7, &mut HashSet::new(), Duration::ZERO)
+            Exchange::default()
+                .run(&layout, "t", 7, Duration::ZERO)
                 .unwrap()
                 .is_empty()
         );
+    }
+
+    /// A subset run is given only what the corpus gains after its start, not the rest of
+    /// the corpus it was not chosen from.
+    #[test]
+    fn a_subset_run_is_given_only_entries_newer_than_its_start() {
+        let (_d, layout) = layout("subset-x");
+        for i in 0..6u8 {
+            fs::write(
+                layout.corpus_dir("t").join(fleet_store::sha1_hex(&[i])),
+                [i],
+            )
+            .unwrap();
+        }
+        let strategy: Strategy = "subset:2".parse().unwrap();
+        let files = prepare(&layout, "t", 8, &strategy, 1).unwrap();
+        let own = files.run_corpus.unwrap();
+        let mut x = Exchange::starting(&layout, "t").unwrap();
+        assert!(x.run(&layout, "t", 8, Duration::ZERO).unwrap().is_empty());
+        assert_eq!(fs::read_dir(&own).unwrap().count(), 0);
+        let new = fleet_store::sha1_hex(b"new");
+        fs::write(layout.corpus_dir("t").join(&new), b"new").unwrap();
+        x.run(&layout, "t", 8, Duration::ZERO).unwrap();
+        let given: Vec<_> = fs::read_dir(&own)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(given, [OsString::from(&new)]);
     }
 
     /// The real libFuzzer build of `plant_checksum`: its `OK` (a 2-byte comparison behind

@@ -980,12 +980,73 @@ fn a_second_engine_runs_right_after_the_first_plain_run() {
             sim.feed(Input::Pay {
                 target: "a".into(),
                 arm,
-                gain: Gain::default(),
+                gain: Some(Gain::default()),
             });
         }
     }
     assert_eq!(engines[0], "libfuzzer:plain");
     assert!(engines[1].starts_with("aflpp:"), "{engines:?}");
+}
+
+/// A run paid later, by the replay of what it added, leaves its arm waiting: until the
+/// pay comes the arm counts as running, so the next run tries the next untried arm
+/// rather than the same one again as "not tried yet".
+#[test]
+fn an_arm_waiting_for_its_pay_is_not_chosen_again_as_untried() {
+    let mut sim = Sim::new(portfolio_spec(&["a"]));
+    let mut out = sim.feed(Input::Start);
+    let mut chosen = Vec::new();
+    let mut waiting = Vec::new();
+    for i in 0..4u32 {
+        let (arm, why) = out
+            .iter()
+            .find_map(|a| match a {
+                Action::Spawn {
+                    arm: Some(arm),
+                    why,
+                    ..
+                } => Some((arm.clone(), why.clone())),
+                _ => None,
+            })
+            .expect("every run has an arm");
+        chosen.push((arm.clone(), why));
+        sim.init_all();
+        let (run, _) = sim.running()[0].clone();
+        // The first, plain run is paid with its exit; the others by a replay, later.
+        let later = i > 0;
+        out = sim.at(MIN * (i + 1)).feed(Input::Exited {
+            run,
+            exit: Exit {
+                code: Some(77),
+                saw_inited: true,
+                gain: (!later).then(Gain::default),
+                paid_later: later,
+                ..Exit::default()
+            },
+        });
+        if later {
+            waiting.push(arm);
+        }
+    }
+    let arms: BTreeSet<&Arm> = chosen.iter().map(|(a, _)| a).collect();
+    assert_eq!(arms.len(), 4, "{chosen:?}");
+    assert!(
+        chosen.iter().all(|(_, why)| *why == Some(Why::Untried)),
+        "{chosen:?}"
+    );
+    // Paid, or not measurable: either way the arms no longer wait, and what was paid
+    // counts.
+    for (i, arm) in waiting.into_iter().enumerate() {
+        let gain = (i > 0).then(Gain::default);
+        sim.feed(Input::Pay {
+            target: "a".into(),
+            arm,
+            gain,
+        });
+    }
+    let saved = sim.core.bandits.get("a").unwrap();
+    assert_eq!(saved.arms.iter().map(|a| a.runs).sum::<u64>(), 3);
+    assert!(sim.core.awaiting_pay.get("a").is_none_or(Vec::is_empty));
 }
 
 #[test]
