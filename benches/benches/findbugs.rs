@@ -286,11 +286,19 @@ fn part1(args: &Args, results: &mut Results, scratch: &mut Scratch) {
                     }
                 );
                 results.append(json!({"found": found.is_some(), "secs": secs}), &key);
-                let _ = fs::remove_dir_all(&dir);
+                discard(&dir);
             }
         }
     }
     summarize_part1(args, results);
+}
+
+/// Removes a finished run's directory, unless `FLEET_BENCH_KEEP` asks to keep the
+/// scratch dir: then its logs and state are there to read.
+fn discard(dir: &Path) {
+    if std::env::var_os("FLEET_BENCH_KEEP").is_none() {
+        let _ = fs::remove_dir_all(dir);
+    }
 }
 
 /// Times `libFuzzer -fork=N` (a crash stops it: crashes are not ignored) on an empty
@@ -518,7 +526,7 @@ fn part2(args: &Args, results: &mut Results, scratch: &mut Scratch) {
             json!({"total_features": total, "features": per_target, "never_ran": no_turn}),
             &key,
         );
-        let _ = fs::remove_dir_all(&dir);
+        discard(&dir);
     }
     println!(
         "\nthe bundled suite after {secs} s on {} workers (features: each target's corpus replayed):",
