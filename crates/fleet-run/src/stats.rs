@@ -6,6 +6,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use fleet_engine::libfuzzer::StatusEvent;
 use fleet_store::{Sample, TargetRates, TargetRecord};
 
 use crate::events::RunId;
@@ -88,6 +89,9 @@ pub struct TargetLive {
     finished_execs: u64,
     coverage: Option<u64>,
     features: Option<u64>,
+    /// The features the target's first run of this campaign counted once it had read
+    /// the corpus (its `INITED` line): where its growth in this campaign starts.
+    loaded_features: Option<u64>,
     last_new_coverage_at: Option<i64>,
     pub restarts: u64,
     /// Worker time inside libFuzzer's loop, and worker-slot time assigned to the target:
@@ -128,6 +132,7 @@ impl TargetLive {
             finished_execs: p.execs.max(0) as u64,
             coverage: p.coverage.map(|c| c as u64),
             features: p.features.map(|f| f as u64),
+            loaded_features: None,
             last_new_coverage_at: p.last_new_coverage_at,
             restarts: p.restarts.max(0) as u64,
             fuzz_ms: p.fuzz_ms.max(0) as u64,
@@ -215,6 +220,9 @@ impl TargetLive {
         if figures.first_features.is_none() {
             figures.first_features = status.ft;
         }
+        if status.event == StatusEvent::Inited && self.loaded_features.is_none() {
+            self.loaded_features = status.ft;
+        }
         figures.status_at_ms = Some(at_ms);
         if status.rss_mb.is_some() {
             figures.rss_mb = status.rss_mb;
@@ -298,6 +306,10 @@ impl TargetLive {
         self.features
     }
 
+    pub fn loaded_features(&self) -> Option<u64> {
+        self.loaded_features
+    }
+
     pub fn execs(&self) -> u64 {
         self.finished_execs + self.runs.values().map(|r| r.execs).sum::<u64>()
     }
@@ -361,7 +373,6 @@ pub fn average(execs: u64, wall_ms: i64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fleet_engine::libfuzzer::StatusEvent;
 
     fn status(execs: u64, rate: u64) -> Status {
         Status {
@@ -406,6 +417,27 @@ mod tests {
         // A run that printed no count has no gain to pay.
         t.run_started(3, 4_000);
         assert_eq!(t.run_gain(3), None);
+    }
+
+    #[test]
+    fn what_the_first_run_loaded_is_the_targets_start() {
+        let line = |event, n| Status {
+            event,
+            ft: Some(n),
+            ..status(1, 1)
+        };
+        let mut t = TargetLive::resume("t", None);
+        assert_eq!(t.loaded_features(), None);
+        // A pulse while the corpus loads is not the loaded count; INITED is.
+        t.run_started(1, 0);
+        t.observe(1, &line(StatusEvent::Pulse, 120), 0);
+        t.observe(1, &line(StatusEvent::Inited, 300), 500);
+        t.observe(1, &line(StatusEvent::New, 320), 1_000);
+        assert_eq!(t.loaded_features(), Some(300));
+        // A later run's INITED, from a corpus that grew, does not move it.
+        t.run_started(2, 2_000);
+        t.observe(2, &line(StatusEvent::Inited, 320), 2_000);
+        assert_eq!((t.loaded_features(), t.features()), (Some(300), Some(320)));
     }
 
     #[test]

@@ -89,6 +89,17 @@ pub const RUN_LENGTH: Duration = Duration::from_secs(300);
 /// A run's length while its target has untried arms: every arm measured within minutes.
 pub const FIRST_RUN_LENGTH: Duration = Duration::from_secs(60);
 
+/// A target's figures as the executor last counted them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Measure {
+    /// Its features as its workers count them; `None` before any run of it reported.
+    pub features: Option<u64>,
+    /// What the first run of this campaign counted once it had read the corpus
+    /// (libFuzzer's `INITED` line): the coverage the target started from.
+    pub loaded: Option<u64>,
+    pub bugs: u64,
+}
+
 /// The schedule row a target's bandit is saved in (tier names cannot have parentheses).
 pub fn bandit_row(target: &str) -> String {
     format!("(bandit) {target}")
@@ -147,11 +158,7 @@ pub enum Input {
     },
     /// A target's features (as its workers count them) and bugs so far: the
     /// coverage-following schedule measures each slice by them.
-    Measured {
-        target: String,
-        features: u64,
-        bugs: u64,
-    },
+    Measured { target: String, measure: Measure },
     /// Time to credit the running targets and save the schedule.
     Checkpoint,
     /// The campaign ends: last credits.
@@ -316,7 +323,7 @@ struct ShareRun {
     /// The slice running now, when it ends, and what its targets had at its start.
     current: Vec<share::Assignment>,
     until: Instant,
-    at_start: BTreeMap<String, (u64, u64)>,
+    at_start: BTreeMap<String, Measure>,
     /// Worker-slot milliseconds each target had in this slice.
     slot_ms: BTreeMap<String, u64>,
     /// Each target's share and why, as last planned.
@@ -377,7 +384,7 @@ pub struct Core {
     started_ok: BTreeSet<String>,
     shares: Option<ShareRun>,
     /// Each target's features and bugs as last measured.
-    measured: BTreeMap<String, (u64, u64)>,
+    measured: BTreeMap<String, Measure>,
     out: Vec<Action>,
 }
 
@@ -542,12 +549,8 @@ impl Core {
                     self.pay(&target, &arm, &gain);
                 }
             }
-            Input::Measured {
-                target,
-                features,
-                bugs,
-            } => {
-                self.measured.insert(target, (features, bugs));
+            Input::Measured { target, measure } => {
+                self.measured.insert(target, measure);
             }
             Input::Checkpoint => {
                 self.checkpoint_credit(now);
@@ -1042,8 +1045,14 @@ impl Core {
         };
         // What the slice that ends gave: each target that ran, measured from its start.
         for (target, ms) in std::mem::take(&mut sh.slot_ms) {
-            let (f1, b1) = measured.get(&target).copied().unwrap_or_default();
-            let (f0, b0) = sh.at_start.get(&target).copied().unwrap_or((f1, b1));
+            let end = measured.get(&target).copied().unwrap_or_default();
+            let start = sh.at_start.get(&target).copied();
+            let f1 = end.features.unwrap_or(0);
+            // A target that had no count at the slice's start (its first turn on a fresh
+            // state) grew from what its first run loaded, not from zero: the coverage of
+            // its seeds is not what the slice found.
+            let f0 = start.and_then(|m| m.features).or(end.loaded).unwrap_or(f1);
+            let (b1, b0) = (end.bugs, start.map_or(end.bugs, |m| m.bugs));
             sh.state.record(
                 &SliceResult {
                     target,

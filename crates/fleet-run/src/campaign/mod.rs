@@ -20,8 +20,8 @@ use fleet_store::{Db, Layout, StoreError, now_ms};
 use nix::sys::signal::Signal;
 
 use self::core::{
-    Action, Core, CoreSpec, Exit, Gain, Input, PortfolioSpec, ROTATION_ROW, SHARES_ROW, Saved,
-    SharesSpec, TICK, bandit_row,
+    Action, Core, CoreSpec, Exit, Gain, Input, Measure, PortfolioSpec, ROTATION_ROW, SHARES_ROW,
+    Saved, SharesSpec, TICK, bandit_row,
 };
 use crate::events::{Event, RunId, WorkerExit, WorkerMsg};
 use crate::findings::{self, Kept};
@@ -1832,23 +1832,20 @@ impl<'n> Campaign<'n> {
 
     /// Tells the core what each target has now: the schedule measures slices by it.
     fn measure(&mut self, now: Instant) {
-        let measured: Vec<(String, u64, u64)> = self
+        let measured: Vec<(String, Measure)> = self
             .live
             .iter()
             .map(|(t, l)| {
-                let bugs = self.bugs.get(t).copied().unwrap_or(0);
-                (t.clone(), l.features().unwrap_or(0), bugs)
+                let measure = Measure {
+                    features: l.features(),
+                    loaded: l.loaded_features(),
+                    bugs: self.bugs.get(t).copied().unwrap_or(0),
+                };
+                (t.clone(), measure)
             })
             .collect();
-        for (target, features, bugs) in measured {
-            self.apply(
-                Input::Measured {
-                    target,
-                    features,
-                    bugs,
-                },
-                now,
-            );
+        for (target, measure) in measured {
+            self.apply(Input::Measured { target, measure }, now);
         }
     }
 

@@ -853,6 +853,18 @@ impl Sim {
         secs: u64,
         features: impl Fn(&str, Duration) -> u64,
     ) -> BTreeMap<String, u64> {
+        self.run_measured(secs, |t, at| Measure {
+            features: Some(features(t, at)),
+            ..Measure::default()
+        })
+    }
+
+    /// [`Sim::run_shares`] with each target's whole measure at a time.
+    fn run_measured(
+        &mut self,
+        secs: u64,
+        measure: impl Fn(&str, Duration) -> Measure,
+    ) -> BTreeMap<String, u64> {
         let mut had: BTreeMap<String, u64> = BTreeMap::new();
         let start = self.now - self.t0;
         for i in 1..=secs {
@@ -865,12 +877,8 @@ impl Sim {
                 .map(|v| v.target.clone())
                 .collect();
             for target in names {
-                let features = features(&target, t);
-                self.feed(Input::Measured {
-                    target,
-                    features,
-                    bugs: 0,
-                });
+                let measure = measure(&target, t);
+                self.feed(Input::Measured { target, measure });
             }
             let out = self.feed(Input::Tick);
             for (run, _) in signals(&out) {
@@ -919,8 +927,10 @@ fn a_plateaued_target_loses_its_share_to_one_that_still_grows_and_keeps_a_little
     for target in ["flat", "grows"] {
         sim.feed(Input::Measured {
             target: target.into(),
-            features: 50,
-            bugs: 0,
+            measure: Measure {
+                features: Some(50),
+                ..Measure::default()
+            },
         });
     }
     sim.feed(Input::Start);
@@ -937,6 +947,46 @@ fn a_plateaued_target_loses_its_share_to_one_that_still_grows_and_keeps_a_little
     let views = sim.core.shares();
     let flat_view = views.iter().find(|v| v.target == "flat").unwrap();
     assert!(flat_view.reason.starts_with("plateaued"), "{flat_view:?}");
+}
+
+/// A first turn on a fresh state has no count at its start: its growth is measured from
+/// what the first run loaded, so a target whose seeds cover much but which finds nothing
+/// does not look like the fastest grower and take the node.
+#[test]
+fn a_first_turn_is_measured_from_what_the_corpus_loaded_not_from_zero() {
+    let mut sim = Sim::new(shares_spec(&["seeded", "grows"], 1, MIN));
+    // Neither has a count before its first run reports.
+    for target in ["seeded", "grows"] {
+        sim.feed(Input::Measured {
+            target: target.into(),
+            measure: Measure::default(),
+        });
+    }
+    sim.feed(Input::Start);
+    // One worker, one-minute first turns in file order: `seeded` runs first, then
+    // `grows`.
+    let had = sim.run_measured(1800, |t, at| {
+        let s = at.as_secs();
+        match t {
+            "seeded" if s >= 1 => Measure {
+                features: Some(5000),
+                loaded: Some(5000),
+                bugs: 0,
+            },
+            "grows" if s >= 61 => Measure {
+                features: Some(10 + (s - 60)),
+                loaded: Some(10),
+                bugs: 0,
+            },
+            _ => Measure::default(),
+        }
+    });
+    let views = sim.core.shares();
+    let rate = |t: &str| views.iter().find(|v| v.target == t).unwrap().rate;
+    assert_eq!(rate("seeded"), Some(0.0), "{views:?}");
+    assert!(rate("grows").is_some_and(|r| r > 0.5), "{views:?}");
+    let (seeded, grows) = (had["seeded"], had["grows"]);
+    assert!(grows > 3 * seeded, "grows {grows} s, seeded {seeded} s");
 }
 
 #[test]
