@@ -502,12 +502,25 @@ impl Core {
             }
             Input::Tick => self.tick(now),
             Input::Wake => {
+                // A restart due when a slice or turn ends waits for the decision due with
+                // it: started before it, the run would take the ending slice's end, now,
+                // for its own and run with no length at all.
+                if self.stopping.is_none() {
+                    self.decide_due(now);
+                }
                 if self.stopping.is_none() {
                     self.restart_due(now);
                 }
             }
             Input::Inited { run } => self.inited(run, now),
-            Input::Exited { run, exit } => self.exited(run, exit, now),
+            Input::Exited { run, exit } => {
+                // As for a wake: a worker that exits the moment a slice ends is restarted
+                // in the next slice, with that slice's end.
+                if self.stopping.is_none() {
+                    self.decide_due(now);
+                }
+                self.exited(run, exit, now);
+            }
             Input::SpawnFailed { run, message } => {
                 if let Some(slot) = self.runs.remove(&run)
                     && let Some(r) = self.slots[slot].worker.take()
@@ -1496,6 +1509,34 @@ impl Core {
     }
 
     /// Starts the workers whose restart wait is over.
+    /// The decisions whose time has come at `now`: the end of the campaign (`--for`), of
+    /// the tiers' turn, of the schedule's slice, of a tier's target.
+    fn decide_due(&mut self, now: Instant) {
+        if self
+            .spec
+            .run_for
+            .is_some_and(|d| now.saturating_duration_since(self.started) >= d)
+        {
+            self.begin_stop(StopReason::TimeUp, now);
+            return;
+        }
+        // The turn first: a tier whose turn ends does not start its next target first.
+        if self.turns.as_ref().is_some_and(|t| now >= t.until) {
+            self.take_turns(now);
+        }
+        if self.shares.as_ref().is_some_and(|sh| now >= sh.until) {
+            self.decide_shares(now);
+        }
+        if self.stopping.is_some() {
+            return;
+        }
+        for i in 0..self.tiers.len() {
+            if self.tiers[i].until.is_some_and(|u| now >= u) {
+                self.decide(i, now);
+            }
+        }
+    }
+
     fn restart_due(&mut self, now: Instant) {
         for s in 0..self.slots.len() {
             if self.slots[s].restart_at.is_some_and(|t| now >= t) && self.slots[s].worker.is_none()
@@ -1540,28 +1581,9 @@ impl Core {
         if self.stopping.is_some() {
             return;
         }
-        if self
-            .spec
-            .run_for
-            .is_some_and(|d| now.saturating_duration_since(self.started) >= d)
-        {
-            self.begin_stop(StopReason::TimeUp, now);
-            return;
-        }
-        // The turn first: a tier whose turn ends does not start its next target first.
-        if self.turns.as_ref().is_some_and(|t| now >= t.until) {
-            self.take_turns(now);
-        }
-        if self.shares.as_ref().is_some_and(|sh| now >= sh.until) {
-            self.decide_shares(now);
-        }
+        self.decide_due(now);
         if self.stopping.is_some() {
             return;
-        }
-        for i in 0..self.tiers.len() {
-            if self.tiers[i].until.is_some_and(|u| now >= u) {
-                self.decide(i, now);
-            }
         }
         self.check_all_idle(now);
         self.track_assignments(now);

@@ -1161,3 +1161,77 @@ fn once_under_the_coverage_schedule_ends_after_a_rebuilt_target_had_its_turn_too
     let stopped = sim.until_stop(600).map(|(r, _)| r);
     assert_eq!(stopped, Some(StopReason::CycleDone));
 }
+
+/// Runs that end themselves at a slice's end are started again in the next slice with a
+/// length of their own: under the coverage schedule a warm-up run is as short at a
+/// slice boundary as anywhere else.
+#[test]
+fn a_run_started_at_a_slice_boundary_keeps_the_warm_up_length() {
+    let mut s = shares_spec(&["a"], 2, 5 * MIN);
+    s.run_for = Some(10 * MIN);
+    s.portfolio = portfolio_spec(&["a"]).portfolio.map(|mut p| {
+        p.arms.insert("a".into(), bandit::default_arms(false, true));
+        p.first_run_length = Duration::from_secs(30);
+        p
+    });
+    let mut sim = Sim::new(s);
+    // run → (started, told length); a run ends itself when its length is over.
+    let mut runs: BTreeMap<RunId, (Duration, Option<Duration>, bool)> = BTreeMap::new();
+    let mut spawns = Vec::new();
+    let mut take = |out: &[Action], at: Duration, runs: &mut BTreeMap<_, _>| {
+        for a in out {
+            if let Action::Spawn {
+                run,
+                max_total_time,
+                arm,
+                ..
+            } = a
+            {
+                let afl = arm.as_ref().is_some_and(|a| a.engine == bandit::AFLPP);
+                runs.insert(*run, (at, *max_total_time, afl));
+                spawns.push((at.as_secs(), *max_total_time));
+            }
+        }
+    };
+    let out = sim.feed(Input::Start);
+    take(&out, Duration::ZERO, &mut runs);
+    for ms in (500..=600_000u64).step_by(500) {
+        let at = Duration::from_millis(ms);
+        sim.at(at);
+        sim.init_all();
+        let due: Vec<(RunId, bool)> = runs
+            .iter()
+            .filter(|(_, (start, len, _))| {
+                len.is_some_and(|l| at >= *start + l + Duration::from_millis(500))
+            })
+            .map(|(r, (_, _, afl))| (*r, *afl))
+            .collect();
+        for (run, afl) in due {
+            runs.remove(&run);
+            let out = sim.feed(Input::Exited {
+                run,
+                exit: Exit {
+                    code: Some(0),
+                    saw_inited: true,
+                    gain: (!afl).then(Gain::default),
+                    paid_later: afl,
+                    ..Exit::default()
+                },
+            });
+            take(&out, at, &mut runs);
+        }
+        // The executor wakes the core when a restart is due, between its ticks.
+        let out = sim.feed(Input::Wake);
+        take(&out, at, &mut runs);
+        let out = sim.feed(Input::Tick);
+        take(&out, at, &mut runs);
+    }
+    let long: Vec<_> = spawns
+        .iter()
+        .filter(|(at, len)| *at < 540 && len.is_none_or(|l| l > Duration::from_secs(30)))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "runs not of the warm-up length: {long:?} of {spawns:?}"
+    );
+}
