@@ -1,21 +1,29 @@
 //! Worker runs of the second engine, AFL++ (with CmpLog when the target has that build),
-//! on the same targets and the same corpus: each run starts from the target's corpus
-//! (`-i`), imports libFuzzer's new entries as it goes (`-F`, the corpus dir as a foreign
-//! sync dir), and what it finds is taken back while it runs — new queue entries into the
-//! corpus (named by content, as libFuzzer's are), crashes and hangs copied into the
-//! incoming dir under libFuzzer's artifact names and taken in like any artifact. AFL++
-//! keeps no report: triage runs the input through the libFuzzer binary for one.
-//! A run's files live under `<state>/aflpp/<target>/<run>/` until it ends.
+//! on the same targets and the same corpus: each run starts from a snapshot of the
+//! target's corpus (`-i`), imports libFuzzer's new entries as it goes (`-F`, a foreign
+//! sync dir the campaign copies them into), and what it finds is taken back while it
+//! runs — new queue entries into the corpus (named by content, as libFuzzer's are),
+//! crashes and hangs copied into the incoming dir under libFuzzer's artifact names and
+//! taken in like any artifact. AFL++ keeps no report: triage runs the input through the
+//! libFuzzer binary for one. A run's files live under `<state>/aflpp/<target>/<run>/`
+//! until it ends.
+//!
+//! Why not the corpus dir itself, for both: afl-fuzz lists its input dir and its foreign
+//! dirs at its start, then opens each file, and stops ("Unable to open") at one that
+//! vanished in between — which libFuzzer's workers do to the target's corpus all the
+//! time (a `REDUCE` replaces an entry). A snapshot of hard links keeps an entry libFuzzer
+//! removes, and nothing is ever removed from the run's foreign dir.
 
 use std::fs;
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use fleet_engine::EngineCommand;
 use fleet_engine::aflpp::{AflOptions, CmpLog, FuzzerStats, OutputScan, fuzz_command};
 use fleet_store::{Layout, sha1_hex, write_atomic};
 
+use super::strategy_files::Exchange;
 use super::{AflTarget, CampaignTarget};
 use crate::corpus::{self, Imported};
 use crate::events::RunId;
@@ -36,6 +44,9 @@ pub struct AflRun {
     /// The names of the corpus entries this run added (over all its takes): what its
     /// pay is measured on.
     pub added: Vec<String>,
+    /// What the target's corpus gains while the run goes is copied into `foreign`.
+    feed: Exchange,
+    foreign: PathBuf,
 }
 
 fn run_dir(layout: &Layout, target: &str, run: RunId) -> PathBuf {
@@ -59,25 +70,23 @@ pub fn prepare(
     let dir = run_dir(layout, &target.name, run);
     let out = dir.join("out");
     fs::create_dir_all(&out)?;
-    let corpus = layout.corpus_dir(&target.name);
-    let has_entries = fs::read_dir(&corpus)?.flatten().next().is_some();
+    // What the corpus holds now is the run's start; only later entries are fed to it.
+    let feed = Exchange::starting(layout, &target.name)?;
+    let input = dir.join("input");
     // afl-fuzz refuses an empty input dir: a target with no corpus yet starts from one
     // byte.
-    let input = if has_entries {
-        corpus.clone()
-    } else {
-        let seeds = dir.join("seed");
-        fs::create_dir_all(&seeds)?;
-        fs::write(seeds.join("0"), b"0")?;
-        seeds
-    };
+    if snapshot(&layout.corpus_dir(&target.name), &input)? == 0 {
+        fs::write(input.join("0"), b"0")?;
+    }
+    let foreign = dir.join("foreign");
+    fs::create_dir_all(&foreign)?;
     let mut o = AflOptions::new(&afl.afl_fuzz, &afl.binary, input, &out, INSTANCE);
     o.cmplog = afl
         .cmplog
         .as_ref()
         .filter(|_| cmplog)
         .map(|p| CmpLog::Binary(p.clone()));
-    o.foreign = vec![corpus];
+    o.foreign = vec![foreign.clone()];
     o.timeout_ms = Some(target.timeout_s.saturating_mul(1000));
     o.max_total_time_s = max_total_time.map(|d| d.as_secs().max(1));
     o.dict = target.dict.clone();
@@ -91,8 +100,35 @@ pub fn prepare(
             scan,
             fuzzing: false,
             added: Vec::new(),
+            feed,
+            foreign,
         },
     ))
+}
+
+/// Links (or, across filesystems, copies) every file of `corpus` into `to`, a new
+/// directory; an entry removed since the listing is left out. Returns how many it holds.
+fn snapshot(corpus: &Path, to: &Path) -> io::Result<usize> {
+    fs::create_dir_all(to)?;
+    let mut n = 0;
+    for entry in fs::read_dir(corpus)? {
+        let entry = entry?;
+        if !entry.file_type()?.is_file() {
+            continue;
+        }
+        let (from, dest) = (entry.path(), to.join(entry.file_name()));
+        let done = match fs::hard_link(&from, &dest) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(_) => fs::copy(&from, &dest).map(drop),
+        };
+        match done {
+            Ok(()) => n += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
 }
 
 impl AflRun {
@@ -118,9 +154,14 @@ impl AflRun {
         let mut added = 0;
         for entry in found.corpus {
             let bytes = fs::read(&entry.path)?;
-            if let Imported::Added(name) = corpus::import_bytes(&bytes, &corpus, &quarantine)? {
-                added += 1;
-                self.added.push(name);
+            match corpus::import_bytes(&bytes, &corpus, &quarantine)? {
+                Imported::Added(name) => {
+                    added += 1;
+                    self.feed.mark_known(&name);
+                    self.added.push(name);
+                }
+                // Not to be fed back to the run that has it.
+                Imported::Known(name) => self.feed.mark_known(&name),
             }
         }
         let incoming = layout.incoming_dir(target);
@@ -134,6 +175,12 @@ impl AflRun {
             artifacts.push(path);
         }
         Ok((added, artifacts))
+    }
+
+    /// Copies what the target's corpus gained since the run started, and the run did not
+    /// find itself, into its foreign sync dir, where afl-fuzz imports it.
+    pub fn feed(&mut self, layout: &Layout, target: &str) -> io::Result<()> {
+        self.feed.give(layout, target, &self.foreign)
     }
 
     /// The run is over and everything taken: its files go.
@@ -157,9 +204,11 @@ pub fn recover(layout: &Layout, target: &str) -> io::Result<u64> {
         let dir = run.path();
         let mut r = AflRun {
             scan: OutputScan::new(dir.join("out").join(INSTANCE)),
+            foreign: dir.join("foreign"),
             dir,
             fuzzing: true,
             added: Vec::new(),
+            feed: Exchange::default(),
         };
         added += r.take(layout, target, Duration::ZERO)?.0;
         r.remove()?;
@@ -186,7 +235,7 @@ mod tests {
     }
 
     #[test]
-    fn a_run_starts_from_the_corpus_imports_it_as_it_goes_and_uses_cmplog_when_asked() {
+    fn a_run_starts_from_a_snapshot_is_fed_what_comes_later_and_uses_cmplog_when_asked() {
         let (_d, layout) = layout("afl-cmd");
         fs::write(layout.corpus_dir("t").join("a"), b"x").unwrap();
         let (cmd, _) = prepare(
@@ -203,16 +252,46 @@ mod tests {
             .iter()
             .map(|a| a.to_string_lossy().into_owned())
             .collect();
-        let corpus = layout.corpus_dir("t").display().to_string();
         let at = |flag: &str| args[args.iter().position(|a| a == flag).unwrap() + 1].clone();
-        assert_eq!(at("-i"), corpus);
-        assert_eq!(at("-F"), corpus);
+        let dir = run_dir(&layout, "t", 3);
+        assert_eq!(at("-i"), dir.join("input").display().to_string());
+        assert_eq!(at("-F"), dir.join("foreign").display().to_string());
+        assert_eq!(fs::read(dir.join("input/a")).unwrap(), b"x");
         assert_eq!(at("-c"), "/b/cmplog");
         assert_eq!(at("-V"), "299");
         assert_eq!(at("-t"), "5000");
         assert_eq!(args.last().unwrap(), "/b/afl");
         let (cmd, _) = prepare(&layout, &target(), &afl(), 4, false, None).unwrap();
         assert!(!cmd.args.iter().any(|a| a == "-c"));
+    }
+
+    /// libFuzzer's workers replace corpus entries while afl-fuzz starts (a `REDUCE`);
+    /// afl-fuzz stops at an input that vanished. The run's input is a snapshot that keeps
+    /// them, and later entries reach it by copy in a dir nothing is removed from.
+    #[test]
+    fn the_corpus_changing_under_a_run_changes_neither_its_input_nor_its_feed() {
+        let (_d, layout) = layout("afl-feed");
+        let corpus = layout.corpus_dir("t");
+        fs::write(corpus.join("old"), b"old").unwrap();
+        let (_, mut run) = prepare(&layout, &target(), &afl(), 5, true, None).unwrap();
+        let dir = run_dir(&layout, "t", 5);
+        // A worker reduces `old` away and writes a new entry.
+        fs::remove_file(corpus.join("old")).unwrap();
+        fs::write(corpus.join(sha1_hex(b"later")), b"later").unwrap();
+        assert_eq!(fs::read(dir.join("input/old")).unwrap(), b"old");
+        // The run finds an entry of its own: taken into the corpus, not fed back.
+        let queue = run.scan.instance_dir().join("queue");
+        fs::create_dir_all(&queue).unwrap();
+        fs::write(queue.join("id:000001,src:000000,+cov"), b"mine").unwrap();
+        run.take(&layout, "t", Duration::ZERO).unwrap();
+        assert!(corpus.join(sha1_hex(b"mine")).exists());
+        run.feed(&layout, "t").unwrap();
+        let mut fed: Vec<String> = fs::read_dir(dir.join("foreign"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        fed.sort();
+        assert_eq!(fed, [sha1_hex(b"later")]);
     }
 
     #[test]

@@ -1463,6 +1463,11 @@ impl<'n> Campaign<'n> {
             let started = stats.is_some() && !afl.fuzzing;
             afl.fuzzing |= stats.is_some();
             let taken = afl.take(&self.spec.layout, &target, aflpp_runs::SETTLE);
+            if let Err(e) = afl.feed(&self.spec.layout, &target) {
+                self.error(format!(
+                    "{target}: cannot give an AFL++ run the corpus's new entries: {e}"
+                ));
+            }
             if let (Some(s), Some(live)) = (&stats, self.live.get_mut(&target)) {
                 live.observe_engine(run, s.execs_done, s.execs_per_sec, now_ms());
             }

@@ -246,10 +246,23 @@ impl Exchange {
         let corpus_dir = layout.corpus_dir(target);
         let quarantine = layout.quarantine_dir(target);
         let added = take_settled(entries, &corpus_dir, &quarantine, &mut self.seen, settle)?;
+        self.give(layout, target, &own)?;
+        Ok(added)
+    }
+
+    /// An entry of the target's corpus that is not to be given to the run: it has it.
+    pub fn mark_known(&mut self, name: &str) {
+        self.seen.insert(name.into());
+    }
+
+    /// Copies what the target's corpus gained since the run started, and the run does
+    /// not have, into `own`.
+    pub fn give(&mut self, layout: &Layout, target: &str, own: &Path) -> io::Result<()> {
+        let corpus_dir = layout.corpus_dir(target);
         // Read before the listing: an entry written during it changes the time again.
         let mtime = fs::metadata(&corpus_dir)?.modified().ok();
-        if added.is_empty() && mtime.is_some() && mtime == self.shared_mtime {
-            return Ok(added);
+        if mtime.is_some() && mtime == self.shared_mtime {
+            return Ok(());
         }
         self.shared_mtime = mtime;
         for entry in fs::read_dir(&corpus_dir)? {
@@ -269,7 +282,7 @@ impl Exchange {
             }
             self.seen.insert(name);
         }
-        Ok(added)
+        Ok(())
     }
 }
 
