@@ -84,7 +84,7 @@ fn a_plateaued_target_loses_its_share_and_every_run_gets_strategies_that_status_
             "{name}: arms paid {paid} features of {has}: {t}"
         );
     }
-    // The first run of each target is plain; the next ones try other arms.
+    // The first run of each target has the start arm; the next ones try other arms.
     assert!(arms_paid > 3, "only {arms_paid} arms ran: {status}");
 
     // Runs end by themselves at their slice's end, so libFuzzer printed its
@@ -180,10 +180,12 @@ fn both_engines_share_the_corpus_and_a_bug_either_finds_is_one_bucket() {
         .filter(|e| e.kind == "strategy")
         .map(|e| e.message.as_str())
         .collect();
-    // The first run is plain libFuzzer, the next one is AFL++ (an engine that has not
-    // run yet goes first), which ran to its end and said what it added.
+    // The first run is libFuzzer with the start arm, the next one is AFL++ (an engine
+    // that has not run yet goes first), which ran to its end and said what it added.
     assert!(
-        strategies.first().is_some_and(|s| s.contains("plain")),
+        strategies
+            .first()
+            .is_some_and(|s| s.contains("value_profile (first run of the target)")),
         "{strategies:?}"
     );
     assert!(

@@ -105,6 +105,15 @@ pub struct Measure {
     pub bugs: u64,
 }
 
+/// The arm of a target's first run in a campaign, which is also its start-up check (a
+/// run that dies before `INITED` fails the target, not a strategy): the first of these
+/// the target has. Value profile first: of libFuzzer's strategies it solves what plain
+/// copies miss — arithmetic relations between input fields, where neither compared
+/// value is in the input for comparison tracing or CmpLog to copy — while AFL++'s
+/// CmpLog on the next worker solves input-to-state comparisons; and it is a flag
+/// libFuzzer never refuses, so its failure to start is the target's.
+pub const START_ARMS: [&str; 2] = ["value_profile", "plain"];
+
 /// The schedule row a target's bandit is saved in (tier names cannot have parentheses).
 pub fn bandit_row(target: &str) -> String {
     format!("(bandit) {target}")
@@ -384,8 +393,9 @@ pub struct Core {
     /// until it comes they count as running, so an untried arm is not chosen twice
     /// before it is measured once.
     awaiting_pay: BTreeMap<String, Vec<Arm>>,
-    /// Targets a run of which reached INITED in this campaign: until then runs are
-    /// plain, so a target that cannot start fails as itself, not as a strategy.
+    /// Targets a run of which reached INITED in this campaign: until then one run has
+    /// the start arm ([`START_ARMS`]), so a target that cannot start fails as itself,
+    /// not as a strategy.
     started_ok: BTreeSet<String>,
     shares: Option<ShareRun>,
     /// Each target's features and bugs as last measured.
@@ -774,7 +784,7 @@ impl Core {
             && let Some(arm) = running
                 .arm
                 .as_ref()
-                .filter(|a| a.engine != bandit::LIBFUZZER || a.strategy != "plain")
+                .filter(|a| a.engine != bandit::LIBFUZZER || !START_ARMS.contains(&&*a.strategy))
         {
             // The strategy may be what broke the start (a dictionary libFuzzer refuses):
             // it is not chosen again for this target, and the target runs on without it.
@@ -1301,25 +1311,32 @@ impl Core {
             .entry(target.to_string())
             .or_insert_with(|| Bandit::new(arms.clone(), params));
         b.set_arms(arms);
-        let plain = Arm::new(bandit::LIBFUZZER, "plain");
-        // Until a run of the target has started fuzzing, one run is plain: a target that
-        // cannot start fails as itself; the other workers try arms from the start.
-        let plain_running = self.slots.iter().any(|s| {
+        // Until a run of the target has started fuzzing, one run has the start arm: a
+        // target that cannot start fails as itself; the other workers try arms from the
+        // start.
+        let start = START_ARMS
+            .iter()
+            .map(|s| Arm::new(bandit::LIBFUZZER, s))
+            .find(|a| arms.contains(a));
+        let start_running = self.slots.iter().any(|s| {
             s.worker
                 .as_ref()
-                .is_some_and(|r| r.target == target && r.arm.as_ref() == Some(&plain))
+                .is_some_and(|r| r.target == target && r.arm.is_some() && r.arm == start)
         });
-        if !self.started_ok.contains(target) && !plain_running && arms.contains(&plain) {
+        if !self.started_ok.contains(target)
+            && !start_running
+            && let Some(arm) = start
+        {
             return Some(Choice {
-                arm: plain,
-                why: Why::Untried,
+                arm,
+                why: Why::Start,
             });
         }
         let available =
             |arm: &Arm| Self::arm_available(&self.dicts, &self.broken_arms, target, arm);
         // An engine that has not run on the target yet (nor runs on it now) goes first:
         // a second engine finds what the first cannot soonest when it starts soon — on
-        // two workers, beside the first plain run.
+        // two workers, beside the first libFuzzer run.
         let engine_runs = |engine: &str| -> u64 {
             b.arms
                 .iter()

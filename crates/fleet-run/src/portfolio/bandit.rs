@@ -162,6 +162,8 @@ impl ArmStats {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "why", rename_all = "snake_case")]
 pub enum Why {
+    /// The target's first run in this campaign, which is also its start-up check.
+    Start,
     /// It has never run.
     Untried,
     /// It has run fewer than [`WARM_UP_RUNS`] times.

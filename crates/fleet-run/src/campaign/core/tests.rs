@@ -688,8 +688,8 @@ fn a_resumed_bandit_keeps_what_it_learnt_and_plain_runs_have_no_arm() {
     let mut sim = Sim::resumed(portfolio_spec(&["a"]), saved);
     let out = sim.feed(Input::Start);
     // Mostly the arm that paid (the floor explores a tenth of the time).
-    // The first run is plain: the target has not shown yet that it starts.
-    assert_eq!(spawned_arm(&out).unwrap().strategy, "plain");
+    // The first run has the start arm: the target has not shown yet that it starts.
+    assert_eq!(spawned_arm(&out).unwrap().strategy, START_ARMS[0]);
     let mut vp = 0;
     for i in 0..20u32 {
         sim.init_all();
@@ -745,8 +745,8 @@ fn portfolio_runs_end_by_themselves_and_the_next_run_gets_a_new_choice() {
 fn a_strategy_that_breaks_the_start_is_dropped_for_the_target_not_the_target() {
     let mut sim = Sim::new(portfolio_spec(&["a"]));
     let mut out = sim.feed(Input::Start);
-    // The first run is plain, and starts: the target can run.
-    assert_eq!(spawned_arm(&out).unwrap().strategy, "plain");
+    // The first run has the start arm, and starts: the target can run.
+    assert_eq!(spawned_arm(&out).unwrap().strategy, START_ARMS[0]);
     sim.init_all();
     let (run, _) = sim.running()[0].clone();
     out = sim.feed(Input::Exited {
@@ -758,8 +758,8 @@ fn a_strategy_that_breaks_the_start_is_dropped_for_the_target_not_the_target() {
         },
     });
     let mut broken = BTreeSet::new();
-    // Every run dies before INITED: each non-plain arm is dropped in turn; only the
-    // plain one failing fails the target.
+    // Every run dies before INITED: each arm is dropped in turn; only a start arm (one
+    // that cannot break a start) failing fails the target.
     for i in 0..20u32 {
         let Some((run, _)) = sim.running().first().cloned() else {
             sim.now += QUICK_EXIT;
@@ -777,7 +777,7 @@ fn a_strategy_that_breaks_the_start_is_dropped_for_the_target_not_the_target() {
                 ..Exit::default()
             },
         });
-        if arm.strategy == "plain" {
+        if START_ARMS.contains(&arm.strategy.as_str()) {
             assert!(
                 notices(&out)
                     .iter()
@@ -796,7 +796,7 @@ fn a_strategy_that_breaks_the_start_is_dropped_for_the_target_not_the_target() {
         sim.now += QUICK_EXIT;
         out = sim.feed(Input::Wake);
     }
-    panic!("the plain arm was never tried");
+    panic!("no start arm was tried");
 }
 
 fn shares_spec(targets: &[&str], slots: usize, slice: Duration) -> CoreSpec {
@@ -1001,7 +1001,7 @@ fn once_under_the_coverage_schedule_ends_after_every_target_had_its_first_turn()
 }
 
 #[test]
-fn a_second_engine_runs_right_after_the_first_plain_run() {
+fn a_second_engine_runs_right_after_the_first_libfuzzer_run() {
     let mut s = portfolio_spec(&["a"]);
     if let Some(p) = &mut s.portfolio {
         p.arms.insert("a".into(), bandit::default_arms(false, true));
@@ -1034,7 +1034,7 @@ fn a_second_engine_runs_right_after_the_first_plain_run() {
             });
         }
     }
-    assert_eq!(engines[0], "libfuzzer:plain");
+    assert_eq!(engines[0], format!("libfuzzer:{}", START_ARMS[0]));
     assert!(engines[1].starts_with("aflpp:"), "{engines:?}");
 }
 
@@ -1080,8 +1080,12 @@ fn an_arm_waiting_for_its_pay_is_not_chosen_again_as_untried() {
     }
     let arms: BTreeSet<&Arm> = chosen.iter().map(|(a, _)| a).collect();
     assert_eq!(arms.len(), 4, "{chosen:?}");
+    // The first is the target's start-up run, the others not tried yet.
+    assert_eq!(chosen[0].1, Some(Why::Start), "{chosen:?}");
     assert!(
-        chosen.iter().all(|(_, why)| *why == Some(Why::Untried)),
+        chosen[1..]
+            .iter()
+            .all(|(_, why)| *why == Some(Why::Untried)),
         "{chosen:?}"
     );
     // Paid, or not measurable: either way the arms no longer wait, and what was paid
@@ -1100,7 +1104,7 @@ fn an_arm_waiting_for_its_pay_is_not_chosen_again_as_untried() {
 }
 
 #[test]
-fn on_two_workers_the_second_engine_starts_beside_the_first_plain_run() {
+fn on_two_workers_the_second_engine_starts_beside_the_first_libfuzzer_run() {
     let mut s = portfolio_spec(&["a"]);
     s.tiers[0].workers = 2;
     s.slots = 2;
@@ -1113,13 +1117,13 @@ fn on_two_workers_the_second_engine_starts_beside_the_first_plain_run() {
     assert_eq!(arms.len(), 2, "{out:?}");
     assert_eq!(
         (arms[0].engine.as_str(), arms[0].strategy.as_str()),
-        (bandit::LIBFUZZER, "plain")
+        (bandit::LIBFUZZER, "value_profile")
     );
     assert_eq!(arms[1], Arm::new(bandit::AFLPP, "cmplog"), "{arms:?}");
 }
 
 #[test]
-fn while_arms_are_untried_runs_are_short_and_only_one_worker_starts_plain() {
+fn while_arms_are_untried_runs_are_short_and_only_one_worker_has_the_start_arm() {
     let mut s = portfolio_spec(&["a"]);
     s.tiers[0].workers = 2;
     s.slots = 2;
@@ -1130,10 +1134,10 @@ fn while_arms_are_untried_runs_are_short_and_only_one_worker_starts_plain() {
     let out = sim.feed(Input::Start);
     let arms = spawned_arms(&out);
     assert_eq!(arms.len(), 2);
-    assert_eq!(arms[0].strategy, "plain");
+    assert_eq!(arms[0].strategy, "value_profile");
     assert_ne!(
-        arms[1].strategy, "plain",
-        "the second worker tries an arm at once"
+        arms[1].strategy, "value_profile",
+        "the second worker tries another arm at once"
     );
     assert!(out.iter().all(|a| !matches!(
         a,
