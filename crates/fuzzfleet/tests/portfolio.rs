@@ -185,7 +185,7 @@ fn both_engines_share_the_corpus_and_a_bug_either_finds_is_one_bucket() {
     assert!(
         strategies
             .first()
-            .is_some_and(|s| s.contains("value_profile (first run of the target)")),
+            .is_some_and(|s| s.contains("plain (first run of the target)")),
         "{strategies:?}"
     );
     assert!(

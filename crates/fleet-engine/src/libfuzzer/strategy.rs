@@ -100,18 +100,21 @@ impl Strategy {
         let s = Strategy::default;
         let mut arms = vec![
             s(),
+            // Second: what plain libFuzzer's comparison tracing cannot solve, an
+            // arithmetic relation between input fields, value profile rewards step by
+            // step.
+            Strategy {
+                value_profile: true,
+                ..s()
+            },
             // Short inputs with the harvested constants alone: a magic placed where a
             // format checks it, with a checksum or length after it fixed by libFuzzer's
             // comparison mutation in the same mutation chain, is likelier in 8 bytes
-            // than in 4,000, and with one of 5 entries than one of 200. Second in the
+            // than in 4,000, and with one of 5 entries than one of 200. Early in the
             // order: the target's own constants are the cheapest lead it offers.
             Strategy {
                 dict: Some(DictChoice::Harvested),
                 max_len: Some(8),
-                ..s()
-            },
-            Strategy {
-                value_profile: true,
                 ..s()
             },
             Strategy {

@@ -714,15 +714,17 @@ fn a_resumed_bandit_keeps_what_it_learnt_and_plain_runs_have_no_arm() {
 fn portfolio_runs_end_by_themselves_and_the_next_run_gets_a_new_choice() {
     let mut sim = Sim::new(portfolio_spec(&["a"]));
     let out = sim.feed(Input::Start);
+    // The target's start-up run (plain, short), then runs of the full length.
     assert!(out.iter().any(|a| matches!(
         a,
-        Action::Spawn { max_total_time: Some(t), .. } if *t == RUN_LENGTH - Duration::from_secs(1)
+        Action::Spawn { max_total_time: Some(t), .. }
+            if *t == START_RUN_LENGTH - Duration::from_secs(1)
     )));
     sim.init_all();
     let (run, _) = sim.running()[0].clone();
     let first = spawned_arm(&out).unwrap();
     let out = sim
-        .at(RUN_LENGTH - Duration::from_secs(1))
+        .at(START_RUN_LENGTH - Duration::from_secs(1))
         .feed(Input::Exited {
             run,
             exit: Exit {
@@ -736,9 +738,13 @@ fn portfolio_runs_end_by_themselves_and_the_next_run_gets_a_new_choice() {
         notices(&out).is_empty(),
         "the end of a run is not a restart"
     );
-    let out = sim.at(RUN_LENGTH).feed(Input::Wake);
+    let out = sim.at(START_RUN_LENGTH).feed(Input::Wake);
     let next = spawned_arm(&out).expect("the next run starts at once");
     assert_ne!(next, first, "an untried arm goes next");
+    assert!(out.iter().any(|a| matches!(
+        a,
+        Action::Spawn { max_total_time: Some(t), .. } if *t == RUN_LENGTH - Duration::from_secs(1)
+    )));
 }
 
 #[test]
@@ -1117,7 +1123,7 @@ fn on_two_workers_the_second_engine_starts_beside_the_first_libfuzzer_run() {
     assert_eq!(arms.len(), 2, "{out:?}");
     assert_eq!(
         (arms[0].engine.as_str(), arms[0].strategy.as_str()),
-        (bandit::LIBFUZZER, "value_profile")
+        (bandit::LIBFUZZER, "plain")
     );
     assert_eq!(arms[1], Arm::new(bandit::AFLPP, "cmplog"), "{arms:?}");
 }
@@ -1129,16 +1135,39 @@ fn while_arms_are_untried_runs_are_short_and_only_one_worker_has_the_start_arm()
     s.slots = 2;
     if let Some(p) = &mut s.portfolio {
         p.first_run_length = MIN;
+        p.arms.insert("a".into(), bandit::default_arms(false, true));
     }
     let mut sim = Sim::new(s);
     let out = sim.feed(Input::Start);
     let arms = spawned_arms(&out);
     assert_eq!(arms.len(), 2);
-    assert_eq!(arms[0].strategy, "value_profile");
+    assert_eq!(arms[0].strategy, "plain");
     assert_ne!(
-        arms[1].strategy, "value_profile",
+        arms[1].strategy, "plain",
         "the second worker tries another arm at once"
     );
+    // The start-up run is shorter still: then value profile, next in the order.
+    let lengths: Vec<Option<Duration>> = out
+        .iter()
+        .filter_map(|a| match a {
+            Action::Spawn { max_total_time, .. } => Some(*max_total_time),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(lengths[0], Some(START_RUN_LENGTH - Duration::from_secs(1)));
+    sim.init_all();
+    let (run, _) = sim.running()[0].clone();
+    sim.at(START_RUN_LENGTH).feed(Input::Exited {
+        run,
+        exit: Exit {
+            code: Some(0),
+            saw_inited: true,
+            gain: Some(Gain::default()),
+            ..Exit::default()
+        },
+    });
+    let next = spawned_arm(&sim.feed(Input::Wake)).unwrap();
+    assert_eq!(next.strategy, "value_profile");
     assert!(out.iter().all(|a| !matches!(
         a,
         Action::Spawn { max_total_time: Some(t), .. } if *t > MIN
