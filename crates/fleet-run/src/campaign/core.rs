@@ -87,12 +87,11 @@ pub struct PortfolioSpec {
 /// part of it, short enough that the bandit learns within an hour.
 pub const RUN_LENGTH: Duration = Duration::from_secs(300);
 /// A run's length while its target has arms that ran fewer than
-/// [`bandit::WARM_UP_RUNS`] times: every arm measured within minutes. Half a minute,
-/// because what the strategies are for is found early in a run or not at all — the
-/// harvested-constants arm solves `plant_checksum` in a run's first half-minute or not
-/// at all, value profile found `plant_relation` 7 s into its run (docs/portfolio.md) —
-/// so two half-minute runs are two tries where one minute-long run is one.
-pub const FIRST_RUN_LENGTH: Duration = Duration::from_secs(30);
+/// [`bandit::WARM_UP_RUNS`] times: every arm measured within minutes. A minute: the
+/// harvested-constants arm, which solves `plant_checksum`, missed it in the four
+/// 30-second runs it had in two `findbugs` trials, where one-minute runs found it in 4 of 5
+/// (docs/benchmarks.md).
+pub const FIRST_RUN_LENGTH: Duration = Duration::from_secs(60);
 
 /// A target's figures as the executor last counted them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
