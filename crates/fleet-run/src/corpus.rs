@@ -85,6 +85,22 @@ pub enum Imported {
 
 /// Adds one input to `corpus`, named by its SHA-1, unless the corpus or `quarantine`
 /// has it already.
+/// Links `from` to `to` where the filesystem allows it, else copies it; `false` when
+/// `from` is gone (an entry removed since it was listed, by a minimization or a
+/// libFuzzer `REDUCE`).
+pub fn link_or_copy(from: &Path, to: &Path) -> io::Result<bool> {
+    match fs::hard_link(from, to) {
+        Ok(()) => return Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(_) => {}
+    }
+    match fs::copy(from, to) {
+        Ok(_) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn import_bytes(bytes: &[u8], corpus: &Path, quarantine: &Path) -> io::Result<Imported> {
     let name = sha1_hex(bytes);
     if corpus.join(&name).exists() || quarantine.join(&name).exists() {

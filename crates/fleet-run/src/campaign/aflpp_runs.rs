@@ -116,16 +116,8 @@ fn snapshot(corpus: &Path, to: &Path) -> io::Result<usize> {
         if !entry.file_type()?.is_file() {
             continue;
         }
-        let (from, dest) = (entry.path(), to.join(entry.file_name()));
-        let done = match fs::hard_link(&from, &dest) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(_) => fs::copy(&from, &dest).map(drop),
-        };
-        match done {
-            Ok(()) => n += 1,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e),
+        if corpus::link_or_copy(&entry.path(), &to.join(entry.file_name()))? {
+            n += 1;
         }
     }
     Ok(n)

@@ -180,13 +180,9 @@ pub fn prepare(
             .filter_map(|e| e.file_name().into_string().ok())
             .collect();
         for name in choose_subset(&names, n, seed) {
-            let from = corpus_dir.join(&name);
-            let to = subset.join(&name);
-            // A link where the filesystem allows it, else a copy; an entry gone since
-            // the listing (a minimization) is simply not in the subset.
-            if fs::hard_link(&from, &to).is_err() && from.exists() {
-                fs::copy(&from, &to)?;
-            }
+            // An entry gone since the listing (a minimization) is simply not in the
+            // subset.
+            crate::corpus::link_or_copy(&corpus_dir.join(&name), &subset.join(&name))?;
         }
         files.subset = Some(subset);
     }
