@@ -70,6 +70,16 @@ impl Sim {
             .collect()
     }
 
+    /// Each of `targets` measured at `measure`.
+    fn measure(&mut self, targets: &[&str], measure: Measure) {
+        for target in targets {
+            self.feed(Input::Measured {
+                target: target.to_string(),
+                measure,
+            });
+        }
+    }
+
     /// Every worker run reaches INITED.
     fn init_all(&mut self) {
         for (run, _) in self.running() {
@@ -930,15 +940,11 @@ fn every_target_gets_a_first_turn_within_the_first_hour_on_two_workers() {
 #[test]
 fn a_plateaued_target_loses_its_share_to_one_that_still_grows_and_keeps_a_little() {
     let mut sim = Sim::new(shares_spec(&["flat", "grows"], 1, MIN));
-    for target in ["flat", "grows"] {
-        sim.feed(Input::Measured {
-            target: target.into(),
-            measure: Measure {
-                features: Some(50),
-                ..Measure::default()
-            },
-        });
-    }
+    let fifty = Measure {
+        features: Some(50),
+        ..Measure::default()
+    };
+    sim.measure(&["flat", "grows"], fifty);
     sim.feed(Input::Start);
     // `grows` finds a feature every second it runs; `flat` nothing after its start.
     let had = sim.run_shares(
@@ -962,12 +968,7 @@ fn a_plateaued_target_loses_its_share_to_one_that_still_grows_and_keeps_a_little
 fn a_first_turn_is_measured_from_what_the_corpus_loaded_not_from_zero() {
     let mut sim = Sim::new(shares_spec(&["seeded", "grows"], 1, MIN));
     // Neither has a count before its first run reports.
-    for target in ["seeded", "grows"] {
-        sim.feed(Input::Measured {
-            target: target.into(),
-            measure: Measure::default(),
-        });
-    }
+    sim.measure(&["seeded", "grows"], Measure::default());
     sim.feed(Input::Start);
     // One worker, one-minute first turns in file order: `seeded` runs first, then
     // `grows`.
