@@ -683,15 +683,8 @@ impl Pipeline {
             return;
         };
         let path = self.layout.finding_report(&f.target, &f.kind, &f.sha1);
-        let first_seen = fs::read_to_string(&path).ok();
-        let mut text = output.to_owned();
-        if let Some(old) = &first_seen
-            && !old.contains("--- as the fuzzer first reported it ---")
-        {
-            text.push_str("\n--- as the fuzzer first reported it ---\n");
-            text.push_str(old);
-        }
-        let _ = fleet_store::write_atomic(&path, text.as_bytes());
+        let old = fs::read_to_string(&path).unwrap_or_default();
+        let _ = fleet_store::write_atomic(&path, with_first_report(output, &old).as_bytes());
     }
 
     /// Files one crash: stores it, adds it to its bucket, drops an input the bucket
@@ -1017,6 +1010,21 @@ fn put_bucket(db: &Db, b: &fleet_crash::Bucket) -> std::result::Result<(), Store
     })
 }
 
+/// What separates a reproduction's output from the fuzzer's own report in a finding's
+/// report file.
+pub const FIRST_REPORT_MARK: &str = "\n--- as the fuzzer first reported it ---\n";
+
+/// A reproduction's `output` followed by the fuzzer's first report, taken from `old` (the
+/// report file so far): all of it, or, when an earlier reproduction already wrote the
+/// file, its part from the mark on. A later reproduction never loses the first report.
+pub fn with_first_report(output: &str, old: &str) -> String {
+    match old.find(FIRST_REPORT_MARK) {
+        Some(at) => format!("{output}{}", &old[at..]),
+        None if old.is_empty() => output.to_owned(),
+        None => format!("{output}{FIRST_REPORT_MARK}{old}"),
+    }
+}
+
 /// A report for a finding nothing could describe (it did not replay and the fuzzer's
 /// output had no report): its kind from libFuzzer's artifact name, no frames, so such
 /// findings of one target and kind share one bucket.
@@ -1038,3 +1046,17 @@ fn fallback_report(kind: &str) -> Report {
 }
 
 pub use crate::triage_thread::{TriageThread, WORK_PER_TARGET, WorkQueue};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reproduction_keeps_the_fuzzers_first_report_however_often_it_runs() {
+        let first = with_first_report("repro 1", "fuzzer said");
+        assert_eq!(first, format!("repro 1{FIRST_REPORT_MARK}fuzzer said"));
+        let second = with_first_report("repro 2", &first);
+        assert_eq!(second, format!("repro 2{FIRST_REPORT_MARK}fuzzer said"));
+        assert_eq!(with_first_report("repro", ""), "repro");
+    }
+}
