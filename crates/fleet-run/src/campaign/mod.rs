@@ -1423,6 +1423,7 @@ impl<'n> Campaign<'n> {
         if let Some(a) = &arm {
             let why = match &why {
                 Some(Why::Start) => "first run of the target".to_string(),
+                Some(Why::Beside) => "beside the first run, for its first seconds".to_string(),
                 Some(Why::Untried) => "not tried yet".to_string(),
                 Some(Why::WarmingUp) => "second run before it is judged".to_string(),
                 Some(Why::Exploring) => "exploring".to_string(),

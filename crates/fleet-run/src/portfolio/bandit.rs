@@ -164,6 +164,9 @@ impl ArmStats {
 pub enum Why {
     /// The target's first run in this campaign, which is also its start-up check.
     Start,
+    /// A second run of the start arm, beside the first, for the target's first seconds
+    /// ([`crate::campaign::core::BESIDE_RUN_LENGTH`]).
+    Beside,
     /// It has never run.
     Untried,
     /// It has run fewer than [`WARM_UP_RUNS`] times.

@@ -1111,55 +1111,56 @@ fn an_arm_waiting_for_its_pay_is_not_chosen_again_as_untried() {
 }
 
 #[test]
-fn on_two_workers_the_second_engine_starts_beside_the_first_libfuzzer_run() {
+fn while_arms_are_untried_runs_are_short_and_a_second_start_run_lasts_two_seconds() {
     let mut s = portfolio_spec(&["a"]);
-    s.tiers[0].workers = 2;
-    s.slots = 2;
-    if let Some(p) = &mut s.portfolio {
-        p.arms.insert("a".into(), bandit::default_arms(false, true));
-    }
-    let mut sim = Sim::new(s);
-    let out = sim.feed(Input::Start);
-    let arms = spawned_arms(&out);
-    assert_eq!(arms.len(), 2, "{out:?}");
-    assert_eq!(
-        (arms[0].engine.as_str(), arms[0].strategy.as_str()),
-        (bandit::LIBFUZZER, "plain")
-    );
-    assert_eq!(arms[1], Arm::new(bandit::AFLPP, "cmplog"), "{arms:?}");
-}
-
-#[test]
-fn while_arms_are_untried_runs_are_short_and_only_one_worker_has_the_start_arm() {
-    let mut s = portfolio_spec(&["a"]);
-    s.tiers[0].workers = 2;
-    s.slots = 2;
+    s.tiers[0].workers = 3;
+    s.slots = 3;
     if let Some(p) = &mut s.portfolio {
         p.first_run_length = MIN;
         p.arms.insert("a".into(), bandit::default_arms(false, true));
     }
     let mut sim = Sim::new(s);
     let out = sim.feed(Input::Start);
-    let arms = spawned_arms(&out);
-    assert_eq!(arms.len(), 2);
-    assert_eq!(arms[0].strategy, "plain");
-    assert_ne!(
-        arms[1].strategy, "plain",
-        "the second worker tries another arm at once"
-    );
-    // The start-up run is shorter still: then value profile, next in the order.
-    let lengths: Vec<Option<Duration>> = out
+    let chosen: Vec<(String, Option<Why>, Option<Duration>)> = out
         .iter()
         .filter_map(|a| match a {
-            Action::Spawn { max_total_time, .. } => Some(*max_total_time),
+            Action::Spawn {
+                arm: Some(arm),
+                why,
+                max_total_time,
+                ..
+            } => Some((arm.label(), why.clone(), *max_total_time)),
             _ => None,
         })
         .collect();
-    assert_eq!(lengths[0], Some(START_RUN_LENGTH - Duration::from_secs(1)));
+    // The start-up run; beside it, plain again for two seconds (libFuzzer ends once the
+    // whole seconds exceed -max_total_time); the third worker starts the other engine.
+    assert_eq!(
+        chosen,
+        [
+            (
+                "plain".to_string(),
+                Some(Why::Start),
+                Some(START_RUN_LENGTH - Duration::from_secs(1))
+            ),
+            (
+                "plain".to_string(),
+                Some(Why::Beside),
+                Some(BESIDE_RUN_LENGTH - Duration::from_secs(1))
+            ),
+            (
+                "aflpp:cmplog".to_string(),
+                Some(Why::Untried),
+                Some(MIN - Duration::from_secs(1))
+            ),
+        ]
+    );
     sim.init_all();
-    let (run, _) = sim.running()[0].clone();
-    sim.at(START_RUN_LENGTH).feed(Input::Exited {
-        run,
+    let running = sim.running();
+    // The run beside ends by itself: its worker moves on to value profile, next in the
+    // order, not to a third plain run (the target has started).
+    sim.at(BESIDE_RUN_LENGTH).feed(Input::Exited {
+        run: running[1].0,
         exit: Exit {
             code: Some(0),
             saw_inited: true,
@@ -1168,11 +1169,59 @@ fn while_arms_are_untried_runs_are_short_and_only_one_worker_has_the_start_arm()
         },
     });
     let next = spawned_arm(&sim.feed(Input::Wake)).unwrap();
-    assert_eq!(next.strategy, "value_profile");
-    assert!(out.iter().all(|a| !matches!(
-        a,
-        Action::Spawn { max_total_time: Some(t), .. } if *t > MIN
-    )));
+    assert_eq!(next.label(), "value_profile");
+    // The start-up run ends at 10 s: an arm not tried yet.
+    sim.at(START_RUN_LENGTH).feed(Input::Exited {
+        run: running[0].0,
+        exit: Exit {
+            code: Some(0),
+            saw_inited: true,
+            gain: Some(Gain::default()),
+            ..Exit::default()
+        },
+    });
+    let next = spawned_arm(&sim.feed(Input::Wake)).unwrap();
+    assert!(
+        !["plain", "value_profile"].contains(&next.strategy.as_str()),
+        "{next:?}"
+    );
+}
+
+/// One worker: no run beside the start-up run; two workers: one beside it, and then
+/// the other engine.
+#[test]
+fn on_two_workers_the_second_engine_starts_after_the_run_beside_the_first() {
+    let mut s = portfolio_spec(&["a"]);
+    s.tiers[0].workers = 2;
+    s.slots = 2;
+    if let Some(p) = &mut s.portfolio {
+        p.arms.insert("a".into(), bandit::default_arms(false, true));
+    }
+    let mut sim = Sim::new(s);
+    let out = sim.feed(Input::Start);
+    let labels: Vec<String> = spawned_arms(&out).iter().map(Arm::label).collect();
+    assert_eq!(labels, ["plain", "plain"]);
+    sim.init_all();
+    let beside = sim.running()[1].0;
+    sim.at(BESIDE_RUN_LENGTH).feed(Input::Exited {
+        run: beside,
+        exit: Exit {
+            code: Some(0),
+            saw_inited: true,
+            gain: Some(Gain::default()),
+            ..Exit::default()
+        },
+    });
+    let next = spawned_arm(&sim.feed(Input::Wake)).unwrap();
+    assert_eq!(next.label(), "aflpp:cmplog");
+
+    let mut one = portfolio_spec(&["a"]);
+    if let Some(p) = &mut one.portfolio {
+        p.arms.insert("a".into(), bandit::default_arms(false, true));
+    }
+    let out = Sim::new(one).feed(Input::Start);
+    let labels: Vec<String> = spawned_arms(&out).iter().map(Arm::label).collect();
+    assert_eq!(labels, ["plain"]);
 }
 
 #[test]
