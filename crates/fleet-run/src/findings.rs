@@ -89,7 +89,7 @@ pub fn intake(
 /// A report whose artifact a sweep took in first: written beside the finding (named by
 /// libFuzzer's `<prefix><sha1>` artifact name) when the finding has none yet, where
 /// triage reads it.
-pub fn late_report(layout: &Layout, target: &str, artifact: &Path, report: &str) {
+pub fn late_report(layout: &Layout, db: &Db, target: &str, artifact: &Path, report: &str) {
     let name = artifact
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -107,7 +107,11 @@ pub fn late_report(layout: &Layout, target: &str, artifact: &Path, report: &str)
             .finding_input(target, &kind.to_string(), sha1)
             .exists()
     {
-        let _ = write_atomic(&path, report.as_bytes());
+        // The finding was recorded with no report: the database, which the API and
+        // `crashes show` read, learns of it too.
+        if write_atomic(&path, report.as_bytes()).is_ok() {
+            let _ = db.set_report_path(target, &kind.to_string(), sha1, &path);
+        }
     }
 }
 
@@ -252,6 +256,35 @@ mod tests {
             "first report"
         );
         assert_eq!(fs::read_dir(layout.crashes_dir("t")).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn a_report_that_comes_after_the_sweep_is_recorded_with_its_finding() {
+        let (_dir, layout, db) = setup();
+        let name = format!("timeout-{}", sha1_hex(b"slow"));
+        let artifact = layout.incoming_dir("t").join(&name);
+        fs::write(&artifact, b"slow").unwrap();
+        let kept = sweep(&layout, &db, "t", false, 1).pop().unwrap().unwrap();
+        assert_eq!(db.finding(kept.id).unwrap().unwrap().report_path, None);
+        late_report(
+            &layout,
+            &db,
+            "t",
+            &artifact,
+            "==1== ERROR: libFuzzer: timeout",
+        );
+        let f = db.finding(kept.id).unwrap().unwrap();
+        let path = f.report_path.clone().expect("the late report is recorded");
+        assert_eq!(
+            fs::read_to_string(path).unwrap(),
+            "==1== ERROR: libFuzzer: timeout"
+        );
+        // A second report changes neither the file nor the record.
+        late_report(&layout, &db, "t", &artifact, "another");
+        assert_eq!(
+            db.finding(kept.id).unwrap().unwrap().report_path,
+            f.report_path
+        );
     }
 
     #[test]

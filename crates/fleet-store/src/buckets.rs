@@ -1,6 +1,8 @@
 //! The crash pipeline's tables: each finding's triage (repro, crash, bucket, build) and
 //! the buckets, whose counts, times, nodes and repro are aggregated from their findings.
 
+use std::path::Path;
+
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
@@ -97,6 +99,17 @@ impl Db {
         self.conn.execute(
             "UPDATE findings SET repro = ?2 WHERE id = ?1",
             params![id, repro],
+        )?;
+        Ok(())
+    }
+
+    /// Records the report file of a finding kept without one (its report came after the
+    /// sweep took its input). A finding that has a report keeps it.
+    pub fn set_report_path(&self, target: &str, kind: &str, sha1: &str, path: &Path) -> Result<()> {
+        self.conn.execute(
+            "UPDATE findings SET report_path = ?4
+             WHERE target = ?1 AND kind = ?2 AND sha1 = ?3 AND report_path IS NULL",
+            params![target, kind, sha1, path.to_string_lossy()],
         )?;
         Ok(())
     }

@@ -1079,7 +1079,7 @@ impl<'n> Campaign<'n> {
                 } else {
                     // Swept before its report was complete (a timeout's stack comes after
                     // its file): the report joins the finding the sweep made.
-                    findings::late_report(&self.spec.layout, &target, &path, &report);
+                    findings::late_report(&self.spec.layout, &self.db, &target, &path, &report);
                 }
             }
             WorkerMsg::FinalExecs(n) => {
