@@ -107,11 +107,12 @@ impl Strategy {
                 value_profile: true,
                 ..s()
             },
-            // Short inputs with the harvested constants alone: a magic placed where a
-            // format checks it, with a checksum or length after it fixed by libFuzzer's
-            // comparison mutation in the same mutation chain, is likelier in 8 bytes
-            // than in 4,000, and with one of 5 entries than one of 200. Early in the
-            // order: the target's own constants are the cheapest lead it offers.
+            // Short inputs from the harvested constants alone, away from the corpus
+            // ([`Strategy::starts_from_constants`]): a magic placed where a format
+            // checks it, with a checksum or length after it fixed by libFuzzer's
+            // comparison mutation, is likelier in 8 bytes than in 4,000, and in a
+            // corpus of a few inputs than of hundreds. Early in the order: the
+            // target's own constants are the cheapest lead it offers.
             Strategy {
                 dict: Some(DictChoice::Harvested),
                 max_len: Some(8),
@@ -182,6 +183,17 @@ impl Strategy {
     /// input), so what they count as new may be in the corpus already.
     pub fn needs_run_corpus(&self) -> bool {
         self.corpus_subset.is_some() || self.value_profile || self.max_len.is_some()
+    }
+
+    /// Whether the run starts from inputs built of the constants harvested from the
+    /// binary ([`constant_seeds`], in [`StrategyFiles::seeds`]) instead of the target's
+    /// corpus: the harvested dictionary with a short `-max_len`. Such a run searches a
+    /// few short inputs of the target's own constants, where one behind a check of a
+    /// field computed from the rest of the input (a checksum) is found in seconds; the
+    /// corpus, cut to that length, would be hundreds of near-copies to share the
+    /// mutations with. What it finds joins the corpus as any own-corpus run's does.
+    pub fn starts_from_constants(&self) -> bool {
+        self.dict == Some(DictChoice::Harvested) && self.max_len.is_some()
     }
 
     /// Whether the run needs the user's dictionary (the target's `dict`).
@@ -274,7 +286,15 @@ impl Strategy {
         if let Some(n) = effective.max_len {
             opts.max_len = Some(n);
         }
-        if self.corpus_subset.is_some() {
+        if effective.starts_from_constants() {
+            let (Some(run_corpus), Some(seeds)) = (&files.run_corpus, &files.seeds) else {
+                return Err(StrategyError::MissingFile(
+                    "a fresh run corpus and the constants' seeds",
+                ));
+            };
+            opts.extra_corpus_dirs.insert(0, seeds.clone());
+            opts.corpus_dir = run_corpus.clone();
+        } else if self.corpus_subset.is_some() {
             let (Some(run_corpus), Some(subset)) = (&files.run_corpus, &files.subset) else {
                 return Err(StrategyError::MissingFile(
                     "a fresh run corpus and a subset directory",
@@ -308,6 +328,34 @@ pub struct StrategyFiles {
     pub run_corpus: Option<PathBuf>,
     /// A directory holding the entries [`choose_subset`] picked.
     pub subset: Option<PathBuf>,
+    /// A directory holding [`constant_seeds`] of the harvested constants.
+    pub seeds: Option<PathBuf>,
+}
+
+/// The most seeds [`constant_seeds`] makes.
+pub const MAX_CONSTANT_SEEDS: usize = 256;
+
+/// The inputs a run that starts from the constants reads ([`Strategy::starts_from_constants`]):
+/// each constant followed by a four-byte field of ones, at most [`MAX_CONSTANT_SEEDS`].
+///
+/// Why ones: a check of a field against a value computed from the rest of the input is
+/// often compiled to compare neither. `!crc32(payload) != stored` became
+/// `crc ^ stored == 0xffffffff` in `plant_checksum`, so comparison tracing sees
+/// `0xffffffff` and `crc ^ stored`, and the field's bytes are not an operand to replace.
+/// With the field all ones, the second operand is the value the field must hold, and the
+/// first is what the input has there: libFuzzer's comparison mutation writes the one
+/// over the other. (A check compiled as is, `computed != stored`, is solved from any
+/// field value.)
+pub fn constant_seeds(constants: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    constants
+        .iter()
+        .take(MAX_CONSTANT_SEEDS)
+        .map(|c| {
+            let mut seed = c.clone();
+            seed.extend_from_slice(&[0xff; 4]);
+            seed
+        })
+        .collect()
 }
 
 impl fmt::Display for Strategy {
@@ -704,6 +752,7 @@ mod tests {
         let files = StrategyFiles {
             harvested_dict: Some("/st/h.dict".into()),
             run_corpus: Some("/st/run/1/corpus".into()),
+            seeds: Some("/st/run/1/seeds".into()),
             ..StrategyFiles::default()
         };
         assert_eq!(harvested.apply(&mut o, &files), Ok(harvested.clone()));
@@ -805,6 +854,65 @@ mod tests {
         let args = worker_command(&o).args_lossy();
         let tail = &args[args.len() - 3..];
         assert_eq!(tail, ["/st/run/7/corpus", "/st/run/7/subset", "/seeds/t"]);
+    }
+
+    /// The harvested-constants arm reads its seeds and writes to a corpus of its own,
+    /// and never the shared corpus.
+    #[test]
+    fn a_run_from_the_constants_reads_its_seeds_not_the_corpus() {
+        let s: Strategy = "dict:harvested+max_len:8".parse().unwrap();
+        assert!(s.starts_from_constants() && s.needs_run_corpus());
+        for text in ["dict:harvested", "max_len:8", "dict:recommended+max_len:8"] {
+            let other: Strategy = text.parse().unwrap();
+            assert!(!other.starts_from_constants(), "{text}");
+        }
+        let mut o = opts();
+        o.extra_corpus_dirs = vec!["/seeds/t".into()];
+        let shared = o.corpus_dir.to_string_lossy().into_owned();
+        let files = StrategyFiles {
+            harvested_dict: Some("/st/harvested.dict".into()),
+            run_corpus: Some("/st/run/7/corpus".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.apply(&mut o.clone(), &files),
+            Err(StrategyError::MissingFile(
+                "a fresh run corpus and the constants' seeds"
+            ))
+        );
+        let files = StrategyFiles {
+            seeds: Some("/st/run/7/seeds".into()),
+            ..files
+        };
+        s.apply(&mut o, &files).unwrap();
+        let args = worker_command(&o).args_lossy();
+        assert!(!args.contains(&shared), "{args:?}");
+        let tail = &args[args.len() - 3..];
+        assert_eq!(tail, ["/st/run/7/corpus", "/st/run/7/seeds", "/seeds/t"]);
+        assert!(args.contains(&"-max_len=8".to_string()), "{args:?}");
+        // A configured max_len wins: the run is the dictionary alone, on the corpus.
+        let mut o = opts();
+        o.max_len = Some(100);
+        let dict_only = StrategyFiles {
+            harvested_dict: Some("/st/harvested.dict".into()),
+            ..Default::default()
+        };
+        let effective = s.apply(&mut o, &dict_only).unwrap();
+        assert_eq!(effective.to_string(), "dict:harvested");
+        assert_eq!(o.corpus_dir.to_string_lossy(), shared);
+
+        let seeds = constant_seeds(&[b"OK".to_vec(), vec![7; 4]]);
+        assert_eq!(
+            seeds,
+            [
+                b"OK\xff\xff\xff\xff".to_vec(),
+                vec![7, 7, 7, 7, 255, 255, 255, 255]
+            ]
+        );
+        assert_eq!(
+            constant_seeds(&vec![vec![1]; MAX_CONSTANT_SEEDS + 5]).len(),
+            MAX_CONSTANT_SEEDS
+        );
     }
 
     /// A value-profile run reads the shared corpus but writes what it finds to a

@@ -1661,8 +1661,13 @@ impl<'n> Campaign<'n> {
         let value_profile = strategy.as_ref().is_some_and(|s| s.value_profile);
         let replayed = strategy.as_ref().is_some_and(Strategy::needs_run_corpus);
         // What the target's corpus holds now, such a run reads at its start: only what
-        // comes later is given to it.
-        let exchange = if replayed {
+        // comes later is given to it; a run from the constants is given nothing.
+        let exchange = if strategy
+            .as_ref()
+            .is_some_and(Strategy::starts_from_constants)
+        {
+            strategy_files::Exchange::apart()
+        } else if replayed {
             strategy_files::Exchange::starting(layout, &target).unwrap_or_else(|e| {
                 self.error(format!("{target}: cannot list the corpus for a run: {e}"));
                 strategy_files::Exchange::default()

@@ -11,7 +11,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use fleet_engine::libfuzzer::strategy::{
-    RecommendedDict, Strategy, StrategyFiles, choose_subset, escape_dict, merge_dict_files,
+    RecommendedDict, Strategy, StrategyFiles, choose_subset, constant_seeds, escape_dict,
+    merge_dict_files,
 };
 use fleet_store::Layout;
 
@@ -170,6 +171,15 @@ pub fn prepare(
         fs::create_dir_all(&own)?;
         files.run_corpus = Some(own);
     }
+    if strategy.starts_from_constants() {
+        let seeds = run_dir(layout, target, run).join("seeds");
+        fs::create_dir_all(&seeds)?;
+        let constants = load_dict(layout, target).harvested_entries();
+        for (i, seed) in constant_seeds(&constants).iter().enumerate() {
+            fs::write(seeds.join(format!("constant-{i:03}")), seed)?;
+        }
+        files.seeds = Some(seeds);
+    }
     if let Some(n) = strategy.corpus_subset {
         let subset = run_dir(layout, target, run).join("subset");
         fs::create_dir_all(&subset)?;
@@ -198,6 +208,9 @@ pub struct Exchange {
     /// The target corpus's modification time when it was last read: while it stays,
     /// the corpus has nothing new to give.
     shared_mtime: Option<SystemTime>,
+    /// Takes the run's finds but gives it nothing: a run that starts from the constants
+    /// stays on its few short inputs ([`Strategy::starts_from_constants`]).
+    keeps_apart: bool,
 }
 
 impl Exchange {
@@ -210,7 +223,20 @@ impl Exchange {
         let seen = fs::read_dir(&corpus_dir)?
             .map(|e| e.map(|e| e.file_name()))
             .collect::<io::Result<_>>()?;
-        Ok(Self { seen, shared_mtime })
+        Ok(Self {
+            seen,
+            shared_mtime,
+            keeps_apart: false,
+        })
+    }
+
+    /// For a run that is given nothing: only what it finds is exchanged, into the
+    /// target's corpus.
+    pub fn apart() -> Self {
+        Self {
+            keeps_apart: true,
+            ..Self::default()
+        }
     }
 
     /// Exchanges entries between run `run`'s own corpus and the target's, while it
@@ -242,7 +268,9 @@ impl Exchange {
         let corpus_dir = layout.corpus_dir(target);
         let quarantine = layout.quarantine_dir(target);
         let added = take_settled(entries, &corpus_dir, &quarantine, &mut self.seen, settle)?;
-        self.give(layout, target, &own)?;
+        if !self.keeps_apart {
+            self.give(layout, target, &own)?;
+        }
         Ok(added)
     }
 
@@ -582,5 +610,52 @@ mod tests {
         let entries: Vec<&str> = harvested.lines().filter(|l| !l.starts_with('#')).collect();
         assert_eq!(entries, ["\"OK\"", "\"\\x7fELF\""], "{harvested}");
         assert!(files.recommended_dict.is_none());
+        // Its seeds: each constant, then a field of ones.
+        let seeds = files.seeds.unwrap();
+        let mut written: Vec<Vec<u8>> = fs::read_dir(&seeds)
+            .unwrap()
+            .map(|e| fs::read(e.unwrap().path()).unwrap())
+            .collect();
+        written.sort();
+        assert_eq!(
+            written,
+            [
+                b"OK\xff\xff\xff\xff".to_vec(),
+                b"\x7fELF\xff\xff\xff\xff".to_vec()
+            ]
+        );
+        assert!(seeds.starts_with(strategy_dir(&layout, "t")));
+    }
+
+    /// A run from the constants gives its finds to the target's corpus and is given
+    /// none of the corpus's.
+    #[test]
+    fn a_run_from_the_constants_is_taken_from_and_given_nothing() {
+        let (_d, layout) = layout("apart");
+        let mut dict = RecommendedDict::default();
+        dict.set_harvested(&[b"OK".to_vec()]);
+        save_dict(&layout, "t", &dict, None).unwrap();
+        let strategy: Strategy = "dict:harvested+max_len:8".parse().unwrap();
+        let files = prepare(&layout, "t", 3, &strategy, 1).unwrap();
+        let own = files.run_corpus.unwrap();
+        let mut x = Exchange::apart();
+        fs::write(own.join("a"), b"its find").unwrap();
+        let theirs = fleet_store::sha1_hex(b"another worker's");
+        fs::write(layout.corpus_dir("t").join(&theirs), b"another worker's").unwrap();
+        let taken = x.run(&layout, "t", 3, Duration::ZERO).unwrap();
+        assert_eq!(taken, [fleet_store::sha1_hex(b"its find")]);
+        assert!(!own.join(&theirs).exists());
+        assert_eq!(fs::read_dir(&own).unwrap().count(), 1);
+        // Its seeds are not finds: at its end only what it wrote joins the corpus.
+        assert_eq!(fs::read_dir(files.seeds.unwrap()).unwrap().count(), 1);
+        fs::write(own.join("b"), b"second find").unwrap();
+        let taken = finish_run(&layout, "t", 3).unwrap();
+        assert_eq!(taken, [fleet_store::sha1_hex(b"second find")]);
+        assert!(
+            !layout
+                .corpus_dir("t")
+                .join(fleet_store::sha1_hex(b"OK\xff\xff\xff\xff"))
+                .exists()
+        );
     }
 }
