@@ -10,6 +10,7 @@ use std::time::{Duration, SystemTime};
 use fleet_store::{Db, FindingInsert, Layout, StoreError, sha1_hex, write_atomic};
 
 use crate::output::{FindingKind, classify_artifact};
+use crate::triage::FIRST_REPORT_MARK;
 
 /// A sweep leaves files younger than this alone unless told the writer is done:
 /// libFuzzer writes artifacts in place, so a young file may still be growing.
@@ -88,7 +89,8 @@ pub fn intake(
 
 /// A report whose artifact a sweep took in first: written beside the finding (named by
 /// libFuzzer's `<prefix><sha1>` artifact name) when the finding has none yet, where
-/// triage reads it.
+/// triage reads it; when triage already wrote a reproduction's output there, under the
+/// mark that says what the fuzzer first reported (nothing, then).
 pub fn late_report(layout: &Layout, db: &Db, target: &str, artifact: &Path, report: &str) {
     let name = artifact
         .file_name()
@@ -101,17 +103,24 @@ pub fn late_report(layout: &Layout, db: &Db, target: &str, artifact: &Path, repo
         return;
     };
     let path = layout.finding_report(target, &kind.to_string(), sha1);
-    if !report.is_empty()
-        && !path.exists()
-        && layout
+    if report.is_empty()
+        || !layout
             .finding_input(target, &kind.to_string(), sha1)
             .exists()
     {
-        // The finding was recorded with no report: the database, which the API and
-        // `crashes show` read, learns of it too.
-        if write_atomic(&path, report.as_bytes()).is_ok() {
-            let _ = db.set_report_path(target, &kind.to_string(), sha1, &path);
+        return;
+    }
+    let text = match fs::read_to_string(&path) {
+        Err(_) => report.to_owned(),
+        Ok(reproduced) if reproduced.ends_with(FIRST_REPORT_MARK) => {
+            format!("{reproduced}{report}")
         }
+        Ok(_) => return,
+    };
+    // The finding was recorded with no report: the database, which the API and
+    // `crashes show` read, learns of it too.
+    if write_atomic(&path, text.as_bytes()).is_ok() {
+        let _ = db.set_report_path(target, &kind.to_string(), sha1, &path);
     }
 }
 
@@ -284,6 +293,24 @@ mod tests {
         assert_eq!(
             db.finding(kept.id).unwrap().unwrap().report_path,
             f.report_path
+        );
+        assert_eq!(
+            fs::read_to_string(f.report_path.unwrap()).unwrap(),
+            "==1== ERROR: libFuzzer: timeout"
+        );
+
+        // Triage reproduced another such finding before its report came: the report
+        // goes under the mark, after the reproduction's output.
+        let name = format!("timeout-{}", sha1_hex(b"slower"));
+        let artifact = layout.incoming_dir("t").join(&name);
+        fs::write(&artifact, b"slower").unwrap();
+        let kept = sweep(&layout, &db, "t", false, 1).pop().unwrap().unwrap();
+        let path = layout.finding_report("t", "timeout", &kept.sha1);
+        fs::write(&path, format!("reproduced{FIRST_REPORT_MARK}")).unwrap();
+        late_report(&layout, &db, "t", &artifact, "the fuzzer's");
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            format!("reproduced{FIRST_REPORT_MARK}the fuzzer's")
         );
     }
 

@@ -684,7 +684,10 @@ impl Pipeline {
         };
         let path = self.layout.finding_report(&f.target, &f.kind, &f.sha1);
         let old = fs::read_to_string(&path).unwrap_or_default();
-        let _ = fleet_store::write_atomic(&path, with_first_report(output, &old).as_bytes());
+        if fleet_store::write_atomic(&path, with_first_report(output, &old).as_bytes()).is_ok() {
+            // A finding kept without a report has one now.
+            let _ = self.db.set_report_path(&f.target, &f.kind, &f.sha1, &path);
+        }
     }
 
     /// Files one crash: stores it, adds it to its bucket, drops an input the bucket
@@ -1014,13 +1017,14 @@ fn put_bucket(db: &Db, b: &fleet_crash::Bucket) -> std::result::Result<(), Store
 /// report file.
 pub const FIRST_REPORT_MARK: &str = "\n--- as the fuzzer first reported it ---\n";
 
-/// A reproduction's `output` followed by the fuzzer's first report, taken from `old` (the
-/// report file so far): all of it, or, when an earlier reproduction already wrote the
-/// file, its part from the mark on. A later reproduction never loses the first report.
+/// A reproduction's `output` followed by the mark and the fuzzer's first report, taken
+/// from `old` (the report file so far): all of it, or, when an earlier reproduction
+/// already wrote the file, its part from the mark on (empty when the fuzzer reported
+/// nothing). A later reproduction never loses the first report, nor passes an earlier
+/// reproduction's output off as it.
 pub fn with_first_report(output: &str, old: &str) -> String {
     match old.find(FIRST_REPORT_MARK) {
         Some(at) => format!("{output}{}", &old[at..]),
-        None if old.is_empty() => output.to_owned(),
         None => format!("{output}{FIRST_REPORT_MARK}{old}"),
     }
 }
@@ -1057,6 +1061,13 @@ mod tests {
         assert_eq!(first, format!("repro 1{FIRST_REPORT_MARK}fuzzer said"));
         let second = with_first_report("repro 2", &first);
         assert_eq!(second, format!("repro 2{FIRST_REPORT_MARK}fuzzer said"));
-        assert_eq!(with_first_report("repro", ""), "repro");
+        // The fuzzer reported nothing: a second reproduction does not take the first
+        // one's output for the fuzzer's.
+        let none = with_first_report("repro 1", "");
+        assert_eq!(none, format!("repro 1{FIRST_REPORT_MARK}"));
+        assert_eq!(
+            with_first_report("repro 2", &none),
+            format!("repro 2{FIRST_REPORT_MARK}")
+        );
     }
 }

@@ -234,7 +234,9 @@ impl Strategy {
     /// the run loads only the subset; the executor copies the new entries it leaves in
     /// `run_corpus` into the target's shared corpus when the run ends. A value-profile
     /// or `max_len` run reads the whole shared corpus and writes to `files.run_corpus`
-    /// the same way (see [`Strategy::needs_run_corpus`]).
+    /// the same way (see [`Strategy::needs_run_corpus`]); a run that starts from the
+    /// constants reads `files.seeds` instead of the shared corpus
+    /// ([`Strategy::starts_from_constants`]).
     pub fn apply(
         &self,
         opts: &mut LibFuzzerOptions,
@@ -336,7 +338,9 @@ pub struct StrategyFiles {
 pub const MAX_CONSTANT_SEEDS: usize = 256;
 
 /// The inputs a run that starts from the constants reads ([`Strategy::starts_from_constants`]):
-/// each constant followed by a four-byte field of ones, at most [`MAX_CONSTANT_SEEDS`].
+/// each constant followed by a four-byte field of ones, at most [`MAX_CONSTANT_SEEDS`]. A
+/// constant with no room for the field within `max_len` (the run's, which libFuzzer cuts
+/// its inputs to) is a seed alone.
 ///
 /// Why ones: a check of a field against a value computed from the rest of the input is
 /// often compiled to compare neither. `!crc32(payload) != stored` became
@@ -346,13 +350,16 @@ pub const MAX_CONSTANT_SEEDS: usize = 256;
 /// first is what the input has there: libFuzzer's comparison mutation writes the one
 /// over the other. (A check compiled as is, `computed != stored`, is solved from any
 /// field value.)
-pub fn constant_seeds(constants: &[Vec<u8>]) -> Vec<Vec<u8>> {
+pub fn constant_seeds(constants: &[Vec<u8>], max_len: usize) -> Vec<Vec<u8>> {
     constants
         .iter()
         .take(MAX_CONSTANT_SEEDS)
         .map(|c| {
             let mut seed = c.clone();
-            seed.extend_from_slice(&[0xff; 4]);
+            if seed.len() + 4 <= max_len {
+                seed.extend_from_slice(&[0xff; 4]);
+            }
+            seed.truncate(max_len);
             seed
         })
         .collect()
@@ -901,16 +908,19 @@ mod tests {
         assert_eq!(effective.to_string(), "dict:harvested");
         assert_eq!(o.corpus_dir.to_string_lossy(), shared);
 
-        let seeds = constant_seeds(&[b"OK".to_vec(), vec![7; 4]]);
+        let seeds = constant_seeds(&[b"OK".to_vec(), vec![7; 4], vec![8; 8]], 8);
         assert_eq!(
             seeds,
             [
                 b"OK\xff\xff\xff\xff".to_vec(),
-                vec![7, 7, 7, 7, 255, 255, 255, 255]
+                vec![7, 7, 7, 7, 255, 255, 255, 255],
+                // No room for the field in 8 bytes: the constant alone.
+                vec![8; 8],
             ]
         );
+        assert_eq!(constant_seeds(&[vec![9; 12]], 8), [vec![9; 8]]);
         assert_eq!(
-            constant_seeds(&vec![vec![1]; MAX_CONSTANT_SEEDS + 5]).len(),
+            constant_seeds(&vec![vec![1]; MAX_CONSTANT_SEEDS + 5], 8).len(),
             MAX_CONSTANT_SEEDS
         );
     }

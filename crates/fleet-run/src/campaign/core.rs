@@ -311,6 +311,8 @@ struct Running {
     run: RunId,
     target: String,
     arm: Option<Arm>,
+    /// Why the run got its arm (a start-up run, the run beside it, …).
+    why: Option<Why>,
     started: Instant,
     inited_at: Option<Instant>,
     /// When the slot's assignment ends, if the worker was told to end by itself then.
@@ -407,6 +409,8 @@ pub struct Core {
     /// the start arm ([`START_ARMS`]), so a target that cannot start fails as itself,
     /// not as a strategy.
     started_ok: BTreeSet<String>,
+    /// Targets that had a run beside their start-up run in this campaign.
+    beside_started: BTreeSet<String>,
     shares: Option<ShareRun>,
     /// Each target's features and bugs as last measured.
     measured: BTreeMap<String, Measure>,
@@ -500,6 +504,7 @@ impl Core {
             broken_arms: BTreeMap::new(),
             awaiting_pay: BTreeMap::new(),
             started_ok: BTreeSet::new(),
+            beside_started: BTreeSet::new(),
             shares,
             measured: BTreeMap::new(),
             out: Vec::new(),
@@ -1321,38 +1326,45 @@ impl Core {
             .entry(target.to_string())
             .or_insert_with(|| Bandit::new(arms.clone(), params));
         b.set_arms(arms);
-        // Until a run of the target has started fuzzing, one run has the start arm (a
-        // target that cannot start fails as itself) and one more runs it beside the
-        // first for a moment; the other workers try arms from the start.
+        // Until a run of the target has started fuzzing, one run has the start arm: a
+        // target that cannot start fails as itself. On a target that never ran, one more
+        // runs it beside the first for a moment. The other workers try arms from the
+        // start.
         let start = START_ARMS
             .iter()
             .map(|s| Arm::new(bandit::LIBFUZZER, s))
             .find(|a| arms.contains(a));
-        let start_runs = self
-            .slots
-            .iter()
-            .filter(|s| {
+        let running_for = |why: Why| {
+            self.slots.iter().any(|s| {
                 s.worker
                     .as_ref()
-                    .is_some_and(|r| r.target == target && r.arm.is_some() && r.arm == start)
+                    .is_some_and(|r| r.target == target && r.why.as_ref() == Some(&why))
             })
-            .count();
+        };
         if !self.started_ok.contains(target)
-            && start_runs < 2
             && let Some(arm) = start
         {
-            let why = if start_runs == 0 {
-                Why::Start
-            } else {
-                Why::Beside
-            };
-            return Some(Choice { arm, why });
+            if !running_for(Why::Start) {
+                return Some(Choice {
+                    arm,
+                    why: Why::Start,
+                });
+            }
+            // Once per campaign, and only on a target no run was paid for yet: a resumed
+            // one has its shallow bugs found, and its corpus to load first.
+            let never_ran = b.arms.iter().all(|a| a.runs == 0);
+            if never_ran && self.beside_started.insert(target.to_string()) {
+                return Some(Choice {
+                    arm,
+                    why: Why::Beside,
+                });
+            }
         }
         let available =
             |arm: &Arm| Self::arm_available(&self.dicts, &self.broken_arms, target, arm);
         // An engine that has not run on the target yet (nor runs on it now) goes first:
         // a second engine finds what the first cannot soonest when it starts soon — on
-        // two workers, beside the first libFuzzer run.
+        // two workers, when the run beside the first libFuzzer run ends.
         let engine_runs = |engine: &str| -> u64 {
             b.arms
                 .iter()
@@ -1434,6 +1446,7 @@ impl Core {
             run,
             target: target.clone(),
             arm: arm.clone(),
+            why: why.clone(),
             started: now,
             inited_at: None,
             ends_at: ends_at.filter(|_| max_total_time.is_some()),

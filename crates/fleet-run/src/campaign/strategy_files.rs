@@ -150,7 +150,9 @@ pub fn absorb_log(dict: &mut RecommendedDict, log: &Path) -> io::Result<usize> {
 /// Prepares what `strategy` needs for run `run` of `target`: the dictionaries exist
 /// once [`save_dict`] wrote them; a corpus subset is linked into a directory of its own;
 /// a run that is paid by a replay ([`Strategy::needs_run_corpus`]) gets an empty corpus
-/// of its own to write to.
+/// of its own to write to; a run that starts from the constants
+/// ([`Strategy::starts_from_constants`]) gets their seeds written to a directory of its
+/// own.
 pub fn prepare(
     layout: &Layout,
     target: &str,
@@ -171,11 +173,14 @@ pub fn prepare(
         fs::create_dir_all(&own)?;
         files.run_corpus = Some(own);
     }
-    if strategy.starts_from_constants() {
+    if let Some(max_len) = strategy
+        .max_len
+        .filter(|_| strategy.starts_from_constants())
+    {
         let seeds = run_dir(layout, target, run).join("seeds");
         fs::create_dir_all(&seeds)?;
         let constants = load_dict(layout, target).harvested_entries();
-        for (i, seed) in constant_seeds(&constants).iter().enumerate() {
+        for (i, seed) in constant_seeds(&constants, max_len).iter().enumerate() {
             fs::write(seeds.join(format!("constant-{i:03}")), seed)?;
         }
         files.seeds = Some(seeds);
@@ -246,7 +251,8 @@ impl Exchange {
     /// - What the run wrote is taken into the target's corpus once it has not changed
     ///   for `settle` (libFuzzer writes in place).
     /// - What the target's corpus gained since the run started, and the run does not
-    ///   have, is copied into the run's corpus for its next reload. A copy, not a link:
+    ///   have, is copied into the run's corpus for its next reload (not for a run kept
+    ///   apart, [`Exchange::apart`]). A copy, not a link:
     ///   libFuzzer's reload skips files older than its last read of the directory, and a
     ///   link keeps the original's time.
     ///
@@ -646,11 +652,17 @@ mod tests {
         assert_eq!(taken, [fleet_store::sha1_hex(b"its find")]);
         assert!(!own.join(&theirs).exists());
         assert_eq!(fs::read_dir(&own).unwrap().count(), 1);
-        // Its seeds are not finds: at its end only what it wrote joins the corpus.
-        assert_eq!(fs::read_dir(files.seeds.unwrap()).unwrap().count(), 1);
+        // Its seeds are not finds: at its end only what it wrote joins the corpus, and
+        // the seeds go with the run's files.
+        assert_eq!(
+            fs::read_dir(files.seeds.as_ref().unwrap()).unwrap().count(),
+            1
+        );
         fs::write(own.join("b"), b"second find").unwrap();
+        let seeds = files.seeds.clone().unwrap();
         let taken = finish_run(&layout, "t", 3).unwrap();
         assert_eq!(taken, [fleet_store::sha1_hex(b"second find")]);
+        assert!(!seeds.exists());
         assert!(
             !layout
                 .corpus_dir("t")

@@ -164,8 +164,8 @@ impl ArmStats {
 pub enum Why {
     /// The target's first run in this campaign, which is also its start-up check.
     Start,
-    /// A second run of the start arm, beside the first, for the target's first seconds
-    /// ([`crate::campaign::core::BESIDE_RUN_LENGTH`]).
+    /// A second run of the start arm, beside the first, for the first seconds of a
+    /// target no run was paid for yet ([`crate::campaign::core::BESIDE_RUN_LENGTH`]).
     Beside,
     /// It has never run.
     Untried,

@@ -1224,6 +1224,78 @@ fn on_two_workers_the_second_engine_starts_after_the_run_beside_the_first() {
     assert_eq!(labels, ["plain"]);
 }
 
+/// The start-up run that dies before INITED is started again as the start-up run, not
+/// as a second run beside; the run beside comes once; a resumed target, whose bandit has
+/// been paid, gets none.
+#[test]
+fn the_run_beside_comes_once_and_only_on_a_target_that_never_ran() {
+    let two = || {
+        let mut s = portfolio_spec(&["a"]);
+        s.tiers[0].workers = 2;
+        s.slots = 2;
+        if let Some(p) = &mut s.portfolio {
+            p.arms.insert("a".into(), bandit::default_arms(false, true));
+        }
+        s
+    };
+    let why_of = |out: &[Action]| -> Vec<(String, Option<Why>)> {
+        out.iter()
+            .filter_map(|a| match a {
+                Action::Spawn {
+                    arm: Some(arm),
+                    why,
+                    ..
+                } => Some((arm.label(), why.clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut sim = Sim::new(two());
+    let out = sim.feed(Input::Start);
+    assert_eq!(
+        why_of(&out),
+        [
+            ("plain".to_string(), Some(Why::Start)),
+            ("plain".to_string(), Some(Why::Beside))
+        ]
+    );
+    // The start-up run crashes on a seed before INITED (the seed is set aside).
+    let start = sim.running()[0].0;
+    let mut out = sim.at(Duration::from_millis(500)).feed(Input::Exited {
+        run: start,
+        exit: Exit {
+            code: Some(77),
+            saw_inited: false,
+            set_aside: 1,
+            crashed: true,
+            ..Exit::default()
+        },
+    });
+    // A worker that never fuzzed waits QUICK_EXIT before its restart.
+    out.extend(sim.at(Duration::from_millis(1600)).feed(Input::Wake));
+    assert_eq!(
+        why_of(&out),
+        [("plain".to_string(), Some(Why::Start))],
+        "{out:?}"
+    );
+
+    let mut b = Bandit::new(bandit::default_arms(false, true), bandit::Params::default());
+    b.record(&RunResult {
+        arm: Arm::new(bandit::LIBFUZZER, "plain"),
+        cpu: MIN,
+        new_features: 10,
+        new_bugs: 0,
+    });
+    let saved = Saved {
+        bandits: [("a".to_string(), b)].into(),
+        ..Saved::default()
+    };
+    let out = Sim::resumed(two(), saved).feed(Input::Start);
+    let whys: Vec<Option<Why>> = why_of(&out).into_iter().map(|(_, w)| w).collect();
+    assert_eq!(whys[0], Some(Why::Start));
+    assert_ne!(whys[1], Some(Why::Beside), "{out:?}");
+}
+
 #[test]
 fn once_under_the_coverage_schedule_ends_after_a_rebuilt_target_had_its_turn_too() {
     let mut s = shares_spec(&["a", "b"], 1, MIN);
