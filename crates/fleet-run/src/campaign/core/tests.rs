@@ -80,6 +80,19 @@ impl Sim {
         }
     }
 
+    /// Run `run` ends by itself (its `-max_total_time`), paid nothing.
+    fn ended_by_itself(&mut self, run: RunId) -> Vec<Action> {
+        self.feed(Input::Exited {
+            run,
+            exit: Exit {
+                code: Some(0),
+                saw_inited: true,
+                gain: Some(Gain::default()),
+                ..Exit::default()
+            },
+        })
+    }
+
     /// Every worker run reaches INITED.
     fn init_all(&mut self) {
         for (run, _) in self.running() {
@@ -735,15 +748,7 @@ fn portfolio_runs_end_by_themselves_and_the_next_run_gets_a_new_choice() {
     let first = spawned_arm(&out).unwrap();
     let out = sim
         .at(START_RUN_LENGTH - Duration::from_secs(1))
-        .feed(Input::Exited {
-            run,
-            exit: Exit {
-                code: Some(0),
-                saw_inited: true,
-                gain: Some(Gain::default()),
-                ..Exit::default()
-            },
-        });
+        .ended_by_itself(run);
     assert!(
         notices(&out).is_empty(),
         "the end of a run is not a restart"
@@ -1159,27 +1164,11 @@ fn while_arms_are_untried_runs_are_short_and_a_second_start_run_lasts_two_second
     let running = sim.running();
     // The run beside ends by itself: its worker moves on to value profile, next in the
     // order, not to a third plain run (the target has started).
-    sim.at(BESIDE_RUN_LENGTH).feed(Input::Exited {
-        run: running[1].0,
-        exit: Exit {
-            code: Some(0),
-            saw_inited: true,
-            gain: Some(Gain::default()),
-            ..Exit::default()
-        },
-    });
+    sim.at(BESIDE_RUN_LENGTH).ended_by_itself(running[1].0);
     let next = spawned_arm(&sim.feed(Input::Wake)).unwrap();
     assert_eq!(next.label(), "value_profile");
     // The start-up run ends at 10 s: an arm not tried yet.
-    sim.at(START_RUN_LENGTH).feed(Input::Exited {
-        run: running[0].0,
-        exit: Exit {
-            code: Some(0),
-            saw_inited: true,
-            gain: Some(Gain::default()),
-            ..Exit::default()
-        },
-    });
+    sim.at(START_RUN_LENGTH).ended_by_itself(running[0].0);
     let next = spawned_arm(&sim.feed(Input::Wake)).unwrap();
     assert!(
         !["plain", "value_profile"].contains(&next.strategy.as_str()),
@@ -1203,15 +1192,7 @@ fn on_two_workers_the_second_engine_starts_after_the_run_beside_the_first() {
     assert_eq!(labels, ["plain", "plain"]);
     sim.init_all();
     let beside = sim.running()[1].0;
-    sim.at(BESIDE_RUN_LENGTH).feed(Input::Exited {
-        run: beside,
-        exit: Exit {
-            code: Some(0),
-            saw_inited: true,
-            gain: Some(Gain::default()),
-            ..Exit::default()
-        },
-    });
+    sim.at(BESIDE_RUN_LENGTH).ended_by_itself(beside);
     let next = spawned_arm(&sim.feed(Input::Wake)).unwrap();
     assert_eq!(next.label(), "aflpp:cmplog");
 
